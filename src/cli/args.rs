@@ -1,0 +1,152 @@
+//! clap definitions only; no behaviour here.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "netpol-sync", version, about = "Make a cluster's NetworkPolicies exactly a verified, signed Git revision")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify the signed commit chain and the bundles of a revision, offline.
+    Verify(VerifyArgs),
+    /// Bundle authoring tools.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Verify, then show what a sync would change (no writes).
+    Plan(ClusterRunArgs),
+    /// Verify, then make the cluster exactly the revision (`--once`: one cycle).
+    Sync(ClusterRunArgs),
+    /// What revision the cluster enforces, who signed it, the last failure.
+    Status(StatusArgs),
+    /// A narrated tour against the embedded API server emulator.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// `text` for a person, `json` for one object on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "NETPOL_SYNC_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RepoArgs {
+    /// Repository: a local path or a URL.
+    #[arg(long, env = "NETPOL_SYNC_REPO")]
+    pub repo: String,
+    /// Revision to verify (branch, tag or commit). Default: HEAD.
+    #[arg(long, default_value = "HEAD")]
+    pub rev: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrustArgs {
+    /// allowed_signers file that decides the first revision ever applied.
+    #[arg(long, env = "NETPOL_SYNC_TRUST_ANCHOR")]
+    pub trust_anchor: PathBuf,
+    /// Judge validity windows at this time (RFC 3339) instead of the system clock. For tests
+    /// and audits of the past.
+    #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+    pub at: Option<std::time::SystemTime>,
+    /// Accept hardware-key (sk-ssh-ed25519) signatures made without user presence.
+    #[arg(long)]
+    pub allow_no_touch: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BundleSelectArgs {
+    /// Bundle to select (repeatable). Default: every bundle under bundles/.
+    #[arg(long = "bundle", value_name = "NAME")]
+    pub bundles: Vec<String>,
+    /// Distinct trusted keys that must sign each bundle.yaml.
+    #[arg(long, default_value_t = 1, env = "NETPOL_SYNC_BUNDLE_SIGNATURES")]
+    pub bundle_signatures: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Last applied revision (exclusive): every first-parent commit after it must verify,
+    /// and the revision must descend from it.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub select: BundleSelectArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KubeArgs {
+    /// Path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace holding netpol-sync's state record, lease and events.
+    #[arg(long, default_value = "netpol-sync", env = "NETPOL_SYNC_STATE_NAMESPACE")]
+    pub state_namespace: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClusterRunArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Override the last applied revision recorded in the cluster.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Run one cycle and exit.
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub select: BundleSelectArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Keep the emulator running at the end and print `export KUBECONFIG=…`.
+    #[arg(long)]
+    pub hold: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write the `files:` list of DIR/bundle.yaml from the files in DIR.
+    Seal(SealArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SealArgs {
+    /// The bundle directory (holding bundle.yaml).
+    pub dir: PathBuf,
+}

@@ -1,0 +1,175 @@
+//! Test repositories built with the real `git` and `ssh-keygen`: keys are generated per
+//! test, commits are signed by `git commit -S` with `gpg.format=ssh`, and detached
+//! signatures come from `ssh-keygen -Y sign`. Nothing here imitates git.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Run a command, panicking with its stderr if it fails: a broken fixture is a broken test.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+/// A key made by `ssh-keygen`, private half on disk in the test's temp dir.
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub private: PathBuf,
+    pub public: PathBuf,
+    /// `ssh-ed25519 AAAA… comment`
+    pub public_line: String,
+    pub principal: String,
+}
+
+impl Key {
+    /// `kind` is an ssh-keygen `-t` value: `ed25519`, `rsa`, `ecdsa`.
+    pub fn generate(dir: &Path, principal: &str, kind: &str) -> Key {
+        let private = dir.join(format!("key-{principal}-{kind}"));
+        let mut cmd = Command::new("ssh-keygen");
+        cmd.args(["-q", "-t", kind, "-N", "", "-C", principal, "-f"]).arg(&private);
+        if kind == "rsa" {
+            cmd.args(["-b", "2048"]);
+        }
+        run(&mut cmd);
+        let public = private.with_extension("pub");
+        let public_line = std::fs::read_to_string(&public).unwrap().trim().to_string();
+        Key { private, public, public_line, principal: principal.to_string() }
+    }
+
+    pub fn ed25519(dir: &Path, principal: &str) -> Key {
+        Key::generate(dir, principal, "ed25519")
+    }
+
+    /// The allowed_signers line trusting this key, with optional options (`namespaces="git"`).
+    pub fn allowed_signers_line(&self, options: &str) -> String {
+        let key = self.public_line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        if options.is_empty() {
+            format!("{} {}\n", self.principal, key)
+        } else {
+            format!("{} {} {}\n", self.principal, options, key)
+        }
+    }
+
+    /// `SHA256:…` as `ssh-keygen -l` prints it.
+    pub fn fingerprint(&self) -> String {
+        let out = run(Command::new("ssh-keygen").arg("-lf").arg(&self.public));
+        String::from_utf8(out.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string()
+    }
+
+    /// A detached SSHSIG over `data` in `namespace`, armored, from `ssh-keygen -Y sign`.
+    pub fn sign_detached(&self, namespace: &str, data: &[u8]) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        std::fs::write(&file, data).unwrap();
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
+            .arg(&self.private)
+            .arg(&file));
+        std::fs::read(file.with_extension("sig")).unwrap()
+    }
+}
+
+/// A work-tree repository driven by the real `git`, isolated from the user's config.
+pub struct TestRepo {
+    pub dir: PathBuf,
+}
+
+impl TestRepo {
+    pub fn init(dir: &Path) -> TestRepo {
+        std::fs::create_dir_all(dir).unwrap();
+        let repo = TestRepo { dir: dir.to_path_buf() };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.name", "Test"]);
+        repo.git(&["config", "user.email", "test@example.com"]);
+        repo.git(&["config", "gpg.format", "ssh"]);
+        repo.git(&["config", "commit.gpgsign", "false"]);
+        repo
+    }
+
+    pub fn git_cmd(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(&self.dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
+        cmd
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = run(self.git_cmd().args(args));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn write(&self, path: &str, contents: impl AsRef<[u8]>) {
+        let p = self.dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+
+    pub fn remove(&self, path: &str) {
+        self.git(&["rm", "-q", "-r", path]);
+    }
+
+    /// `git add -A && git commit -S` with `key`; returns the new commit id.
+    pub fn commit_signed(&self, message: &str, key: &Key) -> String {
+        self.git(&["add", "-A"]);
+        let signing_key = format!("user.signingkey={}", key.private.display());
+        self.git(&["-c", &signing_key, "commit", "-q", "-S", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    pub fn commit_unsigned(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// The verdict of the real `git verify-commit` for `rev` with `allowed_signers`.
+    pub fn git_verify_commit(&self, rev: &str, allowed_signers: &Path) -> bool {
+        let cfg = format!("gpg.ssh.allowedSignersFile={}", allowed_signers.display());
+        self.git_cmd()
+            .args(["-c", &cfg, "verify-commit", rev])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+
+    /// Store a hand-made commit object (for attacks git would never produce) and return
+    /// its id. `raw` is the commit object's body, as `git cat-file commit` prints it.
+    pub fn hash_object_commit(&self, raw: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = self
+            .git_cmd()
+            .args(["hash-object", "-t", "commit", "-w", "--literally", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(raw).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn cat_commit(&self, rev: &str) -> Vec<u8> {
+        run(self.git_cmd().args(["cat-file", "commit", rev])).stdout
+    }
+}
+
+/// Path to the built `netpol-sync` binary, for end-to-end tests of the command line.
+pub fn netpol_sync_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_netpol-sync"))
+}
