@@ -208,10 +208,9 @@ fn sshsig_with_truncated_length_fields_is_a_bad_signature() {
     let blob = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
     // Cut inside the public key string, then claim a huge length for the namespace.
     for cut in [blob[..20].to_vec(), { let mut b = blob.clone(); b.truncate(60); b }] {
-        let armored = format!(
-            "-----BEGIN SSH SIGNATURE-----\n{}\n-----END SSH SIGNATURE-----\n",
-            base64::engine::general_purpose::STANDARD.encode(&cut)
-        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&cut);
+        let lines: Vec<&str> = b64.as_bytes().chunks(70).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        let armored = format!("-----BEGIN SSH SIGNATURE-----\n{}\n-----END SSH SIGNATURE-----\n", lines.join("\n"));
         let id = f.repo.hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", armored.as_bytes())));
         let (code, json, _) = f.verify(&id, &[]);
         assert_eq!(code, 1, "{json}");

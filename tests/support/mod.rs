@@ -38,7 +38,8 @@ impl Key {
             cmd.args(["-b", "2048"]);
         }
         run(&mut cmd);
-        let public = private.with_extension("pub");
+        // ssh-keygen appends `.pub`; `with_extension` would cut a principal containing a dot.
+        let public = PathBuf::from(format!("{}.pub", private.display()));
         let public_line = std::fs::read_to_string(&public).unwrap().trim().to_string();
         Key { private, public, public_line, principal: principal.to_string() }
     }
