@@ -168,3 +168,91 @@ pub fn content_hash(np: &NetworkPolicy, strip_annotation_prefix: &str) -> String
     let bytes = canonical_json(np, strip_annotation_prefix);
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PREFIX: &str = "netpol-sync.io/";
+
+    fn np(v: serde_json::Value) -> NetworkPolicy {
+        serde_json::from_value(v).expect("fixture is a NetworkPolicy")
+    }
+
+    fn live_copy() -> NetworkPolicy {
+        np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u-1", "resourceVersion": "42", "generation": 3,
+                         "creationTimestamp": "2026-01-01T00:00:00Z", "selfLink": "/x",
+                         "managedFields": [{"manager": "netpol-sync", "operation": "Update", "apiVersion": "networking.k8s.io/v1"}],
+                         "labels": {"app.kubernetes.io/managed-by": "netpol-sync", "team": "a"},
+                         "annotations": {"netpol-sync.io/revision": "abc", "note": "kept"}},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 80, "protocol": "TCP"}]}]}}))
+    }
+
+    fn bundle_copy() -> NetworkPolicy {
+        np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"team": "a"}, "annotations": {"note": "kept"}},
+            "spec": {"egress": [], "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {}}}], "ports": [{"port": 80}]}]}}))
+    }
+
+    #[test]
+    fn live_object_and_bundle_document_hash_the_same() {
+        assert_eq!(normalize(&live_copy(), PREFIX), normalize(&bundle_copy(), PREFIX));
+        assert_eq!(content_hash(&live_copy(), PREFIX), content_hash(&bundle_copy(), PREFIX));
+    }
+
+    #[test]
+    fn normalized_form_keeps_content_and_drops_server_fields() {
+        let n = normalize(&live_copy(), PREFIX);
+        let v = serde_json::to_value(&n).expect("serialisable");
+        assert_eq!(
+            v,
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "web", "namespace": "shop", "labels": {"team": "a"}, "annotations": {"note": "kept"}},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                         "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 80, "protocol": "TCP"}]}]}})
+        );
+    }
+
+    #[test]
+    fn empty_selectors_stay_meaningful() {
+        let all_namespaces = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"ingress": [{"from": [{"namespaceSelector": {}}]}]}}));
+        let no_peer_rule = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"ingress": [{"from": [{}]}]}}));
+        assert_ne!(content_hash(&all_namespaces, PREFIX), content_hash(&no_peer_rule, PREFIX));
+        let deny_all = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"podSelector": {}}}));
+        let allow_all = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"podSelector": {}, "ingress": [{}]}}));
+        assert_ne!(content_hash(&deny_all, PREFIX), content_hash(&allow_all, PREFIX));
+    }
+
+    #[test]
+    fn owner_references_and_finalizers_are_content() {
+        let mut owned = bundle_copy();
+        owned.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+        assert_ne!(content_hash(&owned, PREFIX), content_hash(&bundle_copy(), PREFIX));
+    }
+
+    #[test]
+    fn empty_prefix_strips_no_annotation() {
+        let n = normalize(&live_copy(), "");
+        let annotations = n.metadata.annotations.expect("kept");
+        assert!(annotations.contains_key("netpol-sync.io/revision"));
+    }
+
+    #[test]
+    fn hash_is_sha256_of_sorted_compact_json() {
+        let bytes = canonical_json(&bundle_copy(), PREFIX);
+        let text = String::from_utf8(bytes.clone()).expect("utf-8");
+        assert!(text.starts_with("{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{"), "{text}");
+        assert!(!text.contains(' '));
+        assert_eq!(
+            content_hash(&bundle_copy(), PREFIX),
+            format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+        );
+    }
+}
