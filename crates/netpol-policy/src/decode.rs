@@ -55,7 +55,11 @@ fn check_type_meta(obj: &Map<String, Value>, errs: &mut Vec<FieldError>) {
                 ErrorKind::TypeInvalid,
                 field,
                 None,
-                format!("must be the string {}, not {}", go_quote(want), json_type(other)),
+                format!(
+                    "must be the string {}, not {}",
+                    go_quote(want),
+                    json_type(other)
+                ),
             )),
         }
     }
@@ -118,7 +122,10 @@ pub fn decode_strict(value: serde_json::Value) -> Result<NetworkPolicy, Vec<Fiel
             ErrorKind::TypeInvalid,
             "",
             None,
-            format!("a NetworkPolicy must be a JSON object, not {}", json_type(&value)),
+            format!(
+                "a NetworkPolicy must be a JSON object, not {}",
+                json_type(&value)
+            ),
         )]);
     };
     let mut errs = Vec::new();
@@ -137,10 +144,20 @@ pub fn decode_strict(value: serde_json::Value) -> Result<NetworkPolicy, Vec<Fiel
     let np: NetworkPolicy = serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
         let field = if field == "." { String::new() } else { field };
-        vec![FieldError::new(ErrorKind::TypeInvalid, field, None, e.inner().to_string())]
+        vec![FieldError::new(
+            ErrorKind::TypeInvalid,
+            field,
+            None,
+            e.inner().to_string(),
+        )]
     })?;
     let round_trip = serde_json::to_value(&np).map_err(|e| {
-        vec![FieldError::new(ErrorKind::TypeInvalid, "", None, e.to_string())]
+        vec![FieldError::new(
+            ErrorKind::TypeInvalid,
+            "",
+            None,
+            e.to_string(),
+        )]
     })?;
     let mut unknown = Vec::new();
     collect_unknown(&value, &round_trip, &mut String::new(), &mut unknown);
@@ -194,7 +211,10 @@ mod tests {
     fn misspelt_port_field_is_reported_with_its_path() {
         let mut v = base();
         v["spec"]["ingress"][0]["prots"] = json!([{"port": 80}]);
-        assert_eq!(messages(decode_strict(v)), vec!["unknown field \"spec.ingress[0].prots\""]);
+        assert_eq!(
+            messages(decode_strict(v)),
+            vec!["unknown field \"spec.ingress[0].prots\""]
+        );
     }
 
     #[test]
@@ -211,7 +231,10 @@ mod tests {
             "unknown field \"spec.ingress[0].from[0].ipBlock.cidrs\"",
             "unknown field \"spec.podSelector.matchLabel\"",
         ] {
-            assert!(got.contains(&want.to_string()), "{want} missing from {got:?}");
+            assert!(
+                got.contains(&want.to_string()),
+                "{want} missing from {got:?}"
+            );
         }
         assert_eq!(got.len(), 4);
     }
@@ -240,7 +263,10 @@ mod tests {
         if let Some(o) = missing.as_object_mut() {
             o.remove("kind");
         }
-        assert_eq!(messages(decode_strict(missing)), vec!["kind: Required value: must be \"NetworkPolicy\""]);
+        assert_eq!(
+            messages(decode_strict(missing)),
+            vec!["kind: Required value: must be \"NetworkPolicy\""]
+        );
     }
 
     #[test]
@@ -249,12 +275,20 @@ mod tests {
         v["spec"]["ingress"][0]["ports"][0]["endPort"] = json!("90");
         let got = messages(decode_strict(v));
         assert_eq!(got.len(), 1);
-        assert!(got[0].starts_with("spec.ingress[0].ports[0].endPort: Invalid value: invalid type: string \"90\""), "{got:?}");
+        assert!(
+            got[0].starts_with(
+                "spec.ingress[0].ports[0].endPort: Invalid value: invalid type: string \"90\""
+            ),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn non_objects_and_deep_nesting_are_rejected() {
-        assert_eq!(decode_strict(json!([1, 2])).map_err(|e| e.len()).err(), Some(1));
+        assert_eq!(
+            decode_strict(json!([1, 2])).map_err(|e| e.len()).err(),
+            Some(1)
+        );
         let mut deep = json!("leaf");
         for _ in 0..100 {
             deep = json!({"a": deep});
@@ -272,6 +306,9 @@ mod tests {
         let np = decode_strict(v).expect("decodes like Go's zero value");
         let errs = crate::validate_create(&np);
         assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].message(), "spec.ingress[0].from[0].ipBlock.cidr: Required value");
+        assert_eq!(
+            errs[0].message(),
+            "spec.ingress[0].from[0].ipBlock.cidr: Required value"
+        );
     }
 }

@@ -45,7 +45,9 @@ mod tests {
 
     #[test]
     fn bare_policy_gets_pod_selector_and_ingress_type() {
-        let mut p = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"}}));
+        let mut p = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"}}),
+        );
         apply_defaults(&mut p);
         let spec = p.spec.expect("spec defaulted");
         assert_eq!(spec.pod_selector, Some(Default::default()));
@@ -54,34 +56,55 @@ mod tests {
 
     #[test]
     fn egress_rules_add_egress_type_and_ports_get_tcp() {
-        let mut p = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"},
+        let mut p = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"},
             "spec": {"podSelector": {}, "policyTypes": [], "egress": [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 443}]}],
-                     "ingress": [{"ports": [{"port": "http"}]}]}}));
+                     "ingress": [{"ports": [{"port": "http"}]}]}}),
+        );
         apply_defaults(&mut p);
         let spec = p.spec.expect("spec");
-        assert_eq!(spec.policy_types, Some(vec!["Ingress".to_string(), "Egress".to_string()]));
-        let egress_ports = spec.egress.as_ref().and_then(|e| e[0].ports.clone()).expect("ports");
+        assert_eq!(
+            spec.policy_types,
+            Some(vec!["Ingress".to_string(), "Egress".to_string()])
+        );
+        let egress_ports = spec
+            .egress
+            .as_ref()
+            .and_then(|e| e[0].ports.clone())
+            .expect("ports");
         assert_eq!(egress_ports[0].protocol.as_deref(), Some("UDP"));
         assert_eq!(egress_ports[1].protocol.as_deref(), Some("TCP"));
-        let ingress_ports = spec.ingress.as_ref().and_then(|e| e[0].ports.clone()).expect("ports");
+        let ingress_ports = spec
+            .ingress
+            .as_ref()
+            .and_then(|e| e[0].ports.clone())
+            .expect("ports");
         assert_eq!(ingress_ports[0].protocol.as_deref(), Some("TCP"));
     }
 
     #[test]
     fn explicit_policy_types_and_empty_protocol_are_kept() {
-        let mut p = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"},
-            "spec": {"policyTypes": ["Egress"], "ingress": [{"ports": [{"protocol": ""}]}]}}));
+        let mut p = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"},
+            "spec": {"policyTypes": ["Egress"], "ingress": [{"ports": [{"protocol": ""}]}]}}),
+        );
         apply_defaults(&mut p);
         let spec = p.spec.expect("spec");
         assert_eq!(spec.policy_types, Some(vec!["Egress".to_string()]));
-        let ports = spec.ingress.as_ref().and_then(|e| e[0].ports.clone()).expect("ports");
+        let ports = spec
+            .ingress
+            .as_ref()
+            .and_then(|e| e[0].ports.clone())
+            .expect("ports");
         assert_eq!(ports[0].protocol.as_deref(), Some(""));
     }
 
     #[test]
     fn defaulting_is_idempotent() {
-        let mut p = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"},
-            "spec": {"egress": [{}]}}));
+        let mut p = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"},
+            "spec": {"egress": [{}]}}),
+        );
         apply_defaults(&mut p);
         let once = p.clone();
         apply_defaults(&mut p);

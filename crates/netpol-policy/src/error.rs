@@ -183,8 +183,16 @@ mod tests {
             e.message(),
             "spec.ingress[0].ports[0].endPort: Invalid value: 80: must be greater than or equal to `port`"
         );
-        let r = FieldError::new(ErrorKind::Required, "metadata.name", None, "name or generateName is required");
-        assert_eq!(r.message(), "metadata.name: Required value: name or generateName is required");
+        let r = FieldError::new(
+            ErrorKind::Required,
+            "metadata.name",
+            None,
+            "name or generateName is required",
+        );
+        assert_eq!(
+            r.message(),
+            "metadata.name: Required value: name or generateName is required"
+        );
         let bare = FieldError::new(ErrorKind::Required, "metadata.namespace", None, "");
         assert_eq!(bare.message(), "metadata.namespace: Required value");
         assert_eq!(bare.body(), "Required value");
@@ -192,8 +200,16 @@ mod tests {
 
     #[test]
     fn required_and_forbidden_never_print_a_value() {
-        let f = FieldError::new(ErrorKind::Forbidden, "spec.ingress[0].from[0]", Some("\"x\"".into()), "may not specify both ipBlock and another peer");
-        assert_eq!(f.body(), "Forbidden: may not specify both ipBlock and another peer");
+        let f = FieldError::new(
+            ErrorKind::Forbidden,
+            "spec.ingress[0].from[0]",
+            Some("\"x\"".into()),
+            "may not specify both ipBlock and another peer",
+        );
+        assert_eq!(
+            f.body(),
+            "Forbidden: may not specify both ipBlock and another peer"
+        );
     }
 
     #[test]
@@ -216,7 +232,10 @@ mod tests {
             invalid_message("NetworkPolicy.networking.k8s.io", "x", &[b]),
             "NetworkPolicy.networking.k8s.io \"x\" is invalid: metadata.namespace: Required value"
         );
-        assert_eq!(invalid_message("ConfigMap", "y", &[]), "ConfigMap \"y\" is invalid");
+        assert_eq!(
+            invalid_message("ConfigMap", "y", &[]),
+            "ConfigMap \"y\" is invalid"
+        );
     }
 
     #[test]

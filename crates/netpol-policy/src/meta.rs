@@ -23,7 +23,12 @@ pub const FIELD_IMMUTABLE: &str = "field is immutable";
 pub type NameFn = fn(name: &str, prefix: bool) -> Vec<String>;
 
 pub(crate) fn invalid_str(path: &Path<'_>, value: &str, detail: impl Into<String>) -> FieldError {
-    FieldError::new(ErrorKind::Invalid, path.to_string(), Some(go_quote(value)), detail)
+    FieldError::new(
+        ErrorKind::Invalid,
+        path.to_string(),
+        Some(go_quote(value)),
+        detail,
+    )
 }
 
 /// upstream maskTrailingDash: `abc-` is checked as `aba` so generateName may end in '-'.
@@ -121,7 +126,10 @@ pub(crate) fn push_label_name(errs: &mut Vec<FieldError>, key: &str, path: &Path
 
 /// ValidateAnnotations over a map, at `field` (e.g. `metadata.annotations`): keys are
 /// qualified names compared case-insensitively, and keys plus values total at most 256 KiB.
-pub fn validate_annotations(annotations: &BTreeMap<String, String>, field: &str) -> Vec<FieldError> {
+pub fn validate_annotations(
+    annotations: &BTreeMap<String, String>,
+    field: &str,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     push_annotations(&mut errs, Some(annotations), &Path::new(field));
     errs
@@ -229,7 +237,11 @@ fn owner_reference_json(r: &OwnerReference, out: &mut String) {
     out.push_str(",\"uid\":");
     push_go_json_string(out, &r.uid);
     if let Some(c) = r.controller {
-        out.push_str(if c { ",\"controller\":true" } else { ",\"controller\":false" });
+        out.push_str(if c {
+            ",\"controller\":true"
+        } else {
+            ",\"controller\":false"
+        });
     }
     if let Some(b) = r.block_owner_deletion {
         out.push_str(if b {
@@ -258,13 +270,25 @@ fn push_owner_references(errs: &mut Vec<FieldError>, refs: &[OwnerReference], pa
     for r in refs {
         let (group, version) = split_api_version(&r.api_version);
         if version.is_empty() {
-            errs.push(invalid_str(&path.child("apiVersion"), &r.api_version, "version must not be empty"));
+            errs.push(invalid_str(
+                &path.child("apiVersion"),
+                &r.api_version,
+                "version must not be empty",
+            ));
         }
         if r.kind.is_empty() {
-            errs.push(invalid_str(&path.child("kind"), &r.kind, "kind must not be empty"));
+            errs.push(invalid_str(
+                &path.child("kind"),
+                &r.kind,
+                "kind must not be empty",
+            ));
         }
         if r.name.is_empty() {
-            errs.push(invalid_str(&path.child("name"), &r.name, "name must not be empty"));
+            errs.push(invalid_str(
+                &path.child("name"),
+                &r.name,
+                "name must not be empty",
+            ));
         }
         if r.uid.is_empty() {
             errs.push(FieldError::new(
@@ -312,9 +336,19 @@ fn push_owner_references(errs: &mut Vec<FieldError>, refs: &[OwnerReference], pa
 /// ValidateObjectMetaAccessor (apimachinery) for a create, at `metadata`. It expects name
 /// generation to have happened already: an empty name is "name or generateName is
 /// required". managedFields are not checked here: the server's field manager owns them.
-pub fn validate_object_meta(meta: &ObjectMeta, requires_namespace: bool, name_fn: NameFn) -> Vec<FieldError> {
+pub fn validate_object_meta(
+    meta: &ObjectMeta,
+    requires_namespace: bool,
+    name_fn: NameFn,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    push_object_meta(&mut errs, meta, requires_namespace, name_fn, &Path::new("metadata"));
+    push_object_meta(
+        &mut errs,
+        meta,
+        requires_namespace,
+        name_fn,
+        &Path::new("metadata"),
+    );
     errs
 }
 
@@ -346,7 +380,12 @@ pub(crate) fn push_object_meta(
     let namespace = meta.namespace.as_deref().unwrap_or("");
     if requires_namespace {
         if namespace.is_empty() {
-            errs.push(FieldError::new(ErrorKind::Required, path.child("namespace").to_string(), None, ""));
+            errs.push(FieldError::new(
+                ErrorKind::Required,
+                path.child("namespace").to_string(),
+                None,
+                "",
+            ));
         } else {
             for msg in names::is_dns1123_label(namespace) {
                 errs.push(invalid_str(&path.child("namespace"), namespace, msg));
@@ -370,15 +409,33 @@ pub(crate) fn push_object_meta(
     }
     push_labels(errs, meta.labels.as_ref(), &path.child("labels"));
     push_annotations(errs, meta.annotations.as_ref(), &path.child("annotations"));
-    push_owner_references(errs, meta.owner_references.as_deref().unwrap_or(&[]), &path.child("ownerReferences"));
-    push_finalizers(errs, meta.finalizers.as_deref().unwrap_or(&[]), &path.child("finalizers"));
+    push_owner_references(
+        errs,
+        meta.owner_references.as_deref().unwrap_or(&[]),
+        &path.child("ownerReferences"),
+    );
+    push_finalizers(
+        errs,
+        meta.finalizers.as_deref().unwrap_or(&[]),
+        &path.child("finalizers"),
+    );
 }
 
 /// core's ValidateObjectMeta: the apimachinery checks plus the finalizer-name rule that
 /// built-in kinds add.
-pub fn validate_object_meta_core(meta: &ObjectMeta, requires_namespace: bool, name_fn: NameFn) -> Vec<FieldError> {
+pub fn validate_object_meta_core(
+    meta: &ObjectMeta,
+    requires_namespace: bool,
+    name_fn: NameFn,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    push_object_meta_core(&mut errs, meta, requires_namespace, name_fn, &Path::new("metadata"));
+    push_object_meta_core(
+        &mut errs,
+        meta,
+        requires_namespace,
+        name_fn,
+        &Path::new("metadata"),
+    );
     errs
 }
 
@@ -390,7 +447,11 @@ pub(crate) fn push_object_meta_core(
     path: &Path<'_>,
 ) {
     push_object_meta(errs, meta, requires_namespace, name_fn, path);
-    push_kube_finalizer_names(errs, meta.finalizers.as_deref().unwrap_or(&[]), &path.child("finalizers"));
+    push_kube_finalizer_names(
+        errs,
+        meta.finalizers.as_deref().unwrap_or(&[]),
+        &path.child("finalizers"),
+    );
 }
 
 fn time_json(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> String {
@@ -410,7 +471,12 @@ pub fn validate_object_meta_update(new: &ObjectMeta, old: &ObjectMeta) -> Vec<Fi
     errs
 }
 
-pub(crate) fn push_object_meta_update(errs: &mut Vec<FieldError>, new: &ObjectMeta, old: &ObjectMeta, path: &Path<'_>) {
+pub(crate) fn push_object_meta_update(
+    errs: &mut Vec<FieldError>,
+    new: &ObjectMeta,
+    old: &ObjectMeta,
+    path: &Path<'_>,
+) {
     if old.deletion_timestamp.is_some() {
         let old_set: Vec<&String> = old.finalizers.iter().flatten().collect();
         let mut extra: Vec<&str> = new
@@ -437,7 +503,11 @@ pub(crate) fn push_object_meta_update(errs: &mut Vec<FieldError>, new: &ObjectMe
     }
     let rv = new.resource_version.as_deref().unwrap_or("");
     if rv.is_empty() {
-        errs.push(invalid_str(&path.child("resourceVersion"), rv, "must be specified for an update"));
+        errs.push(invalid_str(
+            &path.child("resourceVersion"),
+            rv,
+            "must be specified for an update",
+        ));
     }
     let (new_gen, old_gen) = (new.generation.unwrap_or(0), old.generation.unwrap_or(0));
     if new_gen < old_gen {
@@ -448,11 +518,24 @@ pub(crate) fn push_object_meta_update(errs: &mut Vec<FieldError>, new: &ObjectMe
             "must not be decremented",
         ));
     }
-    let immutable_str = |errs: &mut Vec<FieldError>, field: &'static str, n: &Option<String>, o: &Option<String>, json: bool| {
+    let immutable_str = |errs: &mut Vec<FieldError>,
+                         field: &'static str,
+                         n: &Option<String>,
+                         o: &Option<String>,
+                         json: bool| {
         let nv = n.as_deref().unwrap_or("");
         if nv != o.as_deref().unwrap_or("") {
-            let rendered = if json { go_json_string(nv) } else { go_quote(nv) };
-            errs.push(FieldError::new(ErrorKind::Invalid, path.child(field).to_string(), Some(rendered), FIELD_IMMUTABLE));
+            let rendered = if json {
+                go_json_string(nv)
+            } else {
+                go_quote(nv)
+            };
+            errs.push(FieldError::new(
+                ErrorKind::Invalid,
+                path.child(field).to_string(),
+                Some(rendered),
+                FIELD_IMMUTABLE,
+            ));
         }
     };
     immutable_str(errs, "name", &new.name, &old.name, false);
@@ -478,13 +561,20 @@ pub(crate) fn push_object_meta_update(errs: &mut Vec<FieldError>, new: &ObjectMe
         errs.push(FieldError::new(
             ErrorKind::Invalid,
             path.child("deletionGracePeriodSeconds").to_string(),
-            Some(new.deletion_grace_period_seconds.map_or_else(|| "null".to_string(), |s| s.to_string())),
+            Some(
+                new.deletion_grace_period_seconds
+                    .map_or_else(|| "null".to_string(), |s| s.to_string()),
+            ),
             FIELD_IMMUTABLE,
         ));
     }
     push_labels(errs, new.labels.as_ref(), &path.child("labels"));
     push_annotations(errs, new.annotations.as_ref(), &path.child("annotations"));
-    push_owner_references(errs, new.owner_references.as_deref().unwrap_or(&[]), &path.child("ownerReferences"));
+    push_owner_references(
+        errs,
+        new.owner_references.as_deref().unwrap_or(&[]),
+        &path.child("ownerReferences"),
+    );
 }
 
 /// core's ValidateObjectMetaUpdate: the apimachinery update checks plus the finalizer-name rule.
@@ -492,7 +582,11 @@ pub fn validate_object_meta_update_core(new: &ObjectMeta, old: &ObjectMeta) -> V
     let mut errs = Vec::new();
     let path = Path::new("metadata");
     push_object_meta_update(&mut errs, new, old, &path);
-    push_kube_finalizer_names(&mut errs, new.finalizers.as_deref().unwrap_or(&[]), &path.child("finalizers"));
+    push_kube_finalizer_names(
+        &mut errs,
+        new.finalizers.as_deref().unwrap_or(&[]),
+        &path.child("finalizers"),
+    );
     errs
 }
 
@@ -500,7 +594,11 @@ pub fn validate_object_meta_update_core(new: &ObjectMeta, old: &ObjectMeta) -> V
 /// (rest.BeforeUpdate's validateCommonFields): the create-time meta rules with
 /// path-segment names, then the update rules. Its errors come first in a 422's causes and
 /// may repeat the kind's own; the message dedupes them, the causes do not.
-pub fn validate_common_update(new: &ObjectMeta, old: &ObjectMeta, namespaced: bool) -> Vec<FieldError> {
+pub fn validate_common_update(
+    new: &ObjectMeta,
+    old: &ObjectMeta,
+    namespaced: bool,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let path = Path::new("metadata");
     push_object_meta(&mut errs, new, namespaced, name_is_path_segment, &path);

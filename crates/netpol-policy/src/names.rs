@@ -72,7 +72,9 @@ fn matches_dns_label(s: &[u8]) -> bool {
 }
 
 fn matches_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.split('.').all(|label| matches_dns_label(label.as_bytes()))
+    !s.is_empty()
+        && s.split('.')
+            .all(|label| matches_dns_label(label.as_bytes()))
 }
 
 fn is_alnum(b: u8) -> bool {
@@ -85,7 +87,8 @@ fn matches_qualified_name(s: &[u8]) -> bool {
         (Some(&first), Some(&last)) => {
             is_alnum(first)
                 && is_alnum(last)
-                && s.iter().all(|&b| is_alnum(b) || matches!(b, b'-' | b'_' | b'.'))
+                && s.iter()
+                    .all(|&b| is_alnum(b) || matches!(b, b'-' | b'_' | b'.'))
         }
         _ => false,
     }
@@ -157,12 +160,19 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push(format!("name part {}", empty_error()));
     } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errs.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX_LENGTH)));
+        errs.push(format!(
+            "name part {}",
+            max_len_error(QUALIFIED_NAME_MAX_LENGTH)
+        ));
     }
     if !matches_qualified_name(name.as_bytes()) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_ERR,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -246,7 +256,11 @@ mod tests {
             assert!(is_dns1123_subdomain(ok).is_empty(), "{ok}");
         }
         for bad in ["", "A", "-a", "a-", "a..b", ".a", "a.", "a_b", "a b", "é"] {
-            assert_eq!(is_dns1123_subdomain(bad), vec![SUBDOMAIN_MSG.to_string()], "{bad}");
+            assert_eq!(
+                is_dns1123_subdomain(bad),
+                vec![SUBDOMAIN_MSG.to_string()],
+                "{bad}"
+            );
         }
         assert_eq!(
             is_dns1123_subdomain(&"a".repeat(254)),
@@ -257,7 +271,10 @@ mod tests {
     #[test]
     fn label_reports_dots_separately() {
         assert!(is_dns1123_label("my-ns").is_empty());
-        assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
+        assert_eq!(
+            is_dns1123_label("a.b"),
+            vec!["must not contain dots".to_string()]
+        );
         assert_eq!(
             is_dns1123_label("Bad"),
             vec!["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string()]
@@ -267,13 +284,23 @@ mod tests {
 
     #[test]
     fn qualified_name_prefix_and_name_parts() {
-        for ok in ["a", "A", "a.b_c-D", "example.com/Name", "k8s.io/x", &"a".repeat(63)] {
+        for ok in [
+            "a",
+            "A",
+            "a.b_c-D",
+            "example.com/Name",
+            "k8s.io/x",
+            &"a".repeat(63),
+        ] {
             assert!(is_qualified_name(ok).is_empty(), "{ok}");
         }
         let name_regex = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
         assert_eq!(
             is_qualified_name(""),
-            vec!["name part must be non-empty".to_string(), name_regex.to_string()]
+            vec![
+                "name part must be non-empty".to_string(),
+                name_regex.to_string()
+            ]
         );
         assert_eq!(is_qualified_name("_a"), vec![name_regex.to_string()]);
         assert_eq!(
@@ -303,7 +330,10 @@ mod tests {
             is_valid_label_value("-a"),
             vec!["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_string()]
         );
-        assert_eq!(is_valid_label_value(&"x".repeat(64)), vec![max_len_error(63)]);
+        assert_eq!(
+            is_valid_label_value(&"x".repeat(64)),
+            vec![max_len_error(63)]
+        );
     }
 
     #[test]
@@ -326,23 +356,33 @@ mod tests {
         assert_eq!(
             is_valid_port_name("HTTP"),
             vec![
-                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+                    .to_string(),
                 "must contain at least one letter (a-z)".to_string()
             ]
         );
         assert_eq!(is_valid_port_name("abcdefghijklmnop")[0], max_len_error(15));
         assert_eq!(is_valid_port_name("").len(), 2);
         assert!(is_valid_port_num(1).is_empty() && is_valid_port_num(65535).is_empty());
-        assert_eq!(is_valid_port_num(0), vec!["must be between 1 and 65535, inclusive".to_string()]);
+        assert_eq!(
+            is_valid_port_num(0),
+            vec!["must be between 1 and 65535, inclusive".to_string()]
+        );
         assert_eq!(is_valid_port_num(65536).len(), 1);
     }
 
     #[test]
     fn path_segments() {
-        assert_eq!(is_valid_path_segment_name(".."), vec!["may not be '..'".to_string()]);
+        assert_eq!(
+            is_valid_path_segment_name(".."),
+            vec!["may not be '..'".to_string()]
+        );
         assert_eq!(
             is_valid_path_segment_name("a/%"),
-            vec!["may not contain '/'".to_string(), "may not contain '%'".to_string()]
+            vec![
+                "may not contain '/'".to_string(),
+                "may not contain '%'".to_string()
+            ]
         );
         assert!(is_valid_path_segment_name("a.b").is_empty());
     }

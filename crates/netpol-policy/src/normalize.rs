@@ -181,26 +181,36 @@ mod tests {
     }
 
     fn live_copy() -> NetworkPolicy {
-        np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "web", "namespace": "shop", "uid": "u-1", "resourceVersion": "42", "generation": 3,
                          "creationTimestamp": "2026-01-01T00:00:00Z", "selfLink": "/x",
                          "managedFields": [{"manager": "netpol-sync", "operation": "Update", "apiVersion": "networking.k8s.io/v1"}],
                          "labels": {"app.kubernetes.io/managed-by": "netpol-sync", "team": "a"},
                          "annotations": {"netpol-sync.io/revision": "abc", "note": "kept"}},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                     "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 80, "protocol": "TCP"}]}]}}))
+                     "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 80, "protocol": "TCP"}]}]}}),
+        )
     }
 
     fn bundle_copy() -> NetworkPolicy {
-        np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "web", "namespace": "shop", "labels": {"team": "a"}, "annotations": {"note": "kept"}},
-            "spec": {"egress": [], "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {}}}], "ports": [{"port": 80}]}]}}))
+            "spec": {"egress": [], "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {}}}], "ports": [{"port": 80}]}]}}),
+        )
     }
 
     #[test]
     fn live_object_and_bundle_document_hash_the_same() {
-        assert_eq!(normalize(&live_copy(), PREFIX), normalize(&bundle_copy(), PREFIX));
-        assert_eq!(content_hash(&live_copy(), PREFIX), content_hash(&bundle_copy(), PREFIX));
+        assert_eq!(
+            normalize(&live_copy(), PREFIX),
+            normalize(&bundle_copy(), PREFIX)
+        );
+        assert_eq!(
+            content_hash(&live_copy(), PREFIX),
+            content_hash(&bundle_copy(), PREFIX)
+        );
     }
 
     #[test]
@@ -218,23 +228,40 @@ mod tests {
 
     #[test]
     fn empty_selectors_stay_meaningful() {
-        let all_namespaces = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "a", "namespace": "n"}, "spec": {"ingress": [{"from": [{"namespaceSelector": {}}]}]}}));
-        let no_peer_rule = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "a", "namespace": "n"}, "spec": {"ingress": [{"from": [{}]}]}}));
-        assert_ne!(content_hash(&all_namespaces, PREFIX), content_hash(&no_peer_rule, PREFIX));
-        let deny_all = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "a", "namespace": "n"}, "spec": {"podSelector": {}}}));
-        let allow_all = np(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "a", "namespace": "n"}, "spec": {"podSelector": {}, "ingress": [{}]}}));
-        assert_ne!(content_hash(&deny_all, PREFIX), content_hash(&allow_all, PREFIX));
+        let all_namespaces = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"ingress": [{"from": [{"namespaceSelector": {}}]}]}}),
+        );
+        let no_peer_rule = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"ingress": [{"from": [{}]}]}}),
+        );
+        assert_ne!(
+            content_hash(&all_namespaces, PREFIX),
+            content_hash(&no_peer_rule, PREFIX)
+        );
+        let deny_all = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"podSelector": {}}}),
+        );
+        let allow_all = np(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"podSelector": {}, "ingress": [{}]}}),
+        );
+        assert_ne!(
+            content_hash(&deny_all, PREFIX),
+            content_hash(&allow_all, PREFIX)
+        );
     }
 
     #[test]
     fn owner_references_and_finalizers_are_content() {
         let mut owned = bundle_copy();
         owned.metadata.finalizers = Some(vec!["example.com/hold".into()]);
-        assert_ne!(content_hash(&owned, PREFIX), content_hash(&bundle_copy(), PREFIX));
+        assert_ne!(
+            content_hash(&owned, PREFIX),
+            content_hash(&bundle_copy(), PREFIX)
+        );
     }
 
     #[test]

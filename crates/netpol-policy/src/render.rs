@@ -138,7 +138,10 @@ mod tests {
         assert_eq!(go_json_string("SCTPx"), r#""SCTPx""#);
         assert_eq!(go_json_string("<a&b>"), r#""\u003ca\u0026b\u003e""#);
         assert_eq!(go_json_string("\u{1}\n"), r#""\u0001\n""#);
-        assert_eq!(go_json_string_list(&["Ingress", "Egress"]), r#"["Ingress","Egress"]"#);
+        assert_eq!(
+            go_json_string_list(&["Ingress", "Egress"]),
+            r#"["Ingress","Egress"]"#
+        );
         assert_eq!(go_json_string_list::<&str>(&[]), "[]");
     }
 }

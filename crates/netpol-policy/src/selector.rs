@@ -23,7 +23,11 @@ pub(crate) fn push_label_selector(
     opts: SelectorOptions,
     path: &Path<'_>,
 ) {
-    push_labels(errs, selector.match_labels.as_ref(), &path.child("matchLabels"));
+    push_labels(
+        errs,
+        selector.match_labels.as_ref(),
+        &path.child("matchLabels"),
+    );
     let expressions_path = path.child("matchExpressions");
     for (i, expr) in selector.match_expressions.iter().flatten().enumerate() {
         let at = expressions_path.index(i);
@@ -72,6 +76,11 @@ pub(crate) fn push_label_selector(
 /// ValidateLabelSelector for any selector, reported under `field` (e.g. `spec.selector`).
 pub fn validate_label_selector(selector: &LabelSelector, field: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    push_label_selector(&mut errs, selector, SelectorOptions::default(), &Path::new(field));
+    push_label_selector(
+        &mut errs,
+        selector,
+        SelectorOptions::default(),
+        &Path::new(field),
+    );
     errs
 }

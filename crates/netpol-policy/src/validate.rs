@@ -2,7 +2,9 @@
 //! in upstream's order (metadata; podSelector; each ingress rule's ports then peers; each
 //! egress rule's ports then peers; policyTypes), so that causes come out in the same order.
 
-use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -30,7 +32,12 @@ fn push_port(errs: &mut Vec<FieldError>, port: &NetworkPolicyPort, path: &Path<'
     match &port.port {
         Some(IntOrString::Int(p)) => {
             for msg in names::is_valid_port_num(i64::from(*p)) {
-                errs.push(FieldError::new(ErrorKind::Invalid, path.child("port").to_string(), Some(p.to_string()), msg));
+                errs.push(FieldError::new(
+                    ErrorKind::Invalid,
+                    path.child("port").to_string(),
+                    Some(p.to_string()),
+                    msg,
+                ));
             }
             if let Some(end) = port.end_port {
                 if end < *p {
@@ -42,7 +49,12 @@ fn push_port(errs: &mut Vec<FieldError>, port: &NetworkPolicyPort, path: &Path<'
                     ));
                 }
                 for msg in names::is_valid_port_num(i64::from(end)) {
-                    errs.push(FieldError::new(ErrorKind::Invalid, path.child("endPort").to_string(), Some(end.to_string()), msg));
+                    errs.push(FieldError::new(
+                        ErrorKind::Invalid,
+                        path.child("endPort").to_string(),
+                        Some(end.to_string()),
+                        msg,
+                    ));
                 }
             }
         }
@@ -74,7 +86,12 @@ fn push_port(errs: &mut Vec<FieldError>, port: &NetworkPolicyPort, path: &Path<'
 
 fn push_ip_block(errs: &mut Vec<FieldError>, block: &IPBlock, path: &Path<'_>) {
     if block.cidr.is_empty() {
-        errs.push(FieldError::new(ErrorKind::Required, path.child("cidr").to_string(), None, ""));
+        errs.push(FieldError::new(
+            ErrorKind::Required,
+            path.child("cidr").to_string(),
+            None,
+            "",
+        ));
         return;
     }
     let Some(cidr) = Cidr::parse(&block.cidr) else {
@@ -89,12 +106,21 @@ fn push_ip_block(errs: &mut Vec<FieldError>, block: &IPBlock, path: &Path<'_>) {
             continue;
         };
         if !cidr.contains_network_of(&inner) || cidr.prefix_len() >= inner.prefix_len() {
-            errs.push(invalid_str(&at, except, "must be a strict subset of `cidr`"));
+            errs.push(invalid_str(
+                &at,
+                except,
+                "must be a strict subset of `cidr`",
+            ));
         }
     }
 }
 
-fn push_peer(errs: &mut Vec<FieldError>, peer: &NetworkPolicyPeer, opts: SelectorOptions, path: &Path<'_>) {
+fn push_peer(
+    errs: &mut Vec<FieldError>,
+    peer: &NetworkPolicyPeer,
+    opts: SelectorOptions,
+    path: &Path<'_>,
+) {
     let mut peers = 0;
     if let Some(sel) = &peer.pod_selector {
         peers += 1;
@@ -109,7 +135,12 @@ fn push_peer(errs: &mut Vec<FieldError>, peer: &NetworkPolicyPeer, opts: Selecto
         push_ip_block(errs, block, &path.child("ipBlock"));
     }
     if peers == 0 {
-        errs.push(FieldError::new(ErrorKind::Required, path.to_string(), None, "must specify a peer"));
+        errs.push(FieldError::new(
+            ErrorKind::Required,
+            path.to_string(),
+            None,
+            "must specify a peer",
+        ));
     } else if peers > 1 && peer.ip_block.is_some() {
         errs.push(FieldError::new(
             ErrorKind::Forbidden,
@@ -121,7 +152,12 @@ fn push_peer(errs: &mut Vec<FieldError>, peer: &NetworkPolicyPeer, opts: Selecto
 }
 
 /// ValidateNetworkPolicySpec.
-pub(crate) fn push_spec(errs: &mut Vec<FieldError>, spec: Option<&NetworkPolicySpec>, opts: SelectorOptions, path: &Path<'_>) {
+pub(crate) fn push_spec(
+    errs: &mut Vec<FieldError>,
+    spec: Option<&NetworkPolicySpec>,
+    opts: SelectorOptions,
+    path: &Path<'_>,
+) {
     let empty_selector = LabelSelector::default();
     let empty_spec = NetworkPolicySpec::default();
     let spec = spec.unwrap_or(&empty_spec);
@@ -180,7 +216,13 @@ pub(crate) fn push_spec(errs: &mut Vec<FieldError>, spec: Option<&NetworkPolicyS
 
 /// ValidateNetworkPolicy with the given selector options.
 fn push_network_policy(errs: &mut Vec<FieldError>, np: &NetworkPolicy, opts: SelectorOptions) {
-    meta::push_object_meta_core(errs, &np.metadata, true, meta::name_is_dns_subdomain, &Path::new("metadata"));
+    meta::push_object_meta_core(
+        errs,
+        &np.metadata,
+        true,
+        meta::name_is_dns_subdomain,
+        &Path::new("metadata"),
+    );
     push_spec(errs, np.spec.as_ref(), opts, &Path::new("spec"));
 }
 
@@ -202,7 +244,12 @@ fn options_for_update(old: &NetworkPolicy) -> SelectorOptions {
         .as_ref()
         .and_then(|s| s.pod_selector.as_ref())
         .unwrap_or(&empty);
-    push_label_selector(&mut probe, selector, SelectorOptions::default(), &Path::new(""));
+    push_label_selector(
+        &mut probe,
+        selector,
+        SelectorOptions::default(),
+        &Path::new(""),
+    );
     SelectorOptions {
         allow_invalid_label_value: !probe.is_empty(),
     }
@@ -220,7 +267,10 @@ pub fn validate_update(new: &NetworkPolicy, old: &NetworkPolicy) -> Vec<FieldErr
     let opts = options_for_update(old);
     let mut errs = meta::validate_common_update(&new.metadata, &old.metadata, true);
     push_network_policy(&mut errs, new, opts);
-    errs.extend(meta::validate_object_meta_update_core(&new.metadata, &old.metadata));
+    errs.extend(meta::validate_object_meta_update_core(
+        &new.metadata,
+        &old.metadata,
+    ));
     push_spec(&mut errs, new.spec.as_ref(), opts, &Path::new("spec"));
     errs
 }

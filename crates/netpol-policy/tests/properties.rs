@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use netpol_policy::{apply_defaults, content_hash, decode_strict, normalize, validate_create, validate_update, NetworkPolicy};
+use netpol_policy::{
+    apply_defaults, content_hash, decode_strict, normalize, validate_create, validate_update,
+    NetworkPolicy,
+};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -33,13 +36,15 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,12}".prop_map(Value::from),
     ];
     leaf.prop_recursive(6, 64, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(key.clone(), inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            prop::collection::btree_map(key.clone(), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
@@ -53,7 +58,17 @@ fn label_map() -> impl Strategy<Value = BTreeMap<String, String>> {
 }
 
 fn selector() -> impl Strategy<Value = Value> {
-    (label_map(), prop::collection::vec(("[a-z]{1,3}", prop_oneof![Just("In"), Just("NotIn"), Just("Exists"), Just("Bad")], prop::collection::vec("[a-z]{0,3}", 0..3)), 0..2))
+    (
+        label_map(),
+        prop::collection::vec(
+            (
+                "[a-z]{1,3}",
+                prop_oneof![Just("In"), Just("NotIn"), Just("Exists"), Just("Bad")],
+                prop::collection::vec("[a-z]{0,3}", 0..3),
+            ),
+            0..2,
+        ),
+    )
         .prop_map(|(labels, exprs)| {
             let exprs: Vec<Value> = exprs
                 .into_iter()
@@ -65,9 +80,17 @@ fn selector() -> impl Strategy<Value = Value> {
 
 fn port() -> impl Strategy<Value = Value> {
     (
-        prop::option::of(prop_oneof![(-5i32..70000).prop_map(Value::from), "[a-z-]{0,6}".prop_map(Value::from)]),
+        prop::option::of(prop_oneof![
+            (-5i32..70000).prop_map(Value::from),
+            "[a-z-]{0,6}".prop_map(Value::from)
+        ]),
         prop::option::of(-5i32..70000),
-        prop::option::of(prop_oneof![Just("TCP"), Just("UDP"), Just("SCTP"), Just("ICMP")]),
+        prop::option::of(prop_oneof![
+            Just("TCP"),
+            Just("UDP"),
+            Just("SCTP"),
+            Just("ICMP")
+        ]),
     )
         .prop_map(|(p, e, proto)| {
             let mut m = Map::new();
@@ -88,7 +111,10 @@ fn peer() -> impl Strategy<Value = Value> {
     (
         prop::option::of(selector()),
         prop::option::of(selector()),
-        prop::option::of(("[0-9]{1,3}\\.[0-9]{1,3}\\.0\\.0/[0-9]{1,2}", prop::collection::vec("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.0/[0-9]{1,2}", 0..2))),
+        prop::option::of((
+            "[0-9]{1,3}\\.[0-9]{1,3}\\.0\\.0/[0-9]{1,2}",
+            prop::collection::vec("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.0/[0-9]{1,2}", 0..2),
+        )),
     )
         .prop_map(|(pods, nss, block)| {
             let mut m = Map::new();
@@ -107,18 +133,32 @@ fn peer() -> impl Strategy<Value = Value> {
 
 /// Well-typed NetworkPolicy documents, valid or not.
 fn arb_policy_doc() -> impl Strategy<Value = Value> {
-    let rule = || (prop::collection::vec(peer(), 0..3), prop::collection::vec(port(), 0..3));
+    let rule = || {
+        (
+            prop::collection::vec(peer(), 0..3),
+            prop::collection::vec(port(), 0..3),
+        )
+    };
     (
         "[a-z][a-z0-9-]{0,8}",
         label_map(),
         prop::option::of(selector()),
         prop::collection::vec(rule(), 0..3),
         prop::collection::vec(rule(), 0..3),
-        prop::option::of(prop::collection::vec(prop_oneof![Just("Ingress"), Just("Egress"), Just("Other")], 0..3)),
+        prop::option::of(prop::collection::vec(
+            prop_oneof![Just("Ingress"), Just("Egress"), Just("Other")],
+            0..3,
+        )),
     )
         .prop_map(|(name, labels, pod_selector, ingress, egress, types)| {
-            let ingress: Vec<Value> = ingress.into_iter().map(|(peers, ports)| json!({"from": peers, "ports": ports})).collect();
-            let egress: Vec<Value> = egress.into_iter().map(|(peers, ports)| json!({"to": peers, "ports": ports})).collect();
+            let ingress: Vec<Value> = ingress
+                .into_iter()
+                .map(|(peers, ports)| json!({"from": peers, "ports": ports}))
+                .collect();
+            let egress: Vec<Value> = egress
+                .into_iter()
+                .map(|(peers, ports)| json!({"to": peers, "ports": ports}))
+                .collect();
             let mut spec = Map::new();
             if let Some(s) = pod_selector {
                 spec.insert("podSelector".into(), s);
@@ -128,7 +168,10 @@ fn arb_policy_doc() -> impl Strategy<Value = Value> {
             if let Some(t) = types {
                 spec.insert("policyTypes".into(), json!(t));
             }
-            typed_doc(Value::Object(spec), json!({"name": name, "namespace": "ns", "labels": labels}))
+            typed_doc(
+                Value::Object(spec),
+                json!({"name": name, "namespace": "ns", "labels": labels}),
+            )
         })
 }
 

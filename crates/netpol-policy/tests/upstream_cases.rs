@@ -4,8 +4,8 @@
 //! reports for it (written from upstream's rules and test expectations).
 
 use netpol_policy::{
-    aggregate, apply_defaults, decode_strict, invalid_message, validate_create, validate_update, ErrorKind, NetworkPolicy,
-    GROUP_KIND,
+    aggregate, apply_defaults, decode_strict, invalid_message, validate_create, validate_update,
+    ErrorKind, NetworkPolicy, GROUP_KIND,
 };
 use serde_json::{json, Value};
 
@@ -43,34 +43,82 @@ fn messages(np: &NetworkPolicy) -> Vec<String> {
 #[test]
 fn upstream_success_cases_are_valid() {
     let cases = vec![
-        ("pod selector only", json!({"podSelector": {"matchLabels": {"a": "b"}}})),
-        ("empty ingress rule", json!({"podSelector": {}, "ingress": [{}]})),
-        ("ports of every protocol and a named port", json!({"podSelector": {}, "ingress": [{"ports": [
+        (
+            "pod selector only",
+            json!({"podSelector": {"matchLabels": {"a": "b"}}}),
+        ),
+        (
+            "empty ingress rule",
+            json!({"podSelector": {}, "ingress": [{}]}),
+        ),
+        (
+            "ports of every protocol and a named port",
+            json!({"podSelector": {}, "ingress": [{"ports": [
             {"protocol": "TCP", "port": 80}, {"protocol": "UDP", "port": 53}, {"protocol": "SCTP", "port": 7777},
-            {"protocol": "TCP", "port": "http"}, {"port": "dns-tcp"}, {"protocol": "UDP"}]}]})),
-        ("from pod selector", json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"c": "d"}}}]}]})),
-        ("from namespace selector", json!({"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"c": "d"}}}]}]})),
-        ("from namespace and pod selector in one peer", json!({"podSelector": {}, "ingress": [{"from": [
-            {"namespaceSelector": {"matchLabels": {"c": "d"}}, "podSelector": {"matchLabels": {"e": "f"}}}]}]})),
-        ("from all namespaces", json!({"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]})),
-        ("ipBlock with except", json!({"podSelector": {}, "ingress": [{"from": [
-            {"ipBlock": {"cidr": "192.168.0.0/16", "except": ["192.168.3.0/24", "192.168.4.0/24"]}}]}]})),
-        ("ipv6 ipBlock with except", json!({"podSelector": {}, "ingress": [{"from": [
-            {"ipBlock": {"cidr": "fd00:192:168::/48", "except": ["fd00:192:168:3::/64", "fd00:192:168:4::/64"]}}]}]})),
-        ("legacy interface-address cidr is accepted", json!({"podSelector": {}, "ingress": [{"from": [
-            {"ipBlock": {"cidr": "192.168.1.5/16"}}]}]})),
-        ("legacy leading zeros are accepted", json!({"podSelector": {}, "egress": [{"to": [
-            {"ipBlock": {"cidr": "010.000.0.0/08"}}]}], "policyTypes": ["Egress"]})),
-        ("egress to namespace selector on port 53", json!({"podSelector": {}, "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"c": "d"}}}],
-            "ports": [{"protocol": "UDP", "port": 53}]}], "policyTypes": ["Egress"]})),
-        ("ingress and egress types", json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})),
-        ("endPort range", json!({"podSelector": {}, "egress": [{"ports": [{"protocol": "TCP", "port": 32000, "endPort": 32768}]}]})),
-        ("endPort equal to port", json!({"podSelector": {}, "ingress": [{"ports": [{"port": 443, "endPort": 443}]}]})),
-        ("match expressions of every operator", json!({"podSelector": {"matchExpressions": [
+            {"protocol": "TCP", "port": "http"}, {"port": "dns-tcp"}, {"protocol": "UDP"}]}]}),
+        ),
+        (
+            "from pod selector",
+            json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"c": "d"}}}]}]}),
+        ),
+        (
+            "from namespace selector",
+            json!({"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"c": "d"}}}]}]}),
+        ),
+        (
+            "from namespace and pod selector in one peer",
+            json!({"podSelector": {}, "ingress": [{"from": [
+            {"namespaceSelector": {"matchLabels": {"c": "d"}}, "podSelector": {"matchLabels": {"e": "f"}}}]}]}),
+        ),
+        (
+            "from all namespaces",
+            json!({"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]}),
+        ),
+        (
+            "ipBlock with except",
+            json!({"podSelector": {}, "ingress": [{"from": [
+            {"ipBlock": {"cidr": "192.168.0.0/16", "except": ["192.168.3.0/24", "192.168.4.0/24"]}}]}]}),
+        ),
+        (
+            "ipv6 ipBlock with except",
+            json!({"podSelector": {}, "ingress": [{"from": [
+            {"ipBlock": {"cidr": "fd00:192:168::/48", "except": ["fd00:192:168:3::/64", "fd00:192:168:4::/64"]}}]}]}),
+        ),
+        (
+            "legacy interface-address cidr is accepted",
+            json!({"podSelector": {}, "ingress": [{"from": [
+            {"ipBlock": {"cidr": "192.168.1.5/16"}}]}]}),
+        ),
+        (
+            "legacy leading zeros are accepted",
+            json!({"podSelector": {}, "egress": [{"to": [
+            {"ipBlock": {"cidr": "010.000.0.0/08"}}]}], "policyTypes": ["Egress"]}),
+        ),
+        (
+            "egress to namespace selector on port 53",
+            json!({"podSelector": {}, "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"c": "d"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}]}], "policyTypes": ["Egress"]}),
+        ),
+        (
+            "ingress and egress types",
+            json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        ),
+        (
+            "endPort range",
+            json!({"podSelector": {}, "egress": [{"ports": [{"protocol": "TCP", "port": 32000, "endPort": 32768}]}]}),
+        ),
+        (
+            "endPort equal to port",
+            json!({"podSelector": {}, "ingress": [{"ports": [{"port": 443, "endPort": 443}]}]}),
+        ),
+        (
+            "match expressions of every operator",
+            json!({"podSelector": {"matchExpressions": [
             {"key": "a", "operator": "In", "values": ["x", "y"]},
             {"key": "example.com/b", "operator": "NotIn", "values": [""]},
             {"key": "c", "operator": "Exists"},
-            {"key": "d", "operator": "DoesNotExist", "values": []}]}})),
+            {"key": "d", "operator": "DoesNotExist", "values": []}]}}),
+        ),
     ];
     for (name, spec) in cases {
         let mut np = policy(spec);
@@ -325,19 +373,29 @@ fn object_meta_failure_cases() {
         let np = with_meta(meta);
         assert_eq!(messages(&np), want, "{name}");
     }
-    let exact_limit = with_meta(json!({"name": "bar", "namespace": "foo", "annotations": {"a": "x".repeat(256 * 1024 - 1)}}));
-    assert_eq!(messages(&exact_limit), Vec::<String>::new(), "exactly 256 KiB of annotations is allowed");
+    let exact_limit = with_meta(
+        json!({"name": "bar", "namespace": "foo", "annotations": {"a": "x".repeat(256 * 1024 - 1)}}),
+    );
+    assert_eq!(
+        messages(&exact_limit),
+        Vec::<String>::new(),
+        "exactly 256 KiB of annotations is allowed"
+    );
 }
 
 #[test]
 fn causes_carry_reason_field_and_body() {
-    let np = policy(json!({"podSelector": {}, "ingress": [{"ports": [{"port": 80, "endPort": 70}]}]}));
+    let np =
+        policy(json!({"podSelector": {}, "ingress": [{"ports": [{"port": 80, "endPort": 70}]}]}));
     let errs = validate_create(&np);
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].kind, ErrorKind::Invalid);
     assert_eq!(errs[0].cause_reason(), "FieldValueInvalid");
     assert_eq!(errs[0].field, "spec.ingress[0].ports[0].endPort");
-    assert_eq!(errs[0].body(), "Invalid value: 70: must be greater than or equal to `port`");
+    assert_eq!(
+        errs[0].body(),
+        "Invalid value: 70: must be greater than or equal to `port`"
+    );
     assert_eq!(
         invalid_message(GROUP_KIND, "bar", &errs),
         "NetworkPolicy.networking.k8s.io \"bar\" is invalid: spec.ingress[0].ports[0].endPort: Invalid value: 70: must be greater than or equal to `port`"
@@ -360,8 +418,16 @@ fn update_accepts_a_changed_spec_and_rejects_identity_changes() {
     apply_defaults(&mut new);
     netpol_policy::prepare_for_update(&mut new, &old);
     assert_eq!(validate_update(&new, &old), vec![]);
-    assert_eq!(new.metadata.generation, Some(2), "a spec change bumps generation");
-    assert_eq!(new.metadata.resource_version.as_deref(), Some("7"), "unconditional update takes the stored version");
+    assert_eq!(
+        new.metadata.generation,
+        Some(2),
+        "a spec change bumps generation"
+    );
+    assert_eq!(
+        new.metadata.resource_version.as_deref(),
+        Some("7"),
+        "unconditional update takes the stored version"
+    );
 
     let mut renamed = new.clone();
     renamed.metadata.name = Some("other".into());
@@ -390,7 +456,8 @@ fn update_reports_spec_errors_twice_in_causes_once_in_message() {
 #[test]
 fn update_keeps_invalid_selector_values_that_were_already_stored() {
     let mut old = stored(&policy(json!({"podSelector": {}})));
-    let bad_selector = json!({"matchExpressions": [{"key": "a", "operator": "In", "values": ["not ok"]}]});
+    let bad_selector =
+        json!({"matchExpressions": [{"key": "a", "operator": "In", "values": ["not ok"]}]});
     if let Some(spec) = old.spec.as_mut() {
         spec.pod_selector = serde_json::from_value(bad_selector.clone()).ok();
     }
@@ -398,9 +465,14 @@ fn update_keeps_invalid_selector_values_that_were_already_stored() {
     netpol_policy::prepare_for_update(&mut new, &old);
     assert_eq!(validate_update(&new, &old), vec![]);
     let fresh = stored(&policy(json!({"podSelector": {}})));
-    let mut again = policy(json!({"podSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["not ok"]}]}}));
+    let mut again = policy(
+        json!({"podSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["not ok"]}]}}),
+    );
     netpol_policy::prepare_for_update(&mut again, &fresh);
-    assert!(!validate_update(&again, &fresh).is_empty(), "a new invalid value is still rejected");
+    assert!(
+        !validate_update(&again, &fresh).is_empty(),
+        "a new invalid value is still rejected"
+    );
 }
 
 #[test]
