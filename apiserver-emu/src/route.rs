@@ -19,6 +19,10 @@ pub enum Route {
     /// A collection: all objects of a kind (namespace `None`), or in one namespace.
     Collection { kind: ResourceKind, namespace: Option<String> },
     Item { kind: ResourceKind, namespace: Option<String>, name: String },
+    /// `/openapi/v3`
+    OpenApiRoot,
+    /// `/openapi/v3/api/v1`, `/openapi/v3/apis/<group>/<version>`
+    OpenApiGroupVersion(String, String),
     /// A path under a served group/version that names nothing: a Status 404.
     UnknownResource,
     /// Anything else: a plain-text 404, as the apiserver's mux answers.
@@ -36,6 +40,11 @@ pub fn parse(path: &str) -> Route {
         ["api", "v1"] => Route::CoreResources,
         ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
         ["apis"] => Route::Groups,
+        ["openapi", "v3"] => Route::OpenApiRoot,
+        ["openapi", "v3", "api", "v1"] => Route::OpenApiGroupVersion(String::new(), "v1".into()),
+        ["openapi", "v3", "apis", group, "v1"] if resources::GROUPS.contains(group) => {
+            Route::OpenApiGroupVersion(group.to_string(), "v1".into())
+        }
         ["apis", group] if resources::GROUPS.contains(group) => Route::Group(group.to_string()),
         ["apis", group, "v1"] if resources::GROUPS.contains(group) => {
             Route::GroupResources(group.to_string(), "v1".to_string())

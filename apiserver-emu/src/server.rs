@@ -9,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{header, HeaderValue, Method, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -25,7 +26,7 @@ use crate::request::{ApiRequest, ApiResult, Reply};
 use crate::route::{self, Route};
 use crate::state::{lock, Shared};
 use crate::status::ApiError;
-use crate::{api_read, api_write, control, discovery};
+use crate::{api_read, api_write, control, discovery, openapi};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -121,9 +122,13 @@ async fn cut_off(response: Response) -> Response {
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
-    let chunks: Vec<Result<Bytes, std::io::Error>> =
-        vec![Ok(half), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected connection drop"))];
-    let mut cut = Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)));
+    // The pause lets the headers and the first half reach the client before the abort.
+    let abort = futures::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err::<Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected connection drop"))
+    });
+    let chunks = futures::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(abort);
+    let mut cut = Response::from_parts(parts, Body::from_stream(chunks));
     if let Ok(v) = HeaderValue::from_str(&bytes.len().to_string()) {
         cut.headers_mut().insert(header::CONTENT_LENGTH, v);
     }
@@ -278,6 +283,8 @@ fn route_request(state: &AppState, req: &ApiRequest) -> ApiResult {
             }
         }
         Route::UnknownResource => Err(ApiError::no_such_resource()),
+        Route::OpenApiRoot => get_only(openapi::root()),
+        Route::OpenApiGroupVersion(g, v) => get_only(openapi::group_version(g, v)),
         Route::NotFound => Ok(Reply::Text { status: 404, body: "404 page not found\n" }),
     }
 }

@@ -2,7 +2,8 @@
 //! NetworkPolicy rules come from the shared `netpol-policy` crate; the emulator adds only
 //! the few rules of the other kinds that clients can trip over.
 
-use netpol_policy::FieldError;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use netpol_policy::{go_quote, meta, FieldError};
 use serde_json::{json, Value};
 
 use crate::resources::{ResourceKind, CONFIGMAPS, CORE_EVENTS, LEASES, NAMESPACES, NETWORK_POLICIES};
@@ -12,10 +13,7 @@ use crate::status::Cause;
 const MAX_CONFIGMAP_BYTES: usize = 1024 * 1024;
 
 pub fn cause_from(error: &FieldError) -> Cause {
-    let full = error.message();
-    let prefix = format!("{}: ", error.field);
-    let body = full.strip_prefix(&prefix).map(str::to_string).unwrap_or(full);
-    Cause { reason: error.cause_reason().to_string(), message: body, field: error.field.clone() }
+    Cause { reason: error.cause_reason().to_string(), message: error.body(), field: error.field.clone() }
 }
 
 fn invalid(field: &str, value: &str, detail: &str) -> Cause {
@@ -30,41 +28,19 @@ fn forbidden(field: &str, detail: &str) -> Cause {
     Cause { reason: "FieldValueForbidden".into(), message: format!("Forbidden: {detail}"), field: field.into() }
 }
 
-fn go_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+fn object_meta(object: &Value) -> ObjectMeta {
+    object.get("metadata").and_then(|m| serde_json::from_value(m.clone()).ok()).unwrap_or_default()
 }
 
-/// A lowercase RFC 1123 label (namespace names).
-fn namespace_name_errors(name: &str) -> Vec<Cause> {
-    let bytes = name.as_bytes();
-    let shape_ok = match (bytes.first(), bytes.last()) {
-        (Some(f), Some(l)) => {
-            (f.is_ascii_lowercase() || f.is_ascii_digit())
-                && (l.is_ascii_lowercase() || l.is_ascii_digit())
-                && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        }
-        _ => false,
-    };
-    let mut causes = Vec::new();
-    if name.len() > 63 {
-        causes.push(invalid("metadata.name", &go_quote(name), "must be no more than 63 characters"));
-    }
-    if !shape_ok {
-        causes.push(invalid(
-            "metadata.name",
-            &go_quote(name),
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-        ));
-    }
-    causes
-}
-
+/// ValidateObjectMeta with the kind's name rule (DNS label for namespaces, DNS subdomain
+/// for the others).
 fn metadata_errors(kind: &ResourceKind, object: &Value) -> Vec<Cause> {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    if *kind == NAMESPACES {
-        return namespace_name_errors(name);
-    }
-    netpol_policy::meta::validate_dns_subdomain_name(name, "metadata.name").iter().map(cause_from).collect()
+    let name_fn: meta::NameFn = if *kind == NAMESPACES { meta::name_is_dns_label } else { meta::name_is_dns_subdomain };
+    meta::validate_object_meta(&object_meta(object), kind.namespaced, name_fn).iter().map(cause_from).collect()
+}
+
+fn metadata_update_errors(object: &Value, old: &Value) -> Vec<Cause> {
+    meta::validate_object_meta_update(&object_meta(object), &object_meta(old)).iter().map(cause_from).collect()
 }
 
 fn configmap_errors(object: &Value) -> Vec<Cause> {
@@ -200,7 +176,7 @@ pub fn prepare_update(kind: &ResourceKind, object: &mut Value, old: &Value) -> R
         }
         return netpol_encode(&np, object);
     }
-    let mut causes = metadata_errors(kind, object);
+    let mut causes = metadata_update_errors(object, old);
     causes.extend(kind_errors(kind, object));
     if *kind == CONFIGMAPS && old.get("immutable") == Some(&Value::Bool(true)) {
         for field in ["data", "binaryData"] {
@@ -242,7 +218,7 @@ mod tests {
 
     #[test]
     fn lease_durations_must_be_positive() {
-        let mut lease = json!({"metadata": {"name": "l"}, "spec": {"leaseDurationSeconds": 0, "leaseTransitions": -1}});
+        let mut lease = json!({"metadata": {"name": "l", "namespace": "n"}, "spec": {"leaseDurationSeconds": 0, "leaseTransitions": -1}});
         let causes = prepare_create(&LEASES, &mut lease).unwrap_err();
         let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["spec.leaseDurationSeconds", "spec.leaseTransitions"]);
@@ -251,10 +227,10 @@ mod tests {
 
     #[test]
     fn configmap_keys_and_immutability() {
-        let mut bad = json!({"metadata": {"name": "c"}, "data": {"a b": "x"}});
+        let mut bad = json!({"metadata": {"name": "c", "namespace": "n"}, "data": {"a b": "x"}});
         assert_eq!(prepare_create(&CONFIGMAPS, &mut bad).unwrap_err()[0].field, "data[a b]");
-        let old = json!({"metadata": {"name": "c"}, "data": {"a": "x"}, "immutable": true});
-        let mut new = json!({"metadata": {"name": "c"}, "data": {"a": "y"}, "immutable": true});
+        let old = json!({"metadata": {"name": "c", "namespace": "n", "resourceVersion": "1"}, "data": {"a": "x"}, "immutable": true});
+        let mut new = json!({"metadata": {"name": "c", "namespace": "n", "resourceVersion": "1"}, "data": {"a": "y"}, "immutable": true});
         assert_eq!(prepare_update(&CONFIGMAPS, &mut new, &old).unwrap_err()[0].field, "data");
     }
 }

@@ -44,7 +44,7 @@ fn invalid_cases() -> Vec<(&'static str, Value, Vec<(&'static str, &'static str)
         ("named-port-with-underscore", with_spec("p", ingress_port(json!({"port": "no_underscores"}))), vec![("spec.ingress[0].ports[0].port", "FieldValueInvalid")]),
         ("protocol-icmp", with_spec("p", ingress_port(json!({"protocol": "ICMP", "port": 80}))), vec![("spec.ingress[0].ports[0].protocol", "FieldValueNotSupported")]),
         ("end-port-below-port", with_spec("p", ingress_port(json!({"port": 2000, "endPort": 1000}))), vec![("spec.ingress[0].ports[0].endPort", "FieldValueInvalid")]),
-        ("end-port-without-port", with_spec("p", ingress_port(json!({"endPort": 1000}))), vec![("spec.ingress[0].ports[0].port", "FieldValueRequired")]),
+        ("end-port-without-port", with_spec("p", ingress_port(json!({"endPort": 1000}))), vec![("spec.ingress[0].ports[0].endPort", "FieldValueInvalid")]),
         ("end-port-with-named-port", with_spec("p", ingress_port(json!({"port": "http", "endPort": 1000}))), vec![("spec.ingress[0].ports[0].endPort", "FieldValueInvalid")]),
         ("empty-peer", with_spec("p", ingress_peer(json!({}))), vec![("spec.ingress[0].from[0]", "FieldValueRequired")]),
         ("ipblock-and-pod-selector", with_spec("p", ingress_peer(json!({"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}))), vec![("spec.ingress[0].from[0]", "FieldValueForbidden")]),
