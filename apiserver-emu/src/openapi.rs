@@ -20,7 +20,10 @@ pub fn root() -> Value {
     let mut paths = Map::new();
     for group in std::iter::once("").chain(GROUPS.iter().copied()) {
         let gv = group_version_path(group);
-        paths.insert(gv.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash=apiserver-emu")}));
+        paths.insert(
+            gv.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash=apiserver-emu")}),
+        );
     }
     json!({"paths": Value::Object(paths)})
 }
@@ -41,7 +44,11 @@ fn operation(group: &str, version: &str, kind: &str, action: &str) -> Value {
 /// The document for one group/version: each kind's item path with PUT and PATCH, and the
 /// collection path with POST, all advertising `fieldValidation`.
 pub fn group_version(group: &str, version: &str) -> Value {
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let mut paths = Map::new();
     for kind in resources::resources_in(group, version) {
         let collection = if kind.namespaced {
@@ -49,7 +56,10 @@ pub fn group_version(group: &str, version: &str) -> Value {
         } else {
             format!("{prefix}/{}", kind.plural)
         };
-        paths.insert(collection.clone(), json!({"post": operation(group, version, kind.kind, "post")}));
+        paths.insert(
+            collection.clone(),
+            json!({"post": operation(group, version, kind.kind, "post")}),
+        );
         paths.insert(
             format!("{collection}/{{name}}"),
             json!({
@@ -73,9 +83,20 @@ mod tests {
     #[test]
     fn networkpolicy_patch_advertises_field_validation() {
         let doc = group_version("networking.k8s.io", "v1");
-        let patch = &doc["paths"]["/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "NetworkPolicy");
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(root()["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().starts_with("/openapi/v3/api/v1"));
+        let patch = &doc["paths"]
+            ["/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "NetworkPolicy"
+        );
+        assert!(patch["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"));
+        assert!(root()["paths"]["api/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap()
+            .starts_with("/openapi/v3/api/v1"));
     }
 }
