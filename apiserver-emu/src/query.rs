@@ -113,4 +113,20 @@ mod tests {
         assert!(Query::parse("watch=maybe").unwrap().watch().is_err());
         assert!(Query::parse("watch=1").unwrap().watch().unwrap());
     }
+
+    #[test]
+    fn oversized_query_is_refused() {
+        let long = format!("labelSelector={}", "a".repeat(MAX_QUERY_LEN));
+        assert_eq!(Query::parse(&long).unwrap_err().code, 400);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_query_strings_never_panic(raw in "\\PC{0,120}") {
+            if let Ok(q) = Query::parse(&raw) {
+                let _ = q.watch();
+                let _ = q.dry_run("CreateOptions");
+            }
+        }
+    }
 }

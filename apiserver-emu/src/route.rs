@@ -166,4 +166,16 @@ mod tests {
         assert_eq!(parse(""), Route::NotFound);
         assert_eq!(parse("//"), Route::NotFound);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_paths_never_panic(path in "(/[a-z0-9.{}-]{0,12}){0,7}/?") {
+            let _ = parse(&path);
+        }
+
+        #[test]
+        fn arbitrary_unicode_paths_never_panic(path in "\\PC{0,80}") {
+            let _ = parse(&path);
+        }
+    }
 }
