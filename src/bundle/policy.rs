@@ -29,7 +29,12 @@ pub struct PolicyContext<'a> {
     pub namespaces: &'a BTreeSet<String>,
 }
 
-fn invalid(ctx: &PolicyContext<'_>, document: usize, field: &str, message: impl Into<String>) -> BundleError {
+fn invalid(
+    ctx: &PolicyContext<'_>,
+    document: usize,
+    field: &str,
+    message: impl Into<String>,
+) -> BundleError {
     BundleError::new(ReasonCode::InvalidPolicy, message)
         .in_bundle(ctx.bundle)
         .in_file(ctx.file)
@@ -38,7 +43,10 @@ fn invalid(ctx: &PolicyContext<'_>, document: usize, field: &str, message: impl 
 }
 
 /// Every policy of one file; empty documents (a stray `---`) are skipped.
-pub fn load_file(ctx: &PolicyContext<'_>, documents: Vec<YamlDocument>) -> Result<Vec<DesiredPolicy>, BundleError> {
+pub fn load_file(
+    ctx: &PolicyContext<'_>,
+    documents: Vec<YamlDocument>,
+) -> Result<Vec<DesiredPolicy>, BundleError> {
     let mut out = Vec::with_capacity(documents.len());
     for doc in documents {
         if doc.value.is_null() {
@@ -49,14 +57,27 @@ pub fn load_file(ctx: &PolicyContext<'_>, documents: Vec<YamlDocument>) -> Resul
     Ok(out)
 }
 
-fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Result<DesiredPolicy, BundleError> {
+fn load_document(
+    ctx: &PolicyContext<'_>,
+    document: usize,
+    value: Value,
+) -> Result<DesiredPolicy, BundleError> {
     let Value::Object(top) = &value else {
-        return Err(invalid(ctx, document, "", "document is not a mapping; expected a NetworkPolicy object"));
+        return Err(invalid(
+            ctx,
+            document,
+            "",
+            "document is not a mapping; expected a NetworkPolicy object",
+        ));
     };
     let api_version = top.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = top.get("kind").and_then(Value::as_str).unwrap_or("");
     if (api_version, kind) != (API_VERSION, KIND) {
-        let field = if api_version != API_VERSION { "apiVersion" } else { "kind" };
+        let field = if api_version != API_VERSION {
+            "apiVersion"
+        } else {
+            "kind"
+        };
         return Err(invalid(
             ctx,
             document,
@@ -70,14 +91,12 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
     };
     let namespace = match metadata.get("namespace") {
         Some(Value::String(ns)) if !ns.is_empty() => ns.clone(),
-        _ => {
-            return Err(invalid(
-                ctx,
-                document,
-                "metadata.namespace",
-                "metadata.namespace is required: a bundle's policies name their namespace explicitly",
-            ))
-        }
+        _ => return Err(invalid(
+            ctx,
+            document,
+            "metadata.namespace",
+            "metadata.namespace is required: a bundle's policies name their namespace explicitly",
+        )),
     };
     if !ctx.namespaces.contains(&namespace) {
         return Err(BundleError::new(
@@ -85,7 +104,11 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
             format!(
                 "namespace `{namespace}` is not governed by bundle `{}` (namespaces: {})",
                 ctx.bundle,
-                ctx.namespaces.iter().cloned().collect::<Vec<_>>().join(", ")
+                ctx.namespaces
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
         .in_bundle(ctx.bundle)
@@ -114,7 +137,10 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
         }
     }
     if let Some(Value::Object(annotations)) = metadata.get("annotations") {
-        if let Some(key) = annotations.keys().find(|k| k.starts_with(ANNOTATION_PREFIX)) {
+        if let Some(key) = annotations
+            .keys()
+            .find(|k| k.starts_with(ANNOTATION_PREFIX))
+        {
             return Err(invalid(
                 ctx,
                 document,
@@ -124,7 +150,8 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
         }
     }
 
-    let mut object = netpol_policy::decode_strict(value).map_err(|errs| field_errors(ctx, document, &errs))?;
+    let mut object =
+        netpol_policy::decode_strict(value).map_err(|errs| field_errors(ctx, document, &errs))?;
     let errs = netpol_policy::validate_create(&object);
     if !errs.is_empty() {
         return Err(field_errors(ctx, document, &errs));
@@ -154,7 +181,12 @@ fn field_errors(ctx: &PolicyContext<'_>, document: usize, errs: &[FieldError]) -
             format!("{}: {m}", e.field)
         }
     };
-    let mut message = errs.iter().take(MAX_REPORTED_ERRORS).map(render).collect::<Vec<_>>().join("; ");
+    let mut message = errs
+        .iter()
+        .take(MAX_REPORTED_ERRORS)
+        .map(render)
+        .collect::<Vec<_>>()
+        .join("; ");
     if errs.len() > MAX_REPORTED_ERRORS {
         message.push_str(&format!("; and {} more", errs.len() - MAX_REPORTED_ERRORS));
     }
@@ -172,8 +204,19 @@ mod tests {
 
     fn load(yaml: &str) -> Result<Vec<DesiredPolicy>, BundleError> {
         let namespaces: BTreeSet<String> = ["payments".to_string(), "frontend".to_string()].into();
-        let ctx = PolicyContext { bundle: "prod", file: "p.yaml", namespaces: &namespaces };
-        let docs = load_documents(yaml.as_bytes(), YamlLimits { max_documents: 10, max_depth: 32 }).unwrap();
+        let ctx = PolicyContext {
+            bundle: "prod",
+            file: "p.yaml",
+            namespaces: &namespaces,
+        };
+        let docs = load_documents(
+            yaml.as_bytes(),
+            YamlLimits {
+                max_documents: 10,
+                max_depth: 32,
+            },
+        )
+        .unwrap();
         load_file(&ctx, docs)
     }
 
@@ -181,16 +224,23 @@ mod tests {
 
     #[test]
     fn a_network_policy_loads_with_its_place_and_hash() {
-        let p = load(&format!("---\n{DENY}")).unwrap();
+        // A leading `---` opens the first document; the second one opens document 1.
+        let p = load(&format!("---\n---\n{DENY}")).unwrap();
         assert_eq!(p.len(), 1);
-        assert_eq!((p[0].namespace.as_str(), p[0].name.as_str(), p[0].document), ("payments", "default-deny", 1));
+        assert_eq!(
+            (p[0].namespace.as_str(), p[0].name.as_str(), p[0].document),
+            ("payments", "default-deny", 1)
+        );
         assert!(p[0].content_hash.starts_with("sha256:") && p[0].content_hash.len() == 71);
     }
 
     #[test]
     fn deployment_smuggled_into_bundle_is_rejected() {
         let e = load(&format!("{DENY}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: miner\n  namespace: payments\nspec: {{}}\n")).unwrap_err();
-        assert_eq!((e.reason, e.location.document, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some(1), Some("apiVersion")));
+        assert_eq!(
+            (e.reason, e.location.document, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some(1), Some("apiVersion"))
+        );
         assert!(e.message.contains("Deployment"), "{}", e.message);
     }
 
@@ -203,38 +253,68 @@ mod tests {
     #[test]
     fn network_policy_of_another_api_version_is_rejected() {
         let e = load(&DENY.replace("networking.k8s.io/v1", "extensions/v1beta1")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("apiVersion")));
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("apiVersion"))
+        );
     }
 
     #[test]
     fn policy_without_namespace_is_rejected() {
         let e = load(&DENY.replace("  namespace: payments\n", "")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.namespace")));
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("metadata.namespace"))
+        );
     }
 
     #[test]
     fn policy_in_undeclared_namespace_is_out_of_scope() {
         let e = load(&DENY.replace("namespace: payments", "namespace: kube-system")).unwrap_err();
-        assert_eq!((e.reason, e.location.file.as_deref()), (ReasonCode::NamespaceOutOfScope, Some("p.yaml")));
+        assert_eq!(
+            (e.reason, e.location.file.as_deref()),
+            (ReasonCode::NamespaceOutOfScope, Some("p.yaml"))
+        );
         assert!(e.message.contains("kube-system"), "{}", e.message);
     }
 
     #[test]
     fn managed_by_label_in_bundle_is_rejected() {
-        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  labels:\n    app.kubernetes.io/managed-by: netpol-sync\n")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.labels[app.kubernetes.io/managed-by]")));
+        let e = load(&DENY.replace(
+            "  namespace: payments\n",
+            "  namespace: payments\n  labels:\n    app.kubernetes.io/managed-by: netpol-sync\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("metadata.labels[app.kubernetes.io/managed-by]")
+            )
+        );
     }
 
     #[test]
     fn forged_netpol_sync_annotation_in_bundle_is_rejected() {
-        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  annotations:\n    netpol-sync.io/revision: deadbeef\n")).unwrap_err();
+        let e = load(&DENY.replace(
+            "  namespace: payments\n",
+            "  namespace: payments\n  annotations:\n    netpol-sync.io/revision: deadbeef\n",
+        ))
+        .unwrap_err();
         assert_eq!(e.reason, ReasonCode::InvalidPolicy);
     }
 
     #[test]
     fn server_owned_metadata_in_bundle_is_rejected() {
-        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  resourceVersion: \"5\"\n")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.resourceVersion")));
+        let e = load(&DENY.replace(
+            "  namespace: payments\n",
+            "  namespace: payments\n  resourceVersion: \"5\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("metadata.resourceVersion"))
+        );
     }
 
     #[test]
@@ -246,7 +326,10 @@ mod tests {
 
     #[test]
     fn scalar_document_is_rejected() {
-        assert_eq!(load("just a string\n").unwrap_err().reason, ReasonCode::InvalidPolicy);
+        assert_eq!(
+            load("just a string\n").unwrap_err().reason,
+            ReasonCode::InvalidPolicy
+        );
     }
 
     #[test]
