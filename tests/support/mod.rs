@@ -8,9 +8,7 @@ use std::process::{Command, Output};
 
 /// Run a command, panicking with its stderr if it fails: a broken fixture is a broken test.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -35,20 +33,14 @@ impl Key {
     pub fn generate(dir: &Path, principal: &str, kind: &str) -> Key {
         let private = dir.join(format!("key-{principal}-{kind}"));
         let mut cmd = Command::new("ssh-keygen");
-        cmd.args(["-q", "-t", kind, "-N", "", "-C", principal, "-f"])
-            .arg(&private);
+        cmd.args(["-q", "-t", kind, "-N", "", "-C", principal, "-f"]).arg(&private);
         if kind == "rsa" {
             cmd.args(["-b", "2048"]);
         }
         run(&mut cmd);
         let public = private.with_extension("pub");
         let public_line = std::fs::read_to_string(&public).unwrap().trim().to_string();
-        Key {
-            private,
-            public,
-            public_line,
-            principal: principal.to_string(),
-        }
+        Key { private, public, public_line, principal: principal.to_string() }
     }
 
     pub fn ed25519(dir: &Path, principal: &str) -> Key {
@@ -57,12 +49,7 @@ impl Key {
 
     /// The allowed_signers line trusting this key, with optional options (`namespaces="git"`).
     pub fn allowed_signers_line(&self, options: &str) -> String {
-        let key = self
-            .public_line
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let key = self.public_line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
         if options.is_empty() {
             format!("{} {}\n", self.principal, key)
         } else {
@@ -73,12 +60,7 @@ impl Key {
     /// `SHA256:…` as `ssh-keygen -l` prints it.
     pub fn fingerprint(&self) -> String {
         let out = run(Command::new("ssh-keygen").arg("-lf").arg(&self.public));
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .to_string()
+        String::from_utf8(out.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string()
     }
 
     /// A detached SSHSIG over `data` in `namespace`, armored, from `ssh-keygen -Y sign`.
@@ -102,9 +84,7 @@ pub struct TestRepo {
 impl TestRepo {
     pub fn init(dir: &Path) -> TestRepo {
         std::fs::create_dir_all(dir).unwrap();
-        let repo = TestRepo {
-            dir: dir.to_path_buf(),
-        };
+        let repo = TestRepo { dir: dir.to_path_buf() };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.git(&["config", "user.name", "Test"]);
         repo.git(&["config", "user.email", "test@example.com"]);
@@ -142,16 +122,7 @@ impl TestRepo {
     pub fn commit_signed(&self, message: &str, key: &Key) -> String {
         self.git(&["add", "-A"]);
         let signing_key = format!("user.signingkey={}", key.private.display());
-        self.git(&[
-            "-c",
-            &signing_key,
-            "commit",
-            "-q",
-            "-S",
-            "--allow-empty",
-            "-m",
-            message,
-        ]);
+        self.git(&["-c", &signing_key, "commit", "-q", "-S", "--allow-empty", "-m", message]);
         self.head()
     }
 
@@ -182,14 +153,7 @@ impl TestRepo {
         use std::io::Write;
         let mut child = self
             .git_cmd()
-            .args([
-                "hash-object",
-                "-t",
-                "commit",
-                "-w",
-                "--literally",
-                "--stdin",
-            ])
+            .args(["hash-object", "-t", "commit", "-w", "--literally", "--stdin"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
