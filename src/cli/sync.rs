@@ -146,13 +146,3 @@ fn previous_bundles(repo: &Repo, rev: &VerifiedRevision, opts: &BundleOptions) -
     }
 }
 
-// Bridge until `crate::verify` lands `VerifiedRevision::base()` (its documented contract);
-// the inherent method takes precedence once it exists, and this goes.
-trait BaseUntilVerifyLands {
-    fn base(&self) -> Option<VerifiedRevision>;
-}
-impl BaseUntilVerifyLands for VerifiedRevision {
-    fn base(&self) -> Option<VerifiedRevision> {
-        None
-    }
-}

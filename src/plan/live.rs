@@ -44,7 +44,7 @@ impl LivePolicy {
         let annotation = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k)).cloned();
         Some(LivePolicy {
             key,
-            content_hash: netpol_policy::content_hash(np, ANNOTATION_PREFIX),
+            content_hash: content_hash_without_finalizers(np),
             uid: meta.uid.clone(),
             resource_version: meta.resource_version.clone(),
             managed: label(MANAGED_BY_LABEL).as_deref() == Some(MANAGED_BY_VALUE),
@@ -55,6 +55,17 @@ impl LivePolicy {
             last_foreign_manager: last_foreign_manager(np),
         })
     }
+}
+
+/// Finalizers are lifecycle, not policy: a controller's finalizer on a policy we manage must
+/// not make it differ from the revision forever (the writer keeps them on replace).
+fn content_hash_without_finalizers(np: &NetworkPolicy) -> String {
+    if np.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty()) {
+        return netpol_policy::content_hash(np, ANNOTATION_PREFIX);
+    }
+    let mut copy = np.clone();
+    copy.metadata.finalizers = None;
+    netpol_policy::content_hash(&copy, ANNOTATION_PREFIX)
 }
 
 fn last_foreign_manager(np: &NetworkPolicy) -> Option<String> {
