@@ -50,7 +50,7 @@ pub(super) fn cluster_target(k: &KubeArgs) -> ClusterTarget {
     ClusterTarget { kubeconfig: k.kubeconfig.clone(), context: k.context.clone() }
 }
 
-async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
+pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
     let (client, url) = match connect(&cluster_target(&args.kube)).await {
         Ok(c) => c,
         Err(e) => return Outcome::error(e.to_string()),
@@ -108,11 +108,7 @@ fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verifie
     };
     let rev = verify_revision(&repo, &args.repo.rev, since, &anchor, &policy)
         .map_err(|e| rejected(e.reason(), e.to_string(), e.location()))?;
-    let opts = BundleOptions {
-        select: args.select.bundles.clone(),
-        signatures_required: args.select.bundle_signatures,
-        ..Default::default()
-    };
+    let opts = args.select.bundle_options();
     let bundles = load_verified(&repo, &rev, &opts).map_err(|e| {
         let mut o = rejected(e.reason(), e.to_string(), e.location());
         o.revision = Some(rev.commit_id().to_string());
