@@ -9,22 +9,38 @@ use std::time::Duration;
 /// Errors that happen before any request is sent.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeClientError {
-    #[error("cannot read kubeconfig {path}: {source}")]
+    #[error("cannot read kubeconfig {path}")]
     Kubeconfig {
         path: PathBuf,
         #[source]
         source: kube::config::KubeconfigError,
     },
-    #[error("cannot use kubeconfig context {context:?}: {source}")]
+    #[error("cannot use kubeconfig context {context:?}")]
     Context {
         context: String,
         #[source]
         source: kube::config::KubeconfigError,
     },
-    #[error("no cluster configuration found (no kubeconfig, not in a pod): {0}")]
+    #[error("no cluster configuration found (no kubeconfig, not in a pod)")]
     Infer(#[source] kube::config::InferConfigError),
-    #[error("cannot build a Kubernetes client: {0}")]
+    #[error("cannot build a Kubernetes client")]
     Client(#[source] kube::Error),
+}
+
+/// An error and every cause under it, `outer: inner: root`: a TLS or connection failure
+/// is only clear with its root cause ("invalid peer certificate: UnknownIssuer").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// Where to find the cluster: the `KubeArgs` flags, decoupled from clap.
@@ -146,7 +162,7 @@ current-context: b
         let err = load_config(&ClusterTarget { kubeconfig: Some("/nonexistent/kubeconfig".into()), context: None })
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/kubeconfig"), "{err}");
+        assert!(error_chain(&err).contains("/nonexistent/kubeconfig"), "{err}");
     }
 
     #[tokio::test]
@@ -157,6 +173,6 @@ current-context: b
         let err = load_config(&ClusterTarget { kubeconfig: Some(a), context: Some("nope".into()) })
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("nope"), "{err}");
+        assert!(error_chain(&err).contains("nope"), "{err}");
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{Applier, ApplyError, ApplyOptions, WriteError, WriteFailure};
 use crate::bundle::VerifiedBundles;
+use crate::kube_client::error_chain;
 use crate::outcome::{Outcome, Verdict};
 use crate::plan::{read_live, LiveError, Plan};
 use crate::reason::ReasonCode;
@@ -47,7 +48,7 @@ impl SyncContext<'_> {
     pub async fn plan_outcome(&self, bundles: &VerifiedBundles) -> Outcome {
         let plan = match self.plan(bundles).await {
             Ok(p) => p,
-            Err(e) => return with_revision(Outcome::error(e.to_string()), bundles),
+            Err(e) => return with_revision(Outcome::error(error_chain(&e)), bundles),
         };
         let mut outcome = match refusal(&plan) {
             Some(o) => o,
@@ -62,7 +63,7 @@ impl SyncContext<'_> {
     pub async fn sync_once(&self, input: SyncInput) -> Outcome {
         let plan = match self.plan(&input.bundles).await {
             Ok(p) => p,
-            Err(e) => return with_revision(Outcome::error(e.to_string()), &input.bundles),
+            Err(e) => return with_revision(Outcome::error(error_chain(&e)), &input.bundles),
         };
         for d in plan.drift() {
             tracing::warn!(kind = ?d.kind, object = %format!("{}/{}", d.namespace, d.name),
@@ -123,7 +124,7 @@ impl SyncContext<'_> {
         };
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
             outcome.verdict = Verdict::Error;
-            outcome.message = format!("{}; but the state record could not be written: {e}", outcome.message);
+            outcome.message = format!("{}; but the state record could not be written: {}", outcome.message, error_chain(&e));
         }
         outcome
     }
@@ -140,7 +141,7 @@ impl SyncContext<'_> {
             let plan = match self.plan(old).await {
                 Ok(p) => p,
                 Err(e) => {
-                    last_error = e.to_string();
+                    last_error = error_chain(&e);
                     continue;
                 }
             };
@@ -168,7 +169,7 @@ impl SyncContext<'_> {
             at: now(),
         });
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
-            tracing::warn!(error = %e, "could not record the failure in the state record");
+            tracing::warn!(error = %error_chain(&e), "could not record the failure in the state record");
         }
     }
 }

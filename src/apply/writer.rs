@@ -75,7 +75,7 @@ impl Writer {
             },
             message: match e {
                 kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
-                other => other.to_string(),
+                other => crate::kube_client::error_chain(other),
             },
         };
         let mut step = match (w.action, &w.live) {

@@ -3,7 +3,7 @@
 
 use super::sync::{cluster_target, init_logging, runtime};
 use super::{emit, StatusArgs};
-use crate::kube_client::connect;
+use crate::kube_client::{connect, error_chain};
 use crate::outcome::{BundleSummary, Outcome, Verdict};
 use crate::state::StateStore;
 use serde_json::json;
@@ -25,12 +25,12 @@ pub fn run(args: StatusArgs) -> ExitCode {
 async fn status(args: &StatusArgs) -> Outcome {
     let (client, url) = match connect(&cluster_target(&args.kube)).await {
         Ok(c) => c,
-        Err(e) => return Outcome::error(e.to_string()),
+        Err(e) => return Outcome::error(error_chain(&e)),
     };
     let store = StateStore::new(&client, &args.kube.state_namespace);
     let loaded = match store.load().await {
         Ok(l) => l,
-        Err(e) => return Outcome::error(format!("{e} (API server {url})")),
+        Err(e) => return Outcome::error(format!("{} (API server {url})", error_chain(&e))),
     };
     let Some(loaded) = loaded else {
         let mut o = Outcome::new(

@@ -6,7 +6,7 @@ use crate::apply::cycle::{SyncContext, SyncInput};
 use crate::apply::ApplyOptions;
 use crate::bundle::{load_verified, BundleOptions, VerifiedBundles};
 use crate::git::Repo;
-use crate::kube_client::{connect, ClusterTarget};
+use crate::kube_client::{connect, error_chain, ClusterTarget};
 use crate::outcome::{CommitSummary, Outcome};
 use crate::state::{RecordedSigner, StateStore};
 use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision};
@@ -53,12 +53,12 @@ pub(super) fn cluster_target(k: &KubeArgs) -> ClusterTarget {
 pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
     let (client, url) = match connect(&cluster_target(&args.kube)).await {
         Ok(c) => c,
-        Err(e) => return Outcome::error(e.to_string()),
+        Err(e) => return Outcome::error(error_chain(&e)),
     };
     let store = StateStore::new(&client, &args.kube.state_namespace);
     let loaded = match store.load().await {
         Ok(l) => l,
-        Err(e) => return Outcome::error(format!("{e} (API server {url})")),
+        Err(e) => return Outcome::error(format!("{} (API server {url})", error_chain(&e))),
     };
     let since = args.since.clone().or_else(|| loaded.as_ref().and_then(|l| l.record.revision.clone()));
     if since.is_none() {

@@ -141,9 +141,9 @@ impl LiveSet {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    #[error("cannot list NetworkPolicies: {0}")]
+    #[error("cannot list NetworkPolicies")]
     ListPolicies(#[source] kube::Error),
-    #[error("cannot list Namespaces: {0}")]
+    #[error("cannot list Namespaces")]
     ListNamespaces(#[source] kube::Error),
 }
 

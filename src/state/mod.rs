@@ -22,7 +22,7 @@ pub enum StateError {
     Malformed(String),
     #[error("state record would be {bytes} bytes, over the {limit}-byte limit")]
     TooLarge { bytes: usize, limit: usize },
-    #[error("cannot {action} state record in namespace {namespace}: {source}")]
+    #[error("cannot {action} the state record in namespace {namespace}")]
     Api {
         action: &'static str,
         namespace: String,
