@@ -47,6 +47,7 @@ fn random_fault(rng: &mut StdRng, seed: u64) -> FaultRule {
 
 #[test]
 fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_invariant() {
+    let (mut reached_new, mut restored_old) = (0, 0);
     for seed in 0..8u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let cluster = Cluster::start(&NAMESPACES);
@@ -72,9 +73,17 @@ fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_inva
         let at_old = now == expected_hashes(&[old.clone()]);
         assert!(at_new || at_old, "seed {seed}: cluster is a mix of two revisions\n{}\n{}", run.json, run.stderr);
         match run.code {
-            0 => assert!(at_new, "seed {seed}: success reported but not at the new revision"),
-            2 => assert!(at_old, "seed {seed}: failure reported but not back at the old revision: {}", run.json),
+            0 => {
+                assert!(at_new, "seed {seed}: success reported but not at the new revision");
+                reached_new += 1;
+            }
+            2 => {
+                assert!(at_old, "seed {seed}: failure reported but not back at the old revision: {}", run.json);
+                restored_old += 1;
+            }
             other => panic!("seed {seed}: unexpected exit {other}: {}", run.json),
         }
     }
+    eprintln!("random faults: {reached_new} runs reached the new revision, {restored_old} were put back");
+    assert!(reached_new > 0, "no run got through: the faults are too heavy to test anything");
 }
