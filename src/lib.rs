@@ -11,9 +11,13 @@
 //!
 //! [`reason`] holds the stable reason codes and [`outcome`] what a command prints.
 
+pub mod apply;
 pub mod bundle;
 pub mod cli;
 pub mod git;
+pub mod kube_client;
 pub mod outcome;
+pub mod plan;
 pub mod reason;
+pub mod state;
 pub mod verify;
