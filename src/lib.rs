@@ -16,4 +16,5 @@ pub mod cli;
 pub mod git;
 pub mod outcome;
 pub mod reason;
+pub mod remote;
 pub mod verify;
