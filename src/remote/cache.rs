@@ -58,10 +58,12 @@ pub struct GitRemote {
 
 impl std::fmt::Debug for GitRemote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitRemote").field("url", &self.config.url).field("branch", &self.config.branch).finish()
+        f.debug_struct("GitRemote")
+            .field("url", &self.config.url)
+            .field("branch", &self.config.branch)
+            .finish()
     }
 }
-
 
 impl GitRemote {
     pub fn new(config: RemoteConfig, cache_dir: &Path) -> Result<GitRemote, RemoteError> {
@@ -69,11 +71,20 @@ impl GitRemote {
         if matches!(transport, Transport::Ssh { .. }) && config.known_hosts.is_none() {
             return Err(RemoteError::Config("an ssh remote needs --known-hosts-file: host keys are pinned, never trusted on first use".into()));
         }
-        if config.branch.is_empty() || !git2::Reference::is_valid_name(&format!("refs/heads/{}", config.branch)) {
-            return Err(RemoteError::Config(format!("invalid branch name {:?}", config.branch)));
+        if config.branch.is_empty()
+            || !git2::Reference::is_valid_name(&format!("refs/heads/{}", config.branch))
+        {
+            return Err(RemoteError::Config(format!(
+                "invalid branch name {:?}",
+                config.branch
+            )));
         }
         set_global_options(&config)?;
-        Ok(GitRemote { transport, repo_dir: cache_dir.join("repo.git"), config })
+        Ok(GitRemote {
+            transport,
+            repo_dir: cache_dir.join("repo.git"),
+            config,
+        })
     }
 
     pub fn config(&self) -> &RemoteConfig {
@@ -100,7 +111,9 @@ impl GitRemote {
     /// The branch head on the remote, without fetching (ls-remote).
     pub fn remote_head(&self) -> Result<Oid, RemoteError> {
         let (repo, _) = self.open_or_init()?;
-        let mut remote = repo.remote_anonymous(&self.config.url).map_err(|e| self.git_err(e))?;
+        let mut remote = repo
+            .remote_anonymous(&self.config.url)
+            .map_err(|e| self.git_err(e))?;
         let session = self.session();
         let connection = remote
             .connect_auth(Direction::Fetch, Some(session.callbacks()), None)
@@ -111,7 +124,10 @@ impl GitRemote {
             .iter()
             .find(|h| h.name() == wanted)
             .map(|h| h.oid())
-            .ok_or_else(|| RemoteError::BranchNotFound { url: self.config.url.clone(), branch: self.config.branch.clone() })
+            .ok_or_else(|| RemoteError::BranchNotFound {
+                url: self.config.url.clone(),
+                branch: self.config.branch.clone(),
+            })
     }
 
     /// Fetches the branch into the cache (forced: the verifier, not the fetch, refuses a
@@ -121,9 +137,17 @@ impl GitRemote {
         let (repo, mut recloned) = self.open_or_init()?;
         let result = self.fetch_into(&repo);
         match result {
-            Ok((head, bytes)) if intact(&repo, head) => return Ok(FetchOutcome { head, received_bytes: bytes, recloned }),
-            Ok(_) => tracing::warn!(cache = %self.repo_dir.display(), "cache is missing objects after fetch; recloning"),
-            Err(e @ RemoteError::Git { .. }) if self.repo_dir.exists() && !recloned => {
+            Ok((head, bytes)) if intact(&repo, head) => {
+                return Ok(FetchOutcome {
+                    head,
+                    received_bytes: bytes,
+                    recloned,
+                })
+            }
+            Ok(_) => {
+                tracing::warn!(cache = %self.repo_dir.display(), "cache is missing objects after fetch; recloning")
+            }
+            Err(e @ RemoteError::Git { .. }) if is_local_damage(&e) && !recloned => {
                 tracing::warn!(cache = %self.repo_dir.display(), error = %e, "fetch into the cache failed; recloning");
             }
             Err(e) => return Err(e),
@@ -134,13 +158,21 @@ impl GitRemote {
         let (repo, _) = self.open_or_init()?;
         let (head, bytes) = self.fetch_into(&repo)?;
         if !intact(&repo, head) {
-            return Err(RemoteError::Config(format!("fetched head {head} is not readable even after a fresh clone")));
+            return Err(RemoteError::Config(format!(
+                "fetched head {head} is not readable even after a fresh clone"
+            )));
         }
-        Ok(FetchOutcome { head, received_bytes: bytes, recloned })
+        Ok(FetchOutcome {
+            head,
+            received_bytes: bytes,
+            recloned,
+        })
     }
 
     fn fetch_into(&self, repo: &Repository) -> Result<(Oid, u64), RemoteError> {
-        let mut remote = repo.remote_anonymous(&self.config.url).map_err(|e| self.git_err(e))?;
+        let mut remote = repo
+            .remote_anonymous(&self.config.url)
+            .map_err(|e| self.git_err(e))?;
         let session = self.session();
         let mut options = FetchOptions::new();
         options
@@ -149,13 +181,17 @@ impl GitRemote {
             .prune(FetchPrune::Off)
             .update_fetchhead(false);
         let refspec = format!("+refs/heads/{}:{}", self.config.branch, self.tracking_ref());
-        remote.fetch(&[refspec.as_str()], Some(&mut options), None).map_err(|e| session.error(e))?;
+        remote
+            .fetch(&[refspec.as_str()], Some(&mut options), None)
+            .map_err(|e| session.error(e))?;
         let bytes = session.received_bytes.get();
         drop(options);
-        let head = repo.refname_to_id(&self.tracking_ref()).map_err(|_| RemoteError::BranchNotFound {
-            url: self.config.url.clone(),
-            branch: self.config.branch.clone(),
-        })?;
+        let head =
+            repo.refname_to_id(&self.tracking_ref())
+                .map_err(|_| RemoteError::BranchNotFound {
+                    url: self.config.url.clone(),
+                    branch: self.config.branch.clone(),
+                })?;
         Ok((head, bytes))
     }
 
@@ -192,20 +228,30 @@ impl GitRemote {
         match std::fs::remove_dir_all(&self.repo_dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(RemoteError::CacheIo { path: self.repo_dir.clone(), source }),
+            Err(source) => Err(RemoteError::CacheIo {
+                path: self.repo_dir.clone(),
+                source,
+            }),
         }
     }
 
     fn git_err(&self, source: git2::Error) -> RemoteError {
-        RemoteError::Git { url: self.config.url.clone(), source }
+        RemoteError::Git {
+            url: self.config.url.clone(),
+            source,
+        }
     }
 }
 
 /// The head commit and its whole tree are readable: the objects the verifier is about to
 /// read are all there and not corrupt.
 fn intact(repo: &Repository, head: Oid) -> bool {
-    let Ok(commit) = repo.find_commit(head) else { return false };
-    let Ok(tree) = commit.tree() else { return false };
+    let Ok(commit) = repo.find_commit(head) else {
+        return false;
+    };
+    let Ok(tree) = commit.tree() else {
+        return false;
+    };
     let mut ok = true;
     let walked = tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
         if entry.kind() == Some(git2::ObjectType::Blob) && repo.find_blob(entry.id()).is_err() {
@@ -220,7 +266,9 @@ fn intact(repo: &Repository, head: Oid) -> bool {
 /// libgit2's CA locations and socket timeouts are process-wide. The daemon builds one
 /// remote at start-up, before any git2 network call; the last remote built wins.
 fn set_global_options(config: &RemoteConfig) -> Result<(), RemoteError> {
-    let millis = i32::try_from(config.timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+    let millis = i32::try_from(config.timeout.as_millis())
+        .unwrap_or(i32::MAX)
+        .max(1);
     // SAFETY: libgit2 reads these options when it opens a connection; they are set here,
     // at construction, and not while another thread is inside a git2 network call of ours.
     unsafe {
@@ -230,10 +278,22 @@ fn set_global_options(config: &RemoteConfig) -> Result<(), RemoteError> {
             .map_err(|e| RemoteError::Config(format!("setting the I/O timeout: {e}")))?;
         if let Some(ca) = &config.ca_bundle {
             if !ca.is_file() {
-                return Err(RemoteError::Config(format!("CA bundle {} is not a file", ca.display())));
+                return Err(RemoteError::Config(format!(
+                    "CA bundle {} is not a file",
+                    ca.display()
+                )));
             }
-            git2::opts::set_ssl_cert_file(ca).map_err(|e| RemoteError::Config(format!("CA bundle {}: {e}", ca.display())))?;
+            git2::opts::set_ssl_cert_file(ca)
+                .map_err(|e| RemoteError::Config(format!("CA bundle {}: {e}", ca.display())))?;
         }
     }
     Ok(())
+}
+
+/// A git2 failure in the cache itself (objects, refs, files), as opposed to the network:
+/// only this kind is worth a fresh clone.
+fn is_local_damage(error: &RemoteError) -> bool {
+    use git2::ErrorClass::*;
+    matches!(error, RemoteError::Git { source, .. }
+        if matches!(source.class(), Odb | Object | Repository | Reference | Zlib | Filesystem | Index))
 }

@@ -12,7 +12,10 @@ pub const TOKEN_USERNAME: &str = "x-access-token";
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is over {MAX_TOKEN_FILE_BYTES} bytes")]
     TooLarge { path: PathBuf },
     #[error("{path}: {why}")]
@@ -28,16 +31,28 @@ pub enum GitAuth {
     /// HTTPS basic authentication (a bare token is sent as the password).
     Basic { username: String, password: String },
     /// SSH with a deploy key (private key file, OpenSSH format, no passphrase).
-    SshKey { username: String, private_key: PathBuf },
+    SshKey {
+        username: String,
+        private_key: PathBuf,
+    },
 }
 
 impl std::fmt::Debug for GitAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GitAuth::Anonymous => f.write_str("Anonymous"),
-            GitAuth::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: <redacted> }}"),
-            GitAuth::SshKey { username, private_key } => {
-                write!(f, "SshKey {{ username: {username:?}, private_key: {private_key:?} }}")
+            GitAuth::Basic { username, .. } => write!(
+                f,
+                "Basic {{ username: {username:?}, password: <redacted> }}"
+            ),
+            GitAuth::SshKey {
+                username,
+                private_key,
+            } => {
+                write!(
+                    f,
+                    "SshKey {{ username: {username:?}, private_key: {private_key:?} }}"
+                )
             }
         }
     }
@@ -47,13 +62,21 @@ impl GitAuth {
     /// Reads a token file: either `username:password` on the first line, or a bare token.
     /// Surrounding whitespace (the trailing newline of `echo`) is ignored.
     pub fn from_token_file(path: &Path) -> Result<GitAuth, CredentialsError> {
-        let read_err = |source| CredentialsError::Read { path: path.to_path_buf(), source };
+        let read_err = |source| CredentialsError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
         let len = std::fs::metadata(path).map_err(read_err)?.len();
         if len > MAX_TOKEN_FILE_BYTES {
-            return Err(CredentialsError::TooLarge { path: path.to_path_buf() });
+            return Err(CredentialsError::TooLarge {
+                path: path.to_path_buf(),
+            });
         }
         let bytes = std::fs::read(path).map_err(read_err)?;
-        Self::parse_token(&bytes).map_err(|why| CredentialsError::Malformed { path: path.to_path_buf(), why })
+        Self::parse_token(&bytes).map_err(|why| CredentialsError::Malformed {
+            path: path.to_path_buf(),
+            why,
+        })
     }
 
     fn parse_token(bytes: &[u8]) -> Result<GitAuth, &'static str> {
@@ -66,19 +89,32 @@ impl GitAuth {
             return Err("contains control characters");
         }
         Ok(match first.split_once(':') {
-            Some((user, pass)) if !user.is_empty() && !pass.is_empty() => {
-                GitAuth::Basic { username: user.to_string(), password: pass.to_string() }
-            }
+            Some((user, pass)) if !user.is_empty() && !pass.is_empty() => GitAuth::Basic {
+                username: user.to_string(),
+                password: pass.to_string(),
+            },
             Some(_) => return Err("`username:password` with an empty half"),
-            None => GitAuth::Basic { username: TOKEN_USERNAME.to_string(), password: first.to_string() },
+            None => GitAuth::Basic {
+                username: TOKEN_USERNAME.to_string(),
+                password: first.to_string(),
+            },
         })
     }
 
     /// An SSH deploy key; the user name comes from the URL (`ssh://git@host/…`), else `git`.
-    pub fn ssh_key(private_key: &Path, url_username: Option<&str>) -> Result<GitAuth, CredentialsError> {
-        std::fs::metadata(private_key).map_err(|source| CredentialsError::Read { path: private_key.to_path_buf(), source })?;
+    pub fn ssh_key(
+        private_key: &Path,
+        url_username: Option<&str>,
+    ) -> Result<GitAuth, CredentialsError> {
+        std::fs::metadata(private_key).map_err(|source| CredentialsError::Read {
+            path: private_key.to_path_buf(),
+            source,
+        })?;
         Ok(GitAuth::SshKey {
-            username: url_username.filter(|u| !u.is_empty()).unwrap_or("git").to_string(),
+            username: url_username
+                .filter(|u| !u.is_empty())
+                .unwrap_or("git")
+                .to_string(),
             private_key: private_key.to_path_buf(),
         })
     }
@@ -103,7 +139,9 @@ mod tests {
     #[test]
     fn user_colon_password_is_basic_auth() {
         match GitAuth::parse_token(b"deploy:s3cret").unwrap() {
-            GitAuth::Basic { username, password } => assert_eq!((username.as_str(), password.as_str()), ("deploy", "s3cret")),
+            GitAuth::Basic { username, password } => {
+                assert_eq!((username.as_str(), password.as_str()), ("deploy", "s3cret"))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -127,7 +165,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, vec![b'a'; MAX_TOKEN_FILE_BYTES as usize + 1]).unwrap();
-        assert!(matches!(GitAuth::from_token_file(&path), Err(CredentialsError::TooLarge { .. })));
+        assert!(matches!(
+            GitAuth::from_token_file(&path),
+            Err(CredentialsError::TooLarge { .. })
+        ));
     }
 
     proptest! {

@@ -18,11 +18,17 @@ pub enum RemoteError {
     #[error("fetch from {url} exceeded the {limit}-byte size cap")]
     TooLarge { url: String, limit: u64 },
     #[error("talking to {url} took longer than {timeout:?}")]
-    Timeout { url: String, timeout: std::time::Duration },
+    Timeout {
+        url: String,
+        timeout: std::time::Duration,
+    },
     #[error("branch {branch} not found on {url}")]
     BranchNotFound { url: String, branch: String },
     #[error("cache at {path}: {source}")]
-    CacheIo { path: std::path::PathBuf, source: std::io::Error },
+    CacheIo {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("{url}: {source}")]
     Git { url: String, source: git2::Error },
 }

@@ -57,7 +57,10 @@ impl KnownHosts {
         if bytes.len() > MAX_KNOWN_HOSTS_BYTES {
             return Err(KnownHostsError::TooLarge(bytes.len()));
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| KnownHostsError::Malformed { line: 0, why: "not UTF-8" })?;
+        let text = std::str::from_utf8(bytes).map_err(|_| KnownHostsError::Malformed {
+            line: 0,
+            why: "not UTF-8",
+        })?;
         let mut entries = Vec::new();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -66,35 +69,71 @@ impl KnownHosts {
                 continue;
             }
             let mut fields = trimmed.split_whitespace();
-            let mut first = fields.next().ok_or(KnownHostsError::Malformed { line, why: "empty" })?;
+            let mut first = fields
+                .next()
+                .ok_or(KnownHostsError::Malformed { line, why: "empty" })?;
             let mut revoked = false;
             if first.starts_with('@') {
                 match first {
                     "@revoked" => revoked = true,
                     "@cert-authority" => return Err(KnownHostsError::CertAuthority { line }),
-                    _ => return Err(KnownHostsError::Malformed { line, why: "unknown marker" }),
+                    _ => {
+                        return Err(KnownHostsError::Malformed {
+                            line,
+                            why: "unknown marker",
+                        })
+                    }
                 }
-                first = fields.next().ok_or(KnownHostsError::Malformed { line, why: "marker without host" })?;
+                first = fields.next().ok_or(KnownHostsError::Malformed {
+                    line,
+                    why: "marker without host",
+                })?;
             }
             if first.starts_with('|') {
                 return Err(KnownHostsError::Hashed { line });
             }
-            let key_type = fields.next().ok_or(KnownHostsError::Malformed { line, why: "missing key type" })?;
-            let key_b64 = fields.next().ok_or(KnownHostsError::Malformed { line, why: "missing key" })?;
+            let key_type = fields.next().ok_or(KnownHostsError::Malformed {
+                line,
+                why: "missing key type",
+            })?;
+            let key_b64 = fields.next().ok_or(KnownHostsError::Malformed {
+                line,
+                why: "missing key",
+            })?;
             if key_b64.len() > MAX_KEY_BLOB_BYTES * 2 {
-                return Err(KnownHostsError::Malformed { line, why: "key too long" });
+                return Err(KnownHostsError::Malformed {
+                    line,
+                    why: "key too long",
+                });
             }
             let key_blob = base64::engine::general_purpose::STANDARD
                 .decode(key_b64)
-                .map_err(|_| KnownHostsError::Malformed { line, why: "key is not base64" })?;
+                .map_err(|_| KnownHostsError::Malformed {
+                    line,
+                    why: "key is not base64",
+                })?;
             if blob_key_type(&key_blob) != Some(key_type.as_bytes()) {
-                return Err(KnownHostsError::Malformed { line, why: "key type does not match the key blob" });
+                return Err(KnownHostsError::Malformed {
+                    line,
+                    why: "key type does not match the key blob",
+                });
             }
-            let patterns: Vec<String> = first.split(',').filter(|p| !p.is_empty()).map(str::to_ascii_lowercase).collect();
+            let patterns: Vec<String> = first
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
             if patterns.is_empty() {
-                return Err(KnownHostsError::Malformed { line, why: "no host pattern" });
+                return Err(KnownHostsError::Malformed {
+                    line,
+                    why: "no host pattern",
+                });
             }
-            entries.push(Entry { patterns, key_blob, revoked });
+            entries.push(Entry {
+                patterns,
+                key_blob,
+                revoked,
+            });
         }
         if entries.iter().all(|e| e.revoked) {
             return Err(KnownHostsError::Empty);
@@ -104,12 +143,27 @@ impl KnownHosts {
 
     /// Judges the raw key blob (SSH wire format) that `host` on `port` presented.
     pub fn check(&self, host: &str, port: u16, key_blob: &[u8]) -> HostKeyVerdict {
-        let name = if port == 22 { host.to_ascii_lowercase() } else { format!("[{}]:{port}", host.to_ascii_lowercase()) };
-        let matching: Vec<&Entry> = self.entries.iter().filter(|e| host_matches(&e.patterns, &name)).collect();
-        if self.entries.iter().any(|e| e.revoked && e.key_blob == key_blob) {
+        let name = if port == 22 {
+            host.to_ascii_lowercase()
+        } else {
+            format!("[{}]:{port}", host.to_ascii_lowercase())
+        };
+        let matching: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| host_matches(&e.patterns, &name))
+            .collect();
+        if self
+            .entries
+            .iter()
+            .any(|e| e.revoked && e.key_blob == key_blob)
+        {
             return HostKeyVerdict::Revoked;
         }
-        if matching.iter().any(|e| !e.revoked && e.key_blob == key_blob) {
+        if matching
+            .iter()
+            .any(|e| !e.revoked && e.key_blob == key_blob)
+        {
             return HostKeyVerdict::Trusted;
         }
         if matching.iter().any(|e| !e.revoked) {
@@ -189,68 +243,114 @@ mod tests {
 
     #[test]
     fn pinned_key_on_default_and_custom_port_is_trusted() {
-        let text = line("git.example.com", "ssh-ed25519", b"k1") + &line("[127.0.0.1]:2222", "ssh-ed25519", b"k2");
+        let text = line("git.example.com", "ssh-ed25519", b"k1")
+            + &line("[127.0.0.1]:2222", "ssh-ed25519", b"k2");
         let kh = KnownHosts::parse(text.as_bytes()).unwrap();
-        assert_eq!(kh.check("git.example.com", 22, &blob("ssh-ed25519", b"k1")), HostKeyVerdict::Trusted);
-        assert_eq!(kh.check("127.0.0.1", 2222, &blob("ssh-ed25519", b"k2")), HostKeyVerdict::Trusted);
+        assert_eq!(
+            kh.check("git.example.com", 22, &blob("ssh-ed25519", b"k1")),
+            HostKeyVerdict::Trusted
+        );
+        assert_eq!(
+            kh.check("127.0.0.1", 2222, &blob("ssh-ed25519", b"k2")),
+            HostKeyVerdict::Trusted
+        );
     }
 
     #[test]
     fn changed_host_key_is_a_mismatch() {
-        let kh = KnownHosts::parse(line("git.example.com", "ssh-ed25519", b"k1").as_bytes()).unwrap();
-        assert_eq!(kh.check("git.example.com", 22, &blob("ssh-ed25519", b"impostor")), HostKeyVerdict::Mismatch);
+        let kh =
+            KnownHosts::parse(line("git.example.com", "ssh-ed25519", b"k1").as_bytes()).unwrap();
+        assert_eq!(
+            kh.check("git.example.com", 22, &blob("ssh-ed25519", b"impostor")),
+            HostKeyVerdict::Mismatch
+        );
     }
 
     #[test]
     fn unlisted_host_is_unknown_not_trusted_on_first_use() {
-        let kh = KnownHosts::parse(line("git.example.com", "ssh-ed25519", b"k1").as_bytes()).unwrap();
-        assert_eq!(kh.check("other.example.com", 22, &blob("ssh-ed25519", b"k1")), HostKeyVerdict::UnknownHost);
+        let kh =
+            KnownHosts::parse(line("git.example.com", "ssh-ed25519", b"k1").as_bytes()).unwrap();
+        assert_eq!(
+            kh.check("other.example.com", 22, &blob("ssh-ed25519", b"k1")),
+            HostKeyVerdict::UnknownHost
+        );
         // Same host on another port is another host.
-        assert_eq!(kh.check("git.example.com", 2222, &blob("ssh-ed25519", b"k1")), HostKeyVerdict::UnknownHost);
+        assert_eq!(
+            kh.check("git.example.com", 2222, &blob("ssh-ed25519", b"k1")),
+            HostKeyVerdict::UnknownHost
+        );
     }
 
     #[test]
     fn revoked_key_is_refused_even_when_also_pinned() {
-        let text = line("@revoked *", "ssh-ed25519", b"k1") + &line("git.example.com", "ssh-ed25519", b"k1");
+        let text = line("@revoked *", "ssh-ed25519", b"k1")
+            + &line("git.example.com", "ssh-ed25519", b"k1");
         let kh = KnownHosts::parse(text.as_bytes()).unwrap();
-        assert_eq!(kh.check("git.example.com", 22, &blob("ssh-ed25519", b"k1")), HostKeyVerdict::Revoked);
+        assert_eq!(
+            kh.check("git.example.com", 22, &blob("ssh-ed25519", b"k1")),
+            HostKeyVerdict::Revoked
+        );
     }
 
     #[test]
     fn wildcard_and_negation() {
-        let kh = KnownHosts::parse(line("*.example.com,!evil.example.com", "ssh-ed25519", b"k").as_bytes()).unwrap();
-        assert_eq!(kh.check("git.example.com", 22, &blob("ssh-ed25519", b"k")), HostKeyVerdict::Trusted);
-        assert_eq!(kh.check("evil.example.com", 22, &blob("ssh-ed25519", b"k")), HostKeyVerdict::UnknownHost);
+        let kh = KnownHosts::parse(
+            line("*.example.com,!evil.example.com", "ssh-ed25519", b"k").as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            kh.check("git.example.com", 22, &blob("ssh-ed25519", b"k")),
+            HostKeyVerdict::Trusted
+        );
+        assert_eq!(
+            kh.check("evil.example.com", 22, &blob("ssh-ed25519", b"k")),
+            HostKeyVerdict::UnknownHost
+        );
     }
 
     #[test]
     fn hashed_host_names_are_refused_at_load() {
         let text = line("|1|c2FsdA==|aGFzaA==", "ssh-ed25519", b"k");
-        assert_eq!(KnownHosts::parse(text.as_bytes()), Err(KnownHostsError::Hashed { line: 1 }));
+        assert_eq!(
+            KnownHosts::parse(text.as_bytes()),
+            Err(KnownHostsError::Hashed { line: 1 })
+        );
     }
 
     #[test]
     fn cert_authority_is_refused_at_load() {
         let text = line("@cert-authority *.example.com", "ssh-ed25519", b"k");
-        assert_eq!(KnownHosts::parse(text.as_bytes()), Err(KnownHostsError::CertAuthority { line: 1 }));
+        assert_eq!(
+            KnownHosts::parse(text.as_bytes()),
+            Err(KnownHostsError::CertAuthority { line: 1 })
+        );
     }
 
     #[test]
     fn key_type_lying_about_its_blob_is_malformed() {
         let b64 = base64::engine::general_purpose::STANDARD.encode(blob("ssh-rsa", b"k"));
         let text = format!("host ssh-ed25519 {b64}\n");
-        assert!(matches!(KnownHosts::parse(text.as_bytes()), Err(KnownHostsError::Malformed { .. })));
+        assert!(matches!(
+            KnownHosts::parse(text.as_bytes()),
+            Err(KnownHostsError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn empty_and_comment_only_files_are_refused() {
-        assert_eq!(KnownHosts::parse(b"# nothing\n\n"), Err(KnownHostsError::Empty));
+        assert_eq!(
+            KnownHosts::parse(b"# nothing\n\n"),
+            Err(KnownHostsError::Empty)
+        );
     }
 
     #[test]
     fn oversized_file_is_refused() {
         let big = vec![b'#'; MAX_KNOWN_HOSTS_BYTES + 1];
-        assert_eq!(KnownHosts::parse(&big), Err(KnownHostsError::TooLarge(MAX_KNOWN_HOSTS_BYTES + 1)));
+        assert_eq!(
+            KnownHosts::parse(&big),
+            Err(KnownHostsError::TooLarge(MAX_KNOWN_HOSTS_BYTES + 1))
+        );
     }
 
     #[test]
@@ -258,7 +358,10 @@ mod tests {
         let pattern = "*a".repeat(200);
         let kh = KnownHosts::parse(line(&pattern, "ssh-ed25519", b"k").as_bytes()).unwrap();
         let host = "a".repeat(199) + "b";
-        assert_eq!(kh.check(&host, 22, &blob("ssh-ed25519", b"k")), HostKeyVerdict::UnknownHost);
+        assert_eq!(
+            kh.check(&host, 22, &blob("ssh-ed25519", b"k")),
+            HostKeyVerdict::UnknownHost
+        );
     }
 
     proptest! {

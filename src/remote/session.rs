@@ -59,14 +59,20 @@ impl<'a> Session<'a> {
 
     pub fn callbacks(&self) -> RemoteCallbacks<'_> {
         let mut cb = RemoteCallbacks::new();
-        cb.credentials(move |_url, username_from_url, allowed| self.credentials(username_from_url, allowed));
+        cb.credentials(move |_url, username_from_url, allowed| {
+            self.credentials(username_from_url, allowed)
+        });
         cb.certificate_check(move |cert, host| self.certificate(cert, host));
         cb.transfer_progress(move |progress| self.progress(progress.received_bytes() as u64));
         cb.sideband_progress(move |_| self.within_deadline());
         cb
     }
 
-    fn credentials(&self, username_from_url: Option<&str>, allowed: CredentialType) -> Result<Cred, git2::Error> {
+    fn credentials(
+        &self,
+        username_from_url: Option<&str>,
+        allowed: CredentialType,
+    ) -> Result<Cred, git2::Error> {
         // libgit2 asks again after every refusal; a second ask means the first was refused.
         let offers = self.credential_offers.get() + 1;
         self.credential_offers.set(offers);
@@ -75,10 +81,15 @@ impl<'a> Session<'a> {
             return Err(git2::Error::from_str("credentials refused by the server"));
         }
         match self.auth {
-            GitAuth::Basic { username, password } if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
+            GitAuth::Basic { username, password }
+                if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) =>
+            {
                 Cred::userpass_plaintext(username, password)
             }
-            GitAuth::SshKey { username, private_key } if allowed.contains(CredentialType::SSH_KEY) => {
+            GitAuth::SshKey {
+                username,
+                private_key,
+            } if allowed.contains(CredentialType::SSH_KEY) => {
                 let user = username_from_url.unwrap_or(username);
                 Cred::ssh_key(user, None, private_key, None)
             }
@@ -87,12 +98,18 @@ impl<'a> Session<'a> {
             }
             _ => {
                 self.abort.set(Abort::AuthRejected);
-                Err(git2::Error::from_str("the server asks for credentials that are not configured"))
+                Err(git2::Error::from_str(
+                    "the server asks for credentials that are not configured",
+                ))
             }
         }
     }
 
-    fn certificate(&self, cert: &git2::cert::Cert<'_>, host: &str) -> Result<CertificateCheckStatus, git2::Error> {
+    fn certificate(
+        &self,
+        cert: &git2::cert::Cert<'_>,
+        host: &str,
+    ) -> Result<CertificateCheckStatus, git2::Error> {
         let Transport::Ssh { port, .. } = self.transport else {
             // TLS: libgit2 has already validated the chain against the system store or the
             // configured CA bundle; keep its verdict.
@@ -138,14 +155,30 @@ impl<'a> Session<'a> {
         let url = self.url.to_string();
         match self.abort.get() {
             Abort::AuthRejected => RemoteError::AuthRejected { url },
-            Abort::HostKey(why) => RemoteError::HostKeyRejected { host: host_of(self.transport), why },
-            Abort::TooLarge => RemoteError::TooLarge { url, limit: self.max_bytes },
-            Abort::Timeout => RemoteError::Timeout { url, timeout: self.timeout },
-            Abort::None if source.class() == git2::ErrorClass::Http && source.message().contains("401") => {
+            Abort::HostKey(why) => RemoteError::HostKeyRejected {
+                host: host_of(self.transport),
+                why,
+            },
+            Abort::TooLarge => RemoteError::TooLarge {
+                url,
+                limit: self.max_bytes,
+            },
+            Abort::Timeout => RemoteError::Timeout {
+                url,
+                timeout: self.timeout,
+            },
+            Abort::None
+                if source.class() == git2::ErrorClass::Http && source.message().contains("401") =>
+            {
                 RemoteError::AuthRejected { url }
             }
-            Abort::None if source.code() == git2::ErrorCode::Auth => RemoteError::AuthRejected { url },
-            Abort::None if source.message().contains("timed out") => RemoteError::Timeout { url, timeout: self.timeout },
+            Abort::None if source.code() == git2::ErrorCode::Auth => {
+                RemoteError::AuthRejected { url }
+            }
+            Abort::None if source.message().contains("timed out") => RemoteError::Timeout {
+                url,
+                timeout: self.timeout,
+            },
             Abort::None => RemoteError::Git { url, source },
         }
     }

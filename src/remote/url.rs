@@ -6,8 +6,14 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     Local,
-    Http { tls: bool },
-    Ssh { user: Option<String>, host: String, port: u16 },
+    Http {
+        tls: bool,
+    },
+    Ssh {
+        user: Option<String>,
+        host: String,
+        port: u16,
+    },
 }
 
 pub fn transport(url: &str) -> Result<Transport, String> {
@@ -31,13 +37,19 @@ pub fn transport(url: &str) -> Result<Transport, String> {
         let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
             let (host, after) = bracketed.split_once(']').ok_or("unclosed [ in ssh URL")?;
             let port = match after.strip_prefix(':') {
-                Some(p) => p.parse::<u16>().map_err(|_| format!("bad port {p:?} in ssh URL"))?,
+                Some(p) => p
+                    .parse::<u16>()
+                    .map_err(|_| format!("bad port {p:?} in ssh URL"))?,
                 None => 22,
             };
             (host.to_string(), port)
         } else {
             match host_port.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse::<u16>().map_err(|_| format!("bad port {p:?} in ssh URL"))?),
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse::<u16>()
+                        .map_err(|_| format!("bad port {p:?} in ssh URL"))?,
+                ),
                 None => (host_port.to_string(), 22),
             }
         };
@@ -47,13 +59,19 @@ pub fn transport(url: &str) -> Result<Transport, String> {
         return Ok(Transport::Ssh { user, host, port });
     }
     if url.contains("://") {
-        return Err(format!("unsupported URL scheme in {url:?} (use https://, ssh://, file:// or a path)"));
+        return Err(format!(
+            "unsupported URL scheme in {url:?} (use https://, ssh://, file:// or a path)"
+        ));
     }
     // scp-like syntax: a colon before any slash, as git decides it.
     if let Some((authority, _path)) = url.split_once(':') {
         if !authority.contains('/') && !authority.is_empty() {
             let (user, host) = split_user(authority);
-            return Ok(Transport::Ssh { user, host: host.to_string(), port: 22 });
+            return Ok(Transport::Ssh {
+                user,
+                host: host.to_string(),
+                port: 22,
+            });
         }
     }
     Ok(Transport::Local)
@@ -81,19 +99,37 @@ mod tests {
 
     #[test]
     fn recognises_git_url_forms() {
-        assert_eq!(transport("https://git.example.com/org/repo.git"), Ok(Transport::Http { tls: true }));
-        assert_eq!(transport("http://127.0.0.1:8080/repo.git"), Ok(Transport::Http { tls: false }));
+        assert_eq!(
+            transport("https://git.example.com/org/repo.git"),
+            Ok(Transport::Http { tls: true })
+        );
+        assert_eq!(
+            transport("http://127.0.0.1:8080/repo.git"),
+            Ok(Transport::Http { tls: false })
+        );
         assert_eq!(
             transport("ssh://git@127.0.0.1:2222/srv/repo.git"),
-            Ok(Transport::Ssh { user: Some("git".into()), host: "127.0.0.1".into(), port: 2222 })
+            Ok(Transport::Ssh {
+                user: Some("git".into()),
+                host: "127.0.0.1".into(),
+                port: 2222
+            })
         );
         assert_eq!(
             transport("ssh://[::1]:2200/repo.git"),
-            Ok(Transport::Ssh { user: None, host: "::1".into(), port: 2200 })
+            Ok(Transport::Ssh {
+                user: None,
+                host: "::1".into(),
+                port: 2200
+            })
         );
         assert_eq!(
             transport("git@github.com:org/repo.git"),
-            Ok(Transport::Ssh { user: Some("git".into()), host: "github.com".into(), port: 22 })
+            Ok(Transport::Ssh {
+                user: Some("git".into()),
+                host: "github.com".into(),
+                port: 22
+            })
         );
         assert_eq!(transport("/srv/policies"), Ok(Transport::Local));
         assert_eq!(transport("./policies"), Ok(Transport::Local));
