@@ -100,10 +100,7 @@ impl VerifiedBundles {
         &self.bundles
     }
     pub fn governed_namespaces(&self) -> BTreeSet<String> {
-        self.bundles
-            .iter()
-            .flat_map(|b| b.namespaces.iter().cloned())
-            .collect()
+        self.bundles.iter().flat_map(|b| b.namespaces.iter().cloned()).collect()
     }
     pub fn policies(&self) -> impl Iterator<Item = &DesiredPolicy> {
         self.bundles.iter().flat_map(|b| b.policies.iter())
@@ -120,10 +117,7 @@ pub struct BundleOptions {
 
 impl Default for BundleOptions {
     fn default() -> Self {
-        BundleOptions {
-            select: Vec::new(),
-            signatures_required: 1,
-        }
+        BundleOptions { select: Vec::new(), signatures_required: 1 }
     }
 }
 

@@ -17,9 +17,7 @@ pub enum GitError {
 
 impl Repo {
     pub fn open(path_or_url: &str) -> Result<Repo, GitError> {
-        Ok(Repo {
-            inner: git2::Repository::open(path_or_url)?,
-        })
+        Ok(Repo { inner: git2::Repository::open(path_or_url)? })
     }
     pub fn git2(&self) -> &git2::Repository {
         &self.inner

@@ -24,18 +24,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(
-        kind: ErrorKind,
-        field: impl Into<String>,
-        bad_value: Option<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        FieldError {
-            kind,
-            field: field.into(),
-            bad_value,
-            detail: detail.into(),
-        }
+    pub fn new(kind: ErrorKind, field: impl Into<String>, bad_value: Option<String>, detail: impl Into<String>) -> Self {
+        FieldError { kind, field: field.into(), bad_value, detail: detail.into() }
     }
 
     /// `causes[].reason`: `FieldValueInvalid`, `FieldValueRequired`, ...

@@ -26,8 +26,9 @@ pub use error::{ErrorKind, FieldError};
 /// Decode a JSON value (already parsed from YAML or an HTTP body) into a NetworkPolicy,
 /// rejecting unknown or misspelt fields.
 pub fn decode_strict(value: serde_json::Value) -> Result<NetworkPolicy, Vec<FieldError>> {
-    serde_json::from_value(value)
-        .map_err(|e| vec![FieldError::new(ErrorKind::Invalid, "", None, e.to_string())])
+    serde_json::from_value(value).map_err(|e| {
+        vec![FieldError::new(ErrorKind::Invalid, "", None, e.to_string())]
+    })
 }
 
 /// The apiserver's defaulting for NetworkPolicy.
