@@ -1,7 +1,7 @@
 //! Stage 2: trust. SSHSIG signatures, allowed_signers, raw commit parsing and the
 //! first-parent chain. The only way to obtain a [`VerifiedRevision`] is
 //! [`verify_revision`]; everything downstream takes one, so nothing unverified can flow
-//! on.
+//! on. The trust model and where it is stricter than `git verify-commit`: docs/trust.md.
 //!
 //! API CONTRACT used by `bundle` (keep these signatures):
 //! - `AllowedSigners::parse(source_name: &str, bytes: &[u8]) -> Result<AllowedSigners, VerifyError>`
@@ -19,9 +19,20 @@
 //! - `VerifyError::{reason() -> ReasonCode, location() -> Location}`
 
 mod allowed_signers;
+mod armor;
 mod chain;
+mod commit;
 mod error;
+mod key;
+mod sshsig;
+mod wire;
 
 pub use allowed_signers::{AllowedSigners, SignerIdentity};
-pub use chain::{verify_revision, SignaturePolicy, VerifiedCommit, VerifiedRevision};
-pub use error::VerifyError;
+pub use chain::{
+    verify_revision, SignaturePolicy, VerifiedCommit, VerifiedRevision, GIT_NAMESPACE, KEYS_PATH, MAX_CHAIN,
+};
+pub use error::{ErrorClass, VerifyError};
+pub use key::{KeyKind, PublicKey};
+
+/// The SSHSIG namespace of bundle signatures (`ssh-keygen -Y sign -n netpol-sync-bundle`).
+pub const BUNDLE_NAMESPACE: &str = "netpol-sync-bundle";
