@@ -13,6 +13,7 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod daemon;
 pub mod git;
 pub mod outcome;
 pub mod reason;
