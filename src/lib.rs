@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod cli;
 pub mod daemon;
 pub mod git;
+pub mod logging;
 pub mod outcome;
 pub mod reason;
 pub mod remote;

@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod rbac;
 pub mod run_loop;
 pub mod shutdown;
+pub mod subprocess_engine;
 pub mod trigger;
 pub mod webhook;
