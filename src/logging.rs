@@ -18,13 +18,15 @@ pub const DEFAULT_FILTER: &str = "warn,netpol_sync=info";
 /// in an env var must not silence the daemon; the parse error is reported once started).
 pub fn filter_from(rust_log: Option<&str>) -> (tracing_subscriber::EnvFilter, Option<String>) {
     match rust_log {
-        Some(directives) if !directives.trim().is_empty() => match tracing_subscriber::EnvFilter::try_new(directives) {
-            Ok(f) => (f, None),
-            Err(e) => (
-                tracing_subscriber::EnvFilter::new(DEFAULT_FILTER),
-                Some(format!("RUST_LOG {directives:?} ignored: {e}")),
-            ),
-        },
+        Some(directives) if !directives.trim().is_empty() => {
+            match tracing_subscriber::EnvFilter::try_new(directives) {
+                Ok(f) => (f, None),
+                Err(e) => (
+                    tracing_subscriber::EnvFilter::new(DEFAULT_FILTER),
+                    Some(format!("RUST_LOG {directives:?} ignored: {e}")),
+                ),
+            }
+        }
         _ => (tracing_subscriber::EnvFilter::new(DEFAULT_FILTER), None),
     }
 }
@@ -34,10 +36,17 @@ pub fn filter_from(rust_log: Option<&str>) -> (tracing_subscriber::EnvFilter, Op
 pub fn init(format: LogFormat) {
     let rust_log = std::env::var("RUST_LOG").ok();
     let (filter, problem) = filter_from(rust_log.as_deref());
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
     let installed = match format {
         // Span fields (the cycle's revision) go into every event of the span.
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Text => builder.with_target(false).try_init(),
     };
     if installed.is_ok() {

@@ -26,7 +26,7 @@ pub enum Command {
     /// A narrated tour against the embedded API server emulator.
     Demo(DemoArgs),
     /// The long-running daemon: poll (or webhook), verify, sync; leader election, metrics.
-    Run(super::run::RunArgs),
+    Run(Box<super::run::RunArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -18,7 +18,7 @@ pub fn run(cli: Cli) -> ExitCode {
             (verify::run(a), output)
         }
         Command::Bundle(BundleCommand::Seal(a)) => return bundle::seal(a),
-        Command::Run(a) => return run::run(a),
+        Command::Run(a) => return run::run(*a),
         Command::Plan(a) | Command::Sync(a) => (
             Outcome::error("plan and sync are not available in this build yet"),
             a.output.output,

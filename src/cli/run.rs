@@ -11,7 +11,9 @@ use crate::daemon::subprocess_engine::SubprocessEngine;
 use crate::daemon::trigger::Trigger;
 use crate::daemon::webhook::WebhookSecret;
 use crate::logging::{self, LogFormat};
-use crate::remote::{transport, GitAuth, GitRemote, KnownHosts, RemoteConfig, Transport, MAX_KNOWN_HOSTS_BYTES};
+use crate::remote::{
+    transport, GitAuth, GitRemote, KnownHosts, RemoteConfig, Transport, MAX_KNOWN_HOSTS_BYTES,
+};
 use clap::{ArgAction, Args};
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -36,7 +38,12 @@ pub struct RunArgs {
     #[arg(long, env = "NETPOL_SYNC_TRUST_ANCHOR")]
     pub trust_anchor: PathBuf,
     /// Bundle to enforce (repeatable, or comma-separated in the env var). Default: all.
-    #[arg(long = "bundle", value_name = "NAME", env = "NETPOL_SYNC_BUNDLES", value_delimiter = ',')]
+    #[arg(
+        long = "bundle",
+        value_name = "NAME",
+        env = "NETPOL_SYNC_BUNDLES",
+        value_delimiter = ','
+    )]
     pub bundles: Vec<String>,
     /// Distinct trusted keys that must sign each bundle.yaml.
     #[arg(long, default_value_t = 1, env = "NETPOL_SYNC_BUNDLE_SIGNATURES")]
@@ -66,7 +73,11 @@ pub struct RunArgs {
     #[arg(long, env = "NETPOL_SYNC_CA_FILE")]
     pub ca_file: Option<PathBuf>,
     /// Where the git clone lives (an emptyDir in a pod).
-    #[arg(long, default_value = "/var/cache/netpol-sync", env = "NETPOL_SYNC_CACHE_DIR")]
+    #[arg(
+        long,
+        default_value = "/var/cache/netpol-sync",
+        env = "NETPOL_SYNC_CACHE_DIR"
+    )]
     pub cache_dir: PathBuf,
     /// Limit for one ls-remote or fetch.
     #[arg(long, default_value = "60s", value_parser = duration, env = "NETPOL_SYNC_FETCH_TIMEOUT")]
@@ -81,7 +92,11 @@ pub struct RunArgs {
     #[arg(long, env = "NETPOL_SYNC_CONTEXT")]
     pub context: Option<String>,
     /// Namespace holding the state record, the lease and the events.
-    #[arg(long, default_value = "netpol-sync", env = "NETPOL_SYNC_STATE_NAMESPACE")]
+    #[arg(
+        long,
+        default_value = "netpol-sync",
+        env = "NETPOL_SYNC_STATE_NAMESPACE"
+    )]
     pub state_namespace: String,
     /// Elect a leader over a Lease so that several replicas are safe (`--leader-elect=false`
     /// for a single replica).
@@ -116,12 +131,19 @@ pub enum RunError {
     #[error("cluster connection: {0}")]
     Kube(String),
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
     logging::init(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -144,22 +166,33 @@ fn remote_config(args: &RunArgs) -> Result<RemoteConfig, RunError> {
     config.ca_bundle = args.ca_file.clone();
     let kind = transport(&args.repo).map_err(RunError::Config)?;
     config.auth = match (&kind, &args.token_file, &args.ssh_key_file) {
-        (Transport::Ssh { user, .. }, _, Some(key)) => GitAuth::ssh_key(key, user.as_deref()).map_err(crate::remote::RemoteError::from)?,
-        (Transport::Http { .. }, Some(token), _) => GitAuth::from_token_file(token).map_err(crate::remote::RemoteError::from)?,
+        (Transport::Ssh { user, .. }, _, Some(key)) => {
+            GitAuth::ssh_key(key, user.as_deref()).map_err(crate::remote::RemoteError::from)?
+        }
+        (Transport::Http { .. }, Some(token), _) => {
+            GitAuth::from_token_file(token).map_err(crate::remote::RemoteError::from)?
+        }
         _ => GitAuth::Anonymous,
     };
     if let (Transport::Ssh { .. }, Some(path)) = (&kind, &args.known_hosts_file) {
         let bytes = read_limited(path, MAX_KNOWN_HOSTS_BYTES)?;
-        config.known_hosts = Some(KnownHosts::parse(&bytes).map_err(crate::remote::RemoteError::from)?);
+        config.known_hosts =
+            Some(KnownHosts::parse(&bytes).map_err(crate::remote::RemoteError::from)?);
     }
     Ok(config)
 }
 
 fn read_limited(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, RunError> {
-    let io = |source| RunError::Io { what: format!("reading {}", path.display()), source };
+    let io = |source| RunError::Io {
+        what: format!("reading {}", path.display()),
+        source,
+    };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > limit as u64 {
-        return Err(RunError::Config(format!("{} is over {limit} bytes", path.display())));
+        return Err(RunError::Config(format!(
+            "{} is over {limit} bytes",
+            path.display()
+        )));
     }
     std::fs::read(path).map_err(io)
 }
@@ -190,44 +223,75 @@ fn sync_flags(args: &RunArgs) -> Vec<OsString> {
 }
 
 async fn kube_client(args: &RunArgs) -> Result<kube::Client, RunError> {
-    let options = kube::config::KubeConfigOptions { context: args.context.clone(), ..Default::default() };
+    let options = kube::config::KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
     let config = match &args.kubeconfig {
         Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| RunError::Kube(format!("{}: {e}", path.display())))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| RunError::Kube(e.to_string()))?
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| RunError::Kube(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| RunError::Kube(e.to_string()))?
         }
-        None => kube::Config::infer().await.map_err(|e| RunError::Kube(e.to_string()))?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| RunError::Kube(e.to_string()))?,
     };
     kube::Client::try_from(config).map_err(|e| RunError::Kube(e.to_string()))
 }
 
 fn default_identity() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-    let host = if host.is_empty() { "netpol-sync".to_string() } else { host };
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "netpol-sync".to_string()
+    } else {
+        host
+    };
     format!("{host}-{:08x}", rand::random::<u32>())
 }
 
 async fn run_async(args: RunArgs) -> Result<(), RunError> {
-    std::fs::create_dir_all(&args.cache_dir)
-        .map_err(|source| RunError::Io { what: format!("creating cache dir {}", args.cache_dir.display()), source })?;
+    std::fs::create_dir_all(&args.cache_dir).map_err(|source| RunError::Io {
+        what: format!("creating cache dir {}", args.cache_dir.display()),
+        source,
+    })?;
     if !args.trust_anchor.is_file() {
-        return Err(RunError::Config(format!("trust anchor {} is not a file", args.trust_anchor.display())));
+        return Err(RunError::Config(format!(
+            "trust anchor {} is not a file",
+            args.trust_anchor.display()
+        )));
     }
     let remote = Arc::new(GitRemote::new(remote_config(&args)?, &args.cache_dir)?);
     let webhook_secret = match &args.webhook_secret_file {
-        Some(path) => Some(WebhookSecret::from_file(path).map_err(|e| RunError::Config(e.to_string()))?),
+        Some(path) => {
+            Some(WebhookSecret::from_file(path).map_err(|e| RunError::Config(e.to_string()))?)
+        }
         None => None,
     };
-    let identity = args.identity.clone().filter(|i| !i.is_empty()).unwrap_or_else(default_identity);
+    let identity = args
+        .identity
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(default_identity);
     let client = kube_client(&args).await?;
-    let (shutdown_tx, shutdown_rx) = shutdown::on_signals().map_err(|source| RunError::Io { what: "installing signal handlers".into(), source })?;
+    let (shutdown_tx, shutdown_rx) = shutdown::on_signals().map_err(|source| RunError::Io {
+        what: "installing signal handlers".into(),
+        source,
+    })?;
 
     let metrics = Arc::new(Metrics::new());
     let trigger = Trigger::default();
     let http_state = HttpState::new(metrics.clone(), trigger.clone(), webhook_secret);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|source| RunError::Io { what: format!("listening on {}", args.listen), source })?;
+        .map_err(|source| RunError::Io {
+            what: format!("listening on {}", args.listen),
+            source,
+        })?;
     tracing::info!(listen = %args.listen, repo = %args.repo, branch = %args.branch, %identity, leader_elect = args.leader_elect, "netpol-sync run starting");
     let mut http_stop = shutdown_rx.clone();
     let http_task = tokio::spawn(http::serve(listener, http_state.clone(), async move {
@@ -258,11 +322,21 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         }
     });
 
-    let program = std::env::current_exe().map_err(|source| RunError::Io { what: "finding the netpol-sync binary".into(), source })?;
+    let program = std::env::current_exe().map_err(|source| RunError::Io {
+        what: "finding the netpol-sync binary".into(),
+        source,
+    })?;
     let run_loop = RunLoop {
-        config: LoopConfig { interval: args.interval, shutdown_grace: args.shutdown_grace, ..LoopConfig::default() },
+        config: LoopConfig {
+            interval: args.interval,
+            shutdown_grace: args.shutdown_grace,
+            ..LoopConfig::default()
+        },
         remote,
-        engine: SubprocessEngine { program, args: sync_flags(&args) },
+        engine: SubprocessEngine {
+            program,
+            args: sync_flags(&args),
+        },
         leader,
         trigger,
         http: http_state,

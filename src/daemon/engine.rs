@@ -40,7 +40,11 @@ pub struct CycleReport {
 
 impl From<Outcome> for CycleReport {
     fn from(outcome: Outcome) -> Self {
-        CycleReport { outcome, drift: Vec::new(), managed: None }
+        CycleReport {
+            outcome,
+            drift: Vec::new(),
+            managed: None,
+        }
     }
 }
 

@@ -22,17 +22,39 @@ pub struct EventError {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncEvent {
-    Applied { revision: String, bundles: Vec<(String, String)>, created: usize, updated: usize, deleted: usize },
-    Rejected { revision: Option<String>, reason: String, message: String },
-    DriftReverted { namespace: String, name: String, change: String, field_manager: Option<String> },
+    Applied {
+        revision: String,
+        bundles: Vec<(String, String)>,
+        created: usize,
+        updated: usize,
+        deleted: usize,
+    },
+    Rejected {
+        revision: Option<String>,
+        reason: String,
+        message: String,
+    },
+    DriftReverted {
+        namespace: String,
+        name: String,
+        change: String,
+        field_manager: Option<String>,
+    },
 }
 
 impl SyncEvent {
     /// (reason, type, message)
     pub fn describe(&self) -> (&'static str, &'static str, String) {
         match self {
-            SyncEvent::Applied { revision, bundles, created, updated, deleted } => {
-                let bundles: Vec<String> = bundles.iter().map(|(n, d)| format!("{n}={d}")).collect();
+            SyncEvent::Applied {
+                revision,
+                bundles,
+                created,
+                updated,
+                deleted,
+            } => {
+                let bundles: Vec<String> =
+                    bundles.iter().map(|(n, d)| format!("{n}={d}")).collect();
                 (
                     "Applied",
                     "Normal",
@@ -42,12 +64,24 @@ impl SyncEvent {
                     ),
                 )
             }
-            SyncEvent::Rejected { revision, reason, message } => (
+            SyncEvent::Rejected {
+                revision,
+                reason,
+                message,
+            } => (
                 "Rejected",
                 "Warning",
-                format!("revision {} rejected ({reason}): {message}", revision.as_deref().unwrap_or("?")),
+                format!(
+                    "revision {} rejected ({reason}): {message}",
+                    revision.as_deref().unwrap_or("?")
+                ),
             ),
-            SyncEvent::DriftReverted { namespace, name, change, field_manager } => (
+            SyncEvent::DriftReverted {
+                namespace,
+                name,
+                change,
+                field_manager,
+            } => (
                 "DriftReverted",
                 "Warning",
                 format!(
@@ -67,7 +101,11 @@ pub struct EventRecorder {
 
 impl EventRecorder {
     pub fn new(client: kube::Client, namespace: &str, instance: &str) -> EventRecorder {
-        EventRecorder { api: Api::namespaced(client, namespace), namespace: namespace.to_string(), instance: instance.to_string() }
+        EventRecorder {
+            api: Api::namespaced(client, namespace),
+            namespace: namespace.to_string(),
+            instance: instance.to_string(),
+        }
     }
 
     pub fn build(&self, event: &SyncEvent) -> Event {
@@ -84,7 +122,11 @@ impl EventRecorder {
         Event {
             metadata: ObjectMeta {
                 // client-go's naming: the involved object, then a unique suffix.
-                name: Some(format!("{STATE_OBJECT}.{:x}{:04x}", now.as_nanosecond(), rand::random::<u16>())),
+                name: Some(format!(
+                    "{STATE_OBJECT}.{:x}{:04x}",
+                    now.as_nanosecond(),
+                    rand::random::<u16>()
+                )),
                 namespace: Some(self.namespace.clone()),
                 ..ObjectMeta::default()
             },
@@ -105,7 +147,10 @@ impl EventRecorder {
             action: Some("Sync".into()),
             reporting_component: Some("netpol-sync".into()),
             reporting_instance: Some(self.instance.clone()),
-            source: Some(EventSource { component: Some("netpol-sync".into()), host: None }),
+            source: Some(EventSource {
+                component: Some("netpol-sync".into()),
+                host: None,
+            }),
             ..Event::default()
         }
     }
@@ -117,7 +162,11 @@ impl EventRecorder {
             .create(&PostParams::default(), &built)
             .await
             .map(|_| ())
-            .map_err(|source| EventError { reason, namespace: self.namespace.clone(), source })
+            .map_err(|source| EventError {
+                reason,
+                namespace: self.namespace.clone(),
+                source,
+            })
     }
 }
 
@@ -136,10 +185,17 @@ mod tests {
         }
         .describe();
         assert_eq!((reason, kind), ("Applied", "Normal"));
-        assert!(msg.contains("abc123") && msg.contains("prod=sha256:ff") && msg.contains("deleted 3"), "{msg}");
+        assert!(
+            msg.contains("abc123") && msg.contains("prod=sha256:ff") && msg.contains("deleted 3"),
+            "{msg}"
+        );
 
-        let (reason, kind, msg) =
-            SyncEvent::Rejected { revision: Some("def".into()), reason: "bad-signature".into(), message: "commit def".into() }.describe();
+        let (reason, kind, msg) = SyncEvent::Rejected {
+            revision: Some("def".into()),
+            reason: "bad-signature".into(),
+            message: "commit def".into(),
+        }
+        .describe();
         assert_eq!((reason, kind), ("Rejected", "Warning"));
         assert!(msg.contains("bad-signature"));
 
@@ -151,6 +207,9 @@ mod tests {
         }
         .describe();
         assert_eq!(reason, "DriftReverted");
-        assert!(msg.contains("payments/allow-web") && msg.contains("kubectl-edit"), "{msg}");
+        assert!(
+            msg.contains("payments/allow-web") && msg.contains("kubectl-edit"),
+            "{msg}"
+        );
     }
 }

@@ -22,7 +22,10 @@ pub enum Readiness {
     /// The revision is enforced and the last cycle succeeded.
     Enforced { revision: String },
     /// The last cycle failed; `enforced` is what stays in place, if anything.
-    Failing { reason: String, enforced: Option<String> },
+    Failing {
+        reason: String,
+        enforced: Option<String>,
+    },
 }
 
 #[derive(Clone)]
@@ -34,8 +37,17 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    pub fn new(metrics: Arc<Metrics>, trigger: Trigger, webhook_secret: Option<WebhookSecret>) -> Self {
-        HttpState { metrics, readiness: Arc::new(Mutex::new(Readiness::Starting)), trigger, webhook_secret }
+    pub fn new(
+        metrics: Arc<Metrics>,
+        trigger: Trigger,
+        webhook_secret: Option<WebhookSecret>,
+    ) -> Self {
+        HttpState {
+            metrics,
+            readiness: Arc::new(Mutex::new(Readiness::Starting)),
+            trigger,
+            webhook_secret,
+        }
     }
 
     pub fn set_readiness(&self, r: Readiness) {
@@ -55,30 +67,57 @@ pub fn router(state: HttpState) -> Router {
 
 async fn metrics(State(state): State<HttpState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {
-    let readiness = state.readiness.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let readiness = state
+        .readiness
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     match readiness {
-        Readiness::Enforced { revision } => (StatusCode::OK, format!("ok: revision {revision} enforced\n")).into_response(),
+        Readiness::Enforced { revision } => (
+            StatusCode::OK,
+            format!("ok: revision {revision} enforced\n"),
+        )
+            .into_response(),
         // A standby replica is healthy and ready to take over; failing it would stall
         // rolling updates of a two-replica Deployment.
-        Readiness::Standby => (StatusCode::OK, "ok: standby, the leader enforces\n").into_response(),
-        Readiness::Starting => (StatusCode::SERVICE_UNAVAILABLE, "not ready: no cycle has finished yet\n").into_response(),
+        Readiness::Standby => {
+            (StatusCode::OK, "ok: standby, the leader enforces\n").into_response()
+        }
+        Readiness::Starting => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no cycle has finished yet\n",
+        )
+            .into_response(),
         Readiness::Failing { reason, enforced } => {
-            let enforced = enforced.map(|r| format!("; revision {r} stays enforced")).unwrap_or_default();
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: last cycle failed: {reason}{enforced}\n")).into_response()
+            let enforced = enforced
+                .map(|r| format!("; revision {r} stays enforced"))
+                .unwrap_or_default();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: last cycle failed: {reason}{enforced}\n"),
+            )
+                .into_response()
         }
     }
 }
 
 async fn webhook(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(secret) = &state.webhook_secret else {
-        return (StatusCode::NOT_FOUND, "webhook disabled: no --webhook-secret-file\n").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "webhook disabled: no --webhook-secret-file\n",
+        )
+            .into_response();
     };
     let github = headers.get("x-hub-signature-256").map(|v| v.as_bytes());
     let gitlab = headers.get("x-gitlab-token").map(|v| v.as_bytes());
@@ -101,5 +140,7 @@ pub async fn serve(
     state: HttpState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

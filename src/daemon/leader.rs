@@ -22,7 +22,11 @@ pub enum LeaderError {
     #[error("invalid leader election settings: {0}")]
     Config(String),
     #[error("lease {namespace}/{name}: {source}")]
-    Kube { namespace: String, name: String, source: kube::Error },
+    Kube {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
     #[error("lease request timed out after {0:?}")]
     Timeout(Duration),
 }
@@ -55,13 +59,19 @@ impl LeaderConfig {
             return Err(LeaderError::Config("identity is empty".into()));
         }
         if self.lease_duration <= self.renew_deadline {
-            return Err(LeaderError::Config("lease duration must be greater than the renew deadline".into()));
+            return Err(LeaderError::Config(
+                "lease duration must be greater than the renew deadline".into(),
+            ));
         }
         if self.renew_deadline <= self.retry_period {
-            return Err(LeaderError::Config("renew deadline must be greater than the retry period".into()));
+            return Err(LeaderError::Config(
+                "renew deadline must be greater than the retry period".into(),
+            ));
         }
         if self.lease_duration.as_secs() < 1 || self.lease_duration.as_secs() > i32::MAX as u64 {
-            return Err(LeaderError::Config("lease duration must be whole seconds, at least 1".into()));
+            return Err(LeaderError::Config(
+                "lease duration must be whole seconds, at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -80,7 +90,9 @@ pub enum Step {
     Create(LeaseSpec),
     Update(LeaseSpec),
     /// Another replica holds a lease that has not expired by our clock.
-    HeldByOther { holder: String },
+    HeldByOther {
+        holder: String,
+    },
 }
 
 /// Shared view of this replica's authority: valid until an instant, so it ends on its own
@@ -94,7 +106,9 @@ impl LeaderHandle {
     /// A handle that is always leader: for `--leader-elect=false` (one replica).
     pub fn always() -> LeaderHandle {
         let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
-        LeaderHandle { valid_until: Arc::new(Mutex::new(Some(far))) }
+        LeaderHandle {
+            valid_until: Arc::new(Mutex::new(Some(far))),
+        }
     }
 
     pub fn is_leader(&self) -> bool {
@@ -105,7 +119,9 @@ impl LeaderHandle {
     /// Time left as leader (zero when not leader).
     pub fn remaining(&self) -> Duration {
         let guard = self.valid_until.lock().unwrap_or_else(|p| p.into_inner());
-        guard.map(|until| until.saturating_duration_since(Instant::now())).unwrap_or_default()
+        guard
+            .map(|until| until.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
     }
 
     fn set(&self, until: Option<Instant>) {
@@ -156,7 +172,11 @@ impl LeaderElector {
     }
 
     async fn attempt(&mut self, now: Instant) -> Result<bool, LeaderError> {
-        let current = self.api.get_opt(&self.config.lease_name).await.map_err(|e| self.kube_err(e))?;
+        let current = self
+            .api
+            .get_opt(&self.config.lease_name)
+            .await
+            .map_err(|e| self.kube_err(e))?;
         let step = decide(
             current.as_ref().and_then(|l| l.spec.as_ref()),
             current.is_some(),
@@ -185,13 +205,18 @@ impl LeaderElector {
                 let mut lease = current.unwrap_or_default();
                 lease.spec = Some(spec);
                 // Carries the resourceVersion read above: a concurrent writer makes this a 409.
-                self.api.replace(&self.config.lease_name, &PostParams::default(), &lease).await
+                self.api
+                    .replace(&self.config.lease_name, &PostParams::default(), &lease)
+                    .await
             }
         };
         match written {
             Ok(lease) => {
                 if let Some(spec) = lease.spec {
-                    self.observed = Some(Observed { record: spec, at: now });
+                    self.observed = Some(Observed {
+                        record: spec,
+                        at: now,
+                    });
                 }
                 Ok(true)
             }
@@ -207,17 +232,28 @@ impl LeaderElector {
     /// The handle stops being leader first: nothing is written after the release.
     pub async fn release(&mut self) -> Result<(), LeaderError> {
         self.handle.set(None);
-        let Some(mut lease) = self.api.get_opt(&self.config.lease_name).await.map_err(|e| self.kube_err(e))? else {
+        let Some(mut lease) = self
+            .api
+            .get_opt(&self.config.lease_name)
+            .await
+            .map_err(|e| self.kube_err(e))?
+        else {
             return Ok(());
         };
-        let Some(spec) = lease.spec.as_mut() else { return Ok(()) };
+        let Some(spec) = lease.spec.as_mut() else {
+            return Ok(());
+        };
         if spec.holder_identity.as_deref() != Some(self.config.identity.as_str()) {
             return Ok(());
         }
         spec.holder_identity = None;
         spec.lease_duration_seconds = Some(1);
         spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
-        match self.api.replace(&self.config.lease_name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.config.lease_name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
             Err(e) => Err(self.kube_err(e)),
@@ -230,7 +266,9 @@ impl LeaderElector {
         loop {
             let was_leader = self.handle.is_leader();
             match self.try_acquire_or_renew().await {
-                Ok(true) if !was_leader => tracing::info!(identity = %self.config.identity, "became leader"),
+                Ok(true) if !was_leader => {
+                    tracing::info!(identity = %self.config.identity, "became leader")
+                }
                 Ok(true) => {}
                 Ok(false) if was_leader => {
                     self.handle.set(None);
@@ -252,12 +290,18 @@ impl LeaderElector {
         }
         match self.release().await {
             Ok(()) => tracing::info!(identity = %self.config.identity, "released the lease"),
-            Err(e) => tracing::warn!(error = %e, "could not release the lease; it expires on its own"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release the lease; it expires on its own")
+            }
         }
     }
 
     fn kube_err(&self, source: kube::Error) -> LeaderError {
-        LeaderError::Kube { namespace: self.config.namespace.clone(), name: self.config.lease_name.clone(), source }
+        LeaderError::Kube {
+            namespace: self.config.namespace.clone(),
+            name: self.config.lease_name.clone(),
+            source,
+        }
     }
 }
 
@@ -271,7 +315,9 @@ fn decide_for_tests(
     now: Instant,
     wall: k8s_openapi::jiff::Timestamp,
 ) -> Step {
-    let mut observed = observed_at.take().map(|(record, at)| Observed { record, at });
+    let mut observed = observed_at
+        .take()
+        .map(|(record, at)| Observed { record, at });
     let step = decide(current, exists, &mut observed, config, now, wall);
     *observed_at = observed.map(|o| (o.record, o.at));
     step
@@ -301,7 +347,10 @@ fn decide(
     }
     let record = current.cloned().unwrap_or_default();
     if observed.as_ref().is_none_or(|o| o.record != record) {
-        *observed = Some(Observed { record: record.clone(), at: now });
+        *observed = Some(Observed {
+            record: record.clone(),
+            at: now,
+        });
     }
     let observed_at = observed.as_ref().map(|o| o.at).unwrap_or(now);
     let holder = record.holder_identity.clone().unwrap_or_default();
@@ -335,7 +384,9 @@ mod tests {
         LeaseSpec {
             holder_identity: Some(id.into()),
             lease_duration_seconds: Some(15),
-            renew_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::from_second(renew_secs).unwrap())),
+            renew_time: Some(MicroTime(
+                k8s_openapi::jiff::Timestamp::from_second(renew_secs).unwrap(),
+            )),
             lease_transitions: Some(3),
             ..LeaseSpec::default()
         }
@@ -349,7 +400,9 @@ mod tests {
     fn absent_lease_is_created_with_us_as_holder() {
         let mut obs = None;
         let step = decide_for_tests(None, false, &mut obs, &config("a"), Instant::now(), wall());
-        let Step::Create(spec) = step else { panic!("{step:?}") };
+        let Step::Create(spec) = step else {
+            panic!("{step:?}")
+        };
         assert_eq!(spec.holder_identity.as_deref(), Some("a"));
         assert_eq!(spec.lease_duration_seconds, Some(15));
         assert_eq!(spec.lease_transitions, Some(0));
@@ -361,14 +414,26 @@ mod tests {
         let cfg = config("b");
         let record = held_by("a", 0); // renewTime far in the past by the wall clock: ignored
         let t0 = Instant::now();
-        assert!(matches!(decide_for_tests(Some(&record), true, &mut obs, &cfg, t0, wall()), Step::HeldByOther { .. }));
+        assert!(matches!(
+            decide_for_tests(Some(&record), true, &mut obs, &cfg, t0, wall()),
+            Step::HeldByOther { .. }
+        ));
         let t14 = t0 + Duration::from_secs(14);
-        assert!(matches!(decide_for_tests(Some(&record), true, &mut obs, &cfg, t14, wall()), Step::HeldByOther { .. }));
+        assert!(matches!(
+            decide_for_tests(Some(&record), true, &mut obs, &cfg, t14, wall()),
+            Step::HeldByOther { .. }
+        ));
         let t16 = t0 + Duration::from_secs(16);
         let step = decide_for_tests(Some(&record), true, &mut obs, &cfg, t16, wall());
-        let Step::Update(spec) = step else { panic!("{step:?}") };
+        let Step::Update(spec) = step else {
+            panic!("{step:?}")
+        };
         assert_eq!(spec.holder_identity.as_deref(), Some("b"));
-        assert_eq!(spec.lease_transitions, Some(4), "a take-over counts as a transition");
+        assert_eq!(
+            spec.lease_transitions,
+            Some(4),
+            "a take-over counts as a transition"
+        );
     }
 
     #[test]
@@ -381,20 +446,37 @@ mod tests {
         let t10 = t0 + Duration::from_secs(10);
         decide_for_tests(Some(&held_by("a", 20)), true, &mut obs, &cfg, t10, wall());
         let t20 = t0 + Duration::from_secs(20);
-        assert!(matches!(decide_for_tests(Some(&held_by("a", 20)), true, &mut obs, &cfg, t20, wall()), Step::HeldByOther { .. }));
+        assert!(matches!(
+            decide_for_tests(Some(&held_by("a", 20)), true, &mut obs, &cfg, t20, wall()),
+            Step::HeldByOther { .. }
+        ));
         // Without the renewal it would have expired at t0+15s.
         let mut fresh = None;
         decide_for_tests(Some(&held_by("a", 10)), true, &mut fresh, &cfg, t0, wall());
-        assert!(matches!(decide_for_tests(Some(&held_by("a", 10)), true, &mut fresh, &cfg, t20, wall()), Step::Update(_)));
+        assert!(matches!(
+            decide_for_tests(Some(&held_by("a", 10)), true, &mut fresh, &cfg, t20, wall()),
+            Step::Update(_)
+        ));
     }
 
     #[test]
     fn our_own_lease_is_renewed_keeping_acquire_time_and_transitions() {
         let mut obs = None;
         let mut mine = held_by("a", 0);
-        mine.acquire_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::from_second(5).unwrap()));
-        let step = decide_for_tests(Some(&mine), true, &mut obs, &config("a"), Instant::now(), wall());
-        let Step::Update(spec) = step else { panic!("{step:?}") };
+        mine.acquire_time = Some(MicroTime(
+            k8s_openapi::jiff::Timestamp::from_second(5).unwrap(),
+        ));
+        let step = decide_for_tests(
+            Some(&mine),
+            true,
+            &mut obs,
+            &config("a"),
+            Instant::now(),
+            wall(),
+        );
+        let Step::Update(spec) = step else {
+            panic!("{step:?}")
+        };
         assert_eq!(spec.acquire_time, mine.acquire_time);
         assert_eq!(spec.lease_transitions, Some(3));
         assert_eq!(spec.renew_time, Some(MicroTime(wall())));
@@ -403,9 +485,20 @@ mod tests {
     #[test]
     fn released_lease_is_taken_at_once() {
         let mut obs = None;
-        let released = LeaseSpec { holder_identity: None, lease_duration_seconds: Some(1), ..LeaseSpec::default() };
+        let released = LeaseSpec {
+            holder_identity: None,
+            lease_duration_seconds: Some(1),
+            ..LeaseSpec::default()
+        };
         assert!(matches!(
-            decide_for_tests(Some(&released), true, &mut obs, &config("b"), Instant::now(), wall()),
+            decide_for_tests(
+                Some(&released),
+                true,
+                &mut obs,
+                &config("b"),
+                Instant::now(),
+                wall()
+            ),
             Step::Update(_)
         ));
     }
@@ -429,6 +522,9 @@ mod tests {
         handle.set(Some(Instant::now() + Duration::from_millis(100)));
         assert!(handle.is_leader());
         std::thread::sleep(Duration::from_millis(150));
-        assert!(!handle.is_leader(), "no renewal: authority ends at the renew deadline");
+        assert!(
+            !handle.is_leader(),
+            "no renewal: authority ends at the renew deadline"
+        );
     }
 }

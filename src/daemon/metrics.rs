@@ -57,7 +57,9 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let buckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+        let buckets = [
+            0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        ];
         let m = Metrics {
             registry: Registry::with_prefix("netpol_sync"),
             last_success: Gauge::default(),
@@ -73,21 +75,59 @@ impl Metrics {
         };
         let mut m = m;
         let r = &mut m.registry;
-        r.register("last_successful_sync_timestamp_seconds", "Unix time of the last cycle that succeeded", m.last_success.clone());
-        r.register("applied_revision_info", "The revision enforced now (value 1), by commit and bundle digests", m.applied_revision.clone());
+        r.register(
+            "last_successful_sync_timestamp_seconds",
+            "Unix time of the last cycle that succeeded",
+            m.last_success.clone(),
+        );
+        r.register(
+            "applied_revision_info",
+            "The revision enforced now (value 1), by commit and bundle digests",
+            m.applied_revision.clone(),
+        );
         r.register("cycles", "Sync cycles run, by result", m.cycles.clone());
-        r.register("cycle_failures", "Cycles that rejected a revision or failed, by reason code", m.failures.clone());
-        r.register("drift_reverted", "Live policies put back to the revision, by kind of drift", m.drift_reverted.clone());
-        r.register("objects_managed", "NetworkPolicies netpol-sync manages now", m.objects_managed.clone());
-        r.register("cycle_duration_seconds", "Wall time of one sync cycle", m.cycle_duration.clone());
-        r.register("git_fetch_duration_seconds", "Wall time of one git fetch", m.git_fetch_duration.clone());
-        r.register("leader", "1 on the replica holding the lease, 0 on the others", m.leader.clone());
+        r.register(
+            "cycle_failures",
+            "Cycles that rejected a revision or failed, by reason code",
+            m.failures.clone(),
+        );
+        r.register(
+            "drift_reverted",
+            "Live policies put back to the revision, by kind of drift",
+            m.drift_reverted.clone(),
+        );
+        r.register(
+            "objects_managed",
+            "NetworkPolicies netpol-sync manages now",
+            m.objects_managed.clone(),
+        );
+        r.register(
+            "cycle_duration_seconds",
+            "Wall time of one sync cycle",
+            m.cycle_duration.clone(),
+        );
+        r.register(
+            "git_fetch_duration_seconds",
+            "Wall time of one git fetch",
+            m.git_fetch_duration.clone(),
+        );
+        r.register(
+            "leader",
+            "1 on the replica holding the lease, 0 on the others",
+            m.leader.clone(),
+        );
         m
     }
 
     pub fn set_applied_revision(&self, revision: &str, bundles: &str) {
-        let labels = RevisionLabels { revision: revision.to_string(), bundles: bundles.to_string() };
-        let mut current = self.current_revision.lock().unwrap_or_else(|p| p.into_inner());
+        let labels = RevisionLabels {
+            revision: revision.to_string(),
+            bundles: bundles.to_string(),
+        };
+        let mut current = self
+            .current_revision
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(old) = current.take() {
             if old != labels {
                 self.applied_revision.remove(&old);
@@ -98,9 +138,17 @@ impl Metrics {
     }
 
     pub fn record_cycle(&self, result: &str, reason: Option<&str>) {
-        self.cycles.get_or_create(&ResultLabels { result: result.to_string() }).inc();
+        self.cycles
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
         if let Some(reason) = reason {
-            self.failures.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+            self.failures
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .inc();
         }
     }
 
@@ -123,7 +171,11 @@ mod tests {
         m.leader.set(1);
         m.record_cycle("rejected", Some("bad-signature"));
         m.set_applied_revision("abc", "prod=sha256:00");
-        m.drift_reverted.get_or_create(&KindLabels { kind: "updated".into() }).inc();
+        m.drift_reverted
+            .get_or_create(&KindLabels {
+                kind: "updated".into(),
+            })
+            .inc();
         m.cycle_duration.observe(0.2);
         m.git_fetch_duration.observe(0.1);
         m.objects_managed.set(7);

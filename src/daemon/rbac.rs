@@ -16,11 +16,36 @@ pub enum Scope {
 pub const API_CALLS: &[(&str, &str, &str, Scope)] = &[
     // plan: the live set is every NetworkPolicy in governed namespaces plus every managed
     // one anywhere, read with paged cluster-wide lists; apply: exact replacements.
-    ("networking.k8s.io", "networkpolicies", "list", Scope::Cluster),
-    ("networking.k8s.io", "networkpolicies", "get", Scope::Cluster),
-    ("networking.k8s.io", "networkpolicies", "create", Scope::Cluster),
-    ("networking.k8s.io", "networkpolicies", "update", Scope::Cluster),
-    ("networking.k8s.io", "networkpolicies", "delete", Scope::Cluster),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        "list",
+        Scope::Cluster,
+    ),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        "get",
+        Scope::Cluster,
+    ),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        "create",
+        Scope::Cluster,
+    ),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        "update",
+        Scope::Cluster,
+    ),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        "delete",
+        Scope::Cluster,
+    ),
     // plan: which governed namespaces exist (and are not terminating).
     ("", "namespaces", "list", Scope::Cluster),
     // state: the state namespace must exist before the record is written.
@@ -31,8 +56,18 @@ pub const API_CALLS: &[(&str, &str, &str, Scope)] = &[
     ("", "configmaps", "update", Scope::OwnNamespace),
     // daemon: leader election.
     ("coordination.k8s.io", "leases", "get", Scope::OwnNamespace),
-    ("coordination.k8s.io", "leases", "create", Scope::OwnNamespace),
-    ("coordination.k8s.io", "leases", "update", Scope::OwnNamespace),
+    (
+        "coordination.k8s.io",
+        "leases",
+        "create",
+        Scope::OwnNamespace,
+    ),
+    (
+        "coordination.k8s.io",
+        "leases",
+        "update",
+        Scope::OwnNamespace,
+    ),
     // daemon: applied / rejected / drift events.
     ("", "events", "create", Scope::OwnNamespace),
 ];

@@ -65,8 +65,13 @@ pub fn next_delay(config: &LoopConfig, consecutive_failures: u32, random: f64) -
         config.interval
     } else {
         // 1, 2, 4, … × the interval, capped.
-        let factor = 1u32.checked_shl(consecutive_failures.saturating_sub(1).min(16)).unwrap_or(u32::MAX);
-        config.interval.saturating_mul(factor).min(config.max_backoff.max(config.interval))
+        let factor = 1u32
+            .checked_shl(consecutive_failures.saturating_sub(1).min(16))
+            .unwrap_or(u32::MAX);
+        config
+            .interval
+            .saturating_mul(factor)
+            .min(config.max_backoff.max(config.interval))
     };
     base + base.mul_f64(config.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0))
 }
@@ -106,10 +111,16 @@ impl<E: SyncEngine> RunLoop<E> {
     }
 
     /// Returns whether the cycle succeeded.
-    async fn one_cycle(&mut self, last_revision: &mut Option<String>, shutdown: &mut watch::Receiver<bool>) -> bool {
+    async fn one_cycle(
+        &mut self,
+        last_revision: &mut Option<String>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
         let started = std::time::Instant::now();
         let remote = self.remote.clone();
-        let (head, moved) = match tokio::task::spawn_blocking(move || check_and_fetch(&remote)).await {
+        let (head, moved) = match tokio::task::spawn_blocking(move || check_and_fetch(&remote))
+            .await
+        {
             Ok(Ok((head, fetched))) => {
                 if let Some(seconds) = fetched {
                     self.metrics.git_fetch_duration.observe(seconds);
@@ -130,7 +141,11 @@ impl<E: SyncEngine> RunLoop<E> {
             }
         };
         let span = tracing::info_span!("cycle", revision = %head, moved);
-        let input = CycleInput { repo: self.remote.cache_path().to_path_buf(), revision: head.clone(), moved };
+        let input = CycleInput {
+            repo: self.remote.cache_path().to_path_buf(),
+            revision: head.clone(),
+            moved,
+        };
         let leader = self.leader.clone();
         let grace = self.config.shutdown_grace;
         let cycle = self.engine.cycle(input).instrument(span.clone());
@@ -151,7 +166,9 @@ impl<E: SyncEngine> RunLoop<E> {
             self.metrics.record_cycle("error", Some("abandoned"));
             return false;
         };
-        self.metrics.cycle_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .cycle_duration
+            .observe(started.elapsed().as_secs_f64());
         let _entered = span.enter();
         self.report(report, last_revision)
     }
@@ -160,7 +177,12 @@ impl<E: SyncEngine> RunLoop<E> {
         let outcome = &report.outcome;
         let revision = outcome.revision.clone();
         for drift in &report.drift {
-            self.metrics.drift_reverted.get_or_create(&KindLabels { kind: drift.kind.clone() }).inc();
+            self.metrics
+                .drift_reverted
+                .get_or_create(&KindLabels {
+                    kind: drift.kind.clone(),
+                })
+                .inc();
             tracing::warn!(namespace = %drift.namespace, name = %drift.name, kind = %drift.kind,
                 field_manager = drift.field_manager.as_deref().unwrap_or("unknown"), "drift reverted");
             self.send_event(SyncEvent::DriftReverted {
@@ -171,19 +193,37 @@ impl<E: SyncEngine> RunLoop<E> {
             });
         }
         if let Some(managed) = report.managed {
-            self.metrics.objects_managed.set(i64::try_from(managed).unwrap_or(i64::MAX));
+            self.metrics
+                .objects_managed
+                .set(i64::try_from(managed).unwrap_or(i64::MAX));
         }
-        let bundles: Vec<(String, String)> = outcome.bundles.iter().map(|b| (b.name.clone(), b.digest.clone())).collect();
+        let bundles: Vec<(String, String)> = outcome
+            .bundles
+            .iter()
+            .map(|b| (b.name.clone(), b.digest.clone()))
+            .collect();
         match outcome.verdict {
             Verdict::Applied | Verdict::Unchanged | Verdict::Verified => {
-                let result = if outcome.verdict == Verdict::Applied { "applied" } else { "unchanged" };
+                let result = if outcome.verdict == Verdict::Applied {
+                    "applied"
+                } else {
+                    "unchanged"
+                };
                 self.metrics.record_cycle(result, None);
-                let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default();
                 self.metrics.last_success.set(now.as_secs_f64());
                 if let Some(rev) = &revision {
-                    let label = bundles.iter().map(|(n, d)| format!("{n}={d}")).collect::<Vec<_>>().join(",");
+                    let label = bundles
+                        .iter()
+                        .map(|(n, d)| format!("{n}={d}"))
+                        .collect::<Vec<_>>()
+                        .join(",");
                     self.metrics.set_applied_revision(rev, &label);
-                    self.http.set_readiness(Readiness::Enforced { revision: rev.clone() });
+                    self.http.set_readiness(Readiness::Enforced {
+                        revision: rev.clone(),
+                    });
                     if outcome.verdict == Verdict::Applied {
                         let counts = outcome.counts.unwrap_or_default();
                         tracing::info!(revision = %rev, created = counts.created, updated = counts.updated,
@@ -201,12 +241,19 @@ impl<E: SyncEngine> RunLoop<E> {
                 true
             }
             Verdict::Rejected => {
-                let reason = outcome.reason.map(|r| r.as_str().to_string()).unwrap_or_else(|| "rejected".into());
+                let reason = outcome
+                    .reason
+                    .map(|r| r.as_str().to_string())
+                    .unwrap_or_else(|| "rejected".into());
                 self.metrics.record_cycle("rejected", Some(&reason));
                 tracing::warn!(reason = %reason, message = %outcome.message, "revision rejected; the enforced revision stays in place");
                 // Only announce a rejection once per head, not every interval.
                 if last_revision.as_deref() != revision.as_deref() {
-                    self.send_event(SyncEvent::Rejected { revision: revision.clone(), reason: reason.clone(), message: outcome.message.clone() });
+                    self.send_event(SyncEvent::Rejected {
+                        revision: revision.clone(),
+                        reason: reason.clone(),
+                        message: outcome.message.clone(),
+                    });
                 }
                 let enforced = self.currently_enforced();
                 self.set_failing(format!("{reason}: {}", outcome.message), enforced);
@@ -224,7 +271,12 @@ impl<E: SyncEngine> RunLoop<E> {
     }
 
     fn currently_enforced(&self) -> Option<String> {
-        match &*self.http.readiness.lock().unwrap_or_else(|p| p.into_inner()) {
+        match &*self
+            .http
+            .readiness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+        {
             Readiness::Enforced { revision } => Some(revision.clone()),
             Readiness::Failing { enforced, .. } => enforced.clone(),
             _ => None,
@@ -233,7 +285,8 @@ impl<E: SyncEngine> RunLoop<E> {
 
     fn set_failing(&self, reason: String, enforced: Option<String>) {
         let enforced = enforced.or_else(|| self.currently_enforced());
-        self.http.set_readiness(Readiness::Failing { reason, enforced });
+        self.http
+            .set_readiness(Readiness::Failing { reason, enforced });
     }
 
     fn send_event(&self, event: SyncEvent) {
@@ -247,7 +300,9 @@ impl<E: SyncEngine> RunLoop<E> {
 
 /// ls-remote, then a fetch only when the remote head differs from the cache. Returns the
 /// head to enforce and, when a fetch ran, how long it took.
-fn check_and_fetch(remote: &GitRemote) -> Result<(String, Option<f64>), crate::remote::RemoteError> {
+fn check_and_fetch(
+    remote: &GitRemote,
+) -> Result<(String, Option<f64>), crate::remote::RemoteError> {
     let remote_head = remote.remote_head()?;
     if remote.cached_head() == Some(remote_head) {
         return Ok((remote_head.to_string(), None));
@@ -257,7 +312,10 @@ fn check_and_fetch(remote: &GitRemote) -> Result<(String, Option<f64>), crate::r
     if fetched.recloned {
         tracing::warn!(cache = %remote.cache_path().display(), "git cache was rebuilt");
     }
-    Ok((fetched.head.to_string(), Some(started.elapsed().as_secs_f64())))
+    Ok((
+        fetched.head.to_string(),
+        Some(started.elapsed().as_secs_f64()),
+    ))
 }
 
 async fn lost_leadership(leader: LeaderHandle) {
@@ -286,14 +344,23 @@ mod tests {
 
     #[test]
     fn delay_is_the_interval_plus_bounded_jitter() {
-        let c = LoopConfig { interval: Duration::from_secs(30), jitter: 0.1, ..LoopConfig::default() };
+        let c = LoopConfig {
+            interval: Duration::from_secs(30),
+            jitter: 0.1,
+            ..LoopConfig::default()
+        };
         assert_eq!(next_delay(&c, 0, 0.0), Duration::from_secs(30));
         assert_eq!(next_delay(&c, 0, 1.0), Duration::from_secs(33));
     }
 
     #[test]
     fn failures_back_off_exponentially_up_to_the_cap() {
-        let c = LoopConfig { interval: Duration::from_secs(10), jitter: 0.0, max_backoff: Duration::from_secs(60), ..LoopConfig::default() };
+        let c = LoopConfig {
+            interval: Duration::from_secs(10),
+            jitter: 0.0,
+            max_backoff: Duration::from_secs(60),
+            ..LoopConfig::default()
+        };
         assert_eq!(next_delay(&c, 1, 0.5), Duration::from_secs(10));
         assert_eq!(next_delay(&c, 2, 0.5), Duration::from_secs(20));
         assert_eq!(next_delay(&c, 3, 0.5), Duration::from_secs(40));

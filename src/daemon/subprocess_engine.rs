@@ -43,7 +43,9 @@ impl SyncEngine for SubprocessEngine {
                 .kill_on_drop(true);
             let child = match cmd.spawn() {
                 Ok(c) => c,
-                Err(e) => return Outcome::error(format!("cannot start the sync cycle: {e}")).into(),
+                Err(e) => {
+                    return Outcome::error(format!("cannot start the sync cycle: {e}")).into()
+                }
             };
             let output = match child.wait_with_output().await {
                 Ok(o) => o,
@@ -56,7 +58,11 @@ impl SyncEngine for SubprocessEngine {
                 Some(report) => report,
                 None => Outcome::error(format!(
                     "sync cycle exited with {} without a JSON outcome",
-                    output.status.code().map(|c| c.to_string()).unwrap_or_else(|| "a signal".into())
+                    output
+                        .status
+                        .code()
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "a signal".into())
                 ))
                 .into(),
             }
@@ -68,7 +74,10 @@ impl SyncEngine for SubprocessEngine {
 /// a missing or unknown verdict makes the whole thing unreadable (None).
 pub fn parse_outcome(stdout: &[u8]) -> Option<CycleReport> {
     let text = std::str::from_utf8(stdout).ok()?;
-    let line = text.lines().rev().find(|l| l.trim_start().starts_with('{'))?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))?;
     let v: Value = serde_json::from_str(line).ok()?;
     let verdict = match v.get("verdict")?.as_str()? {
         "verified" => Verdict::Verified,
@@ -78,8 +87,14 @@ pub fn parse_outcome(stdout: &[u8]) -> Option<CycleReport> {
         "error" => Verdict::Error,
         _ => return None,
     };
-    let mut outcome = Outcome::new(verdict, v.get("message").and_then(Value::as_str).unwrap_or(""));
-    outcome.revision = v.get("revision").and_then(Value::as_str).map(str::to_string);
+    let mut outcome = Outcome::new(
+        verdict,
+        v.get("message").and_then(Value::as_str).unwrap_or(""),
+    );
+    outcome.revision = v
+        .get("revision")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     outcome.reason = v
         .get("reason")
         .and_then(Value::as_str)
@@ -96,27 +111,53 @@ pub fn parse_outcome(stdout: &[u8]) -> Option<CycleReport> {
             })
             .collect();
     }
-    let count = |k: &str| v.get(k).and_then(Value::as_u64).map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-    if let (Some(created), Some(updated), Some(deleted), Some(unchanged)) =
-        (count("created"), count("updated"), count("deleted"), count("unchanged"))
-    {
-        outcome.counts = Some(Counts { created, updated, deleted, unchanged });
+    let count = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+    };
+    if let (Some(created), Some(updated), Some(deleted), Some(unchanged)) = (
+        count("created"),
+        count("updated"),
+        count("deleted"),
+        count("unchanged"),
+    ) {
+        outcome.counts = Some(Counts {
+            created,
+            updated,
+            deleted,
+            unchanged,
+        });
     }
     let drift = v
         .get("drift")
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(drift_entry).collect())
         .unwrap_or_default();
-    let managed = count("managed").or_else(|| outcome.counts.map(|c| c.created + c.updated + c.unchanged));
-    Some(CycleReport { outcome, drift, managed })
+    let managed =
+        count("managed").or_else(|| outcome.counts.map(|c| c.created + c.updated + c.unchanged));
+    Some(CycleReport {
+        outcome,
+        drift,
+        managed,
+    })
 }
 
 fn drift_entry(v: &Value) -> Option<DriftReverted> {
     Some(DriftReverted {
         namespace: v.get("namespace")?.as_str()?.to_string(),
         name: v.get("name")?.as_str()?.to_string(),
-        kind: v.get("kind").or_else(|| v.get("action")).and_then(Value::as_str).unwrap_or("updated").to_string(),
-        field_manager: v.get("field_manager").or_else(|| v.get("fieldManager")).and_then(Value::as_str).map(str::to_string),
+        kind: v
+            .get("kind")
+            .or_else(|| v.get("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("updated")
+            .to_string(),
+        field_manager: v
+            .get("field_manager")
+            .or_else(|| v.get("fieldManager"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -131,7 +172,15 @@ mod tests {
         let r = parse_outcome(json).unwrap();
         assert_eq!(r.outcome.verdict, Verdict::Applied);
         assert_eq!(r.outcome.revision.as_deref(), Some("abc"));
-        assert_eq!(r.outcome.counts, Some(Counts { created: 1, updated: 2, deleted: 3, unchanged: 4 }));
+        assert_eq!(
+            r.outcome.counts,
+            Some(Counts {
+                created: 1,
+                updated: 2,
+                deleted: 3,
+                unchanged: 4
+            })
+        );
         assert_eq!(r.outcome.bundles[0].digest, "sha256:00");
         assert_eq!(r.drift[0].field_manager.as_deref(), Some("kubectl-edit"));
         assert_eq!(r.managed, Some(7));

@@ -32,9 +32,13 @@ mod tests {
         for _ in 0..10_000 {
             t.fire();
         }
-        tokio::time::timeout(Duration::from_millis(100), t.fired()).await.expect("one wake-up is pending");
+        tokio::time::timeout(Duration::from_millis(100), t.fired())
+            .await
+            .expect("one wake-up is pending");
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), t.fired()).await.is_err(),
+            tokio::time::timeout(Duration::from_millis(50), t.fired())
+                .await
+                .is_err(),
             "only one wake-up was stored"
         );
     }

@@ -25,7 +25,10 @@ pub enum WebhookError {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("reading webhook secret {path}: {source}")]
-    Read { path: std::path::PathBuf, source: std::io::Error },
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("webhook secret {path} is empty or longer than {MAX_SECRET_BYTES} bytes")]
     BadLength { path: std::path::PathBuf },
 }
@@ -41,15 +44,21 @@ impl std::fmt::Debug for WebhookSecret {
 
 impl WebhookSecret {
     pub fn new(secret: &[u8]) -> Option<WebhookSecret> {
-        (!secret.is_empty() && secret.len() <= MAX_SECRET_BYTES).then(|| WebhookSecret(secret.to_vec()))
+        (!secret.is_empty() && secret.len() <= MAX_SECRET_BYTES)
+            .then(|| WebhookSecret(secret.to_vec()))
     }
 
     /// Reads a mounted secret; a trailing newline (from `echo` or an editor) is not part of it.
     pub fn from_file(path: &std::path::Path) -> Result<WebhookSecret, SecretError> {
-        let bytes = std::fs::read(path).map_err(|source| SecretError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| SecretError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let trimmed = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
         let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-        WebhookSecret::new(trimmed).ok_or(SecretError::BadLength { path: path.to_path_buf() })
+        WebhookSecret::new(trimmed).ok_or(SecretError::BadLength {
+            path: path.to_path_buf(),
+        })
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -59,16 +68,25 @@ impl WebhookSecret {
 
     /// Checks one delivery. `github_signature` is the `X-Hub-Signature-256` value,
     /// `gitlab_token` the `X-Gitlab-Token` value. A present signature header is decisive.
-    pub fn authenticate(&self, github_signature: Option<&[u8]>, gitlab_token: Option<&[u8]>, body: &[u8]) -> Result<(), WebhookError> {
+    pub fn authenticate(
+        &self,
+        github_signature: Option<&[u8]>,
+        gitlab_token: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<(), WebhookError> {
         if let Some(header) = github_signature {
-            let hex_sig = header.strip_prefix(b"sha256=").ok_or(WebhookError::MalformedSignature)?;
+            let hex_sig = header
+                .strip_prefix(b"sha256=")
+                .ok_or(WebhookError::MalformedSignature)?;
             if hex_sig.len() != 64 {
                 return Err(WebhookError::MalformedSignature);
             }
             let sig = hex::decode(hex_sig).map_err(|_| WebhookError::MalformedSignature)?;
             let mut mac = self.mac();
             mac.update(body);
-            return mac.verify_slice(&sig).map_err(|_| WebhookError::BadSignature);
+            return mac
+                .verify_slice(&sig)
+                .map_err(|_| WebhookError::BadSignature);
         }
         if let Some(token) = gitlab_token {
             // Constant-time equality of token and secret: compare their MACs under the
@@ -78,7 +96,9 @@ impl WebhookSecret {
             let expected = expected.finalize().into_bytes();
             let mut got = self.mac();
             got.update(token);
-            return got.verify_slice(&expected).map_err(|_| WebhookError::BadSignature);
+            return got
+                .verify_slice(&expected)
+                .map_err(|_| WebhookError::BadSignature);
         }
         Err(WebhookError::MissingSignature)
     }
@@ -109,7 +129,10 @@ mod tests {
         let secret = WebhookSecret::new(b"It's a Secret to Everybody").unwrap();
         let body = b"Hello, World!";
         let header = github_header(b"It's a Secret to Everybody", body);
-        assert_eq!(secret.authenticate(Some(header.as_bytes()), None, body), Ok(()));
+        assert_eq!(
+            secret.authenticate(Some(header.as_bytes()), None, body),
+            Ok(())
+        );
     }
 
     #[test]
@@ -117,7 +140,10 @@ mod tests {
         // GitHub's docs: secret "It's a Secret to Everybody", payload "Hello, World!".
         let secret = WebhookSecret::new(b"It's a Secret to Everybody").unwrap();
         let header = b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-        assert_eq!(secret.authenticate(Some(header), None, b"Hello, World!"), Ok(()));
+        assert_eq!(
+            secret.authenticate(Some(header), None, b"Hello, World!"),
+            Ok(())
+        );
     }
 
     #[test]
@@ -125,12 +151,20 @@ mod tests {
         let secret = WebhookSecret::new(b"s3cret").unwrap();
         let header = github_header(b"s3cret", b"{\"ref\":\"refs/heads/main\"}");
         assert_eq!(
-            secret.authenticate(Some(header.as_bytes()), None, b"{\"ref\":\"refs/heads/evil\"}"),
+            secret.authenticate(
+                Some(header.as_bytes()),
+                None,
+                b"{\"ref\":\"refs/heads/evil\"}"
+            ),
             Err(WebhookError::BadSignature)
         );
         let other = WebhookSecret::new(b"other").unwrap();
         assert_eq!(
-            other.authenticate(Some(header.as_bytes()), None, b"{\"ref\":\"refs/heads/main\"}"),
+            other.authenticate(
+                Some(header.as_bytes()),
+                None,
+                b"{\"ref\":\"refs/heads/main\"}"
+            ),
             Err(WebhookError::BadSignature)
         );
     }
@@ -138,20 +172,40 @@ mod tests {
     #[test]
     fn missing_or_malformed_signatures_are_rejected() {
         let secret = WebhookSecret::new(b"s3cret").unwrap();
-        assert_eq!(secret.authenticate(None, None, b"x"), Err(WebhookError::MissingSignature));
-        for bad in [&b"sha1=abcd"[..], b"sha256=", b"sha256=zz", &[b's'; 300][..]] {
-            assert_eq!(secret.authenticate(Some(bad), None, b"x"), Err(WebhookError::MalformedSignature));
+        assert_eq!(
+            secret.authenticate(None, None, b"x"),
+            Err(WebhookError::MissingSignature)
+        );
+        for bad in [
+            &b"sha1=abcd"[..],
+            b"sha256=",
+            b"sha256=zz",
+            &[b's'; 300][..],
+        ] {
+            assert_eq!(
+                secret.authenticate(Some(bad), None, b"x"),
+                Err(WebhookError::MalformedSignature)
+            );
         }
         let not_hex = format!("sha256={}", "g".repeat(64));
-        assert_eq!(secret.authenticate(Some(not_hex.as_bytes()), None, b"x"), Err(WebhookError::MalformedSignature));
+        assert_eq!(
+            secret.authenticate(Some(not_hex.as_bytes()), None, b"x"),
+            Err(WebhookError::MalformedSignature)
+        );
     }
 
     #[test]
     fn gitlab_token_must_equal_the_secret() {
         let secret = WebhookSecret::new(b"s3cret").unwrap();
         assert_eq!(secret.authenticate(None, Some(b"s3cret"), b"{}"), Ok(()));
-        assert_eq!(secret.authenticate(None, Some(b"s3cre"), b"{}"), Err(WebhookError::BadSignature));
-        assert_eq!(secret.authenticate(None, Some(b""), b"{}"), Err(WebhookError::BadSignature));
+        assert_eq!(
+            secret.authenticate(None, Some(b"s3cre"), b"{}"),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            secret.authenticate(None, Some(b""), b"{}"),
+            Err(WebhookError::BadSignature)
+        );
     }
 
     #[test]
