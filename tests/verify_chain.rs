@@ -6,13 +6,18 @@ mod support;
 
 use netpol_sync::git::Repo;
 use netpol_sync::reason::ReasonCode;
-use netpol_sync::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError};
+use netpol_sync::verify::{
+    verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError,
+};
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 use support::{Key, TestRepo};
 
 fn policy() -> SignaturePolicy {
-    SignaturePolicy { at: UNIX_EPOCH + Duration::from_secs(1_769_904_000), require_user_presence: true }
+    SignaturePolicy {
+        at: UNIX_EPOCH + Duration::from_secs(1_769_904_000),
+        require_user_presence: true,
+    }
 }
 
 struct Fixture {
@@ -33,7 +38,14 @@ fn fixture() -> Fixture {
     let repo = TestRepo::init(&dir.join("repo"));
     repo.write("keys/allowed_signers", alice.allowed_signers_line(""));
     let base = repo.commit_signed("trust alice", &alice);
-    Fixture { _tmp: tmp, dir, repo, alice, bob, base }
+    Fixture {
+        _tmp: tmp,
+        dir,
+        repo,
+        alice,
+        bob,
+        base,
+    }
 }
 
 fn anchor(f: &Fixture) -> AllowedSigners {
@@ -85,7 +97,10 @@ fn unsigned_commit_inside_the_range_is_rejected() {
 #[test]
 fn key_added_by_a_trusted_commit_may_sign_later_commits() {
     let f = fixture();
-    f.repo.write("keys/allowed_signers", f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""));
+    f.repo.write(
+        "keys/allowed_signers",
+        f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""),
+    );
     f.repo.commit_signed("trust bob", &f.alice);
     let by_bob = f.repo.commit_signed("bob's first change", &f.bob);
     let v = verify(&f, "HEAD", Some(&f.base)).unwrap();
@@ -98,7 +113,10 @@ fn key_added_by_a_trusted_commit_may_sign_later_commits() {
 #[test]
 fn key_that_adds_itself_is_rejected() {
     let f = fixture();
-    f.repo.write("keys/allowed_signers", f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""));
+    f.repo.write(
+        "keys/allowed_signers",
+        f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""),
+    );
     let self_trusting = f.repo.commit_signed("bob trusts bob", &f.bob);
     let e = rejected(verify(&f, "HEAD", Some(&f.base)));
     assert_eq!(e.reason(), ReasonCode::UntrustedKey);
@@ -109,9 +127,13 @@ fn key_that_adds_itself_is_rejected() {
 #[test]
 fn key_removed_then_used_is_rejected() {
     let f = fixture();
-    f.repo.write("keys/allowed_signers", f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""));
+    f.repo.write(
+        "keys/allowed_signers",
+        f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""),
+    );
     f.repo.commit_signed("trust bob", &f.alice);
-    f.repo.write("keys/allowed_signers", f.alice.allowed_signers_line(""));
+    f.repo
+        .write("keys/allowed_signers", f.alice.allowed_signers_line(""));
     let removal = f.repo.commit_signed("revoke bob", &f.alice);
     let after = f.repo.commit_signed("bob signs anyway", &f.bob);
     // Up to the removal, the chain is fine (the removal itself is signed by alice).
@@ -145,7 +167,11 @@ fn signed_sibling_not_descending_from_the_last_applied_is_rejected() {
 #[test]
 fn last_applied_missing_from_the_repository_is_not_fast_forward() {
     let f = fixture();
-    let e = rejected(verify(&f, "HEAD", Some("0123456789abcdef0123456789abcdef01234567")));
+    let e = rejected(verify(
+        &f,
+        "HEAD",
+        Some("0123456789abcdef0123456789abcdef01234567"),
+    ));
     assert_eq!(e.reason(), ReasonCode::NotFastForward);
 }
 
@@ -158,7 +184,17 @@ fn signed_merge(f: &Fixture) -> (String, String) {
     f.repo.git(&["checkout", "-q", "main"]);
     let main = f.repo.commit_signed("main moves on", &f.alice);
     let key = format!("user.signingkey={}", f.alice.private.display());
-    f.repo.git(&["-c", &key, "merge", "-q", "--no-ff", "-S", "-m", "merge feature", "feature"]);
+    f.repo.git(&[
+        "-c",
+        &key,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-S",
+        "-m",
+        "merge feature",
+        "feature",
+    ]);
     let _ = main;
     (feature, f.repo.head())
 }
@@ -168,7 +204,11 @@ fn signed_merge_of_unsigned_feature_commits_is_accepted() {
     let f = fixture();
     let (_, merge) = signed_merge(&f);
     let v = verify(&f, "HEAD", Some(&f.base)).unwrap();
-    assert_eq!(v.commits().len(), 2, "main commit and merge; feature commits are second-parent history");
+    assert_eq!(
+        v.commits().len(),
+        2,
+        "main commit and merge; feature commits are second-parent history"
+    );
     assert_eq!(v.commits()[1].commit.to_string(), merge);
 }
 
@@ -179,7 +219,8 @@ fn unsigned_merge_is_rejected() {
     f.repo.commit_signed("feature", &f.alice);
     f.repo.git(&["checkout", "-q", "main"]);
     f.repo.commit_signed("main", &f.alice);
-    f.repo.git(&["merge", "-q", "--no-ff", "-m", "unsigned merge", "feature"]);
+    f.repo
+        .git(&["merge", "-q", "--no-ff", "-m", "unsigned merge", "feature"]);
     let e = rejected(verify(&f, "HEAD", Some(&f.base)));
     assert_eq!(e.reason(), ReasonCode::UnsignedCommit);
 }
@@ -200,7 +241,9 @@ fn missing_keys_file_at_the_parent_is_a_rejection_not_an_open_door() {
     let f = fixture();
     f.repo.remove("keys/allowed_signers");
     f.repo.commit_signed("drop the keys file", &f.alice);
-    let child = f.repo.commit_signed("signed by alice after the drop", &f.alice);
+    let child = f
+        .repo
+        .commit_signed("signed by alice after the drop", &f.alice);
     let e = rejected(verify(&f, "HEAD", Some(&f.base)));
     assert_eq!(e.reason(), ReasonCode::TrustFileInvalid);
     assert_eq!(e.location().commit, Some(child));
@@ -210,7 +253,10 @@ fn missing_keys_file_at_the_parent_is_a_rejection_not_an_open_door() {
 #[test]
 fn malformed_keys_file_at_the_parent_is_rejected_with_its_line() {
     let f = fixture();
-    f.repo.write("keys/allowed_signers", f.alice.allowed_signers_line("") + "bob@example.com ssh-foo AAAA\n");
+    f.repo.write(
+        "keys/allowed_signers",
+        f.alice.allowed_signers_line("") + "bob@example.com ssh-foo AAAA\n",
+    );
     f.repo.commit_signed("typo in keys", &f.alice);
     f.repo.commit_signed("next", &f.alice);
     let e = rejected(verify(&f, "HEAD", Some(&f.base)));
@@ -234,7 +280,8 @@ fn keys_file_that_is_a_symlink_at_the_parent_is_rejected() {
 fn head_without_since_is_judged_by_the_anchor_not_its_own_keys_file() {
     let f = fixture();
     // The head trusts bob in its own tree, but the anchor trusts only alice.
-    f.repo.write("keys/allowed_signers", f.bob.allowed_signers_line(""));
+    f.repo
+        .write("keys/allowed_signers", f.bob.allowed_signers_line(""));
     f.repo.commit_signed("bob trusts himself", &f.bob);
     let e = rejected(verify(&f, "HEAD", None));
     assert_eq!(e.reason(), ReasonCode::UntrustedKey);
@@ -244,7 +291,10 @@ fn head_without_since_is_judged_by_the_anchor_not_its_own_keys_file() {
 #[test]
 fn revision_allowed_signers_is_its_own_keys_file() {
     let f = fixture();
-    f.repo.write("keys/allowed_signers", f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""));
+    f.repo.write(
+        "keys/allowed_signers",
+        f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""),
+    );
     f.repo.commit_signed("trust bob", &f.alice);
     let v = verify(&f, "HEAD", None).unwrap();
     assert_eq!(v.allowed_signers().unwrap().len(), 2);

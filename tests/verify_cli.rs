@@ -5,7 +5,9 @@ mod support;
 
 use base64::Engine;
 use std::path::PathBuf;
-use support::{gpgsig_header, insert_header, run_netpol_sync, write_allowed_signers, Key, TestRepo};
+use support::{
+    gpgsig_header, insert_header, run_netpol_sync, write_allowed_signers, Key, TestRepo,
+};
 
 const AT: &str = "2026-02-01T00:00:00Z";
 
@@ -26,14 +28,33 @@ fn fixture() -> Fixture {
     repo.write("keys/allowed_signers", alice.allowed_signers_line(""));
     let base = repo.commit_signed("trust alice", &alice);
     let anchor = write_allowed_signers(&dir, "anchor", &[alice.allowed_signers_line("")]);
-    Fixture { _tmp: tmp, dir, repo, alice, anchor, base }
+    Fixture {
+        _tmp: tmp,
+        dir,
+        repo,
+        alice,
+        anchor,
+        base,
+    }
 }
 
 impl Fixture {
     fn verify(&self, rev: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
         let repo = self.repo.dir.to_str().unwrap().to_string();
         let anchor = self.anchor.to_str().unwrap().to_string();
-        let mut args = vec!["verify", "--repo", &repo, "--rev", rev, "--trust-anchor", &anchor, "--at", AT, "--output", "json"];
+        let mut args = vec![
+            "verify",
+            "--repo",
+            &repo,
+            "--rev",
+            rev,
+            "--trust-anchor",
+            &anchor,
+            "--at",
+            AT,
+            "--output",
+            "json",
+        ];
         args.extend_from_slice(extra);
         let (code, stdout, stderr) = run_netpol_sync(&args);
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -52,7 +73,10 @@ fn verified_chain_prints_verdict_revision_and_commits() {
     assert_eq!(json["verdict"], "verified");
     assert_eq!(json["revision"], head.as_str());
     assert_eq!(json["commits"][0]["commit"], head.as_str());
-    assert_eq!(json["commits"][0]["fingerprint"], f.alice.fingerprint().as_str());
+    assert_eq!(
+        json["commits"][0]["fingerprint"],
+        f.alice.fingerprint().as_str()
+    );
     assert_eq!(json["commits"][0]["principal"], "alice@example.com");
 }
 
@@ -67,7 +91,10 @@ fn rejection_names_commit_reason_fingerprint_and_exits_1() {
     assert_eq!(json["reason"], "untrusted-key");
     assert_eq!(json["revision"], bad.as_str());
     assert_eq!(json["location"]["commit"], bad.as_str());
-    assert_eq!(json["location"]["fingerprint"], mallory.fingerprint().as_str());
+    assert_eq!(
+        json["location"]["fingerprint"],
+        mallory.fingerprint().as_str()
+    );
 }
 
 #[test]
@@ -103,7 +130,15 @@ fn repository_given_as_a_file_url_is_cloned_and_verified() {
     let f = fixture();
     let url = format!("file://{}", f.repo.dir.display());
     let (code, stdout, stderr) = run_netpol_sync(&[
-        "verify", "--repo", &url, "--rev", "main", "--trust-anchor", f.anchor.to_str().unwrap(), "--output", "json",
+        "verify",
+        "--repo",
+        &url,
+        "--rev",
+        "main",
+        "--trust-anchor",
+        f.anchor.to_str().unwrap(),
+        "--output",
+        "json",
     ]);
     assert_eq!(code, 0, "{stdout} {stderr}");
     let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
@@ -114,12 +149,24 @@ fn repository_given_as_a_file_url_is_cloned_and_verified() {
 fn not_a_repository_exits_2() {
     let f = fixture();
     let (code, stdout, stderr) = run_netpol_sync(&[
-        "verify", "--repo", f.dir.to_str().unwrap(), "--trust-anchor", f.anchor.to_str().unwrap(), "--output", "json",
+        "verify",
+        "--repo",
+        f.dir.to_str().unwrap(),
+        "--trust-anchor",
+        f.anchor.to_str().unwrap(),
+        "--output",
+        "json",
     ]);
     assert_eq!(code, 2, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(json["verdict"], "error");
-    assert!(json["message"].as_str().unwrap().contains("not a git repository"), "{json}");
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a git repository"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -128,29 +175,51 @@ fn unknown_rev_exits_2() {
     let (code, json, _) = f.verify("no-such-branch", &[]);
     assert_eq!(code, 2);
     assert_eq!(json["reason"], "not-found");
-    assert!(json["message"].as_str().unwrap().contains("no-such-branch"), "{json}");
+    assert!(
+        json["message"].as_str().unwrap().contains("no-such-branch"),
+        "{json}"
+    );
 }
 
 #[test]
 fn missing_trust_anchor_exits_2() {
     let f = fixture();
     let (code, stdout, _) = run_netpol_sync(&[
-        "verify", "--repo", f.repo.dir.to_str().unwrap(), "--trust-anchor", "/nonexistent/anchor", "--output", "json",
+        "verify",
+        "--repo",
+        f.repo.dir.to_str().unwrap(),
+        "--trust-anchor",
+        "/nonexistent/anchor",
+        "--output",
+        "json",
     ]);
     assert_eq!(code, 2);
     let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert!(json["message"].as_str().unwrap().contains("/nonexistent/anchor"), "{json}");
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/anchor"),
+        "{json}"
+    );
 }
 
 #[test]
 fn trust_anchor_with_unknown_key_type_exits_2_naming_file_and_line() {
     let f = fixture();
-    std::fs::write(&f.anchor, f.alice.allowed_signers_line("") + "bob@example.com ssh-foo AAAAB3NzaC1\n").unwrap();
+    std::fs::write(
+        &f.anchor,
+        f.alice.allowed_signers_line("") + "bob@example.com ssh-foo AAAAB3NzaC1\n",
+    )
+    .unwrap();
     let (code, json, _) = f.verify("HEAD", &[]);
     assert_eq!(code, 2);
     assert_eq!(json["reason"], "trust-file-invalid");
     let message = json["message"].as_str().unwrap();
-    assert!(message.contains("line 2") && message.contains("ssh-foo"), "{message}");
+    assert!(
+        message.contains("line 2") && message.contains("ssh-foo"),
+        "{message}"
+    );
     assert!(message.contains(f.anchor.to_str().unwrap()), "{message}");
 }
 
@@ -178,7 +247,10 @@ fn ten_megabyte_gpgsig_header_is_refused_by_size() {
         armored.push('\n');
     }
     armored.push_str("-----END SSH SIGNATURE-----\n");
-    let id = f.repo.hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", armored.as_bytes())));
+    let id = f.repo.hash_object_commit(&insert_header(
+        &payload,
+        &gpgsig_header("gpgsig", armored.as_bytes()),
+    ));
     let (code, json, _) = f.verify(&id, &[]);
     assert_eq!(code, 1, "{json}");
     assert_eq!(json["reason"], "limit-exceeded");
@@ -190,7 +262,9 @@ fn gpgsig_with_bad_base64_is_a_bad_signature() {
     f.repo.commit_unsigned("payload");
     let payload = f.repo.cat_commit("HEAD");
     let armored = b"-----BEGIN SSH SIGNATURE-----\nU1NI!!!lH\n-----END SSH SIGNATURE-----\n";
-    let id = f.repo.hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", armored)));
+    let id = f
+        .repo
+        .hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", armored)));
     let (code, json, _) = f.verify(&id, &[]);
     assert_eq!(code, 1);
     assert_eq!(json["reason"], "bad-signature");
@@ -205,17 +279,36 @@ fn sshsig_with_truncated_length_fields_is_a_bad_signature() {
     let real = f.alice.sign_detached("git", &payload);
     let text = String::from_utf8(real).unwrap();
     let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    let blob = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
     // Cut inside the public key string, then claim a huge length for the namespace.
-    for cut in [blob[..20].to_vec(), { let mut b = blob.clone(); b.truncate(60); b }] {
+    for cut in [blob[..20].to_vec(), {
+        let mut b = blob.clone();
+        b.truncate(60);
+        b
+    }] {
         let b64 = base64::engine::general_purpose::STANDARD.encode(&cut);
-        let lines: Vec<&str> = b64.as_bytes().chunks(70).map(|c| std::str::from_utf8(c).unwrap()).collect();
-        let armored = format!("-----BEGIN SSH SIGNATURE-----\n{}\n-----END SSH SIGNATURE-----\n", lines.join("\n"));
-        let id = f.repo.hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", armored.as_bytes())));
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(70)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let armored = format!(
+            "-----BEGIN SSH SIGNATURE-----\n{}\n-----END SSH SIGNATURE-----\n",
+            lines.join("\n")
+        );
+        let id = f.repo.hash_object_commit(&insert_header(
+            &payload,
+            &gpgsig_header("gpgsig", armored.as_bytes()),
+        ));
         let (code, json, _) = f.verify(&id, &[]);
         assert_eq!(code, 1, "{json}");
         assert_eq!(json["reason"], "bad-signature");
-        assert!(json["message"].as_str().unwrap().contains("truncated"), "{json}");
+        assert!(
+            json["message"].as_str().unwrap().contains("truncated"),
+            "{json}"
+        );
         assert!(!f.repo.git_verify_commit(&id, &f.anchor));
     }
 }
@@ -226,7 +319,9 @@ fn pgp_signature_in_gpgsig_is_unsupported() {
     f.repo.commit_unsigned("payload");
     let payload = f.repo.cat_commit("HEAD");
     let pgp = b"-----BEGIN PGP SIGNATURE-----\n\niHUEABYKAB0WIQ==\n-----END PGP SIGNATURE-----\n";
-    let id = f.repo.hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", pgp)));
+    let id = f
+        .repo
+        .hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", pgp)));
     let (code, json, _) = f.verify(&id, &[]);
     assert_eq!(code, 1);
     assert_eq!(json["reason"], "unsupported-key-type");

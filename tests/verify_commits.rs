@@ -6,7 +6,9 @@ mod support;
 
 use netpol_sync::git::Repo;
 use netpol_sync::reason::ReasonCode;
-use netpol_sync::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError};
+use netpol_sync::verify::{
+    verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
@@ -16,7 +18,10 @@ use support::{gpgsig_header, insert_header, run, write_allowed_signers, Key, Tes
 const FEB_2026: u64 = 1_769_904_000;
 
 fn policy() -> SignaturePolicy {
-    SignaturePolicy { at: UNIX_EPOCH + Duration::from_secs(FEB_2026), require_user_presence: true }
+    SignaturePolicy {
+        at: UNIX_EPOCH + Duration::from_secs(FEB_2026),
+        require_user_presence: true,
+    }
 }
 
 struct Fixture {
@@ -32,10 +37,20 @@ fn fixture() -> Fixture {
     let alice = Key::ed25519(&dir, "alice@example.com");
     let repo = TestRepo::init(&dir.join("repo"));
     repo.write("keys/allowed_signers", alice.allowed_signers_line(""));
-    Fixture { _tmp: tmp, dir, repo, alice }
+    Fixture {
+        _tmp: tmp,
+        dir,
+        repo,
+        alice,
+    }
 }
 
-fn ours(repo: &TestRepo, rev: &str, anchor: &Path, policy: &SignaturePolicy) -> Result<VerifiedRevision, VerifyError> {
+fn ours(
+    repo: &TestRepo,
+    rev: &str,
+    anchor: &Path,
+    policy: &SignaturePolicy,
+) -> Result<VerifiedRevision, VerifyError> {
     let signers = AllowedSigners::parse("anchor", &std::fs::read(anchor).unwrap()).unwrap();
     let repo = Repo::open(repo.dir.to_str().unwrap()).unwrap();
     verify_revision(&repo, rev, None, &signers, policy)
@@ -96,7 +111,10 @@ fn rsa_and_ecdsa_signed_commits_are_unsupported_though_git_accepts_them() {
         let e = rejected(ours(&f.repo, "HEAD", &anchor, &policy()));
         assert_eq!(e.reason(), ReasonCode::UnsupportedKeyType, "{kind}: {e}");
         assert_eq!(e.location().fingerprint, Some(key.fingerprint()), "{kind}");
-        assert!(f.repo.git_verify_commit("HEAD", &anchor), "git accepts {kind}");
+        assert!(
+            f.repo.git_verify_commit("HEAD", &anchor),
+            "git accepts {kind}"
+        );
     }
 }
 
@@ -117,7 +135,9 @@ fn signature_made_in_file_namespace_and_grafted_into_a_commit_is_rejected_like_g
     // The same splice with a `git`-namespace signature is accepted by both: the graft
     // above fails only because of its namespace.
     let git_sig = f.alice.sign_detached("git", &payload);
-    let good = f.repo.hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", &git_sig)));
+    let good = f
+        .repo
+        .hash_object_commit(&insert_header(&payload, &gpgsig_header("gpgsig", &git_sig)));
     ours(&f.repo, &good, &anchor, &policy()).unwrap();
     assert!(f.repo.git_verify_commit(&good, &anchor));
 }
@@ -127,7 +147,9 @@ fn tampered_payload_is_rejected_like_git() {
     let f = fixture();
     f.repo.commit_signed("allow frontend to payments", &f.alice);
     let raw = f.repo.cat_commit("HEAD");
-    let text = String::from_utf8(raw).unwrap().replace("allow frontend", "allow everyone");
+    let text = String::from_utf8(raw)
+        .unwrap()
+        .replace("allow frontend", "allow everyone");
     let id = f.repo.hash_object_commit(text.as_bytes());
     let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("")]);
     let e = rejected(ours(&f.repo, &id, &anchor, &policy()));
@@ -143,7 +165,8 @@ fn signed_raw(f: &Fixture) -> Vec<u8> {
 fn gpgsig_block(raw: &[u8]) -> Vec<u8> {
     let text = String::from_utf8(raw.to_vec()).unwrap();
     let start = text.find("\ngpgsig ").unwrap() + 1;
-    let end = text.find("-----END SSH SIGNATURE-----\n").unwrap() + "-----END SSH SIGNATURE-----\n".len();
+    let end =
+        text.find("-----END SSH SIGNATURE-----\n").unwrap() + "-----END SSH SIGNATURE-----\n".len();
     text.as_bytes()[start..end].to_vec()
 }
 
@@ -160,7 +183,10 @@ fn two_gpgsig_headers_are_malformed_though_git_accepts_them() {
     let e = rejected(ours(&f.repo, &id, &anchor, &policy()));
     assert_eq!(e.reason(), ReasonCode::BadSignature);
     assert!(e.message.contains("two gpgsig"), "{e}");
-    assert!(f.repo.git_verify_commit(&id, &anchor), "git-core accepts the doubled header");
+    assert!(
+        f.repo.git_verify_commit(&id, &anchor),
+        "git-core accepts the doubled header"
+    );
 }
 
 /// Stricter by design: git-core drops any header line starting with `gpgsig` from the
@@ -170,12 +196,17 @@ fn two_gpgsig_headers_are_malformed_though_git_accepts_them() {
 fn unknown_gpgsig_x_header_is_malformed_though_git_accepts_it() {
     let f = fixture();
     let raw = signed_raw(&f);
-    let id = f.repo.hash_object_commit(&insert_header(&raw, b"gpgsig-x smuggled\n"));
+    let id = f
+        .repo
+        .hash_object_commit(&insert_header(&raw, b"gpgsig-x smuggled\n"));
     let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("")]);
     let e = rejected(ours(&f.repo, &id, &anchor, &policy()));
     assert_eq!(e.reason(), ReasonCode::BadSignature);
     assert!(e.message.contains("gpgsig-x"), "{e}");
-    assert!(f.repo.git_verify_commit(&id, &anchor), "git-core ignores the smuggled header");
+    assert!(
+        f.repo.git_verify_commit(&id, &anchor),
+        "git-core ignores the smuggled header"
+    );
 }
 
 /// Stricter by design: git-core drops every known signature header (`gpgsig-sha256` too)
@@ -191,7 +222,10 @@ fn gpgsig_sha256_header_added_to_a_signed_commit_is_malformed() {
     let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("")]);
     let e = rejected(ours(&f.repo, &id, &anchor, &policy()));
     assert_eq!(e.reason(), ReasonCode::BadSignature);
-    assert!(f.repo.git_verify_commit(&id, &anchor), "git-core strips gpgsig-sha256 from the payload");
+    assert!(
+        f.repo.git_verify_commit(&id, &anchor),
+        "git-core strips gpgsig-sha256 from the payload"
+    );
 }
 
 #[test]
@@ -199,7 +233,11 @@ fn key_expired_by_valid_before_is_rejected_like_git() {
     let f = fixture();
     f.repo.commit_signed("signed in 2026", &f.alice);
     // Expired before the committer date (2026-01-01) and before the verifier's clock.
-    let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("valid-before=\"20251231Z\"")]);
+    let anchor = write_allowed_signers(
+        &f.dir,
+        "anchor",
+        &[f.alice.allowed_signers_line("valid-before=\"20251231Z\"")],
+    );
     let e = rejected(ours(&f.repo, "HEAD", &anchor, &policy()));
     assert_eq!(e.reason(), ReasonCode::UntrustedKey);
     assert!(e.message.contains("expired"), "{e}");
@@ -213,12 +251,19 @@ fn key_expired_by_valid_before_is_rejected_like_git() {
 fn backdated_commit_from_expired_key_is_rejected_though_git_accepts_it() {
     let f = fixture();
     f.repo.commit_signed("committer date 2026-01-01", &f.alice);
-    let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("valid-before=\"20260115Z\"")]);
+    let anchor = write_allowed_signers(
+        &f.dir,
+        "anchor",
+        &[f.alice.allowed_signers_line("valid-before=\"20260115Z\"")],
+    );
     let e = rejected(ours(&f.repo, "HEAD", &anchor, &policy()));
     assert_eq!(e.reason(), ReasonCode::UntrustedKey);
     assert!(f.repo.git_verify_commit("HEAD", &anchor));
     // At a time inside the window we agree with git.
-    let early = SignaturePolicy { at: UNIX_EPOCH + Duration::from_secs(1_767_225_600), ..policy() };
+    let early = SignaturePolicy {
+        at: UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+        ..policy()
+    };
     ours(&f.repo, "HEAD", &anchor, &early).unwrap();
 }
 
@@ -226,7 +271,12 @@ fn backdated_commit_from_expired_key_is_rejected_though_git_accepts_it() {
 fn key_limited_to_another_namespace_is_rejected_like_git() {
     let f = fixture();
     f.repo.commit_signed("signed", &f.alice);
-    let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("namespaces=\"netpol-sync-bundle\"")]);
+    let anchor = write_allowed_signers(
+        &f.dir,
+        "anchor",
+        &[f.alice
+            .allowed_signers_line("namespaces=\"netpol-sync-bundle\"")],
+    );
     let e = rejected(ours(&f.repo, "HEAD", &anchor, &policy()));
     assert_eq!(e.reason(), ReasonCode::UntrustedKey);
     assert!(!f.repo.git_verify_commit("HEAD", &anchor));
@@ -236,8 +286,18 @@ fn key_limited_to_another_namespace_is_rejected_like_git() {
 fn wildcard_principal_line_verifies_like_git() {
     let f = fixture();
     f.repo.commit_signed("signed", &f.alice);
-    let key = f.alice.public_line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    let anchor = write_allowed_signers(&f.dir, "anchor", &[format!("*@example.com,!bob@example.com {key}\n")]);
+    let key = f
+        .alice
+        .public_line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let anchor = write_allowed_signers(
+        &f.dir,
+        "anchor",
+        &[format!("*@example.com,!bob@example.com {key}\n")],
+    );
     let v = ours(&f.repo, "HEAD", &anchor, &policy()).unwrap();
     assert_eq!(v.commits()[0].principal, "*@example.com,!bob@example.com");
     assert!(f.repo.git_verify_commit("HEAD", &anchor));
@@ -246,26 +306,47 @@ fn wildcard_principal_line_verifies_like_git() {
 #[test]
 fn detached_bundle_signature_from_ssh_keygen_verifies() {
     let f = fixture();
-    let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("namespaces=\"netpol-sync-bundle\"")]);
+    let anchor = write_allowed_signers(
+        &f.dir,
+        "anchor",
+        &[f.alice
+            .allowed_signers_line("namespaces=\"netpol-sync-bundle\"")],
+    );
     let signers = AllowedSigners::parse("anchor", &std::fs::read(&anchor).unwrap()).unwrap();
     let message = b"apiVersion: netpol-sync/v1\nkind: Bundle\n";
     let sig = f.alice.sign_detached("netpol-sync-bundle", message);
-    let who = signers.verify_detached(&sig, "netpol-sync-bundle", message, &policy()).unwrap();
+    let who = signers
+        .verify_detached(&sig, "netpol-sync-bundle", message, &policy())
+        .unwrap();
     assert_eq!(who.fingerprint, f.alice.fingerprint());
     // ssh-keygen agrees on the same inputs.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sig"), &sig).unwrap();
     let mut verify = Command::new("ssh-keygen");
     verify
-        .args(["-Y", "verify", "-n", "netpol-sync-bundle", "-I", "alice@example.com", "-f"])
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "netpol-sync-bundle",
+            "-I",
+            "alice@example.com",
+            "-f",
+        ])
         .arg(&anchor)
         .arg("-s")
         .arg(dir.path().join("sig"));
-    let mut child = verify.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = verify
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     child.stdin.take().unwrap().write_all(message).unwrap();
     assert!(child.wait().unwrap().success());
-    let tampered = signers.verify_detached(&sig, "netpol-sync-bundle", b"kind: Other\n", &policy()).unwrap_err();
+    let tampered = signers
+        .verify_detached(&sig, "netpol-sync-bundle", b"kind: Other\n", &policy())
+        .unwrap_err();
     assert_eq!(tampered.reason(), ReasonCode::BadSignature);
 }
 

@@ -4,7 +4,9 @@ use super::VerifyArgs;
 use crate::git::Repo;
 use crate::outcome::{CommitSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
-use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError};
+use crate::verify::{
+    verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError,
+};
 use std::time::SystemTime;
 
 /// Largest trust anchor file read (the parser has its own, equal, limit).
@@ -24,7 +26,13 @@ pub fn run(args: VerifyArgs) -> Outcome {
         Err(e) => return Outcome::error(e.to_string()),
     };
     let revision = repo.resolve(&args.repo.rev).ok().map(|oid| oid.to_string());
-    match verify_revision(&repo, &args.repo.rev, args.since.as_deref(), &anchor, &policy) {
+    match verify_revision(
+        &repo,
+        &args.repo.rev,
+        args.since.as_deref(),
+        &anchor,
+        &policy,
+    ) {
         Ok(verified) => verified_outcome(&repo, &verified, &args),
         Err(e) => {
             let mut outcome = from_verify_error(e);

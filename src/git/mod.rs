@@ -22,9 +22,17 @@ pub enum GitError {
     #[error("revision {rev:?} not found in the repository")]
     UnknownRevision { rev: String },
     #[error("object {oid} is {size} bytes, more than the {limit} allowed")]
-    TooLarge { oid: git2::Oid, size: usize, limit: usize },
+    TooLarge {
+        oid: git2::Oid,
+        size: usize,
+        limit: usize,
+    },
     #[error("object {oid} is a {found}, not a {expected}")]
-    WrongType { oid: git2::Oid, found: String, expected: &'static str },
+    WrongType {
+        oid: git2::Oid,
+        found: String,
+        expected: &'static str,
+    },
     #[error("{0}")]
     Git(#[from] git2::Error),
     #[error("{0}")]
@@ -43,20 +51,34 @@ pub enum TreeFile {
 impl Repo {
     pub fn open(path_or_url: &str) -> Result<Repo, GitError> {
         if is_url(path_or_url) {
-            let dir = tempfile::Builder::new().prefix("netpol-sync-clone-").tempdir()?;
+            let dir = tempfile::Builder::new()
+                .prefix("netpol-sync-clone-")
+                .tempdir()?;
             let inner = git2::build::RepoBuilder::new()
                 .bare(true)
                 .clone(path_or_url, dir.path())
-                .map_err(|source| GitError::Clone { url: path_or_url.to_string(), source })?;
-            return Ok(Repo { inner, _clone_dir: Some(dir) });
+                .map_err(|source| GitError::Clone {
+                    url: path_or_url.to_string(),
+                    source,
+                })?;
+            return Ok(Repo {
+                inner,
+                _clone_dir: Some(dir),
+            });
         }
         let inner = git2::Repository::open_ext(
             Path::new(path_or_url),
             git2::RepositoryOpenFlags::NO_SEARCH,
             std::iter::empty::<&std::ffi::OsStr>(),
         )
-        .map_err(|source| GitError::NotARepository { path: path_or_url.to_string(), source })?;
-        Ok(Repo { inner, _clone_dir: None })
+        .map_err(|source| GitError::NotARepository {
+            path: path_or_url.to_string(),
+            source,
+        })?;
+        Ok(Repo {
+            inner,
+            _clone_dir: None,
+        })
     }
 
     pub fn git2(&self) -> &git2::Repository {
@@ -66,12 +88,15 @@ impl Repo {
     /// A commit id for `rev` (branch, tag, id, `HEAD~2`...). In a clone, a branch name
     /// also resolves through `origin/`.
     pub fn resolve(&self, rev: &str) -> Result<git2::Oid, GitError> {
-        let unknown = || GitError::UnknownRevision { rev: rev.to_string() };
+        let unknown = || GitError::UnknownRevision {
+            rev: rev.to_string(),
+        };
         let object = match self.inner.revparse_single(rev) {
             Ok(o) => o,
-            Err(_) if self._clone_dir.is_some() => {
-                self.inner.revparse_single(&format!("origin/{rev}")).map_err(|_| unknown())?
-            }
+            Err(_) if self._clone_dir.is_some() => self
+                .inner
+                .revparse_single(&format!("origin/{rev}"))
+                .map_err(|_| unknown())?,
             Err(_) => return Err(unknown()),
         };
         Ok(object.peel_to_commit().map_err(|_| unknown())?.id())
@@ -98,7 +123,11 @@ impl Repo {
         let odb = self.inner.odb()?;
         let (size, found) = odb.read_header(oid)?;
         if found != kind {
-            return Err(GitError::WrongType { oid, found: found.str().to_string(), expected });
+            return Err(GitError::WrongType {
+                oid,
+                found: found.str().to_string(),
+                expected,
+            });
         }
         if size > limit {
             return Err(GitError::TooLarge { oid, size, limit });
@@ -151,6 +180,9 @@ mod tests {
 
     #[test]
     fn missing_directory_is_not_a_repository() {
-        assert!(matches!(Repo::open("/nonexistent/netpol-sync"), Err(GitError::NotARepository { .. })));
+        assert!(matches!(
+            Repo::open("/nonexistent/netpol-sync"),
+            Err(GitError::NotARepository { .. })
+        ));
     }
 }

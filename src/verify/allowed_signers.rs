@@ -17,7 +17,7 @@
 //!   `unsupported-key-type`, so such a line never vouches for anything.
 
 use super::armor::dearmor;
-use super::key::{PublicKey, KeyError};
+use super::key::{KeyError, PublicKey};
 use super::sshsig::SshSig;
 use super::{SignaturePolicy, VerifyError};
 use crate::reason::ReasonCode;
@@ -62,8 +62,11 @@ impl AllowedSigners {
     /// the trust anchor's path).
     pub fn parse(source_name: &str, bytes: &[u8]) -> Result<AllowedSigners, VerifyError> {
         let file_error = |message: String| {
-            VerifyError::rejection(ReasonCode::TrustFileInvalid, format!("{source_name}: {message}"))
-                .in_file(source_name)
+            VerifyError::rejection(
+                ReasonCode::TrustFileInvalid,
+                format!("{source_name}: {message}"),
+            )
+            .in_file(source_name)
         };
         if bytes.len() > MAX_FILE_BYTES {
             return Err(file_error(format!(
@@ -88,10 +91,16 @@ impl AllowedSigners {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let text = std::str::from_utf8(raw).map_err(|_| line_error("not UTF-8".into()))?;
             if let Some(entry) = parse_line(text).map_err(line_error)? {
-                entries.push(Entry { line: number, ..entry });
+                entries.push(Entry {
+                    line: number,
+                    ..entry
+                });
             }
         }
-        Ok(AllowedSigners { source: source_name.to_string(), entries })
+        Ok(AllowedSigners {
+            source: source_name.to_string(),
+            entries,
+        })
     }
 
     /// The name given to [`AllowedSigners::parse`].
@@ -161,7 +170,11 @@ impl AllowedSigners {
             .map_err(|e| VerifyError::from(e).with_fingerprint(&fingerprint))?;
 
         let mut refusal: Option<String> = None;
-        for entry in self.entries.iter().filter(|e| !e.cert_authority && e.key.blob() == key.blob()) {
+        for entry in self
+            .entries
+            .iter()
+            .filter(|e| !e.cert_authority && e.key.blob() == key.blob())
+        {
             let verdict = entry.allows(namespace, principal, policy.at);
             match verdict {
                 Ok(()) => {
@@ -180,7 +193,8 @@ impl AllowedSigners {
             Some(why) => format!("key {fingerprint} is not trusted here: {why}"),
             None => format!("key {fingerprint} is not in {}", self.source),
         };
-        let mut err = VerifyError::rejection(ReasonCode::UntrustedKey, message).with_fingerprint(&fingerprint);
+        let mut err = VerifyError::rejection(ReasonCode::UntrustedKey, message)
+            .with_fingerprint(&fingerprint);
         if let Some(p) = principal {
             err = err.with_principal(p);
         }
@@ -189,25 +203,42 @@ impl AllowedSigners {
 }
 
 impl Entry {
-    fn allows(&self, namespace: &str, principal: Option<&str>, at: SystemTime) -> Result<(), String> {
+    fn allows(
+        &self,
+        namespace: &str,
+        principal: Option<&str>,
+        at: SystemTime,
+    ) -> Result<(), String> {
         if let Some(p) = principal {
             if !match_pattern_list(p, &self.principals) {
-                return Err(format!("principal {p:?} does not match {:?}", self.principals));
+                return Err(format!(
+                    "principal {p:?} does not match {:?}",
+                    self.principals
+                ));
             }
         }
         if let Some(allowed) = &self.namespaces {
             if !allowed.iter().any(|n| match_pattern(namespace, n)) {
-                return Err(format!("namespace {namespace:?} is not in namespaces=\"{}\"", allowed.join(",")));
+                return Err(format!(
+                    "namespace {namespace:?} is not in namespaces=\"{}\"",
+                    allowed.join(",")
+                ));
             }
         }
         if let Some(after) = self.valid_after {
             if at < after {
-                return Err(format!("not valid until {}", humantime::format_rfc3339_seconds(after)));
+                return Err(format!(
+                    "not valid until {}",
+                    humantime::format_rfc3339_seconds(after)
+                ));
             }
         }
         if let Some(before) = self.valid_before {
             if at > before {
-                return Err(format!("expired at {}", humantime::format_rfc3339_seconds(before)));
+                return Err(format!(
+                    "expired at {}",
+                    humantime::format_rfc3339_seconds(before)
+                ));
             }
         }
         Ok(())
@@ -310,9 +341,12 @@ fn check_principals(principals: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Options as written: each name with its value, if it has one.
+type OptionList = Vec<(String, Option<String>)>;
+
 /// Split `opt1,opt2="a,b" rest` into options and the rest of the line. Quotes protect
 /// commas and spaces; `\"` is a quote inside a value.
-fn take_options(s: &str) -> Result<(Vec<(String, Option<String>)>, &str), String> {
+fn take_options(s: &str) -> Result<(OptionList, &str), String> {
     let mut options = Vec::new();
     let mut name = String::new();
     let mut value: Option<String> = None;
@@ -330,7 +364,9 @@ fn take_options(s: &str) -> Result<(Vec<(String, Option<String>)>, &str), String
                     in_quotes = false;
                     if let Some((_, next)) = chars.peek() {
                         if !matches!(next, ',' | ' ' | '\t') {
-                            return Err(format!("text directly after the quoted value of option {name:?}"));
+                            return Err(format!(
+                                "text directly after the quoted value of option {name:?}"
+                            ));
                         }
                     }
                 }
@@ -346,7 +382,9 @@ fn take_options(s: &str) -> Result<(Vec<(String, Option<String>)>, &str), String
             ',' => options.push((std::mem::take(&mut name), value.take())),
             '=' if value.is_none() => {
                 if !matches!(chars.next(), Some((_, '"'))) {
-                    return Err(format!("option {name:?} needs a quoted value (name=\"value\")"));
+                    return Err(format!(
+                        "option {name:?} needs a quoted value (name=\"value\")"
+                    ));
                 }
                 value = Some(String::new());
                 in_quotes = true;
@@ -365,47 +403,52 @@ fn take_options(s: &str) -> Result<(Vec<(String, Option<String>)>, &str), String
 }
 
 impl LineOptions {
-fn apply(&mut self, name: &str, value: Option<String>) -> Result<(), String> {
-    let entry = self;
-    let lower = name.to_ascii_lowercase();
-    let needs_value = |v: Option<String>| v.ok_or_else(|| format!("option {name:?} needs a value"));
-    match lower.as_str() {
-        "cert-authority" => {
-            if value.is_some() {
-                return Err("cert-authority takes no value".into());
+    fn apply(&mut self, name: &str, value: Option<String>) -> Result<(), String> {
+        let entry = self;
+        let lower = name.to_ascii_lowercase();
+        let needs_value =
+            |v: Option<String>| v.ok_or_else(|| format!("option {name:?} needs a value"));
+        match lower.as_str() {
+            "cert-authority" => {
+                if value.is_some() {
+                    return Err("cert-authority takes no value".into());
+                }
+                if entry.cert_authority {
+                    return Err("cert-authority given twice".into());
+                }
+                entry.cert_authority = true;
             }
-            if entry.cert_authority {
-                return Err("cert-authority given twice".into());
+            "namespaces" => {
+                if entry.namespaces.is_some() {
+                    return Err("namespaces given twice".into());
+                }
+                let v = needs_value(value)?;
+                let list: Vec<String> = v.split(',').map(str::to_string).collect();
+                if list.iter().any(|n| n.is_empty()) {
+                    return Err(format!("empty namespace in namespaces=\"{v}\""));
+                }
+                entry.namespaces = Some(list);
             }
-            entry.cert_authority = true;
+            "valid-after" | "valid-before" => {
+                let when = parse_time(&needs_value(value)?)?;
+                let slot = if lower == "valid-after" {
+                    &mut entry.valid_after
+                } else {
+                    &mut entry.valid_before
+                };
+                if slot.is_some() {
+                    return Err(format!("{lower} given twice"));
+                }
+                *slot = Some(when);
+            }
+            "" => return Err("empty option".into()),
+            _ => {
+                let shown: String = name.chars().take(40).collect();
+                return Err(format!("unknown option or key type {shown:?}"));
+            }
         }
-        "namespaces" => {
-            if entry.namespaces.is_some() {
-                return Err("namespaces given twice".into());
-            }
-            let v = needs_value(value)?;
-            let list: Vec<String> = v.split(',').map(str::to_string).collect();
-            if list.iter().any(|n| n.is_empty()) {
-                return Err(format!("empty namespace in namespaces=\"{v}\""));
-            }
-            entry.namespaces = Some(list);
-        }
-        "valid-after" | "valid-before" => {
-            let when = parse_time(&needs_value(value)?)?;
-            let slot = if lower == "valid-after" { &mut entry.valid_after } else { &mut entry.valid_before };
-            if slot.is_some() {
-                return Err(format!("{lower} given twice"));
-            }
-            *slot = Some(when);
-        }
-        "" => return Err("empty option".into()),
-        _ => {
-            let shown: String = name.chars().take(40).collect();
-            return Err(format!("unknown option or key type {shown:?}"));
-        }
+        Ok(())
     }
-    Ok(())
-}
 }
 
 /// `YYYYMMDD[HHMM[SS]]` with an optional `Z`, as ssh-keygen accepts. Read as UTC with or
@@ -416,10 +459,22 @@ fn parse_time(value: &str) -> Result<SystemTime, String> {
     if !matches!(digits.len(), 8 | 12 | 14) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let field = |from: usize, to: usize| -> u64 { digits.get(from..to).and_then(|s| s.parse().ok()).unwrap_or(0) };
+    let field = |from: usize, to: usize| -> u64 {
+        digits
+            .get(from..to)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
     let (year, month, day) = (field(0, 4), field(4, 6), field(6, 8));
     let (hour, minute, second) = (field(8, 10), field(10, 12), field(12, 14));
-    if year < 1970 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    if year < 1970
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return Err(bad());
     }
     let days = days_since_epoch(year, month, day);
@@ -441,7 +496,9 @@ fn days_in_month(year: u64, month: u64) -> u64 {
 }
 
 fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
-    let years: u64 = (1970..year).map(|y| if is_leap(y) { 366 } else { 365 }).sum();
+    let years: u64 = (1970..year)
+        .map(|y| if is_leap(y) { 366 } else { 365 })
+        .sum();
     let months: u64 = (1..month).map(|m| days_in_month(year, m)).sum();
     years + months + day - 1
 }
@@ -499,7 +556,11 @@ mod tests {
 
     fn line_for(signer: &TestSigner, principals: &str, options: &str) -> String {
         let b64 = base64::engine::general_purpose::STANDARD.encode(signer.public_blob());
-        let key_type = if signer.application.is_some() { "sk-ssh-ed25519@openssh.com" } else { "ssh-ed25519" };
+        let key_type = if signer.application.is_some() {
+            "sk-ssh-ed25519@openssh.com"
+        } else {
+            "ssh-ed25519"
+        };
         format!("{principals} {options} {key_type} {b64} a comment\n")
     }
 
@@ -515,7 +576,10 @@ mod tests {
     }
 
     fn policy_at(secs: u64) -> SignaturePolicy {
-        SignaturePolicy { at: UNIX_EPOCH + Duration::from_secs(secs), require_user_presence: true }
+        SignaturePolicy {
+            at: UNIX_EPOCH + Duration::from_secs(secs),
+            require_user_presence: true,
+        }
     }
 
     const JAN_2026: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -523,7 +587,10 @@ mod tests {
     #[test]
     fn comments_blank_lines_and_crlf_are_accepted() {
         let s = TestSigner::ed25519(1);
-        let file = format!("# trusted\n\n   \r\n{}", line_for(&s, "alice@example.com", "").replace('\n', "\r\n"));
+        let file = format!(
+            "# trusted\n\n   \r\n{}",
+            line_for(&s, "alice@example.com", "").replace('\n', "\r\n")
+        );
         let signers = AllowedSigners::parse("f", file.as_bytes()).unwrap();
         assert_eq!(signers.len(), 1);
     }
@@ -531,18 +598,25 @@ mod tests {
     #[test]
     fn verifies_and_names_the_principal() {
         let s = TestSigner::ed25519(1);
-        let signers = AllowedSigners::parse("f", line_for(&s, "alice@example.com", "").as_bytes()).unwrap();
+        let signers =
+            AllowedSigners::parse("f", line_for(&s, "alice@example.com", "").as_bytes()).unwrap();
         let sig = armored(&s.sign("netpol-sync-bundle", "sha512", b"m", 0));
-        let who = signers.verify_detached(&sig, "netpol-sync-bundle", b"m", &policy_at(JAN_2026)).unwrap();
+        let who = signers
+            .verify_detached(&sig, "netpol-sync-bundle", b"m", &policy_at(JAN_2026))
+            .unwrap();
         assert_eq!(who.principal, "alice@example.com");
         assert_eq!(who.key_blob, s.public_blob());
     }
 
     #[test]
     fn key_not_listed_is_untrusted() {
-        let signers = AllowedSigners::parse("f", line_for(&TestSigner::ed25519(1), "a", "").as_bytes()).unwrap();
+        let signers =
+            AllowedSigners::parse("f", line_for(&TestSigner::ed25519(1), "a", "").as_bytes())
+                .unwrap();
         let sig = armored(&TestSigner::ed25519(2).sign("git", "sha512", b"m", 0));
-        let err = signers.verify_detached(&sig, "git", b"m", &policy_at(JAN_2026)).unwrap_err();
+        let err = signers
+            .verify_detached(&sig, "git", b"m", &policy_at(JAN_2026))
+            .unwrap_err();
         assert_eq!(err.reason(), ReasonCode::UntrustedKey);
         assert!(err.location().fingerprint.unwrap().starts_with("SHA256:"));
     }
@@ -550,35 +624,76 @@ mod tests {
     #[test]
     fn namespaces_option_limits_the_key() {
         let s = TestSigner::ed25519(1);
-        let signers = AllowedSigners::parse("f", line_for(&s, "a", "namespaces=\"git\"").as_bytes()).unwrap();
+        let signers =
+            AllowedSigners::parse("f", line_for(&s, "a", "namespaces=\"git\"").as_bytes()).unwrap();
         let bundle_sig = armored(&s.sign("netpol-sync-bundle", "sha512", b"m", 0));
-        let err = signers.verify_detached(&bundle_sig, "netpol-sync-bundle", b"m", &policy_at(JAN_2026)).unwrap_err();
+        let err = signers
+            .verify_detached(
+                &bundle_sig,
+                "netpol-sync-bundle",
+                b"m",
+                &policy_at(JAN_2026),
+            )
+            .unwrap_err();
         assert_eq!(err.reason(), ReasonCode::UntrustedKey);
         let git_sig = armored(&s.sign("git", "sha512", b"m", 0));
-        signers.verify_detached(&git_sig, "git", b"m", &policy_at(JAN_2026)).unwrap();
+        signers
+            .verify_detached(&git_sig, "git", b"m", &policy_at(JAN_2026))
+            .unwrap();
     }
 
     #[test]
     fn validity_window_is_judged_at_the_policy_clock() {
         let s = TestSigner::ed25519(1);
-        let line = line_for(&s, "a", "valid-after=\"20250101\",valid-before=\"20260101Z\"");
+        let line = line_for(
+            &s,
+            "a",
+            "valid-after=\"20250101\",valid-before=\"20260101Z\"",
+        );
         let signers = AllowedSigners::parse("f", line.as_bytes()).unwrap();
         let sig = armored(&s.sign("git", "sha512", b"m", 0));
         // The bounds are inclusive, as in ssh-keygen.
-        signers.verify_detached(&sig, "git", b"m", &policy_at(JAN_2026)).unwrap();
-        let expired = signers.verify_detached(&sig, "git", b"m", &policy_at(JAN_2026 + 1)).unwrap_err();
+        signers
+            .verify_detached(&sig, "git", b"m", &policy_at(JAN_2026))
+            .unwrap();
+        let expired = signers
+            .verify_detached(&sig, "git", b"m", &policy_at(JAN_2026 + 1))
+            .unwrap_err();
         assert_eq!(expired.reason(), ReasonCode::UntrustedKey);
         assert!(expired.message.contains("expired"), "{}", expired.message);
-        let early = signers.verify_detached(&sig, "git", b"m", &policy_at(1_735_689_599)).unwrap_err();
-        assert!(early.message.contains("not valid until"), "{}", early.message);
+        let early = signers
+            .verify_detached(&sig, "git", b"m", &policy_at(1_735_689_599))
+            .unwrap_err();
+        assert!(
+            early.message.contains("not valid until"),
+            "{}",
+            early.message
+        );
     }
 
     #[test]
     fn times_with_hours_minutes_seconds_parse() {
-        assert_eq!(parse_time("20260101000000Z").unwrap(), UNIX_EPOCH + Duration::from_secs(JAN_2026));
-        assert_eq!(parse_time("202601010001").unwrap(), UNIX_EPOCH + Duration::from_secs(JAN_2026 + 60));
-        assert_eq!(parse_time("20240229").unwrap(), UNIX_EPOCH + Duration::from_secs(1_709_164_800));
-        for bad in ["2026010", "20261301", "20230229", "20260101250000", "2026-01-01", "20260101ZZ", ""] {
+        assert_eq!(
+            parse_time("20260101000000Z").unwrap(),
+            UNIX_EPOCH + Duration::from_secs(JAN_2026)
+        );
+        assert_eq!(
+            parse_time("202601010001").unwrap(),
+            UNIX_EPOCH + Duration::from_secs(JAN_2026 + 60)
+        );
+        assert_eq!(
+            parse_time("20240229").unwrap(),
+            UNIX_EPOCH + Duration::from_secs(1_709_164_800)
+        );
+        for bad in [
+            "2026010",
+            "20261301",
+            "20230229",
+            "20260101250000",
+            "2026-01-01",
+            "20260101ZZ",
+            "",
+        ] {
             assert!(parse_time(bad).is_err(), "{bad} parsed");
         }
     }
@@ -593,36 +708,64 @@ mod tests {
         );
         let signers = AllowedSigners::parse("f", file.as_bytes()).unwrap();
         let sig = armored(&s.sign("git", "sha512", b"m", 0));
-        assert_eq!(signers.verify_detached(&sig, "git", b"m", &policy_at(JAN_2026)).unwrap().principal, "new");
+        assert_eq!(
+            signers
+                .verify_detached(&sig, "git", b"m", &policy_at(JAN_2026))
+                .unwrap()
+                .principal,
+            "new"
+        );
     }
 
     #[test]
     fn cert_authority_line_never_vouches_for_a_plain_key() {
         let s = TestSigner::ed25519(1);
-        let signers = AllowedSigners::parse("f", line_for(&s, "*@example.com", "cert-authority").as_bytes()).unwrap();
+        let signers = AllowedSigners::parse(
+            "f",
+            line_for(&s, "*@example.com", "cert-authority").as_bytes(),
+        )
+        .unwrap();
         let sig = armored(&s.sign("git", "sha512", b"m", 0));
-        let err = signers.verify_detached(&sig, "git", b"m", &policy_at(JAN_2026)).unwrap_err();
+        let err = signers
+            .verify_detached(&sig, "git", b"m", &policy_at(JAN_2026))
+            .unwrap_err();
         assert_eq!(err.reason(), ReasonCode::UntrustedKey);
     }
 
     #[test]
     fn principal_patterns_are_matched_by_verify_detached_as() {
         let s = TestSigner::ed25519(1);
-        let signers =
-            AllowedSigners::parse("f", line_for(&s, "*@example.com,!mallory@example.com", "").as_bytes()).unwrap();
+        let signers = AllowedSigners::parse(
+            "f",
+            line_for(&s, "*@example.com,!mallory@example.com", "").as_bytes(),
+        )
+        .unwrap();
         let sig = armored(&s.sign("git", "sha512", b"m", 0));
         let p = policy_at(JAN_2026);
-        signers.verify_detached_as(&sig, "git", b"m", "alice@example.com", &p).unwrap();
-        assert!(signers.verify_detached_as(&sig, "git", b"m", "mallory@example.com", &p).is_err());
-        assert!(signers.verify_detached_as(&sig, "git", b"m", "alice@evil.com", &p).is_err());
+        signers
+            .verify_detached_as(&sig, "git", b"m", "alice@example.com", &p)
+            .unwrap();
+        assert!(signers
+            .verify_detached_as(&sig, "git", b"m", "mallory@example.com", &p)
+            .is_err());
+        assert!(signers
+            .verify_detached_as(&sig, "git", b"m", "alice@evil.com", &p)
+            .is_err());
     }
 
     #[test]
     fn quoted_principals_and_options_with_spaces_parse() {
         let s = TestSigner::ed25519(1);
-        let line = line_for(&s, "\"alice@example.com,bob@example.com\"", "namespaces=\"git,netpol-sync-bundle\"");
+        let line = line_for(
+            &s,
+            "\"alice@example.com,bob@example.com\"",
+            "namespaces=\"git,netpol-sync-bundle\"",
+        );
         let signers = AllowedSigners::parse("f", line.as_bytes()).unwrap();
-        assert_eq!(signers.entries[0].principals, "alice@example.com,bob@example.com");
+        assert_eq!(
+            signers.entries[0].principals,
+            "alice@example.com,bob@example.com"
+        );
         assert_eq!(signers.entries[0].namespaces.as_ref().unwrap().len(), 2);
     }
 
@@ -646,18 +789,46 @@ mod tests {
     fn malformed_lines_are_errors_naming_file_and_line() {
         let good = line_for(&TestSigner::ed25519(1), "a", "");
         let cases = [
-            ("unknown_key_type", format!("{good}a ssh-foo AAAAC3NzaC1lZDI1NTE5AAAAIA==\n"), "ssh-foo"),
-            ("bad_base64", format!("{good}a ssh-ed25519 AAAA!!!!\n"), "base64"),
-            ("unknown_option", format!("{good}a no-touch-required ssh-ed25519 AAAA\n"), "no-touch-required"),
-            ("unquoted_value", format!("{good}a namespaces=git ssh-ed25519 AAAA\n"), "quoted"),
+            (
+                "unknown_key_type",
+                format!("{good}a ssh-foo AAAAC3NzaC1lZDI1NTE5AAAAIA==\n"),
+                "ssh-foo",
+            ),
+            (
+                "bad_base64",
+                format!("{good}a ssh-ed25519 AAAA!!!!\n"),
+                "base64",
+            ),
+            (
+                "unknown_option",
+                format!("{good}a no-touch-required ssh-ed25519 AAAA\n"),
+                "no-touch-required",
+            ),
+            (
+                "unquoted_value",
+                format!("{good}a namespaces=git ssh-ed25519 AAAA\n"),
+                "quoted",
+            ),
             ("principal_only", format!("{good}alice\n"), "no key"),
-            ("unterminated_quote", format!("{good}a namespaces=\"git ssh-ed25519 AAAA\n"), "unterminated"),
-            ("bad_time", format!("{good}a valid-before=\"tomorrow\" ssh-ed25519 AAAA\n"), "YYYYMMDD"),
+            (
+                "unterminated_quote",
+                format!("{good}a namespaces=\"git ssh-ed25519 AAAA\n"),
+                "unterminated",
+            ),
+            (
+                "bad_time",
+                format!("{good}a valid-before=\"tomorrow\" ssh-ed25519 AAAA\n"),
+                "YYYYMMDD",
+            ),
         ];
         for (name, file, needle) in cases {
             let err = parse_err(&file);
             assert_eq!(err.reason(), ReasonCode::TrustFileInvalid, "{name}");
-            assert!(err.message.contains("keys/allowed_signers: line 2"), "{name}: {}", err.message);
+            assert!(
+                err.message.contains("keys/allowed_signers: line 2"),
+                "{name}: {}",
+                err.message
+            );
             assert!(err.message.contains(needle), "{name}: {}", err.message);
         }
     }
@@ -673,9 +844,15 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        assert!(parse_err(&"#\n".repeat(MAX_LINES + 1)).message.contains("lines"));
-        assert!(parse_err(&format!("#{}\n", "x".repeat(MAX_LINE_BYTES))).message.contains("longer"));
-        assert!(parse_err(&"#".repeat(MAX_FILE_BYTES + 1)).message.contains("bytes"));
+        assert!(parse_err(&"#\n".repeat(MAX_LINES + 1))
+            .message
+            .contains("lines"));
+        assert!(parse_err(&format!("#{}\n", "x".repeat(MAX_LINE_BYTES)))
+            .message
+            .contains("longer"));
+        assert!(parse_err(&"#".repeat(MAX_FILE_BYTES + 1))
+            .message
+            .contains("bytes"));
     }
 
     proptest! {

@@ -44,7 +44,10 @@ pub fn dearmor(armored: &[u8]) -> Result<Vec<u8>, ArmorError> {
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let first = lines.next().unwrap_or_default();
     if first != BEGIN {
-        if let Some(label) = first.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) {
+        if let Some(label) = first
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        {
             return Err(ArmorError::OtherFormat(label.chars().take(40).collect()));
         }
         return Err(ArmorError::MissingBegin);
@@ -66,7 +69,10 @@ pub fn dearmor(armored: &[u8]) -> Result<Vec<u8>, ArmorError> {
         if line.len() > MAX_LINE {
             return Err(ArmorError::LongLine(number));
         }
-        if !line.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=') {
+        if !line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        {
             return Err(ArmorError::BadCharacter(number));
         }
         body.push_str(line);
@@ -100,12 +106,18 @@ mod tests {
     #[test]
     fn pgp_signature_is_named_other_format() {
         let pgp = b"-----BEGIN PGP SIGNATURE-----\n\niQ==\n-----END PGP SIGNATURE-----\n";
-        assert_eq!(dearmor(pgp), Err(ArmorError::OtherFormat("PGP SIGNATURE".into())));
+        assert_eq!(
+            dearmor(pgp),
+            Err(ArmorError::OtherFormat("PGP SIGNATURE".into()))
+        );
     }
 
     #[test]
     fn bad_base64_character_is_rejected() {
-        assert_eq!(dearmor(&armor("U1NI*0lH", "\n")), Err(ArmorError::BadCharacter(2)));
+        assert_eq!(
+            dearmor(&armor("U1NI*0lH", "\n")),
+            Err(ArmorError::BadCharacter(2))
+        );
     }
 
     #[test]
@@ -121,7 +133,10 @@ mod tests {
 
     #[test]
     fn missing_end_and_trailing_text_are_rejected() {
-        assert_eq!(dearmor(format!("{BEGIN}\nU1NIU0lH\n").as_bytes()), Err(ArmorError::MissingEnd));
+        assert_eq!(
+            dearmor(format!("{BEGIN}\nU1NIU0lH\n").as_bytes()),
+            Err(ArmorError::MissingEnd)
+        );
         let mut trailing = armor("U1NIU0lH", "\n");
         trailing.extend_from_slice(b"extra\n");
         assert_eq!(dearmor(&trailing), Err(ArmorError::TrailingText));

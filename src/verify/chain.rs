@@ -130,7 +130,11 @@ pub fn verify_revision(
             let mut parent = base;
             let mut verified = Vec::with_capacity(chain.len());
             for (oid, tree) in chain {
-                let commit = if oid == head { head_commit.clone() } else { read_commit(repo, oid)? };
+                let commit = if oid == head {
+                    head_commit.clone()
+                } else {
+                    read_commit(repo, oid)?
+                };
                 let signers = trust.at(parent, parent_tree).map_err(|m| {
                     VerifyError::rejection(
                         ReasonCode::TrustFileInvalid,
@@ -143,12 +147,28 @@ pub fn verify_revision(
                 parent = oid;
                 parent_tree = tree;
             }
-            let base_signers = trust.at(base, tree_oid(&base_commit, base)?).map(|s| (*s).clone());
-            (verified, Some(Base { commit: base, tree: tree_oid(&base_commit, base)?, allowed_signers: base_signers }))
+            let base_signers = trust
+                .at(base, tree_oid(&base_commit, base)?)
+                .map(|s| (*s).clone());
+            (
+                verified,
+                Some(Base {
+                    commit: base,
+                    tree: tree_oid(&base_commit, base)?,
+                    allowed_signers: base_signers,
+                }),
+            )
         }
     };
     let allowed_signers = trust.at(head, head_tree).map(|s| (*s).clone());
-    Ok(VerifiedRevision { commit: head, tree: head_tree, allowed_signers, commits, policy: policy.clone(), base })
+    Ok(VerifiedRevision {
+        commit: head,
+        tree: head_tree,
+        allowed_signers,
+        commits,
+        policy: policy.clone(),
+        base,
+    })
 }
 
 fn resolve_since(repo: &Repo, since: &str) -> Result<git2::Oid, VerifyError> {
@@ -208,25 +228,41 @@ fn verify_one(
     policy: &SignaturePolicy,
 ) -> Result<VerifiedCommit, VerifyError> {
     let Some(signature) = &commit.signature else {
-        return Err(VerifyError::rejection(ReasonCode::UnsignedCommit, format!("commit {oid} is not signed"))
-            .at_commit(oid));
+        return Err(VerifyError::rejection(
+            ReasonCode::UnsignedCommit,
+            format!("commit {oid} is not signed"),
+        )
+        .at_commit(oid));
     };
     let who = signers
         .verify_detached(signature, GIT_NAMESPACE, &commit.payload, policy)
         .map_err(|e| e.prefixed(&format!("commit {oid}")).at_commit(oid))?;
-    Ok(VerifiedCommit { commit: oid, principal: who.principal, fingerprint: who.fingerprint })
+    Ok(VerifiedCommit {
+        commit: oid,
+        principal: who.principal,
+        fingerprint: who.fingerprint,
+    })
 }
 
 fn read_commit(repo: &Repo, oid: git2::Oid) -> Result<ParsedCommit, VerifyError> {
-    let raw = repo.read_commit_raw(oid, MAX_COMMIT_BYTES).map_err(|e| match e {
-        GitError::TooLarge { size, .. } => VerifyError::rejection(
-            ReasonCode::LimitExceeded,
-            format!("commit {oid} is {size} bytes, more than the {MAX_COMMIT_BYTES} allowed"),
-        ),
-        other => VerifyError::environment(ReasonCode::NotFound, format!("cannot read commit {oid}: {other}")),
-    });
+    let raw = repo
+        .read_commit_raw(oid, MAX_COMMIT_BYTES)
+        .map_err(|e| match e {
+            GitError::TooLarge { size, .. } => VerifyError::rejection(
+                ReasonCode::LimitExceeded,
+                format!("commit {oid} is {size} bytes, more than the {MAX_COMMIT_BYTES} allowed"),
+            ),
+            other => VerifyError::environment(
+                ReasonCode::NotFound,
+                format!("cannot read commit {oid}: {other}"),
+            ),
+        });
     let raw = raw.map_err(|e| e.at_commit(oid))?;
-    parse_commit(&raw).map_err(|e| VerifyError::from(e).prefixed(&format!("commit {oid}")).at_commit(oid))
+    parse_commit(&raw).map_err(|e| {
+        VerifyError::from(e)
+            .prefixed(&format!("commit {oid}"))
+            .at_commit(oid)
+    })
 }
 
 fn tree_oid(commit: &ParsedCommit, at: git2::Oid) -> Result<git2::Oid, VerifyError> {
@@ -235,8 +271,11 @@ fn tree_oid(commit: &ParsedCommit, at: git2::Oid) -> Result<git2::Oid, VerifyErr
 
 fn parse_oid(hex: &str, at: git2::Oid) -> Result<git2::Oid, VerifyError> {
     git2::Oid::from_str(hex).map_err(|_| {
-        VerifyError::rejection(ReasonCode::BadSignature, format!("commit {at} names an invalid object id"))
-            .at_commit(at)
+        VerifyError::rejection(
+            ReasonCode::BadSignature,
+            format!("commit {at} names an invalid object id"),
+        )
+        .at_commit(at)
     })
 }
 
@@ -249,16 +288,23 @@ struct TrustFiles<'r> {
 
 impl<'r> TrustFiles<'r> {
     fn new(repo: &'r Repo) -> Self {
-        TrustFiles { repo, by_blob: HashMap::new() }
+        TrustFiles {
+            repo,
+            by_blob: HashMap::new(),
+        }
     }
 
     /// The keys file of `commit` (whose tree is `tree`), or why it is unusable.
     fn at(&mut self, commit: git2::Oid, tree: git2::Oid) -> Result<Rc<AllowedSigners>, String> {
         let blob = match self.repo.tree_file(tree, KEYS_PATH) {
             Ok(TreeFile::File(blob)) => blob,
-            Ok(TreeFile::Missing) => return Err(format!("{KEYS_PATH} is missing in commit {commit}")),
+            Ok(TreeFile::Missing) => {
+                return Err(format!("{KEYS_PATH} is missing in commit {commit}"))
+            }
             Ok(TreeFile::NotAFile(what)) => {
-                return Err(format!("{KEYS_PATH} in commit {commit} is not a regular file ({what})"))
+                return Err(format!(
+                    "{KEYS_PATH} in commit {commit} is not a regular file ({what})"
+                ))
             }
             Err(e) => return Err(format!("cannot read {KEYS_PATH} in commit {commit}: {e}")),
         };
@@ -266,9 +312,13 @@ impl<'r> TrustFiles<'r> {
         self.by_blob
             .entry(blob)
             .or_insert_with(|| {
-                let bytes = repo.read_blob(blob, MAX_FILE_BYTES).map_err(|e| format!("cannot read {KEYS_PATH}: {e}"))?;
+                let bytes = repo
+                    .read_blob(blob, MAX_FILE_BYTES)
+                    .map_err(|e| format!("cannot read {KEYS_PATH}: {e}"))?;
                 let name = format!("{KEYS_PATH}@{}", &commit.to_string()[..12]);
-                AllowedSigners::parse(&name, &bytes).map(Rc::new).map_err(|e| e.message)
+                AllowedSigners::parse(&name, &bytes)
+                    .map(Rc::new)
+                    .map_err(|e| e.message)
             })
             .clone()
     }

@@ -167,9 +167,14 @@ pub fn parse_commit(raw: &[u8]) -> Result<ParsedCommit, CommitError> {
 
 /// A hex object id (SHA-1 or SHA-256 length), lowercase as git writes it.
 fn object_id(value: &[u8]) -> Result<String, CommitError> {
-    let ok = matches!(value.len(), 40 | 64) && value.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+    let ok = matches!(value.len(), 40 | 64)
+        && value
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
     if !ok {
-        return Err(CommitError::Malformed("object id is not 40 or 64 lowercase hex digits".into()));
+        return Err(CommitError::Malformed(
+            "object id is not 40 or 64 lowercase hex digits".into(),
+        ));
     }
     Ok(String::from_utf8_lossy(value).into_owned())
 }
@@ -187,7 +192,8 @@ mod tests {
     const PARENT: &str = "parent 0123456789abcdef0123456789abcdef01234567\n";
     const AUTHOR: &str = "author A <a@example.com> 1767225600 +0000\n";
     const COMMITTER: &str = "committer A <a@example.com> 1767225600 +0000\n";
-    const SIG: &str = "gpgsig -----BEGIN SSH SIGNATURE-----\n U1NIU0lH\n -----END SSH SIGNATURE-----\n";
+    const SIG: &str =
+        "gpgsig -----BEGIN SSH SIGNATURE-----\n U1NIU0lH\n -----END SSH SIGNATURE-----\n";
 
     fn commit(headers: &[&str]) -> Vec<u8> {
         let mut s = headers.concat();
@@ -199,9 +205,15 @@ mod tests {
     fn splits_signature_from_payload() {
         let raw = commit(&[TREE, PARENT, AUTHOR, COMMITTER, SIG]);
         let c = parse_commit(&raw).unwrap();
-        assert_eq!(c.signature.as_deref(), Some(&b"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"[..]));
+        assert_eq!(
+            c.signature.as_deref(),
+            Some(&b"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"[..])
+        );
         assert_eq!(c.payload, commit(&[TREE, PARENT, AUTHOR, COMMITTER]));
-        assert_eq!(c.first_parent(), Some("0123456789abcdef0123456789abcdef01234567"));
+        assert_eq!(
+            c.first_parent(),
+            Some("0123456789abcdef0123456789abcdef01234567")
+        );
     }
 
     #[test]
@@ -216,7 +228,10 @@ mod tests {
         let mergetag = "mergetag object 0123456789abcdef0123456789abcdef01234567\n type commit\n";
         let raw = commit(&[TREE, PARENT, AUTHOR, COMMITTER, mergetag, SIG]);
         let c = parse_commit(&raw).unwrap();
-        assert_eq!(c.payload, commit(&[TREE, PARENT, AUTHOR, COMMITTER, mergetag]));
+        assert_eq!(
+            c.payload,
+            commit(&[TREE, PARENT, AUTHOR, COMMITTER, mergetag])
+        );
     }
 
     fn malformed(headers: &[&str]) -> String {
@@ -248,7 +263,11 @@ mod tests {
         malformed(&[TREE, AUTHOR, PARENT, COMMITTER]);
         malformed(&[TREE, AUTHOR]);
         malformed(&[" orphan continuation\n", TREE, AUTHOR, COMMITTER]);
-        malformed(&["tree 4B825DC642CB6EB9A060E54BF8D69288FBEE4904\n", AUTHOR, COMMITTER]);
+        malformed(&[
+            "tree 4B825DC642CB6EB9A060E54BF8D69288FBEE4904\n",
+            AUTHOR,
+            COMMITTER,
+        ]);
         malformed(&[TREE, AUTHOR, COMMITTER, "novalue\n"]);
     }
 
@@ -261,7 +280,10 @@ mod tests {
     fn oversized_commit_is_refused() {
         let mut raw = commit(&[TREE, AUTHOR, COMMITTER]);
         raw.resize(MAX_COMMIT_BYTES + 1, b'x');
-        assert_eq!(parse_commit(&raw), Err(CommitError::TooLarge(MAX_COMMIT_BYTES + 1)));
+        assert_eq!(
+            parse_commit(&raw),
+            Err(CommitError::TooLarge(MAX_COMMIT_BYTES + 1))
+        );
     }
 
     proptest! {

@@ -18,7 +18,8 @@ pub enum ErrorClass {
 pub struct VerifyError {
     pub reason: ReasonCode,
     pub message: String,
-    pub location: Location,
+    /// Boxed: `Location` is large and errors travel through every `Result` here.
+    pub location: Box<Location>,
     pub class: ErrorClass,
 }
 
@@ -27,7 +28,7 @@ impl VerifyError {
         self.reason
     }
     pub fn location(&self) -> Location {
-        self.location.clone()
+        (*self.location).clone()
     }
     pub fn is_rejection(&self) -> bool {
         self.class == ErrorClass::Rejection
@@ -37,7 +38,7 @@ impl VerifyError {
         VerifyError {
             reason,
             message: message.into(),
-            location: Location::default(),
+            location: Box::default(),
             class: ErrorClass::Rejection,
         }
     }
@@ -46,7 +47,7 @@ impl VerifyError {
         VerifyError {
             reason,
             message: message.into(),
-            location: Location::default(),
+            location: Box::default(),
             class: ErrorClass::Environment,
         }
     }

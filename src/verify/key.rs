@@ -217,7 +217,10 @@ mod tests {
     fn trailing_bytes_after_ed25519_key_are_malformed() {
         let mut blob = ed25519_blob(&[7; 32]);
         blob.push(0);
-        assert!(matches!(PublicKey::from_blob(&blob), Err(KeyError::Malformed(_))));
+        assert!(matches!(
+            PublicKey::from_blob(&blob),
+            Err(KeyError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -251,6 +254,9 @@ mod tests {
 
     #[test]
     fn text_with_bad_base64_is_rejected() {
-        assert_eq!(PublicKey::from_text("ssh-ed25519", "AAA!"), Err(KeyError::Base64));
+        assert_eq!(
+            PublicKey::from_text("ssh-ed25519", "AAA!"),
+            Err(KeyError::Base64)
+        );
     }
 }

@@ -199,7 +199,12 @@ impl SshSig {
 
 /// What a FIDO authenticator signs (OpenSSH PROTOCOL.u2f): the application's hash, the
 /// flags, the counter and the hash of the message.
-pub(crate) fn sk_signed_data(application: &[u8], flags: u8, counter: u32, message: &[u8]) -> Vec<u8> {
+pub(crate) fn sk_signed_data(
+    application: &[u8],
+    flags: u8,
+    counter: u32,
+    message: &[u8],
+) -> Vec<u8> {
     let mut data = Vec::with_capacity(69);
     data.extend_from_slice(Sha256::digest(application).as_slice());
     data.push(flags);
@@ -223,10 +228,16 @@ pub(crate) mod tests {
 
     impl TestSigner {
         pub fn ed25519(seed: u8) -> Self {
-            TestSigner { key: SigningKey::from_bytes(&[seed; 32]), application: None }
+            TestSigner {
+                key: SigningKey::from_bytes(&[seed; 32]),
+                application: None,
+            }
         }
         pub fn sk(seed: u8) -> Self {
-            TestSigner { key: SigningKey::from_bytes(&[seed; 32]), application: Some(b"ssh:".to_vec()) }
+            TestSigner {
+                key: SigningKey::from_bytes(&[seed; 32]),
+                application: Some(b"ssh:".to_vec()),
+            }
         }
         pub fn public_blob(&self) -> Vec<u8> {
             let mut blob = Vec::new();
@@ -242,7 +253,11 @@ pub(crate) mod tests {
         }
         /// Sign `message` as ssh-keygen would, with `flags` for a hardware key.
         pub fn sign(&self, namespace: &str, hash: &str, message: &[u8], flags: u8) -> Vec<u8> {
-            let alg = if hash == "sha512" { HashAlg::Sha512 } else { HashAlg::Sha256 };
+            let alg = if hash == "sha512" {
+                HashAlg::Sha512
+            } else {
+                HashAlg::Sha256
+            };
             let mut data = Vec::new();
             data.extend_from_slice(MAGIC);
             put_string(&mut data, namespace.as_bytes());
@@ -281,7 +296,10 @@ pub(crate) mod tests {
         let s = TestSigner::ed25519(1);
         for hash in ["sha512", "sha256"] {
             let blob = s.sign("git", hash, b"payload", 0);
-            SshSig::parse(&blob).unwrap().verify("git", b"payload", true).unwrap();
+            SshSig::parse(&blob)
+                .unwrap()
+                .verify("git", b"payload", true)
+                .unwrap();
         }
     }
 
@@ -289,7 +307,9 @@ pub(crate) mod tests {
     fn tampered_message_fails() {
         let blob = TestSigner::ed25519(1).sign("git", "sha512", b"payload", 0);
         assert_eq!(
-            SshSig::parse(&blob).unwrap().verify("git", b"payl0ad", true),
+            SshSig::parse(&blob)
+                .unwrap()
+                .verify("git", b"payl0ad", true),
             Err(SshsigError::Invalid)
         );
     }
@@ -298,7 +318,9 @@ pub(crate) mod tests {
     fn file_namespace_signature_is_not_a_git_signature() {
         let blob = TestSigner::ed25519(1).sign("file", "sha512", b"payload", 0);
         assert!(matches!(
-            SshSig::parse(&blob).unwrap().verify("git", b"payload", true),
+            SshSig::parse(&blob)
+                .unwrap()
+                .verify("git", b"payload", true),
             Err(SshsigError::WrongNamespace { .. })
         ));
     }
@@ -306,26 +328,38 @@ pub(crate) mod tests {
     #[test]
     fn namespace_prefix_is_not_equal() {
         let blob = TestSigner::ed25519(1).sign("git2", "sha512", b"m", 0);
-        assert!(SshSig::parse(&blob).unwrap().verify("git", b"m", true).is_err());
+        assert!(SshSig::parse(&blob)
+            .unwrap()
+            .verify("git", b"m", true)
+            .is_err());
     }
 
     #[test]
     fn md5_hash_algorithm_is_rejected() {
         let blob = TestSigner::ed25519(1).sign("git", "md5", b"m", 0);
-        assert_eq!(SshSig::parse(&blob).unwrap_err(), SshsigError::BadHashAlgorithm("md5".into()));
+        assert_eq!(
+            SshSig::parse(&blob).unwrap_err(),
+            SshsigError::BadHashAlgorithm("md5".into())
+        );
     }
 
     #[test]
     fn hardware_key_with_touch_verifies() {
         let blob = TestSigner::sk(3).sign("git", "sha512", b"m", USER_PRESENCE);
-        SshSig::parse(&blob).unwrap().verify("git", b"m", true).unwrap();
+        SshSig::parse(&blob)
+            .unwrap()
+            .verify("git", b"m", true)
+            .unwrap();
     }
 
     #[test]
     fn hardware_key_without_touch_is_rejected_unless_allowed() {
         let blob = TestSigner::sk(3).sign("git", "sha512", b"m", 0);
         let sig = SshSig::parse(&blob).unwrap();
-        assert_eq!(sig.verify("git", b"m", true), Err(SshsigError::NoUserPresence));
+        assert_eq!(
+            sig.verify("git", b"m", true),
+            Err(SshsigError::NoUserPresence)
+        );
         sig.verify("git", b"m", false).unwrap();
     }
 
@@ -345,14 +379,20 @@ pub(crate) mod tests {
     fn trailing_bytes_after_blob_are_rejected() {
         let mut blob = TestSigner::ed25519(1).sign("git", "sha512", b"m", 0);
         blob.push(0);
-        assert!(matches!(SshSig::parse(&blob), Err(SshsigError::Malformed(_))));
+        assert!(matches!(
+            SshSig::parse(&blob),
+            Err(SshsigError::Malformed(_))
+        ));
     }
 
     #[test]
     fn every_truncation_is_an_error() {
         let blob = TestSigner::ed25519(1).sign("git", "sha512", b"m", 0);
         for len in 0..blob.len() {
-            assert!(SshSig::parse(&blob[..len]).is_err(), "truncated to {len} parsed");
+            assert!(
+                SshSig::parse(&blob[..len]).is_err(),
+                "truncated to {len} parsed"
+            );
         }
     }
 
@@ -360,7 +400,10 @@ pub(crate) mod tests {
     fn wrong_version_is_rejected() {
         let mut blob = TestSigner::ed25519(1).sign("git", "sha512", b"m", 0);
         blob[9] = 2;
-        assert_eq!(SshSig::parse(&blob).unwrap_err(), SshsigError::BadVersion(2));
+        assert_eq!(
+            SshSig::parse(&blob).unwrap_err(),
+            SshsigError::BadVersion(2)
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ impl<'a> WireReader<'a> {
 
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         if n > self.rest.len() {
-            return Err(WireError::Truncated { needed: n as u64, left: self.rest.len() });
+            return Err(WireError::Truncated {
+                needed: n as u64,
+                left: self.rest.len(),
+            });
         }
         let (head, tail) = self.rest.split_at(n);
         self.rest = tail;
@@ -44,10 +47,15 @@ impl<'a> WireReader<'a> {
     /// A `string`: a `uint32` length, then that many bytes.
     pub fn string(&mut self) -> Result<&'a [u8], WireError> {
         let len = self.u32()?;
-        let len_usize = usize::try_from(len)
-            .map_err(|_| WireError::Truncated { needed: u64::from(len), left: self.rest.len() })?;
+        let len_usize = usize::try_from(len).map_err(|_| WireError::Truncated {
+            needed: u64::from(len),
+            left: self.rest.len(),
+        })?;
         if len_usize > self.rest.len() {
-            return Err(WireError::Truncated { needed: u64::from(len), left: self.rest.len() });
+            return Err(WireError::Truncated {
+                needed: u64::from(len),
+                left: self.rest.len(),
+            });
         }
         self.bytes(len_usize)
     }
@@ -90,7 +98,10 @@ mod tests {
         let mut r = WireReader::new(&buf);
         assert_eq!(
             r.string(),
-            Err(WireError::Truncated { needed: u64::from(u32::MAX), left: 1 })
+            Err(WireError::Truncated {
+                needed: u64::from(u32::MAX),
+                left: 1
+            })
         );
     }
 
