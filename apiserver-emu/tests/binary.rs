@@ -28,18 +28,28 @@ fn binary_serves_and_writes_a_usable_kubeconfig() {
         .unwrap();
     let mut child = KillOnDrop(child);
     let mut url = String::new();
-    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
     let url = url.trim().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     // The URL is printed after the kubeconfig is written.
-    let config: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
     assert_eq!(config["clusters"][0]["cluster"]["server"], url.as_str());
     assert_eq!(config["users"][0]["user"]["token"], "bin-token");
 
     let denied = support::get(&url, "/api/v1/namespaces");
     assert_eq!(denied.status, 401);
-    let ok = support::request_with_headers(&url, "GET", "/api/v1/namespaces/payments", None, b"", &[("Authorization", "Bearer bin-token")]);
+    let ok = support::request_with_headers(
+        &url,
+        "GET",
+        "/api/v1/namespaces/payments",
+        None,
+        b"",
+        &[("Authorization", "Bearer bin-token")],
+    );
     assert_eq!(ok.status, 200);
     assert_eq!(ok.json()["status"]["phase"], "Active");
 }
