@@ -65,28 +65,30 @@ pub fn list(
     if req.query.watch()? {
         return watch::start(shared, req, *kind, namespace, filter);
     }
-    let (objects, rv) = {
+    let (items, rv) = {
         let store = lock(&shared.store);
-        let objects: Vec<Arc<Value>> = store
-            .list(kind, namespace)
+        let items: Vec<(Arc<Value>, Arc<[u8]>)> = store
+            .list_encoded(kind, namespace)
             .into_iter()
-            .filter(|o| filter.matches(o))
+            .filter(|(o, _)| filter.matches(o))
             .collect();
-        (objects, store.current_rv())
+        (items, store.current_rv())
     };
     if table::wanted(req.accept.as_deref()) {
+        let objects: Vec<Arc<Value>> = items.into_iter().map(|(o, _)| o).collect();
         return Ok(Reply::ok(table::render(kind, &objects, rv)));
     }
+    let encoded: Vec<Arc<[u8]>> = items.into_iter().map(|(_, e)| e).collect();
     Ok(Reply::Raw {
         status: 200,
-        body: list_body(kind, &objects, rv),
+        body: list_body(kind, &encoded, rv),
     })
 }
 
-/// The list body, written item by item. Items carry no apiVersion/kind, as in the
-/// apiserver's own lists.
-pub fn list_body(kind: &ResourceKind, objects: &[Arc<Value>], rv: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + objects.len() * 512);
+/// The list body: the header, then the items' stored encodings.
+pub fn list_body(kind: &ResourceKind, items: &[Arc<[u8]>], rv: u64) -> Vec<u8> {
+    let total: usize = items.iter().map(|i| i.len() + 1).sum();
+    let mut out = Vec::with_capacity(128 + total);
     // Writes to a Vec cannot fail.
     let _ = write!(
         out,
@@ -95,36 +97,14 @@ pub fn list_body(kind: &ResourceKind, objects: &[Arc<Value>], rv: u64) -> Vec<u8
         kind.api_version(),
         rv
     );
-    for (i, object) in objects.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_item(&mut out, object);
+        out.extend_from_slice(item);
     }
     out.extend_from_slice(b"]}");
     out
-}
-
-fn write_item(out: &mut Vec<u8>, object: &Value) {
-    let Some(map) = object.as_object() else {
-        let _ = serde_json::to_writer(&mut *out, object);
-        return;
-    };
-    out.push(b'{');
-    let mut first = true;
-    for (k, v) in map
-        .iter()
-        .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
-    {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        let _ = serde_json::to_writer(&mut *out, k);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut *out, v);
-    }
-    out.push(b'}');
 }
 
 pub fn get(
@@ -153,14 +133,17 @@ mod tests {
 
     #[test]
     fn list_body_is_valid_json_without_item_kinds() {
-        let objects = vec![
+        let objects = [
             Arc::new(
                 json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"}}),
             ),
             Arc::new(json!({"metadata": {"name": "b"}, "spec": {}})),
         ];
-        let body: Value =
-            serde_json::from_slice(&list_body(&NETWORK_POLICIES, &objects, 9)).unwrap();
+        let items: Vec<Arc<[u8]>> = objects
+            .iter()
+            .map(|o| Arc::from(crate::store::list_item_json(o)))
+            .collect();
+        let body: Value = serde_json::from_slice(&list_body(&NETWORK_POLICIES, &items, 9)).unwrap();
         assert_eq!(body["kind"], "NetworkPolicyList");
         assert_eq!(body["metadata"]["resourceVersion"], "9");
         assert_eq!(body["items"][0], json!({"metadata": {"name": "a"}}));

@@ -317,15 +317,19 @@ impl LabelSelector {
     }
 
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matches_with(|key| labels.get(key).map(String::as_str))
+    }
+
+    fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.requirements.iter().all(|r| {
-            let value = labels.get(&r.key);
+            let value = label(&r.key);
             match &r.op {
                 LabelOp::Exists => value.is_some(),
                 LabelOp::DoesNotExist => value.is_none(),
-                LabelOp::Equals(v) => value == Some(v),
-                LabelOp::NotEquals(v) => value != Some(v),
-                LabelOp::In(vs) => value.is_some_and(|x| vs.contains(x)),
-                LabelOp::NotIn(vs) => value.is_none_or(|x| !vs.contains(x)),
+                LabelOp::Equals(v) => value == Some(v.as_str()),
+                LabelOp::NotEquals(v) => value != Some(v.as_str()),
+                LabelOp::In(vs) => value.is_some_and(|x| vs.iter().any(|v| v == x)),
+                LabelOp::NotIn(vs) => value.is_none_or(|x| vs.iter().all(|v| v != x)),
                 LabelOp::GreaterThan(n) => value
                     .and_then(|x| x.parse::<i64>().ok())
                     .is_some_and(|x| x > *n),
@@ -341,16 +345,11 @@ impl LabelSelector {
         if self.requirements.is_empty() {
             return true;
         }
-        let labels: BTreeMap<String, String> = object
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.matches(&labels)
+        let labels = object
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object);
+        self.matches_with(|key| labels.and_then(|l| l.get(key)).and_then(Value::as_str))
     }
 }
 

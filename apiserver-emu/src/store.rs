@@ -52,6 +52,9 @@ impl StoredChange {
 pub struct Store {
     last_rv: u64,
     objects: Vec<BTreeMap<ObjectKey, Arc<Value>>>,
+    /// Each object's JSON as a list item (no apiVersion/kind), encoded once when stored so
+    /// that a list of thousands is a concatenation.
+    encoded: Vec<BTreeMap<ObjectKey, Arc<[u8]>>>,
     history: Vec<StoredChange>,
     changes: broadcast::Sender<StoredChange>,
 }
@@ -62,6 +65,7 @@ impl Default for Store {
         Store {
             last_rv: 0,
             objects: resources::ALL.iter().map(|_| BTreeMap::new()).collect(),
+            encoded: resources::ALL.iter().map(|_| BTreeMap::new()).collect(),
             history: Vec::new(),
             changes,
         }
@@ -76,6 +80,32 @@ fn set_resource_version(object: &mut Value, rv: u64) {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
     }
+}
+
+/// An object as a list item: its JSON without apiVersion and kind, as the apiserver's
+/// lists carry items.
+pub fn list_item_json(object: &Value) -> Vec<u8> {
+    let Some(map) = object.as_object() else {
+        return serde_json::to_vec(object).unwrap_or_default();
+    };
+    let mut out = Vec::with_capacity(512);
+    out.push(b'{');
+    let mut first = true;
+    for (k, v) in map
+        .iter()
+        .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+    {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        // Writing JSON into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, v);
+    }
+    out.push(b'}');
+    out
 }
 
 impl Store {
@@ -110,6 +140,28 @@ impl Store {
         }
     }
 
+    /// The stored objects with their list-item encoding, in [`Store::list`] order.
+    pub fn list_encoded(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+    ) -> Vec<(Arc<Value>, Arc<[u8]>)> {
+        let idx = resources::index_of(kind);
+        let (Some(objects), Some(encoded)) = (self.objects.get(idx), self.encoded.get(idx)) else {
+            return Vec::new();
+        };
+        let pairs =
+            |(k, v): (&ObjectKey, &Arc<Value>)| encoded.get(k).map(|e| (v.clone(), e.clone()));
+        match namespace {
+            Some(ns) => objects
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .filter_map(pairs)
+                .collect(),
+            None => objects.iter().filter_map(pairs).collect(),
+        }
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<StoredChange> {
         self.changes.subscribe()
     }
@@ -135,6 +187,11 @@ impl Store {
             set_resource_version(&mut v, rv);
             Arc::new(v)
         });
+        let encoded = self.encoded.get_mut(idx)?;
+        match &stored {
+            Some(obj) => encoded.insert(k.clone(), Arc::from(list_item_json(obj))),
+            None => encoded.remove(&k),
+        };
         let map = self.objects.get_mut(idx)?;
         let before = match &stored {
             Some(obj) => map.insert(k, obj.clone()),
@@ -185,6 +242,9 @@ impl Store {
     /// versions a client saw before the reset never come back.
     pub fn clear(&mut self) {
         for map in &mut self.objects {
+            map.clear();
+        }
+        for map in &mut self.encoded {
             map.clear();
         }
         self.history.clear();
