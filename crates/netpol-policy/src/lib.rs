@@ -39,6 +39,7 @@ mod names;
 mod normalize;
 mod path;
 mod render;
+mod schema;
 mod selector;
 mod validate;
 
