@@ -393,6 +393,23 @@ mod tests {
     }
 
     #[test]
+    fn flood_of_unknown_fields_is_reported_bounded() {
+        let mut v = base();
+        for i in 0..10_000 {
+            v["metadata"][format!("junk{i}")] = json!(i);
+        }
+        let got = messages(decode_strict(v));
+        assert_eq!(got.len(), MAX_UNKNOWN_REPORTED + 1);
+        assert_eq!(
+            got[MAX_UNKNOWN_REPORTED],
+            format!(
+                "Invalid value: {} more unknown fields",
+                10_000 - MAX_UNKNOWN_REPORTED
+            )
+        );
+    }
+
+    #[test]
     fn missing_cidr_decodes_as_empty_for_validation_to_report() {
         let mut v = base();
         v["spec"]["ingress"][0]["from"][0]["ipBlock"] = json!({});
