@@ -1,28 +1,188 @@
 //! Stage 1: the repository. Opening local paths and URLs, resolving revisions, reading
-//! raw commit objects and trees. It decides nothing about trust.
+//! raw commit objects and files of a tree. It decides nothing about trust.
 //!
 //! API CONTRACT: `Repo::open(path_or_url: &str) -> Result<Repo, GitError>`,
 //! `Repo::git2(&self) -> &git2::Repository`, `Repo::resolve(&self, rev: &str) -> Result<git2::Oid, GitError>`.
 
-/// An open repository.
+use std::path::Path;
+
+/// An open repository. A URL is cloned (bare) into a temporary directory that lives as
+/// long as the `Repo`.
 pub struct Repo {
     inner: git2::Repository,
+    _clone_dir: Option<tempfile::TempDir>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
+    #[error("{path} is not a git repository: {source}")]
+    NotARepository { path: String, source: git2::Error },
+    #[error("cannot clone {url}: {source}")]
+    Clone { url: String, source: git2::Error },
+    #[error("revision {rev:?} not found in the repository")]
+    UnknownRevision { rev: String },
+    #[error("object {oid} is {size} bytes, more than the {limit} allowed")]
+    TooLarge {
+        oid: git2::Oid,
+        size: usize,
+        limit: usize,
+    },
+    #[error("object {oid} is a {found}, not a {expected}")]
+    WrongType {
+        oid: git2::Oid,
+        found: String,
+        expected: &'static str,
+    },
     #[error("{0}")]
     Git(#[from] git2::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a path names in a tree.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TreeFile {
+    Missing,
+    /// A symlink, submodule or directory where a regular file was expected.
+    NotAFile(String),
+    File(git2::Oid),
 }
 
 impl Repo {
     pub fn open(path_or_url: &str) -> Result<Repo, GitError> {
-        Ok(Repo { inner: git2::Repository::open(path_or_url)? })
+        if is_url(path_or_url) {
+            let dir = tempfile::Builder::new()
+                .prefix("netpol-sync-clone-")
+                .tempdir()?;
+            let inner = git2::build::RepoBuilder::new()
+                .bare(true)
+                .clone(path_or_url, dir.path())
+                .map_err(|source| GitError::Clone {
+                    url: path_or_url.to_string(),
+                    source,
+                })?;
+            return Ok(Repo {
+                inner,
+                _clone_dir: Some(dir),
+            });
+        }
+        let inner = git2::Repository::open_ext(
+            Path::new(path_or_url),
+            git2::RepositoryOpenFlags::NO_SEARCH,
+            std::iter::empty::<&std::ffi::OsStr>(),
+        )
+        .map_err(|source| GitError::NotARepository {
+            path: path_or_url.to_string(),
+            source,
+        })?;
+        Ok(Repo {
+            inner,
+            _clone_dir: None,
+        })
     }
+
     pub fn git2(&self) -> &git2::Repository {
         &self.inner
     }
+
+    /// A commit id for `rev` (branch, tag, id, `HEAD~2`...). In a clone, a branch name
+    /// also resolves through `origin/`.
     pub fn resolve(&self, rev: &str) -> Result<git2::Oid, GitError> {
-        Ok(self.inner.revparse_single(rev)?.peel_to_commit()?.id())
+        let unknown = || GitError::UnknownRevision {
+            rev: rev.to_string(),
+        };
+        let object = match self.inner.revparse_single(rev) {
+            Ok(o) => o,
+            Err(_) if self._clone_dir.is_some() => self
+                .inner
+                .revparse_single(&format!("origin/{rev}"))
+                .map_err(|_| unknown())?,
+            Err(_) => return Err(unknown()),
+        };
+        Ok(object.peel_to_commit().map_err(|_| unknown())?.id())
+    }
+
+    /// The raw bytes of a commit object (what `git cat-file commit` prints), refusing
+    /// objects larger than `limit` before reading them.
+    pub fn read_commit_raw(&self, oid: git2::Oid, limit: usize) -> Result<Vec<u8>, GitError> {
+        self.read_raw(oid, git2::ObjectType::Commit, "commit", limit)
+    }
+
+    /// The bytes of a blob, refusing blobs larger than `limit` before reading them.
+    pub fn read_blob(&self, oid: git2::Oid, limit: usize) -> Result<Vec<u8>, GitError> {
+        self.read_raw(oid, git2::ObjectType::Blob, "blob", limit)
+    }
+
+    fn read_raw(
+        &self,
+        oid: git2::Oid,
+        kind: git2::ObjectType,
+        expected: &'static str,
+        limit: usize,
+    ) -> Result<Vec<u8>, GitError> {
+        let odb = self.inner.odb()?;
+        let (size, found) = odb.read_header(oid)?;
+        if found != kind {
+            return Err(GitError::WrongType {
+                oid,
+                found: found.str().to_string(),
+                expected,
+            });
+        }
+        if size > limit {
+            return Err(GitError::TooLarge { oid, size, limit });
+        }
+        let object = odb.read(oid)?;
+        let data = object.data().to_vec();
+        Ok(data)
+    }
+
+    /// Look up `path` (slash-separated) in `tree`.
+    pub fn tree_file(&self, tree: git2::Oid, path: &str) -> Result<TreeFile, GitError> {
+        let tree = self.inner.find_tree(tree)?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(e) => e,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(TreeFile::Missing),
+            Err(e) => return Err(e.into()),
+        };
+        let mode = entry.filemode();
+        if entry.kind() != Some(git2::ObjectType::Blob) || !(mode == 0o100644 || mode == 0o100755) {
+            return Ok(TreeFile::NotAFile(format!("mode {mode:o}")));
+        }
+        Ok(TreeFile::File(entry.id()))
+    }
+}
+
+/// `scheme://…` or scp-like `user@host:path`; anything else is a local path.
+pub fn is_url(s: &str) -> bool {
+    if s.contains("://") {
+        return true;
+    }
+    match (s.find('@'), s.find(':'), s.find('/')) {
+        (Some(at), Some(colon), slash) => at < colon && slash.is_none_or(|sl| colon < sl),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_paths_are_told_apart() {
+        assert!(is_url("https://github.com/o/r.git"));
+        assert!(is_url("file:///tmp/repo"));
+        assert!(is_url("git@github.com:o/r.git"));
+        assert!(!is_url("/tmp/repo"));
+        assert!(!is_url("./repo"));
+        assert!(!is_url("dir/with@at:colon"));
+    }
+
+    #[test]
+    fn missing_directory_is_not_a_repository() {
+        assert!(matches!(
+            Repo::open("/nonexistent/netpol-sync"),
+            Err(GitError::NotARepository { .. })
+        ));
     }
 }

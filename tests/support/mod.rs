@@ -38,7 +38,8 @@ impl Key {
             cmd.args(["-b", "2048"]);
         }
         run(&mut cmd);
-        let public = private.with_extension("pub");
+        // ssh-keygen appends `.pub`; `with_extension` would cut a principal containing a dot.
+        let public = PathBuf::from(format!("{}.pub", private.display()));
         let public_line = std::fs::read_to_string(&public).unwrap().trim().to_string();
         Key { private, public, public_line, principal: principal.to_string() }
     }
@@ -172,4 +173,50 @@ impl TestRepo {
 /// Path to the built `netpol-sync` binary, for end-to-end tests of the command line.
 pub fn netpol_sync_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netpol-sync"))
+}
+
+/// Write an allowed_signers file made of `lines` into `dir/name` and return its path.
+pub fn write_allowed_signers(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.concat()).unwrap();
+    path
+}
+
+/// Run the built `netpol-sync` with `args`; returns (exit code, stdout, stderr).
+pub fn run_netpol_sync(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(netpol_sync_bin())
+        .args(args)
+        .env_remove("NETPOL_SYNC_OUTPUT")
+        .output()
+        .expect("spawn netpol-sync");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Insert a header block (already formatted, ending in `\n`) into a raw commit object
+/// right before the blank line that ends its headers.
+pub fn insert_header(raw: &[u8], header: &[u8]) -> Vec<u8> {
+    let end = raw.windows(2).position(|w| w == b"\n\n").expect("commit has a message") + 1;
+    let mut out = raw[..end].to_vec();
+    out.extend_from_slice(header);
+    out.extend_from_slice(&raw[end..]);
+    out
+}
+
+/// Format an armored signature as a `gpgsig` header the way git writes it: the first line
+/// after `gpgsig `, every following line indented by one space.
+pub fn gpgsig_header(name: &str, armored: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(armored);
+    let mut out = format!("{name} ");
+    for (i, line) in text.trim_end_matches('\n').split('\n').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.into_bytes()
 }
