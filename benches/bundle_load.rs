@@ -89,7 +89,7 @@ fn sha256_file(file: &Path) {
 
 fn sha256_memory(len: usize) {
     let bytes: Vec<u8> = (0..len)
-        .map(|i| (i * 2654435761usize >> 13) as u8)
+        .map(|i| ((i * 2654435761usize) >> 13) as u8)
         .collect();
     let best = best_of(5, || {
         std::hint::black_box(Sha256::digest(&bytes));
