@@ -4,7 +4,7 @@
 //! checks each step did what it should, and ends with a summary table. Exit 0 only if
 //! every step behaved.
 
-use super::sync::{init_logging, run_async, runtime, Mode};
+use super::sync::{run_async, runtime, Mode};
 use super::{Cli, Command as CliCommand, DemoArgs};
 use crate::bundle::seal::seal;
 use crate::bundle::Limits;
@@ -222,8 +222,8 @@ fn screen(title: &str, text: &str) {
     }
 }
 
+/// No log subscriber: the narration says what happens, and drift shows in its own lines.
 pub fn run(args: DemoArgs) -> ExitCode {
-    init_logging();
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
