@@ -12,15 +12,34 @@ fn bin() -> &'static str {
 
 #[test]
 fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
-    let out = Command::new(bin()).arg("demo").env_remove("KUBECONFIG").output().unwrap();
+    let out = Command::new(bin())
+        .arg("demo")
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    let summary: Vec<&str> = text.lines().skip_while(|l| !l.contains("━━ Summary")).skip(2).take_while(|l| !l.trim().is_empty()).collect();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("━━ Summary"))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(summary.len(), 7, "{text}");
     for row in &summary {
         assert!(row.trim_end().ends_with("yes"), "{row}");
     }
-    for step in ["unsigned-commit", "not-fast-forward", "debug-allow-all", "kubectl-create", "signed by bob@example.com"] {
+    for step in [
+        "unsigned-commit",
+        "not-fast-forward",
+        "debug-allow-all",
+        "kubectl-create",
+        "signed by bob@example.com",
+    ] {
         assert!(text.contains(step), "missing {step:?} in\n{text}");
     }
 }
@@ -37,20 +56,38 @@ fn demo_hold_keeps_the_emulator_up_for_kubectl() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
     let kubeconfig = loop {
-        assert!(Instant::now() < deadline, "demo never printed export KUBECONFIG");
+        assert!(
+            Instant::now() < deadline,
+            "demo never printed export KUBECONFIG"
+        );
         let line = lines.next().expect("demo ended before holding").unwrap();
         if let Some(rest) = line.trim().strip_prefix("export KUBECONFIG=") {
             break rest.to_string();
         }
     };
     let out = Command::new("kubectl")
-        .args(["--kubeconfig", &kubeconfig, "get", "networkpolicies", "-A", "-o", "name"])
+        .args([
+            "--kubeconfig",
+            &kubeconfig,
+            "get",
+            "networkpolicies",
+            "-A",
+            "-o",
+            "name",
+        ])
         .output()
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(std::path::Path::new(&kubeconfig).parent().unwrap());
     let names = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(names.contains("networkpolicy.networking.k8s.io/default-deny"), "{names}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        names.contains("networkpolicy.networking.k8s.io/default-deny"),
+        "{names}"
+    );
 }
