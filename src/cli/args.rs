@@ -25,6 +25,8 @@ pub enum Command {
     Status(StatusArgs),
     /// A narrated tour against the embedded API server emulator.
     Demo(DemoArgs),
+    /// The long-running daemon: poll (or webhook), verify, sync; leader election, metrics.
+    Run(Box<super::run::RunArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

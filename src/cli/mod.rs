@@ -5,6 +5,7 @@ mod args;
 mod bundle;
 mod demo;
 mod plan;
+pub mod run;
 mod status;
 mod sync;
 mod verify;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sync(a) => return sync::run(a, sync::Mode::Sync),
         Command::Status(a) => return status::run(a),
         Command::Demo(a) => return demo::run(a),
+        Command::Run(a) => return run::run(*a),
     };
     emit(&outcome, output);
     outcome.verdict.exit_code()
