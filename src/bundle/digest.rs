@@ -15,7 +15,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Parse the manifest's `sha256:` field: exactly 64 lowercase hex digits, so that one
 /// digest has one spelling and manifests compare byte for byte.
 pub fn parse_sha256_hex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let mut out = [0u8; 32];
@@ -45,7 +49,10 @@ mod tests {
     #[test]
     fn bundle_digest_prefixes_sha256_of_the_exact_bytes() {
         let d = BundleDigest::of_manifest(b"");
-        assert_eq!(d.as_str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

@@ -15,7 +15,11 @@ pub struct BundleError {
 
 impl BundleError {
     pub fn new(reason: ReasonCode, message: impl Into<String>) -> Self {
-        BundleError { reason, message: message.into(), location: Location::default() }
+        BundleError {
+            reason,
+            message: message.into(),
+            location: Location::default(),
+        }
     }
 
     pub fn reason(&self) -> ReasonCode {
@@ -27,7 +31,9 @@ impl BundleError {
     }
 
     pub(crate) fn in_bundle(mut self, bundle: &str) -> Self {
-        self.location.bundle.get_or_insert_with(|| bundle.to_string());
+        self.location
+            .bundle
+            .get_or_insert_with(|| bundle.to_string());
         self
     }
 
@@ -50,14 +56,20 @@ impl BundleError {
     }
 
     pub(crate) fn at_commit(mut self, commit: git2::Oid) -> Self {
-        self.location.commit.get_or_insert_with(|| commit.to_string());
+        self.location
+            .commit
+            .get_or_insert_with(|| commit.to_string());
         self
     }
 
     /// A trust failure met while checking a bundle (e.g. the revision's keys file is
     /// malformed) keeps the verifier's reason code and location.
     pub(crate) fn from_verify(e: VerifyError) -> Self {
-        BundleError { reason: e.reason(), location: e.location(), message: e.message }
+        BundleError {
+            reason: e.reason(),
+            location: e.location(),
+            message: e.message,
+        }
     }
 
     /// The repository could not be read: not a verdict on the revision's content.

@@ -60,50 +60,78 @@ pub fn is_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b.first().is_some_and(|c| *c != b'-')
         && b.last().is_some_and(|c| *c != b'-')
 }
 
 /// Parse the exact bytes of `bundles/<dir_name>/bundle.yaml`.
 pub fn parse(bytes: &[u8], dir_name: &str, limits: &Limits) -> Result<Manifest, BundleError> {
-    let yaml_limits = YamlLimits { max_documents: 2, max_depth: limits.max_yaml_depth };
-    let docs = load_documents(bytes, yaml_limits).map_err(|e| invalid(format!("bundle.yaml: {e}")))?;
+    let yaml_limits = YamlLimits {
+        max_documents: 2,
+        max_depth: limits.max_yaml_depth,
+    };
+    let docs =
+        load_documents(bytes, yaml_limits).map_err(|e| invalid(format!("bundle.yaml: {e}")))?;
     let mut docs = docs.into_iter().filter(|d| !d.value.is_null());
     let doc = match (docs.next(), docs.next()) {
         (Some(doc), None) => doc,
         (None, _) => return Err(invalid("bundle.yaml is empty")),
         (Some(_), Some(_)) => return Err(invalid("bundle.yaml holds more than one YAML document")),
     };
-    let raw: RawManifest = serde_json::from_value(doc.value).map_err(|e| invalid(format!("bundle.yaml: {e}")))?;
+    let raw: RawManifest =
+        serde_json::from_value(doc.value).map_err(|e| invalid(format!("bundle.yaml: {e}")))?;
     check(raw, dir_name, limits)
 }
 
 fn check(raw: RawManifest, dir_name: &str, limits: &Limits) -> Result<Manifest, BundleError> {
     if raw.api_version != API_VERSION {
-        return Err(invalid(format!("apiVersion is `{}`, expected `{API_VERSION}`", raw.api_version)).at_field("apiVersion"));
+        return Err(invalid(format!(
+            "apiVersion is `{}`, expected `{API_VERSION}`",
+            raw.api_version
+        ))
+        .at_field("apiVersion"));
     }
     if raw.kind != KIND {
         return Err(invalid(format!("kind is `{}`, expected `{KIND}`", raw.kind)).at_field("kind"));
     }
     if raw.name != dir_name {
-        return Err(invalid(format!("name `{}` differs from its directory `bundles/{dir_name}`", raw.name)).at_field("name"));
+        return Err(invalid(format!(
+            "name `{}` differs from its directory `bundles/{dir_name}`",
+            raw.name
+        ))
+        .at_field("name"));
     }
     if !is_dns1123_label(&raw.name) {
-        return Err(invalid(format!("name `{}` is not a DNS-1123 label (lowercase letters, digits, `-`, at most 63)", raw.name)).at_field("name"));
+        return Err(invalid(format!(
+            "name `{}` is not a DNS-1123 label (lowercase letters, digits, `-`, at most 63)",
+            raw.name
+        ))
+        .at_field("name"));
     }
     if raw.namespaces.is_empty() {
-        return Err(invalid("namespaces is empty: a bundle governs at least one namespace").at_field("namespaces"));
+        return Err(
+            invalid("namespaces is empty: a bundle governs at least one namespace")
+                .at_field("namespaces"),
+        );
     }
     let namespaces = unique_labels(&raw.namespaces, "namespaces")?;
     let allow_open = unique_labels(&raw.allow_open, "allowOpen")?;
     if let Some(ns) = allow_open.difference(&namespaces).next() {
-        return Err(invalid(format!("allowOpen lists `{ns}`, which is not in namespaces")).at_field("allowOpen"));
+        return Err(invalid(format!(
+            "allowOpen lists `{ns}`, which is not in namespaces"
+        ))
+        .at_field("allowOpen"));
     }
     if raw.files.len() > limits.max_files {
         return Err(BundleError::new(
             ReasonCode::LimitExceeded,
-            format!("bundle lists {} files, more than the limit of {}", raw.files.len(), limits.max_files),
+            format!(
+                "bundle lists {} files, more than the limit of {}",
+                raw.files.len(),
+                limits.max_files
+            ),
         )
         .in_file(MANIFEST_FILE)
         .at_field("files"));
@@ -115,32 +143,52 @@ fn check(raw: RawManifest, dir_name: &str, limits: &Limits) -> Result<Manifest, 
         let path = BundlePath::parse(&f.path)
             .map_err(|e| invalid(format!("`{}`: {e}", f.path)).at_field(format!("{field}.path")))?;
         if !seen.insert(path.clone()) {
-            return Err(invalid(format!("`{path}` is listed twice")).at_field(format!("{field}.path")));
+            return Err(
+                invalid(format!("`{path}` is listed twice")).at_field(format!("{field}.path"))
+            );
         }
         let sha256 = parse_sha256_hex(&f.sha256).ok_or_else(|| {
-            invalid(format!("sha256 of `{path}` is not 64 lowercase hex digits")).at_field(format!("{field}.sha256"))
+            invalid(format!("sha256 of `{path}` is not 64 lowercase hex digits"))
+                .at_field(format!("{field}.sha256"))
         })?;
         if f.size > limits.max_file_bytes {
             return Err(BundleError::new(
                 ReasonCode::LimitExceeded,
-                format!("`{path}` is {} bytes, more than the limit of {}", f.size, limits.max_file_bytes),
+                format!(
+                    "`{path}` is {} bytes, more than the limit of {}",
+                    f.size, limits.max_file_bytes
+                ),
             )
             .in_file(MANIFEST_FILE)
             .at_field(format!("{field}.size")));
         }
-        files.push(FileEntry { path, sha256, size: f.size });
+        files.push(FileEntry {
+            path,
+            sha256,
+            size: f.size,
+        });
     }
-    Ok(Manifest { name: raw.name, namespaces, allow_open, files })
+    Ok(Manifest {
+        name: raw.name,
+        namespaces,
+        allow_open,
+        files,
+    })
 }
 
 fn unique_labels(list: &[String], field: &str) -> Result<BTreeSet<String>, BundleError> {
     let mut set = BTreeSet::new();
     for (i, ns) in list.iter().enumerate() {
         if !is_dns1123_label(ns) {
-            return Err(invalid(format!("`{ns}` is not a valid namespace name (DNS-1123 label)")).at_field(format!("{field}[{i}]")));
+            return Err(invalid(format!(
+                "`{ns}` is not a valid namespace name (DNS-1123 label)"
+            ))
+            .at_field(format!("{field}[{i}]")));
         }
         if !set.insert(ns.clone()) {
-            return Err(invalid(format!("`{ns}` is listed twice")).at_field(format!("{field}[{i}]")));
+            return Err(
+                invalid(format!("`{ns}` is listed twice")).at_field(format!("{field}[{i}]"))
+            );
         }
     }
     Ok(set)
@@ -168,9 +216,15 @@ mod tests {
 
     #[test]
     fn a_valid_manifest_parses() {
-        let m = parse_str(&manifest(&format!("  - path: payments/deny.yaml\n    sha256: {HASH}\n    size: 12\n"))).unwrap();
+        let m = parse_str(&manifest(&format!(
+            "  - path: payments/deny.yaml\n    sha256: {HASH}\n    size: 12\n"
+        )))
+        .unwrap();
         assert_eq!(m.name, "prod");
-        assert_eq!(m.namespaces.iter().collect::<Vec<_>>(), vec!["frontend", "payments"]);
+        assert_eq!(
+            m.namespaces.iter().collect::<Vec<_>>(),
+            vec!["frontend", "payments"]
+        );
         assert_eq!(m.files.len(), 1);
         assert_eq!(m.files[0].path.as_str(), "payments/deny.yaml");
         assert_eq!(m.files[0].size, 12);
@@ -181,25 +235,44 @@ mod tests {
         let e = parse_str(&format!("{}extra: 1\n", manifest("  []\n"))).unwrap_err();
         assert_eq!(e.reason, ReasonCode::ManifestInvalid);
         assert!(e.message.contains("unknown field `extra`"), "{}", e.message);
-        let e = parse_str(&manifest(&format!("  - path: a.yaml\n    sha256: {HASH}\n    size: 1\n    mode: x\n"))).unwrap_err();
+        let e = parse_str(&manifest(&format!(
+            "  - path: a.yaml\n    sha256: {HASH}\n    size: 1\n    mode: x\n"
+        )))
+        .unwrap_err();
         assert!(e.message.contains("unknown field `mode`"), "{}", e.message);
     }
 
     #[test]
     fn name_must_equal_the_directory() {
-        let e = parse("apiVersion: netpol-sync/v1\nkind: Bundle\nname: staging\nnamespaces: [a]\nfiles: []\n".as_bytes(), "prod", &Limits::default()).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::ManifestInvalid, Some("name")));
+        let e = parse(
+            "apiVersion: netpol-sync/v1\nkind: Bundle\nname: staging\nnamespaces: [a]\nfiles: []\n"
+                .as_bytes(),
+            "prod",
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::ManifestInvalid, Some("name"))
+        );
     }
 
     #[test]
     fn path_traversal_in_manifest_is_rejected() {
-        let (r, f) = reason_and_field(&manifest(&format!("  - path: ../other/a.yaml\n    sha256: {HASH}\n    size: 1\n")));
-        assert_eq!((r, f.as_deref()), (ReasonCode::ManifestInvalid, Some("files[0].path")));
+        let (r, f) = reason_and_field(&manifest(&format!(
+            "  - path: ../other/a.yaml\n    sha256: {HASH}\n    size: 1\n"
+        )));
+        assert_eq!(
+            (r, f.as_deref()),
+            (ReasonCode::ManifestInvalid, Some("files[0].path"))
+        );
     }
 
     #[test]
     fn absolute_path_in_manifest_is_rejected() {
-        let (r, _) = reason_and_field(&manifest(&format!("  - path: /etc/a.yaml\n    sha256: {HASH}\n    size: 1\n")));
+        let (r, _) = reason_and_field(&manifest(&format!(
+            "  - path: /etc/a.yaml\n    sha256: {HASH}\n    size: 1\n"
+        )));
         assert_eq!(r, ReasonCode::ManifestInvalid);
     }
 
@@ -207,52 +280,109 @@ mod tests {
     fn duplicate_path_in_manifest_is_rejected() {
         let entry = format!("  - path: a.yaml\n    sha256: {HASH}\n    size: 1\n");
         let (r, f) = reason_and_field(&manifest(&format!("{entry}{entry}")));
-        assert_eq!((r, f.as_deref()), (ReasonCode::ManifestInvalid, Some("files[1].path")));
+        assert_eq!(
+            (r, f.as_deref()),
+            (ReasonCode::ManifestInvalid, Some("files[1].path"))
+        );
     }
 
     #[test]
     fn uppercase_digest_is_rejected() {
-        let (r, f) = reason_and_field(&manifest(&format!("  - path: a.yaml\n    sha256: {}\n    size: 1\n", HASH.to_uppercase())));
-        assert_eq!((r, f.as_deref()), (ReasonCode::ManifestInvalid, Some("files[0].sha256")));
+        let (r, f) = reason_and_field(&manifest(&format!(
+            "  - path: a.yaml\n    sha256: {}\n    size: 1\n",
+            HASH.to_uppercase()
+        )));
+        assert_eq!(
+            (r, f.as_deref()),
+            (ReasonCode::ManifestInvalid, Some("files[0].sha256"))
+        );
     }
 
     #[test]
     fn negative_size_is_rejected() {
-        let (r, _) = reason_and_field(&manifest(&format!("  - path: a.yaml\n    sha256: {HASH}\n    size: -1\n")));
+        let (r, _) = reason_and_field(&manifest(&format!(
+            "  - path: a.yaml\n    sha256: {HASH}\n    size: -1\n"
+        )));
         assert_eq!(r, ReasonCode::ManifestInvalid);
     }
 
     #[test]
     fn oversized_file_and_too_many_files_hit_limits() {
-        let (r, _) = reason_and_field(&manifest(&format!("  - path: a.yaml\n    sha256: {HASH}\n    size: 99999999999\n")));
+        let (r, _) = reason_and_field(&manifest(&format!(
+            "  - path: a.yaml\n    sha256: {HASH}\n    size: 99999999999\n"
+        )));
         assert_eq!(r, ReasonCode::LimitExceeded);
-        let limits = Limits { max_files: 1, ..Limits::default() };
+        let limits = Limits {
+            max_files: 1,
+            ..Limits::default()
+        };
         let two = format!("  - path: a.yaml\n    sha256: {HASH}\n    size: 1\n  - path: b.yaml\n    sha256: {HASH}\n    size: 1\n");
-        assert_eq!(parse(manifest(&two).as_bytes(), "prod", &limits).unwrap_err().reason, ReasonCode::LimitExceeded);
+        assert_eq!(
+            parse(manifest(&two).as_bytes(), "prod", &limits)
+                .unwrap_err()
+                .reason,
+            ReasonCode::LimitExceeded
+        );
     }
 
     #[test]
     fn namespace_rules() {
-        let base = |ns: &str, open: &str| format!("apiVersion: netpol-sync/v1\nkind: Bundle\nname: prod\nnamespaces: {ns}\nallowOpen: {open}\nfiles: []\n");
+        let base = |ns: &str, open: &str| {
+            format!("apiVersion: netpol-sync/v1\nkind: Bundle\nname: prod\nnamespaces: {ns}\nallowOpen: {open}\nfiles: []\n")
+        };
         assert!(parse_str(&base("[a, b]", "[b]")).is_ok());
-        assert_eq!(parse_str(&base("[]", "[]")).unwrap_err().reason, ReasonCode::ManifestInvalid);
-        assert_eq!(parse_str(&base("[a, a]", "[]")).unwrap_err().location.field.as_deref(), Some("namespaces[1]"));
-        assert_eq!(parse_str(&base("[Payments]", "[]")).unwrap_err().location.field.as_deref(), Some("namespaces[0]"));
-        assert_eq!(parse_str(&base("[a]", "[b]")).unwrap_err().location.field.as_deref(), Some("allowOpen"));
+        assert_eq!(
+            parse_str(&base("[]", "[]")).unwrap_err().reason,
+            ReasonCode::ManifestInvalid
+        );
+        assert_eq!(
+            parse_str(&base("[a, a]", "[]"))
+                .unwrap_err()
+                .location
+                .field
+                .as_deref(),
+            Some("namespaces[1]")
+        );
+        assert_eq!(
+            parse_str(&base("[Payments]", "[]"))
+                .unwrap_err()
+                .location
+                .field
+                .as_deref(),
+            Some("namespaces[0]")
+        );
+        assert_eq!(
+            parse_str(&base("[a]", "[b]"))
+                .unwrap_err()
+                .location
+                .field
+                .as_deref(),
+            Some("allowOpen")
+        );
     }
 
     #[test]
     fn wrong_api_version_kind_and_missing_files_are_rejected() {
-        assert!(parse_str("apiVersion: v1\nkind: Bundle\nname: prod\nnamespaces: [a]\nfiles: []\n").is_err());
-        assert!(parse_str("apiVersion: netpol-sync/v1\nkind: ConfigMap\nname: prod\nnamespaces: [a]\nfiles: []\n").is_err());
-        assert!(parse_str("apiVersion: netpol-sync/v1\nkind: Bundle\nname: prod\nnamespaces: [a]\n").is_err());
+        assert!(parse_str(
+            "apiVersion: v1\nkind: Bundle\nname: prod\nnamespaces: [a]\nfiles: []\n"
+        )
+        .is_err());
+        assert!(parse_str(
+            "apiVersion: netpol-sync/v1\nkind: ConfigMap\nname: prod\nnamespaces: [a]\nfiles: []\n"
+        )
+        .is_err());
+        assert!(parse_str(
+            "apiVersion: netpol-sync/v1\nkind: Bundle\nname: prod\nnamespaces: [a]\n"
+        )
+        .is_err());
         assert!(parse_str("").is_err());
         assert!(parse_str("---\n[1, 2]\n").is_err());
     }
 
     #[test]
     fn two_documents_are_rejected() {
-        let one = "apiVersion: netpol-sync/v1\nkind: Bundle\nname: prod\nnamespaces: [a]\nfiles: []\n";
+        let one =
+            "apiVersion: netpol-sync/v1\nkind: Bundle\nname: prod\nnamespaces: [a]\nfiles: []\n";
         assert!(parse_str(&format!("{one}---\n{one}")).is_err());
     }
 

@@ -133,7 +133,10 @@ impl VerifiedBundles {
         &self.bundles
     }
     pub fn governed_namespaces(&self) -> BTreeSet<String> {
-        self.bundles.iter().flat_map(|b| b.namespaces.iter().cloned()).collect()
+        self.bundles
+            .iter()
+            .flat_map(|b| b.namespaces.iter().cloned())
+            .collect()
     }
     pub fn policies(&self) -> impl Iterator<Item = &DesiredPolicy> {
         self.bundles.iter().flat_map(|b| b.policies.iter())
@@ -152,18 +155,35 @@ pub struct BundleOptions {
 
 impl Default for BundleOptions {
     fn default() -> Self {
-        BundleOptions { select: Vec::new(), signatures_required: 1, limits: Limits::default() }
+        BundleOptions {
+            select: Vec::new(),
+            signatures_required: 1,
+            limits: Limits::default(),
+        }
     }
 }
 
 /// Read, verify and validate the selected bundles of a verified revision. Any failure
 /// rejects the whole revision; the error names the bundle, file, document and field.
-pub fn load_verified(repo: &Repo, rev: &VerifiedRevision, opts: &BundleOptions) -> Result<VerifiedBundles, BundleError> {
+pub fn load_verified(
+    repo: &Repo,
+    rev: &VerifiedRevision,
+    opts: &BundleOptions,
+) -> Result<VerifiedBundles, BundleError> {
     let signers = rev.allowed_signers().map_err(BundleError::from_verify);
-    let verifier = signers.map(|signers| RevisionSigners { signers, policy: rev.policy() });
-    let verifier = verifier.as_ref().map(|v| v as &dyn DetachedVerifier).map_err(Clone::clone);
+    let verifier = signers.map(|signers| RevisionSigners {
+        signers,
+        policy: rev.policy(),
+    });
+    let verifier = verifier
+        .as_ref()
+        .map(|v| v as &dyn DetachedVerifier)
+        .map_err(Clone::clone);
     load_tree(repo.git2(), rev.tree_id(), verifier, opts)
-        .map(|bundles| VerifiedBundles { revision: rev.commit_id(), bundles })
+        .map(|bundles| VerifiedBundles {
+            revision: rev.commit_id(),
+            bundles,
+        })
         .map_err(|e| e.at_commit(rev.commit_id()))
 }
 
@@ -206,25 +226,36 @@ pub(crate) fn load_tree(
     opts: &BundleOptions,
 ) -> Result<Vec<VerifiedBundle>, BundleError> {
     let limits = &opts.limits;
-    let root = repo.find_tree(tree_id).map_err(|e| BundleError::from_git("reading the revision's tree", e))?;
+    let root = repo
+        .find_tree(tree_id)
+        .map_err(|e| BundleError::from_git("reading the revision's tree", e))?;
     let available = tree::list_bundles(repo, &root)?;
     let names: BTreeSet<String> = available.keys().cloned().collect();
     let selected = select::select(&names, &opts.select)?;
-    let mut budget = ReadBudget { left: limits.max_total_bytes, limit: limits.max_total_bytes };
+    let mut budget = ReadBudget {
+        left: limits.max_total_bytes,
+        limit: limits.max_total_bytes,
+    };
 
     // Trust first: every selected manifest and its signatures before any policy file.
     let mut trusted = Vec::with_capacity(selected.len());
     for name in &selected {
         let tree_id = available[name.as_str()];
-        let t = trust_manifest(repo, name, tree_id, verifier.clone(), opts, &mut budget).map_err(|e| e.in_bundle(name))?;
+        let t = trust_manifest(repo, name, tree_id, verifier.clone(), opts, &mut budget)
+            .map_err(|e| e.in_bundle(name))?;
         trusted.push(t);
     }
-    select::check_namespace_conflicts(trusted.iter().map(|t| (t.manifest.name.as_str(), &t.manifest.namespaces)))?;
+    select::check_namespace_conflicts(
+        trusted
+            .iter()
+            .map(|t| (t.manifest.name.as_str(), &t.manifest.namespaces)),
+    )?;
 
     let mut bundles = Vec::with_capacity(trusted.len());
     for t in trusted {
         let name = t.manifest.name.clone();
-        let policies = load_content(repo, &t, limits, &mut budget).map_err(|e| e.in_bundle(&name))?;
+        let policies =
+            load_content(repo, &t, limits, &mut budget).map_err(|e| e.in_bundle(&name))?;
         bundles.push(VerifiedBundle {
             name: t.manifest.name,
             digest: t.digest,
@@ -247,8 +278,11 @@ fn read_bounded(
 ) -> Result<Vec<u8>, BundleError> {
     let size = tree::blob_size(repo, id)?;
     if size > max {
-        return Err(BundleError::new(ReasonCode::LimitExceeded, format!("`{file}` is {size} bytes, more than the limit of {max}"))
-            .in_file(file.to_string()));
+        return Err(BundleError::new(
+            ReasonCode::LimitExceeded,
+            format!("`{file}` is {size} bytes, more than the limit of {max}"),
+        )
+        .in_file(file.to_string()));
     }
     budget.charge(size, file)?;
     tree::read_blob(repo, id)
@@ -264,16 +298,31 @@ fn trust_manifest(
 ) -> Result<TrustedManifest, BundleError> {
     let limits = &opts.limits;
     let tree = tree::walk_bundle(repo, name, tree_id, limits)?;
-    let bytes = read_bounded(repo, tree.manifest, MANIFEST_FILE, limits.max_file_bytes, budget)?;
+    let bytes = read_bounded(
+        repo,
+        tree.manifest,
+        MANIFEST_FILE,
+        limits.max_file_bytes,
+        budget,
+    )?;
     let manifest = manifest::parse(&bytes, name, limits)?;
     let digest = BundleDigest::of_manifest(&bytes);
     let mut sigs = Vec::with_capacity(tree.signatures.len());
     for (file, id) in &tree.signatures {
         let path = format!("{SIGNATURES_DIR}/{file}");
-        sigs.push((file.clone(), read_bounded(repo, *id, &path, limits::MAX_SIGNATURE_BYTES, budget)?));
+        sigs.push((
+            file.clone(),
+            read_bounded(repo, *id, &path, limits::MAX_SIGNATURE_BYTES, budget)?,
+        ));
     }
-    let signers = signatures::check_threshold(&bytes, &sigs, verifier?, opts.signatures_required.max(1))?;
-    Ok(TrustedManifest { tree, manifest, digest, signers })
+    let signers =
+        signatures::check_threshold(&bytes, &sigs, verifier?, opts.signatures_required.max(1))?;
+    Ok(TrustedManifest {
+        tree,
+        manifest,
+        digest,
+        signers,
+    })
 }
 
 /// Every listed file present, nothing unlisted, sizes (from object headers, before
@@ -284,8 +333,18 @@ fn load_content(
     limits: &Limits,
     budget: &mut ReadBudget,
 ) -> Result<Vec<DesiredPolicy>, BundleError> {
-    let listed: BTreeMap<&str, &manifest::FileEntry> = t.manifest.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    if let Some(path) = t.tree.files.keys().find(|p| !listed.contains_key(p.as_str())) {
+    let listed: BTreeMap<&str, &manifest::FileEntry> = t
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect();
+    if let Some(path) = t
+        .tree
+        .files
+        .keys()
+        .find(|p| !listed.contains_key(p.as_str()))
+    {
         return Err(BundleError::new(
             ReasonCode::UnlistedFile,
             format!("`{path}` is in the bundle directory but not in bundle.yaml (reseal the bundle, or remove the file)"),
@@ -293,10 +352,16 @@ fn load_content(
         .in_file(path.clone()));
     }
     if let Some(path) = listed.keys().find(|p| !t.tree.files.contains_key(**p)) {
-        return Err(BundleError::new(ReasonCode::MissingFile, format!("`{path}` is listed in bundle.yaml but not in the revision"))
-            .in_file(path.to_string()));
+        return Err(BundleError::new(
+            ReasonCode::MissingFile,
+            format!("`{path}` is listed in bundle.yaml but not in the revision"),
+        )
+        .in_file(path.to_string()));
     }
-    let yaml_limits = YamlLimits { max_documents: limits.max_documents_per_file, max_depth: limits.max_yaml_depth };
+    let yaml_limits = YamlLimits {
+        max_documents: limits.max_documents_per_file,
+        max_depth: limits.max_yaml_depth,
+    };
     let mut policies = Vec::new();
     for entry in &t.manifest.files {
         let path = entry.path.as_str();
@@ -320,7 +385,9 @@ fn load_content(
         }
         let documents = load_documents(&bytes, yaml_limits).map_err(|e| {
             let reason = match e.error {
-                YamlError::TooManyDocuments { .. } | YamlError::TooDeep { .. } | YamlError::ExpansionBudget { .. } => ReasonCode::LimitExceeded,
+                YamlError::TooManyDocuments { .. }
+                | YamlError::TooDeep { .. }
+                | YamlError::ExpansionBudget { .. } => ReasonCode::LimitExceeded,
                 _ => ReasonCode::InvalidPolicy,
             };
             let err = BundleError::new(reason, format!("{path}: {}", e.error)).in_file(path);
@@ -330,7 +397,11 @@ fn load_content(
             }
         })?;
         drop(bytes);
-        let ctx = policy::PolicyContext { bundle: &t.manifest.name, file: path, namespaces: &t.manifest.namespaces };
+        let ctx = policy::PolicyContext {
+            bundle: &t.manifest.name,
+            file: path,
+            namespaces: &t.manifest.namespaces,
+        };
         policies.extend(policy::load_file(&ctx, documents)?);
     }
     Ok(policies)

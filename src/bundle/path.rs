@@ -96,22 +96,37 @@ mod tests {
 
     #[test]
     fn normalised_relative_yaml_paths_are_accepted() {
-        for p in ["a.yaml", "payments/default-deny.yaml", "x/y/z.yml", "dir.with.dots/a b.yaml", "ünï/cödé.yaml"] {
+        for p in [
+            "a.yaml",
+            "payments/default-deny.yaml",
+            "x/y/z.yml",
+            "dir.with.dots/a b.yaml",
+            "ünï/cödé.yaml",
+        ] {
             assert_eq!(BundlePath::parse(p).unwrap().as_str(), p);
         }
     }
 
     #[test]
     fn path_traversal_is_rejected() {
-        assert_eq!(BundlePath::parse("../other/a.yaml"), Err(PathError::ParentSegment));
-        assert_eq!(BundlePath::parse("a/../../b.yaml"), Err(PathError::ParentSegment));
+        assert_eq!(
+            BundlePath::parse("../other/a.yaml"),
+            Err(PathError::ParentSegment)
+        );
+        assert_eq!(
+            BundlePath::parse("a/../../b.yaml"),
+            Err(PathError::ParentSegment)
+        );
         assert_eq!(BundlePath::parse("a/.."), Err(PathError::ParentSegment));
     }
 
     #[test]
     fn absolute_and_windows_paths_are_rejected() {
         assert_eq!(BundlePath::parse("/etc/a.yaml"), Err(PathError::Absolute));
-        assert_eq!(BundlePath::parse("a\\..\\b.yaml"), Err(PathError::Backslash));
+        assert_eq!(
+            BundlePath::parse("a\\..\\b.yaml"),
+            Err(PathError::Backslash)
+        );
     }
 
     #[test]
@@ -124,17 +139,32 @@ mod tests {
 
     #[test]
     fn manifest_and_signatures_cannot_be_listed_as_policy_files() {
-        assert!(matches!(BundlePath::parse("bundle.yaml"), Err(PathError::Reserved(_))));
-        assert!(matches!(BundlePath::parse("signatures/a.yaml"), Err(PathError::Reserved(_))));
+        assert!(matches!(
+            BundlePath::parse("bundle.yaml"),
+            Err(PathError::Reserved(_))
+        ));
+        assert!(matches!(
+            BundlePath::parse("signatures/a.yaml"),
+            Err(PathError::Reserved(_))
+        ));
         assert!(BundlePath::parse("sub/bundle.yaml").is_ok());
         assert!(BundlePath::parse("signatures-old/a.yaml").is_ok());
     }
 
     #[test]
     fn control_characters_and_oversized_paths_are_rejected() {
-        assert_eq!(BundlePath::parse("a\nb.yaml"), Err(PathError::ControlCharacter));
-        assert_eq!(BundlePath::parse("a\0.yaml"), Err(PathError::ControlCharacter));
-        assert_eq!(BundlePath::parse(&format!("{}.yaml", "a".repeat(300))), Err(PathError::SegmentTooLong));
+        assert_eq!(
+            BundlePath::parse("a\nb.yaml"),
+            Err(PathError::ControlCharacter)
+        );
+        assert_eq!(
+            BundlePath::parse("a\0.yaml"),
+            Err(PathError::ControlCharacter)
+        );
+        assert_eq!(
+            BundlePath::parse(&format!("{}.yaml", "a".repeat(300))),
+            Err(PathError::SegmentTooLong)
+        );
         let long = format!("{}.yaml", "abcdefgh/".repeat(120));
         assert_eq!(BundlePath::parse(&long), Err(PathError::TooLong));
     }

@@ -29,7 +29,12 @@ pub struct PolicyContext<'a> {
     pub namespaces: &'a BTreeSet<String>,
 }
 
-fn invalid(ctx: &PolicyContext<'_>, document: usize, field: &str, message: impl Into<String>) -> BundleError {
+fn invalid(
+    ctx: &PolicyContext<'_>,
+    document: usize,
+    field: &str,
+    message: impl Into<String>,
+) -> BundleError {
     BundleError::new(ReasonCode::InvalidPolicy, message)
         .in_bundle(ctx.bundle)
         .in_file(ctx.file)
@@ -38,7 +43,10 @@ fn invalid(ctx: &PolicyContext<'_>, document: usize, field: &str, message: impl 
 }
 
 /// Every policy of one file; empty documents (a stray `---`) are skipped.
-pub fn load_file(ctx: &PolicyContext<'_>, documents: Vec<YamlDocument>) -> Result<Vec<DesiredPolicy>, BundleError> {
+pub fn load_file(
+    ctx: &PolicyContext<'_>,
+    documents: Vec<YamlDocument>,
+) -> Result<Vec<DesiredPolicy>, BundleError> {
     let mut out = Vec::with_capacity(documents.len());
     for doc in documents {
         if doc.value.is_null() {
@@ -49,14 +57,27 @@ pub fn load_file(ctx: &PolicyContext<'_>, documents: Vec<YamlDocument>) -> Resul
     Ok(out)
 }
 
-fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Result<DesiredPolicy, BundleError> {
+fn load_document(
+    ctx: &PolicyContext<'_>,
+    document: usize,
+    value: Value,
+) -> Result<DesiredPolicy, BundleError> {
     let Value::Object(top) = &value else {
-        return Err(invalid(ctx, document, "", "document is not a mapping; expected a NetworkPolicy object"));
+        return Err(invalid(
+            ctx,
+            document,
+            "",
+            "document is not a mapping; expected a NetworkPolicy object",
+        ));
     };
     let api_version = top.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = top.get("kind").and_then(Value::as_str).unwrap_or("");
     if (api_version, kind) != (API_VERSION, KIND) {
-        let field = if api_version != API_VERSION { "apiVersion" } else { "kind" };
+        let field = if api_version != API_VERSION {
+            "apiVersion"
+        } else {
+            "kind"
+        };
         return Err(invalid(
             ctx,
             document,
@@ -70,14 +91,12 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
     };
     let namespace = match metadata.get("namespace") {
         Some(Value::String(ns)) if !ns.is_empty() => ns.clone(),
-        _ => {
-            return Err(invalid(
-                ctx,
-                document,
-                "metadata.namespace",
-                "metadata.namespace is required: a bundle's policies name their namespace explicitly",
-            ))
-        }
+        _ => return Err(invalid(
+            ctx,
+            document,
+            "metadata.namespace",
+            "metadata.namespace is required: a bundle's policies name their namespace explicitly",
+        )),
     };
     if !ctx.namespaces.contains(&namespace) {
         return Err(BundleError::new(
@@ -85,7 +104,11 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
             format!(
                 "namespace `{namespace}` is not governed by bundle `{}` (namespaces: {})",
                 ctx.bundle,
-                ctx.namespaces.iter().cloned().collect::<Vec<_>>().join(", ")
+                ctx.namespaces
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
         .in_bundle(ctx.bundle)
@@ -114,7 +137,10 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
         }
     }
     if let Some(Value::Object(annotations)) = metadata.get("annotations") {
-        if let Some(key) = annotations.keys().find(|k| k.starts_with(ANNOTATION_PREFIX)) {
+        if let Some(key) = annotations
+            .keys()
+            .find(|k| k.starts_with(ANNOTATION_PREFIX))
+        {
             return Err(invalid(
                 ctx,
                 document,
@@ -124,7 +150,8 @@ fn load_document(ctx: &PolicyContext<'_>, document: usize, value: Value) -> Resu
         }
     }
 
-    let mut object = netpol_policy::decode_strict(value).map_err(|errs| field_errors(ctx, document, &errs))?;
+    let mut object =
+        netpol_policy::decode_strict(value).map_err(|errs| field_errors(ctx, document, &errs))?;
     let errs = netpol_policy::validate_create(&object);
     if !errs.is_empty() {
         return Err(field_errors(ctx, document, &errs));
@@ -154,7 +181,12 @@ fn field_errors(ctx: &PolicyContext<'_>, document: usize, errs: &[FieldError]) -
             format!("{}: {m}", e.field)
         }
     };
-    let mut message = errs.iter().take(MAX_REPORTED_ERRORS).map(render).collect::<Vec<_>>().join("; ");
+    let mut message = errs
+        .iter()
+        .take(MAX_REPORTED_ERRORS)
+        .map(render)
+        .collect::<Vec<_>>()
+        .join("; ");
     if errs.len() > MAX_REPORTED_ERRORS {
         message.push_str(&format!("; and {} more", errs.len() - MAX_REPORTED_ERRORS));
     }
@@ -172,8 +204,19 @@ mod tests {
 
     fn load(yaml: &str) -> Result<Vec<DesiredPolicy>, BundleError> {
         let namespaces: BTreeSet<String> = ["payments".to_string(), "frontend".to_string()].into();
-        let ctx = PolicyContext { bundle: "prod", file: "p.yaml", namespaces: &namespaces };
-        let docs = load_documents(yaml.as_bytes(), YamlLimits { max_documents: 10, max_depth: 32 }).unwrap();
+        let ctx = PolicyContext {
+            bundle: "prod",
+            file: "p.yaml",
+            namespaces: &namespaces,
+        };
+        let docs = load_documents(
+            yaml.as_bytes(),
+            YamlLimits {
+                max_documents: 10,
+                max_depth: 32,
+            },
+        )
+        .unwrap();
         load_file(&ctx, docs)
     }
 
@@ -181,16 +224,23 @@ mod tests {
 
     #[test]
     fn a_network_policy_loads_with_its_place_and_hash() {
-        let p = load(&format!("---\n{DENY}")).unwrap();
+        // A leading `---` opens the first document; the second one opens document 1.
+        let p = load(&format!("---\n---\n{DENY}")).unwrap();
         assert_eq!(p.len(), 1);
-        assert_eq!((p[0].namespace.as_str(), p[0].name.as_str(), p[0].document), ("payments", "default-deny", 1));
+        assert_eq!(
+            (p[0].namespace.as_str(), p[0].name.as_str(), p[0].document),
+            ("payments", "default-deny", 1)
+        );
         assert!(p[0].content_hash.starts_with("sha256:") && p[0].content_hash.len() == 71);
     }
 
     #[test]
     fn deployment_smuggled_into_bundle_is_rejected() {
         let e = load(&format!("{DENY}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: miner\n  namespace: payments\nspec: {{}}\n")).unwrap_err();
-        assert_eq!((e.reason, e.location.document, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some(1), Some("apiVersion")));
+        assert_eq!(
+            (e.reason, e.location.document, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some(1), Some("apiVersion"))
+        );
         assert!(e.message.contains("Deployment"), "{}", e.message);
     }
 
@@ -203,38 +253,68 @@ mod tests {
     #[test]
     fn network_policy_of_another_api_version_is_rejected() {
         let e = load(&DENY.replace("networking.k8s.io/v1", "extensions/v1beta1")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("apiVersion")));
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("apiVersion"))
+        );
     }
 
     #[test]
     fn policy_without_namespace_is_rejected() {
         let e = load(&DENY.replace("  namespace: payments\n", "")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.namespace")));
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("metadata.namespace"))
+        );
     }
 
     #[test]
     fn policy_in_undeclared_namespace_is_out_of_scope() {
         let e = load(&DENY.replace("namespace: payments", "namespace: kube-system")).unwrap_err();
-        assert_eq!((e.reason, e.location.file.as_deref()), (ReasonCode::NamespaceOutOfScope, Some("p.yaml")));
+        assert_eq!(
+            (e.reason, e.location.file.as_deref()),
+            (ReasonCode::NamespaceOutOfScope, Some("p.yaml"))
+        );
         assert!(e.message.contains("kube-system"), "{}", e.message);
     }
 
     #[test]
     fn managed_by_label_in_bundle_is_rejected() {
-        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  labels:\n    app.kubernetes.io/managed-by: netpol-sync\n")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.labels[app.kubernetes.io/managed-by]")));
+        let e = load(&DENY.replace(
+            "  namespace: payments\n",
+            "  namespace: payments\n  labels:\n    app.kubernetes.io/managed-by: netpol-sync\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("metadata.labels[app.kubernetes.io/managed-by]")
+            )
+        );
     }
 
     #[test]
     fn forged_netpol_sync_annotation_in_bundle_is_rejected() {
-        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  annotations:\n    netpol-sync.io/revision: deadbeef\n")).unwrap_err();
+        let e = load(&DENY.replace(
+            "  namespace: payments\n",
+            "  namespace: payments\n  annotations:\n    netpol-sync.io/revision: deadbeef\n",
+        ))
+        .unwrap_err();
         assert_eq!(e.reason, ReasonCode::InvalidPolicy);
     }
 
     #[test]
     fn server_owned_metadata_in_bundle_is_rejected() {
-        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  resourceVersion: \"5\"\n")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.resourceVersion")));
+        let e = load(&DENY.replace(
+            "  namespace: payments\n",
+            "  namespace: payments\n  resourceVersion: \"5\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("metadata.resourceVersion"))
+        );
     }
 
     #[test]
@@ -246,11 +326,113 @@ mod tests {
 
     #[test]
     fn scalar_document_is_rejected() {
-        assert_eq!(load("just a string\n").unwrap_err().reason, ReasonCode::InvalidPolicy);
+        assert_eq!(
+            load("just a string\n").unwrap_err().reason,
+            ReasonCode::InvalidPolicy
+        );
     }
 
     #[test]
     fn empty_documents_are_skipped() {
         assert_eq!(load(&format!("---\n---\n{DENY}---\n")).unwrap().len(), 1);
+    }
+
+    /// Invalid policies mirroring kube-apiserver's NetworkPolicy validation cases
+    /// (pkg/apis/networking/validation): each must be `invalid-policy` at the field the
+    /// apiserver names.
+    fn invalid_at(spec: &str) -> (ReasonCode, Option<String>, String) {
+        let doc = format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: p\n  namespace: payments\nspec:\n{spec}");
+        let e = load(&doc).unwrap_err();
+        (e.reason, e.location.field, e.message)
+    }
+
+    #[test]
+    fn invalid_policy_end_port_below_port() {
+        let (r, f, m) = invalid_at("  podSelector: {}\n  ingress:\n    - ports:\n        - port: 8080\n          endPort: 80\n");
+        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.ingress[0].ports[0].endPort")), "{m}");
+    }
+
+    #[test]
+    fn invalid_policy_end_port_with_named_port() {
+        let (r, f, _) = invalid_at("  podSelector: {}\n  egress:\n    - ports:\n        - port: http\n          endPort: 9000\n");
+        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.egress[0].ports[0].endPort")));
+    }
+
+    #[test]
+    fn invalid_policy_port_out_of_range() {
+        let (r, f, _) = invalid_at("  podSelector: {}\n  ingress:\n    - ports:\n        - port: 70000\n");
+        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.ingress[0].ports[0].port")));
+    }
+
+    #[test]
+    fn invalid_policy_unsupported_protocol() {
+        let (r, f, _) = invalid_at("  podSelector: {}\n  ingress:\n    - ports:\n        - protocol: ICMP\n          port: 1\n");
+        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.ingress[0].ports[0].protocol")));
+    }
+
+    #[test]
+    fn invalid_policy_bad_cidr() {
+        let (r, f, _) = invalid_at("  podSelector: {}\n  egress:\n    - to:\n        - ipBlock:\n            cidr: 10.0.0.0/33\n");
+        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.egress[0].to[0].ipBlock.cidr")));
+    }
+
+    #[test]
+    fn invalid_policy_except_outside_cidr() {
+        let (r, f, _) = invalid_at("  podSelector: {}\n  egress:\n    - to:\n        - ipBlock:\n            cidr: 10.0.0.0/16\n            except: [192.168.0.0/24]\n");
+        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.egress[0].to[0].ipBlock.except[0]")));
+    }
+
+    #[test]
+    fn invalid_policy_ip_block_with_selector_in_one_peer() {
+        let (r, f, _) = invalid_at("  podSelector: {}\n  ingress:\n    - from:\n        - ipBlock:\n            cidr: 10.0.0.0/8\n          podSelector: {}\n");
+        assert_eq!(r, ReasonCode::InvalidPolicy);
+        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.ingress[0].from[0]")), "{f:?}");
+    }
+
+    #[test]
+    fn invalid_policy_unsupported_policy_type() {
+        let (r, f, _) = invalid_at("  podSelector: {}\n  policyTypes: [Sideways]\n");
+        assert_eq!(r, ReasonCode::InvalidPolicy);
+        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.policyTypes")), "{f:?}");
+    }
+
+    #[test]
+    fn invalid_policy_bad_match_expression_operator() {
+        let (r, f, _) = invalid_at("  podSelector:\n    matchExpressions:\n      - key: app\n        operator: Near\n        values: [a]\n");
+        assert_eq!(r, ReasonCode::InvalidPolicy);
+        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.podSelector.matchExpressions[0]")), "{f:?}");
+    }
+
+    #[test]
+    fn invalid_policy_bad_label_value_in_selector() {
+        let (r, f, _) = invalid_at("  podSelector:\n    matchLabels:\n      app: \"not a valid value!\"\n");
+        assert_eq!(r, ReasonCode::InvalidPolicy);
+        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.podSelector.matchLabels")), "{f:?}");
+    }
+
+    #[test]
+    fn invalid_policy_bad_object_name() {
+        let e = load(&DENY.replace("name: default-deny", "name: Default_Deny")).unwrap_err();
+        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.name")));
+    }
+
+    #[test]
+    fn invalid_policy_bad_label_on_the_object() {
+        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  labels:\n    \"-bad-\": x\n")).unwrap_err();
+        assert_eq!(e.reason, ReasonCode::InvalidPolicy);
+        assert!(e.location.field.as_deref().is_some_and(|f| f.starts_with("metadata.labels")), "{:?}", e.location.field);
+    }
+
+    #[test]
+    fn defaulting_fills_protocol_and_policy_types_before_hashing() {
+        let p = load("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: p\n  namespace: payments\nspec:\n  podSelector: {}\n  egress:\n    - ports:\n        - port: 53\n").unwrap();
+        let spec = p[0].object.spec.as_ref().unwrap();
+        // Upstream SetDefaults_NetworkPolicySpec: Ingress always, Egress when egress rules exist.
+        assert_eq!(spec.policy_types.as_deref(), Some(&["Ingress".to_string(), "Egress".to_string()][..]));
+        let port = &spec.egress.as_ref().unwrap()[0].ports.as_ref().unwrap()[0];
+        assert_eq!(port.protocol.as_deref(), Some("TCP"));
+        // Writing the defaults out gives the same content hash.
+        let explicit = load("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: p\n  namespace: payments\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n  egress:\n    - ports:\n        - port: 53\n          protocol: TCP\n").unwrap();
+        assert_eq!(p[0].content_hash, explicit[0].content_hash);
     }
 }

@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}: no bundle.yaml; create one with apiVersion, kind, name and namespaces first")]
     NoManifest(PathBuf),
     #[error("{0} is a symlink; bundles hold regular files only")]
@@ -53,17 +56,23 @@ pub struct SealReport {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SealError + '_ {
-    move |source| SealError::Io { path: path.to_path_buf(), source }
+    move |source| SealError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 pub fn seal(dir: &Path, limits: &Limits) -> Result<SealReport, SealError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let old = match std::fs::read(&manifest_path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SealError::NoManifest(dir.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SealError::NoManifest(dir.to_path_buf()))
+        }
         Err(e) => return Err(io(&manifest_path)(e)),
     };
-    let old_text = String::from_utf8(old.clone()).map_err(|_| SealError::Manifest("not UTF-8".into()))?;
+    let old_text =
+        String::from_utf8(old.clone()).map_err(|_| SealError::Manifest("not UTF-8".into()))?;
     let files = scan(dir, limits)?;
     let new_text = rewrite_files_block(&old_text, &files);
     let dir_name = bundle_name(dir)?;
@@ -72,7 +81,12 @@ pub fn seal(dir: &Path, limits: &Limits) -> Result<SealReport, SealError> {
     if changed {
         write_atomically(&manifest_path, new_text.as_bytes())?;
     }
-    Ok(SealReport { digest: BundleDigest::of_manifest(new_text.as_bytes()), manifest: manifest_path, files, changed })
+    Ok(SealReport {
+        digest: BundleDigest::of_manifest(new_text.as_bytes()),
+        manifest: manifest_path,
+        files,
+        changed,
+    })
 }
 
 fn bundle_name(dir: &Path) -> Result<String, SealError> {
@@ -91,8 +105,15 @@ fn scan(dir: &Path, limits: &Limits) -> Result<Vec<SealedFile>, SealError> {
         for entry in std::fs::read_dir(&abs).map_err(io(&abs))? {
             let entry = entry.map_err(io(&abs))?;
             let path = entry.path();
-            let name = entry.file_name().into_string().map_err(|_| SealError::NonUtf8Name(path.clone()))?;
-            let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|_| SealError::NonUtf8Name(path.clone()))?;
+            let rel_path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             if rel.is_empty() && (name == MANIFEST_FILE || name == SIGNATURES_DIR) {
                 continue;
             }
@@ -104,16 +125,27 @@ fn scan(dir: &Path, limits: &Limits) -> Result<Vec<SealedFile>, SealError> {
                 stack.push((path, rel_path));
                 continue;
             }
-            BundlePath::parse(&rel_path).map_err(|source| SealError::BadPath { path: rel_path.clone(), source })?;
+            BundlePath::parse(&rel_path).map_err(|source| SealError::BadPath {
+                path: rel_path.clone(),
+                source,
+            })?;
             let size = entry.metadata().map_err(io(&path))?.len();
             if size > limits.max_file_bytes {
-                return Err(SealError::TooLarge { path: rel_path, size, limit: limits.max_file_bytes });
+                return Err(SealError::TooLarge {
+                    path: rel_path,
+                    size,
+                    limit: limits.max_file_bytes,
+                });
             }
             if out.len() >= limits.max_files {
                 return Err(SealError::TooManyFiles(limits.max_files));
             }
             let bytes = std::fs::read(&path).map_err(io(&path))?;
-            out.push(SealedFile { path: rel_path, sha256: sha256_hex(&bytes), size: bytes.len() as u64 });
+            out.push(SealedFile {
+                path: rel_path,
+                sha256: sha256_hex(&bytes),
+                size: bytes.len() as u64,
+            });
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -123,7 +155,9 @@ fn scan(dir: &Path, limits: &Limits) -> Result<Vec<SealedFile>, SealError> {
 /// Plain when the path is unambiguous in YAML, else a JSON string (valid YAML
 /// double-quoted).
 fn yaml_scalar(s: &str) -> String {
-    let plain = s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b))
+    let plain = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b))
         && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
     if plain {
         s.to_string()
@@ -138,7 +172,12 @@ fn files_block(files: &[SealedFile]) -> String {
     }
     let mut s = String::from("files:\n");
     for f in files {
-        s.push_str(&format!("  - path: {}\n    sha256: {}\n    size: {}\n", yaml_scalar(&f.path), f.sha256, f.size));
+        s.push_str(&format!(
+            "  - path: {}\n    sha256: {}\n    size: {}\n",
+            yaml_scalar(&f.path),
+            f.sha256,
+            f.size
+        ));
     }
     s
 }
@@ -188,10 +227,20 @@ pub fn rewrite_files_block(text: &str, files: &[SealedFile]) -> String {
 
 /// The textual edit must have changed `files:` and nothing else, and produced a
 /// manifest `verify` accepts.
-fn check_rewrite(old: &str, new: &str, dir_name: &str, files: &[SealedFile], limits: &Limits) -> Result<(), SealError> {
-    let yaml_limits = YamlLimits { max_documents: 2, max_depth: limits.max_yaml_depth };
+fn check_rewrite(
+    old: &str,
+    new: &str,
+    dir_name: &str,
+    files: &[SealedFile],
+    limits: &Limits,
+) -> Result<(), SealError> {
+    let yaml_limits = YamlLimits {
+        max_documents: 2,
+        max_depth: limits.max_yaml_depth,
+    };
     let as_map = |text: &str| -> Result<serde_json::Map<String, serde_json::Value>, SealError> {
-        let docs = load_documents(text.as_bytes(), yaml_limits).map_err(|e| SealError::Manifest(e.to_string()))?;
+        let docs = load_documents(text.as_bytes(), yaml_limits)
+            .map_err(|e| SealError::Manifest(e.to_string()))?;
         let mut docs = docs.into_iter().filter(|d| !d.value.is_null());
         match (docs.next(), docs.next()) {
             (Some(d), None) => match d.value {
@@ -201,7 +250,9 @@ fn check_rewrite(old: &str, new: &str, dir_name: &str, files: &[SealedFile], lim
                 }
                 _ => Err(SealError::Manifest("not a mapping".into())),
             },
-            _ => Err(SealError::Manifest("expected exactly one YAML document".into())),
+            _ => Err(SealError::Manifest(
+                "expected exactly one YAML document".into(),
+            )),
         }
     };
     if as_map(old)? != as_map(new)? {
@@ -210,14 +261,26 @@ fn check_rewrite(old: &str, new: &str, dir_name: &str, files: &[SealedFile], lim
         ));
     }
     let parsed = manifest::parse(new.as_bytes(), dir_name, limits).map_err(|e| {
-        let field = e.location.field.map(|f| format!(" ({f})")).unwrap_or_default();
+        let field = e
+            .location
+            .field
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default();
         SealError::Manifest(format!("{}{field}", e.message))
     })?;
-    let written: Vec<(String, String, u64)> =
-        parsed.files.iter().map(|f| (f.path.to_string(), hex::encode(f.sha256), f.size)).collect();
-    let wanted: Vec<(String, String, u64)> = files.iter().map(|f| (f.path.clone(), f.sha256.clone(), f.size)).collect();
+    let written: Vec<(String, String, u64)> = parsed
+        .files
+        .iter()
+        .map(|f| (f.path.to_string(), hex::encode(f.sha256), f.size))
+        .collect();
+    let wanted: Vec<(String, String, u64)> = files
+        .iter()
+        .map(|f| (f.path.clone(), f.sha256.clone(), f.size))
+        .collect();
     if written != wanted {
-        return Err(SealError::Manifest("the rewritten files: list does not read back as written".into()));
+        return Err(SealError::Manifest(
+            "the rewritten files: list does not read back as written".into(),
+        ));
     }
     Ok(())
 }
@@ -226,7 +289,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(io(path))?;
-    tmp.persist(path).map_err(|e| SealError::Io { path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| SealError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }
 
@@ -256,7 +322,10 @@ mod tests {
 
     #[test]
     fn seal_appends_a_sorted_files_list_and_keeps_everything_else() {
-        let (_t, dir) = bundle_dir(HEAD, &[("z.yaml", "b: 2\n"), ("payments/deny.yaml", "a: 1\n")]);
+        let (_t, dir) = bundle_dir(
+            HEAD,
+            &[("z.yaml", "b: 2\n"), ("payments/deny.yaml", "a: 1\n")],
+        );
         let r = seal(&dir, &Limits::default()).unwrap();
         assert!(r.changed);
         let text = read(&dir);
@@ -272,11 +341,20 @@ mod tests {
         let (_t, dir) = bundle_dir(HEAD, &[("a.yaml", "a: 1\n")]);
         seal(&dir, &Limits::default()).unwrap();
         let first = read(&dir);
-        let mtime = std::fs::metadata(dir.join("bundle.yaml")).unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(dir.join("bundle.yaml"))
+            .unwrap()
+            .modified()
+            .unwrap();
         let r = seal(&dir, &Limits::default()).unwrap();
         assert!(!r.changed);
         assert_eq!(read(&dir), first);
-        assert_eq!(std::fs::metadata(dir.join("bundle.yaml")).unwrap().modified().unwrap(), mtime);
+        assert_eq!(
+            std::fs::metadata(dir.join("bundle.yaml"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            mtime
+        );
     }
 
     #[test]
@@ -288,14 +366,29 @@ mod tests {
         let (_t, dir) = bundle_dir(&manifest, &[("new.yaml", "n: 1\n")]);
         seal(&dir, &Limits::default()).unwrap();
         let text = read(&dir);
-        assert!(text.starts_with(&format!("{HEAD}files:\n  - path: new.yaml\n")), "{text}");
-        assert!(text.ends_with("    size: 5\n\n# about allowOpen\nallowOpen: [frontend]\n"), "{text}");
-        assert!(!text.contains("old.yaml") && !text.contains("stale comment"), "{text}");
+        assert!(
+            text.starts_with(&format!("{HEAD}files:\n  - path: new.yaml\n")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("    size: 5\n\n# about allowOpen\nallowOpen: [frontend]\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("old.yaml") && !text.contains("stale comment"),
+            "{text}"
+        );
     }
 
     #[test]
     fn seal_of_an_empty_bundle_writes_an_empty_list() {
-        let (_t, dir) = bundle_dir(&format!("{HEAD}files:\n  - path: gone.yaml\n    sha256: {}\n    size: 1\n", "0".repeat(64)), &[]);
+        let (_t, dir) = bundle_dir(
+            &format!(
+                "{HEAD}files:\n  - path: gone.yaml\n    sha256: {}\n    size: 1\n",
+                "0".repeat(64)
+            ),
+            &[],
+        );
         seal(&dir, &Limits::default()).unwrap();
         assert_eq!(read(&dir), format!("{HEAD}files: []\n"));
     }
@@ -321,14 +414,20 @@ mod tests {
     fn seal_refuses_a_symlink() {
         let (_t, dir) = bundle_dir(HEAD, &[]);
         std::os::unix::fs::symlink("/etc/hostname", dir.join("evil.yaml")).unwrap();
-        assert!(matches!(seal(&dir, &Limits::default()), Err(SealError::Symlink(_))));
+        assert!(matches!(
+            seal(&dir, &Limits::default()),
+            Err(SealError::Symlink(_))
+        ));
         assert_eq!(read(&dir), HEAD);
     }
 
     #[test]
     fn seal_refuses_a_non_yaml_file() {
         let (_t, dir) = bundle_dir(HEAD, &[("README.md", "hi")]);
-        assert!(matches!(seal(&dir, &Limits::default()), Err(SealError::BadPath { .. })));
+        assert!(matches!(
+            seal(&dir, &Limits::default()),
+            Err(SealError::BadPath { .. })
+        ));
     }
 
     #[test]
@@ -343,7 +442,10 @@ mod tests {
     #[test]
     fn seal_without_bundle_yaml_says_so() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(matches!(seal(tmp.path(), &Limits::default()), Err(SealError::NoManifest(_))));
+        assert!(matches!(
+            seal(tmp.path(), &Limits::default()),
+            Err(SealError::NoManifest(_))
+        ));
     }
 
     #[test]
@@ -351,11 +453,23 @@ mod tests {
         let (_t, dir) = bundle_dir(HEAD, &[("a.yaml", "a: 1\n"), ("sub/b.yml", "bb: 22\n")]);
         seal(&dir, &Limits::default()).unwrap();
         let m = manifest::parse(read(&dir).as_bytes(), "prod", &Limits::default()).unwrap();
-        let got: Vec<_> = m.files.iter().map(|f| (f.path.to_string(), f.size, hex::encode(f.sha256))).collect();
+        let got: Vec<_> = m
+            .files
+            .iter()
+            .map(|f| (f.path.to_string(), f.size, hex::encode(f.sha256)))
+            .collect();
         let want = vec![
             // Expected digests from `printf ... | sha256sum`.
-            ("a.yaml".to_string(), 5, "37b128c59f1f5097f73f82691cb519f1f568667faab5ced1b4ab979d36837eae".to_string()),
-            ("sub/b.yml".to_string(), 7, "7e535da41ddd62d15ad52dfcafaeacda05c41f940371b447a4f468eb67e96b5a".to_string()),
+            (
+                "a.yaml".to_string(),
+                5,
+                "37b128c59f1f5097f73f82691cb519f1f568667faab5ced1b4ab979d36837eae".to_string(),
+            ),
+            (
+                "sub/b.yml".to_string(),
+                7,
+                "7e535da41ddd62d15ad52dfcafaeacda05c41f940371b447a4f468eb67e96b5a".to_string(),
+            ),
         ];
         assert_eq!(got, want);
     }

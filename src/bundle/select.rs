@@ -18,7 +18,11 @@ pub fn select(available: &BTreeSet<String>, wanted: &[String]) -> Result<Vec<Str
                 ReasonCode::NotFound,
                 format!(
                     "bundle `{name}` is not in the revision (bundles: {})",
-                    if available.is_empty() { "none".to_string() } else { available.iter().cloned().collect::<Vec<_>>().join(", ") }
+                    if available.is_empty() {
+                        "none".to_string()
+                    } else {
+                        available.iter().cloned().collect::<Vec<_>>().join(", ")
+                    }
                 ),
             )
             .in_bundle(name));
@@ -87,7 +91,10 @@ mod tests {
     #[test]
     fn bundle_selection_keeps_order_and_drops_repeats() {
         let wanted = vec!["b".to_string(), "a".to_string(), "b".to_string()];
-        assert_eq!(select(&set(&["a", "b", "c"]), &wanted).unwrap(), vec!["b", "a"]);
+        assert_eq!(
+            select(&set(&["a", "b", "c"]), &wanted).unwrap(),
+            vec!["b", "a"]
+        );
     }
 
     #[test]

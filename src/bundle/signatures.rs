@@ -5,16 +5,23 @@
 
 use super::BundleError;
 use crate::reason::ReasonCode;
-use crate::verify::{AllowedSigners, SignaturePolicy, SignerIdentity, VerifyError};
+use crate::verify::{AllowedSigners, SignaturePolicy, SignerIdentity};
 use std::collections::BTreeSet;
 
 /// The SSHSIG namespace of bundle signatures; distinct from `git` so that a commit
 /// signature can never be replayed as a bundle signature, or the reverse.
 pub const BUNDLE_SIGNATURE_NAMESPACE: &str = "netpol-sync-bundle";
 
+/// Why one signature file did not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRejection {
+    pub reason: ReasonCode,
+    pub message: String,
+}
+
 /// Checks one detached signature over bundle.yaml.
 pub trait DetachedVerifier {
-    fn verify(&self, armored: &[u8], message: &[u8]) -> Result<SignerIdentity, VerifyError>;
+    fn verify(&self, armored: &[u8], message: &[u8]) -> Result<SignerIdentity, SignatureRejection>;
 }
 
 /// The revision's own keys/allowed_signers, judged with its signature policy.
@@ -24,8 +31,13 @@ pub struct RevisionSigners<'a> {
 }
 
 impl DetachedVerifier for RevisionSigners<'_> {
-    fn verify(&self, armored: &[u8], message: &[u8]) -> Result<SignerIdentity, VerifyError> {
-        self.signers.verify_detached(armored, BUNDLE_SIGNATURE_NAMESPACE, message, self.policy)
+    fn verify(&self, armored: &[u8], message: &[u8]) -> Result<SignerIdentity, SignatureRejection> {
+        self.signers
+            .verify_detached(armored, BUNDLE_SIGNATURE_NAMESPACE, message, self.policy)
+            .map_err(|e| SignatureRejection {
+                reason: e.reason(),
+                message: e.message,
+            })
     }
 }
 
@@ -48,7 +60,10 @@ pub fn check_threshold(
                     signers.push(id);
                 }
             }
-            Err(e) => failures.push((format!("signatures/{file}"), format!("{} ({})", e.message, e.reason()))),
+            Err(e) => failures.push((
+                format!("signatures/{file}"),
+                format!("{} ({})", e.message, e.reason),
+            )),
         }
     }
     if signers.len() >= required {
@@ -74,14 +89,17 @@ pub fn check_threshold(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Location;
 
     /// Stands in for allowed_signers in counting tests only: `key:<name>` verifies as
     /// key <name>; anything else fails. Real SSHSIG cases live in tests/bundle_*.rs.
     struct NamedKeys;
 
     impl DetachedVerifier for NamedKeys {
-        fn verify(&self, armored: &[u8], _message: &[u8]) -> Result<SignerIdentity, VerifyError> {
+        fn verify(
+            &self,
+            armored: &[u8],
+            _message: &[u8],
+        ) -> Result<SignerIdentity, SignatureRejection> {
             let s = std::str::from_utf8(armored).unwrap_or("");
             match s.strip_prefix("key:") {
                 Some(name) => Ok(SignerIdentity {
@@ -89,13 +107,18 @@ mod tests {
                     fingerprint: format!("SHA256:{name}"),
                     key_blob: name.split('/').next().unwrap_or("").as_bytes().to_vec(),
                 }),
-                None => Err(VerifyError { reason: ReasonCode::UntrustedKey, message: "not trusted".into(), location: Location::default() }),
+                None => Err(SignatureRejection {
+                    reason: ReasonCode::UntrustedKey,
+                    message: "not trusted".into(),
+                }),
             }
         }
     }
 
     fn sigs(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-        list.iter().map(|(f, s)| (f.to_string(), s.as_bytes().to_vec())).collect()
+        list.iter()
+            .map(|(f, s)| (f.to_string(), s.as_bytes().to_vec()))
+            .collect()
     }
 
     #[test]

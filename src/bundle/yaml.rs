@@ -60,28 +60,52 @@ pub struct DocumentError {
 const EXPANSION_FACTOR: usize = 4;
 const EXPANSION_SLACK: usize = 4096;
 
-pub fn load_documents(bytes: &[u8], limits: YamlLimits) -> Result<Vec<YamlDocument>, DocumentError> {
+pub fn load_documents(
+    bytes: &[u8],
+    limits: YamlLimits,
+) -> Result<Vec<YamlDocument>, DocumentError> {
     let text = std::str::from_utf8(bytes).map_err(|e| DocumentError {
         document: None,
-        error: YamlError::NotUtf8 { offset: e.valid_up_to() },
+        error: YamlError::NotUtf8 {
+            offset: e.valid_up_to(),
+        },
     })?;
-    let budget = bytes.len().saturating_mul(EXPANSION_FACTOR).saturating_add(EXPANSION_SLACK);
-    let state = LoadState { remaining: Cell::new(budget), budget, max_depth: limits.max_depth, failure: Cell::new(None) };
+    let budget = bytes
+        .len()
+        .saturating_mul(EXPANSION_FACTOR)
+        .saturating_add(EXPANSION_SLACK);
+    let state = LoadState {
+        remaining: Cell::new(budget),
+        budget,
+        max_depth: limits.max_depth,
+        failure: Cell::new(None),
+    };
     let mut documents = Vec::new();
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         if index >= limits.max_documents {
             return Err(DocumentError {
                 document: Some(index),
-                error: YamlError::TooManyDocuments { limit: limits.max_documents },
+                error: YamlError::TooManyDocuments {
+                    limit: limits.max_documents,
+                },
             });
         }
-        let seed = NodeSeed { state: &state, depth: 0 };
+        let seed = NodeSeed {
+            state: &state,
+            depth: 0,
+        };
         match seed.deserialize(document) {
             Ok(value) => documents.push(YamlDocument { index, value }),
             Err(e) => {
                 // Our own failures travel through serde's string errors; keep the typed one.
-                let error = state.failure.take().unwrap_or_else(|| YamlError::Syntax(e.to_string()));
-                return Err(DocumentError { document: Some(index), error });
+                let error = state
+                    .failure
+                    .take()
+                    .unwrap_or_else(|| YamlError::Syntax(e.to_string()));
+                return Err(DocumentError {
+                    document: Some(index),
+                    error,
+                });
             }
         }
     }
@@ -108,7 +132,9 @@ impl LoadState {
                 self.remaining.set(left);
                 Ok(())
             }
-            None => Err(self.fail(YamlError::ExpansionBudget { budget: self.budget })),
+            None => Err(self.fail(YamlError::ExpansionBudget {
+                budget: self.budget,
+            })),
         }
     }
 }
@@ -130,9 +156,14 @@ impl NodeSeed<'_> {
     fn child<E: de::Error>(self) -> Result<Self, E> {
         let depth = self.depth + 1;
         if depth > self.state.max_depth {
-            return Err(self.state.fail(YamlError::TooDeep { limit: self.state.max_depth }));
+            return Err(self.state.fail(YamlError::TooDeep {
+                limit: self.state.max_depth,
+            }));
         }
-        Ok(NodeSeed { state: self.state, depth })
+        Ok(NodeSeed {
+            state: self.state,
+            depth,
+        })
     }
 }
 
@@ -202,7 +233,9 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         let (tag, _variant): (String, _) = data.variant()?;
-        Err(self.state.fail(YamlError::CustomTag { tag: format!("!{tag}") }))
+        Err(self.state.fail(YamlError::CustomTag {
+            tag: format!("!{tag}"),
+        }))
     }
 }
 
@@ -232,7 +265,9 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<String, A::Error> {
         let (tag, _variant): (String, _) = data.variant()?;
-        Err(self.state.fail(YamlError::CustomTag { tag: format!("!{tag}") }))
+        Err(self.state.fail(YamlError::CustomTag {
+            tag: format!("!{tag}"),
+        }))
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> {
@@ -264,7 +299,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    const LIMITS: YamlLimits = YamlLimits { max_documents: 100, max_depth: 32 };
+    const LIMITS: YamlLimits = YamlLimits {
+        max_documents: 100,
+        max_depth: 32,
+    };
 
     fn load(s: &str) -> Result<Vec<Value>, YamlError> {
         load_documents(s.as_bytes(), LIMITS)
@@ -284,7 +322,10 @@ mod tests {
 
     #[test]
     fn yaml_1_1_booleans_stay_strings() {
-        assert_eq!(load("a: yes\nb: off\n").unwrap(), vec![json!({"a": "yes", "b": "off"})]);
+        assert_eq!(
+            load("a: yes\nb: off\n").unwrap(),
+            vec![json!({"a": "yes", "b": "off"})]
+        );
     }
 
     #[test]
@@ -298,7 +339,10 @@ mod tests {
     #[test]
     fn custom_tags_are_rejected() {
         let e = load("a: !python/object:os.system ls\n").unwrap_err();
-        assert!(matches!(e, YamlError::CustomTag { ref tag } if tag.contains("python")), "{e:?}");
+        assert!(
+            matches!(e, YamlError::CustomTag { ref tag } if tag.contains("python")),
+            "{e:?}"
+        );
         let e = load("!Deployment\nspec: {}\n").unwrap_err();
         assert!(matches!(e, YamlError::CustomTag { .. }), "{e:?}");
     }
@@ -328,7 +372,10 @@ mod tests {
     #[test]
     fn too_many_documents_are_rejected() {
         let stream = "a: 1\n---\n".repeat(101);
-        assert_eq!(load(&stream), Err(YamlError::TooManyDocuments { limit: 100 }));
+        assert_eq!(
+            load(&stream),
+            Err(YamlError::TooManyDocuments { limit: 100 })
+        );
     }
 
     /// The billion-laughs shape: each level references the one before ten times.
@@ -341,7 +388,10 @@ mod tests {
         }
         let started = std::time::Instant::now();
         let e = load(&s).unwrap_err();
-        assert!(matches!(e, YamlError::ExpansionBudget { .. } | YamlError::Syntax(_)), "{e:?}");
+        assert!(
+            matches!(e, YamlError::ExpansionBudget { .. } | YamlError::Syntax(_)),
+            "{e:?}"
+        );
         // Generous bound: the point is that it is not exponential.
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
@@ -358,7 +408,10 @@ mod tests {
     #[test]
     fn a_few_aliases_within_budget_are_fine() {
         let s = "base: &l {app: web}\nother: *l\n";
-        assert_eq!(load(s).unwrap(), vec![json!({"base": {"app": "web"}, "other": {"app": "web"}})]);
+        assert_eq!(
+            load(s).unwrap(),
+            vec![json!({"base": {"app": "web"}, "other": {"app": "web"}})]
+        );
     }
 
     #[test]

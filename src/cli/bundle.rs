@@ -28,7 +28,10 @@ pub fn seal(args: SealArgs) -> ExitCode {
         Ok(report) => {
             let dir = args.dir.display();
             if report.changed {
-                println!("sealed {dir}: {} file(s), bundle.yaml rewritten", report.files.len());
+                println!(
+                    "sealed {dir}: {} file(s), bundle.yaml rewritten",
+                    report.files.len()
+                );
                 println!("  digest {}", report.digest);
                 println!("  bundle.yaml changed: its signatures no longer match. Re-sign it:");
                 println!("    ssh-keygen -Y sign -n netpol-sync-bundle -f KEY {dir}/bundle.yaml");
