@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks `netpol-sync run` on loopback, with real parts only: git's http-backend
-# (through python's CGI server), the API server emulator, signed commits and bundles made
+# (scripts/git-http-backend-server.py), the API server emulator, signed commits and bundles made
 # by git and ssh-keygen, and the release binaries.
 #
 #   scripts/bench-daemon.sh [POLICIES] [SAMPLES]      (defaults: 10000 policies, 11 samples)
@@ -58,14 +58,13 @@ seal_and_commit() {
     git -C "$REPO" push -q "$WORK/srv/policies.git" main
     git -C "$REPO" rev-parse HEAD
 }
-mkdir -p "$WORK/srv/cgi-bin"
+mkdir -p "$WORK/srv"
 git init -q --bare -b main "$WORK/srv/policies.git"
-ln -s "$(git --exec-path)/git-http-backend" "$WORK/srv/cgi-bin/git-http-backend"
 FIRST=$(seal_and_commit "bench: $POLICIES policies")
 
 # --- servers ---------------------------------------------------------------------------
 GIT_PORT=$(free_port)
-(cd "$WORK/srv" && GIT_PROJECT_ROOT=$WORK/srv GIT_HTTP_EXPORT_ALL=1 exec python3 -W ignore -m http.server --cgi --bind 127.0.0.1 "$GIT_PORT" >/dev/null 2>&1) &
+python3 "$ROOT/scripts/git-http-backend-server.py" "$WORK/srv" "$GIT_PORT" >/dev/null 2>&1 &
 PIDS+=($!)
 EMU_PORT=$(free_port)
 emu_ns=(--namespace netpol-sync); for n in $(seq 0 $((NAMESPACES - 1))); do emu_ns+=(--namespace "bench-$n"); done
@@ -75,7 +74,7 @@ for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
 echo -n 'hook-secret' > "$WORK/hook"
 HTTP_PORT=$(free_port)
 START=$(now_ms)
-RUST_LOG=warn "$BIN" run --repo "http://127.0.0.1:$GIT_PORT/cgi-bin/git-http-backend/policies.git" --branch main \
+RUST_LOG=warn "$BIN" run --repo "http://127.0.0.1:$GIT_PORT/policies.git" --branch main \
     --trust-anchor "$WORK/anchor" --kubeconfig "$WORK/kubeconfig" --cache-dir "$WORK/cache" \
     --listen "127.0.0.1:$HTTP_PORT" --webhook-secret-file "$WORK/hook" --interval "${INTERVAL:-1h}" 2>"$WORK/run.log" &
 RUN_PID=$!
