@@ -11,9 +11,16 @@
 //!
 //! [`reason`] holds the stable reason codes and [`outcome`] what a command prints.
 
+pub mod apply;
 pub mod bundle;
 pub mod cli;
+pub mod daemon;
 pub mod git;
+pub mod kube_client;
+pub mod logging;
 pub mod outcome;
+pub mod plan;
 pub mod reason;
+pub mod remote;
+pub mod state;
 pub mod verify;

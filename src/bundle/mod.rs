@@ -15,12 +15,45 @@
 //!    netpol_policy::content_hash(&object, ANNOTATION_PREFIX)), file, document }`
 //! - `BundleError::{reason() -> ReasonCode, location() -> Location}`
 
+//!
+//! Files: [`manifest`] (bundle.yaml), [`path`] (manifest paths), [`digest`], [`limits`],
+//! [`tree`] (reading the commit's tree), [`yaml`] (hazard-checked YAML), [`signatures`],
+//! [`policy`] (documents → validated, defaulted policies), [`select`] (selection and
+//! cross-bundle rules), [`seal`] (writing the `files:` list).
+
+pub mod digest;
+mod error;
+pub mod limits;
+pub mod manifest;
+pub mod path;
+pub mod policy;
+pub mod seal;
+pub mod select;
+pub mod signatures;
+pub mod tree;
+pub mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::BundleError;
+pub use limits::Limits;
+
 use crate::git::Repo;
-use crate::outcome::Location;
 use crate::reason::ReasonCode;
 use crate::verify::{SignerIdentity, VerifiedRevision};
+use manifest::Manifest;
 use netpol_policy::NetworkPolicy;
-use std::collections::BTreeSet;
+use signatures::{DetachedVerifier, RevisionSigners};
+use std::collections::{BTreeMap, BTreeSet};
+use yaml::{load_documents, YamlError, YamlLimits};
+
+/// Where bundles live in a revision.
+pub const BUNDLES_DIR: &str = "bundles";
+/// The manifest inside a bundle directory.
+pub const MANIFEST_FILE: &str = "bundle.yaml";
+/// Detached signatures over the manifest, inside a bundle directory.
+pub const SIGNATURES_DIR: &str = "signatures";
 
 /// Prefix of every annotation netpol-sync writes; excluded from content hashes.
 pub const ANNOTATION_PREFIX: &str = "netpol-sync.io/";
@@ -100,7 +133,10 @@ impl VerifiedBundles {
         &self.bundles
     }
     pub fn governed_namespaces(&self) -> BTreeSet<String> {
-        self.bundles.iter().flat_map(|b| b.namespaces.iter().cloned()).collect()
+        self.bundles
+            .iter()
+            .flat_map(|b| b.namespaces.iter().cloned())
+            .collect()
     }
     pub fn policies(&self) -> impl Iterator<Item = &DesiredPolicy> {
         self.bundles.iter().flat_map(|b| b.policies.iter())
@@ -111,37 +147,273 @@ impl VerifiedBundles {
 pub struct BundleOptions {
     /// Bundle names to select; empty means every bundle under bundles/.
     pub select: Vec<String>,
-    /// Distinct trusted keys that must sign each bundle.yaml.
+    /// Distinct trusted keys that must sign each bundle.yaml. 0 counts as 1: a bundle
+    /// is always signed.
     pub signatures_required: usize,
+    pub limits: Limits,
 }
 
 impl Default for BundleOptions {
     fn default() -> Self {
-        BundleOptions { select: Vec::new(), signatures_required: 1 }
+        BundleOptions {
+            select: Vec::new(),
+            signatures_required: 1,
+            limits: Limits::default(),
+        }
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct BundleError {
-    pub reason: ReasonCode,
-    pub message: String,
-    pub location: Location,
-}
-
-impl BundleError {
-    pub fn reason(&self) -> ReasonCode {
-        self.reason
-    }
-    pub fn location(&self) -> Location {
-        self.location.clone()
-    }
-}
-
+/// Read, verify and validate the selected bundles of a verified revision. Any failure
+/// rejects the whole revision; the error names the bundle, file, document and field.
 pub fn load_verified(
-    _repo: &Repo,
-    _rev: &VerifiedRevision,
-    _opts: &BundleOptions,
+    repo: &Repo,
+    rev: &VerifiedRevision,
+    opts: &BundleOptions,
 ) -> Result<VerifiedBundles, BundleError> {
-    unimplemented!("being built")
+    let signers = rev.allowed_signers().map_err(BundleError::from_verify);
+    let verifier = signers.map(|signers| RevisionSigners {
+        signers,
+        policy: rev.policy(),
+    });
+    let verifier = verifier
+        .as_ref()
+        .map(|v| v as &dyn DetachedVerifier)
+        .map_err(Clone::clone);
+    load_tree(repo.git2(), rev.tree_id(), verifier, opts)
+        .map(|bundles| VerifiedBundles {
+            revision: rev.commit_id(),
+            bundles,
+        })
+        .map_err(|e| e.at_commit(rev.commit_id()))
+}
+
+/// Counts bytes read across the selected bundles against `max_total_bytes`.
+struct ReadBudget {
+    left: u64,
+    limit: u64,
+}
+
+impl ReadBudget {
+    fn charge(&mut self, bytes: u64, file: &str) -> Result<(), BundleError> {
+        match self.left.checked_sub(bytes) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(BundleError::new(
+                ReasonCode::LimitExceeded,
+                format!("the selected bundles hold more than {} bytes", self.limit),
+            )
+            .in_file(file.to_string())),
+        }
+    }
+}
+
+/// A bundle whose manifest and signatures have been checked, content not yet read.
+struct TrustedManifest {
+    tree: tree::BundleTree,
+    manifest: Manifest,
+    digest: BundleDigest,
+    signers: Vec<SignerIdentity>,
+}
+
+/// The work of [`load_verified`] on a tree. `verifier` is the revision's allowed_signers
+/// (or why it is unusable: that only matters once a bundle needs it).
+pub(crate) fn load_tree(
+    repo: &git2::Repository,
+    tree_id: git2::Oid,
+    verifier: Result<&dyn DetachedVerifier, BundleError>,
+    opts: &BundleOptions,
+) -> Result<Vec<VerifiedBundle>, BundleError> {
+    let limits = &opts.limits;
+    let root = repo
+        .find_tree(tree_id)
+        .map_err(|e| BundleError::from_git("reading the revision's tree", e))?;
+    let available = tree::list_bundles(repo, &root)?;
+    let names: BTreeSet<String> = available.keys().cloned().collect();
+    let selected = select::select(&names, &opts.select)?;
+    let mut budget = ReadBudget {
+        left: limits.max_total_bytes,
+        limit: limits.max_total_bytes,
+    };
+
+    // Trust first: every selected manifest and its signatures before any policy file.
+    let mut trusted = Vec::with_capacity(selected.len());
+    for name in &selected {
+        let Some(&tree_id) = available.get(name.as_str()) else {
+            return Err(BundleError::new(
+                ReasonCode::NotFound,
+                format!("bundle `{name}` is not in the revision"),
+            ));
+        };
+        let t = trust_manifest(repo, name, tree_id, verifier.clone(), opts, &mut budget)
+            .map_err(|e| e.in_bundle(name))?;
+        trusted.push(t);
+    }
+    select::check_namespace_conflicts(
+        trusted
+            .iter()
+            .map(|t| (t.manifest.name.as_str(), &t.manifest.namespaces)),
+    )?;
+
+    let mut bundles = Vec::with_capacity(trusted.len());
+    for t in trusted {
+        let name = t.manifest.name.clone();
+        let policies =
+            load_content(repo, &t, limits, &mut budget).map_err(|e| e.in_bundle(&name))?;
+        bundles.push(VerifiedBundle {
+            name: t.manifest.name,
+            digest: t.digest,
+            namespaces: t.manifest.namespaces,
+            allow_open: t.manifest.allow_open,
+            policies,
+            signers: t.signers,
+        });
+    }
+    select::check_duplicate_policies(&bundles)?;
+    Ok(bundles)
+}
+
+fn read_bounded(
+    repo: &git2::Repository,
+    id: git2::Oid,
+    file: &str,
+    max: u64,
+    budget: &mut ReadBudget,
+) -> Result<Vec<u8>, BundleError> {
+    let size = tree::blob_size(repo, id)?;
+    if size > max {
+        return Err(BundleError::new(
+            ReasonCode::LimitExceeded,
+            format!("`{file}` is {size} bytes, more than the limit of {max}"),
+        )
+        .in_file(file.to_string()));
+    }
+    budget.charge(size, file)?;
+    tree::read_blob(repo, id)
+}
+
+fn trust_manifest(
+    repo: &git2::Repository,
+    name: &str,
+    tree_id: git2::Oid,
+    verifier: Result<&dyn DetachedVerifier, BundleError>,
+    opts: &BundleOptions,
+    budget: &mut ReadBudget,
+) -> Result<TrustedManifest, BundleError> {
+    let limits = &opts.limits;
+    let tree = tree::walk_bundle(repo, name, tree_id, limits)?;
+    let bytes = read_bounded(
+        repo,
+        tree.manifest,
+        MANIFEST_FILE,
+        limits.max_file_bytes,
+        budget,
+    )?;
+    let manifest = manifest::parse(&bytes, name, limits)?;
+    let digest = BundleDigest::of_manifest(&bytes);
+    let mut sigs = Vec::with_capacity(tree.signatures.len());
+    for (file, id) in &tree.signatures {
+        let path = format!("{SIGNATURES_DIR}/{file}");
+        sigs.push((
+            file.clone(),
+            read_bounded(repo, *id, &path, limits::MAX_SIGNATURE_BYTES, budget)?,
+        ));
+    }
+    let signers =
+        signatures::check_threshold(&bytes, &sigs, verifier?, opts.signatures_required.max(1))?;
+    Ok(TrustedManifest {
+        tree,
+        manifest,
+        digest,
+        signers,
+    })
+}
+
+/// Every listed file present, nothing unlisted, sizes (from object headers, before
+/// reading) and hashes as pinned; then the documents.
+fn load_content(
+    repo: &git2::Repository,
+    t: &TrustedManifest,
+    limits: &Limits,
+    budget: &mut ReadBudget,
+) -> Result<Vec<DesiredPolicy>, BundleError> {
+    let listed: BTreeMap<&str, &manifest::FileEntry> = t
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect();
+    if let Some(path) = t
+        .tree
+        .files
+        .keys()
+        .find(|p| !listed.contains_key(p.as_str()))
+    {
+        return Err(BundleError::new(
+            ReasonCode::UnlistedFile,
+            format!("`{path}` is in the bundle directory but not in bundle.yaml (reseal the bundle, or remove the file)"),
+        )
+        .in_file(path.clone()));
+    }
+    if let Some(path) = listed.keys().find(|p| !t.tree.files.contains_key(**p)) {
+        return Err(BundleError::new(
+            ReasonCode::MissingFile,
+            format!("`{path}` is listed in bundle.yaml but not in the revision"),
+        )
+        .in_file(path.to_string()));
+    }
+    let yaml_limits = YamlLimits {
+        max_documents: limits.max_documents_per_file,
+        max_depth: limits.max_yaml_depth,
+    };
+    let mut policies = Vec::new();
+    for entry in &t.manifest.files {
+        let path = entry.path.as_str();
+        let Some(&id) = t.tree.files.get(path) else {
+            return Err(BundleError::new(
+                ReasonCode::MissingFile,
+                format!("`{path}` is listed in bundle.yaml but not in the revision"),
+            )
+            .in_file(path));
+        };
+        let size = tree::blob_size(repo, id)?;
+        if size != entry.size {
+            return Err(BundleError::new(
+                ReasonCode::DigestMismatch,
+                format!("`{path}` is {size} bytes; bundle.yaml pins {} (reseal and re-sign after editing)", entry.size),
+            )
+            .in_file(path));
+        }
+        budget.charge(size, path)?;
+        let bytes = tree::read_blob(repo, id)?;
+        if digest::sha256(&bytes) != entry.sha256 {
+            return Err(BundleError::new(
+                ReasonCode::DigestMismatch,
+                format!("`{path}` has sha256 {}; bundle.yaml pins {} (reseal and re-sign after editing)", digest::sha256_hex(&bytes), hex::encode(entry.sha256)),
+            )
+            .in_file(path));
+        }
+        let documents = load_documents(&bytes, yaml_limits).map_err(|e| {
+            let reason = match e.error {
+                YamlError::TooManyDocuments { .. }
+                | YamlError::TooDeep { .. }
+                | YamlError::ExpansionBudget { .. } => ReasonCode::LimitExceeded,
+                _ => ReasonCode::InvalidPolicy,
+            };
+            let err = BundleError::new(reason, format!("{path}: {}", e.error)).in_file(path);
+            match e.document {
+                Some(d) => err.in_document(d),
+                None => err,
+            }
+        })?;
+        drop(bytes);
+        let ctx = policy::PolicyContext {
+            bundle: &t.manifest.name,
+            file: path,
+            namespaces: &t.manifest.namespaces,
+        };
+        policies.extend(policy::load_file(&ctx, documents)?);
+    }
+    Ok(policies)
 }

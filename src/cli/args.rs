@@ -25,6 +25,8 @@ pub enum Command {
     Status(StatusArgs),
     /// A narrated tour against the embedded API server emulator.
     Demo(DemoArgs),
+    /// The long-running daemon: poll (or webhook), verify, sync; leader election, metrics.
+    Run(Box<super::run::RunArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -73,6 +75,21 @@ pub struct BundleSelectArgs {
     /// Distinct trusted keys that must sign each bundle.yaml.
     #[arg(long, default_value_t = 1, env = "NETPOL_SYNC_BUNDLE_SIGNATURES")]
     pub bundle_signatures: usize,
+    /// Largest file in a bundle, in bytes (policy files and bundle.yaml).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::bundle::Limits::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+    /// Most files one bundle may list.
+    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_FILES)]
+    pub max_files: usize,
+    /// Most YAML documents in one policy file.
+    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_DOCUMENTS_PER_FILE)]
+    pub max_documents: usize,
+    /// Most bytes read across all selected bundles.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::bundle::Limits::DEFAULT_MAX_TOTAL_BYTES)]
+    pub max_total_bytes: u64,
+    /// Deepest nesting of YAML collections.
+    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_YAML_DEPTH)]
+    pub max_yaml_depth: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,11 @@
 
 mod args;
 mod bundle;
+mod demo;
+mod plan;
+pub mod run;
+mod status;
+mod sync;
 mod verify;
 
 pub use args::*;
@@ -17,18 +22,11 @@ pub fn run(cli: Cli) -> ExitCode {
             (verify::run(a), output)
         }
         Command::Bundle(BundleCommand::Seal(a)) => return bundle::seal(a),
-        Command::Plan(a) | Command::Sync(a) => (
-            Outcome::error("plan and sync are not available in this build yet"),
-            a.output.output,
-        ),
-        Command::Status(a) => (
-            Outcome::error("status is not available in this build yet"),
-            a.output.output,
-        ),
-        Command::Demo(_) => (
-            Outcome::error("demo is not available in this build yet"),
-            OutputFormat::Text,
-        ),
+        Command::Plan(a) => return plan::run(a),
+        Command::Sync(a) => return sync::run(a, sync::Mode::Sync),
+        Command::Status(a) => return status::run(a),
+        Command::Demo(a) => return demo::run(a),
+        Command::Run(a) => return run::run(*a),
     };
     emit(&outcome, output);
     outcome.verdict.exit_code()

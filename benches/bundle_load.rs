@@ -1,0 +1,348 @@
+//! Bundle benchmarks (run through scripts/bench-bundle.sh, which prints the figures):
+//!
+//! - `sha256 FILE`: SHA-256 throughput of the sha2 crate over FILE's bytes, best of
+//!   several passes, with the digest so the script can check it equals
+//!   `openssl dgst -sha256` over the same bytes.
+//! - `generate DIR [POLICIES] [NAMESPACES]`: a policy repository with one bundle of
+//!   POLICIES NetworkPolicies (default 10,000) across NAMESPACES namespaces (default
+//!   500), sealed, signed with `ssh-keygen -Y sign`, committed with `git commit -S`.
+//! - `load DIR`: verify the head commit, then load, verify and validate the bundle
+//!   (`verify_revision` + `load_verified`), in a fresh process; prints wall time per run
+//!   and the peak RSS of the process (VmHWM).
+//!
+//! Without arguments (plain `cargo bench`) it runs a quick sha256 pass over 64 MiB.
+
+use netpol_sync::bundle::seal::seal;
+use netpol_sync::bundle::{load_verified, BundleOptions, Limits};
+use netpol_sync::git::Repo;
+use netpol_sync::verify::{verify_revision, AllowedSigners, SignaturePolicy};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["sha256", file] => sha256_file(Path::new(file)),
+        ["generate", dir] => generate(Path::new(dir), 10_000, 500),
+        ["generate", dir, policies, namespaces] => generate(
+            Path::new(dir),
+            policies.parse().expect("POLICIES"),
+            namespaces.parse().expect("NAMESPACES"),
+        ),
+        ["load", dir] => load(Path::new(dir)),
+        ["stages", dir] => stages(Path::new(dir)),
+        [] => sha256_memory(64 * 1024 * 1024),
+        _ => {
+            eprintln!(
+                "usage: bundle_load sha256 FILE | generate DIR [POLICIES NAMESPACES] | load DIR"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn best_of<F: FnMut()>(runs: usize, mut f: F) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn sha256_file(file: &Path) {
+    let bytes = std::fs::read(file).expect("read FILE");
+    let mut digest = String::new();
+    let in_memory = best_of(5, || digest = hex::encode(Sha256::digest(&bytes)));
+    // Like `openssl dgst`: read the file (from the page cache) while hashing it.
+    let from_file = best_of(5, || {
+        let mut f = std::fs::File::open(file).unwrap();
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        std::hint::black_box(h.finalize());
+    });
+    let mib = bytes.len() as f64 / (1024.0 * 1024.0);
+    println!(
+        "sha2 {digest} {:.1} {:.1}",
+        mib / in_memory.as_secs_f64(),
+        mib / from_file.as_secs_f64()
+    );
+}
+
+fn sha256_memory(len: usize) {
+    let bytes: Vec<u8> = (0..len)
+        .map(|i| ((i * 2654435761usize) >> 13) as u8)
+        .collect();
+    let best = best_of(5, || {
+        std::hint::black_box(Sha256::digest(&bytes));
+    });
+    println!(
+        "sha2 over {} MiB in memory: {:.1} MiB/s",
+        len >> 20,
+        (len as f64 / 1048576.0) / best.as_secs_f64()
+    );
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn git(repo: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(repo)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    c
+}
+
+/// One realistic policy: an app's ingress from a peer app in another namespace, plus
+/// egress to its database, with labels and a matchExpressions selector.
+fn policy(ns: &str, i: usize, namespaces: usize, n: usize) -> String {
+    let peer = format!("ns-{:04}", (n + i + 1) % namespaces);
+    format!(
+        "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: app-{i:03}
+  namespace: {ns}
+  labels:
+    app.kubernetes.io/part-of: bench
+    team: team-{team}
+spec:
+  podSelector:
+    matchLabels:
+      app: app-{i:03}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: {peer}
+          podSelector:
+            matchExpressions:
+              - key: app
+                operator: In
+                values: [client-{i:03}, client-{j:03}]
+      ports:
+        - protocol: TCP
+          port: 8080
+        - port: metrics
+  egress:
+    - to:
+        - podSelector:
+            matchLabels:
+              app: db-{i:03}
+      ports:
+        - protocol: TCP
+          port: 5432
+    - to:
+        - ipBlock:
+            cidr: 10.{a}.0.0/16
+            except: [10.{a}.1.0/24]
+      ports:
+        - protocol: TCP
+          port: 443
+          endPort: 8443
+",
+        team = n % 17,
+        j = i + 1,
+        a = (n * 7 + i) % 250,
+    )
+}
+
+fn generate(dir: &Path, policies: usize, namespaces: usize) {
+    std::fs::create_dir_all(dir).expect("DIR");
+    let repo = dir.join("repo");
+    let bundle = repo.join("bundles/bench");
+    std::fs::create_dir_all(bundle.join("signatures")).unwrap();
+    let key = dir.join("key");
+    if !key.exists() {
+        run(Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "bench@example.com",
+                "-f",
+            ])
+            .arg(&key));
+    }
+    let public = std::fs::read_to_string(dir.join("key.pub")).unwrap();
+    let public = public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::write(dir.join("anchor"), format!("bench@example.com {public}\n")).unwrap();
+    std::fs::create_dir_all(repo.join("keys")).unwrap();
+    std::fs::write(
+        repo.join("keys/allowed_signers"),
+        format!("bench@example.com namespaces=\"git,netpol-sync-bundle\" {public}\n"),
+    )
+    .unwrap();
+
+    let names: Vec<String> = (0..namespaces).map(|n| format!("ns-{n:04}")).collect();
+    let per_ns = policies.div_ceil(namespaces);
+    let mut written = 0;
+    for (n, ns) in names.iter().enumerate() {
+        let count = per_ns.min(policies - written);
+        let docs: Vec<String> = (0..count).map(|i| policy(ns, i, namespaces, n)).collect();
+        std::fs::write(bundle.join(format!("{ns}.yaml")), docs.join("---\n")).unwrap();
+        written += count;
+    }
+    std::fs::write(
+        bundle.join("bundle.yaml"),
+        format!(
+            "apiVersion: netpol-sync/v1\nkind: Bundle\nname: bench\nnamespaces: [{}]\n",
+            names.join(", ")
+        ),
+    )
+    .unwrap();
+    seal(&bundle, &Limits::default()).expect("seal");
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "netpol-sync-bundle", "-f"])
+        .arg(&key)
+        .arg(bundle.join("bundle.yaml")));
+    std::fs::rename(
+        bundle.join("bundle.yaml.sig"),
+        bundle.join("signatures/bench.sig"),
+    )
+    .unwrap();
+
+    run(git(&repo).args(["init", "-q", "-b", "main"]));
+    run(git(&repo).args(["add", "-A"]));
+    let signing_key = format!("user.signingkey={}", key.display());
+    run(git(&repo).args([
+        "-c",
+        "user.name=Bench",
+        "-c",
+        "user.email=bench@example.com",
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        &signing_key,
+        "commit",
+        "-q",
+        "-S",
+        "-m",
+        "bench bundle",
+    ]));
+    println!(
+        "generated {written} policies across {namespaces} namespaces in {}",
+        repo.display()
+    );
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn load(dir: &Path) {
+    let anchor_bytes = std::fs::read(dir.join("anchor")).expect("anchor (run generate first)");
+    let repo_path = dir.join("repo");
+    let mut times = Vec::new();
+    let mut policies = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let anchor = AllowedSigners::parse("anchor", &anchor_bytes).unwrap();
+        let policy = SignaturePolicy {
+            at: SystemTime::now(),
+            require_user_presence: true,
+        };
+        let repo = Repo::open(repo_path.to_str().unwrap()).unwrap();
+        let rev = verify_revision(&repo, "HEAD", None, &anchor, &policy).expect("verify");
+        let loaded = load_verified(&repo, &rev, &BundleOptions::default()).expect("load");
+        policies = loaded.policies().count();
+        times.push(t.elapsed());
+        drop(loaded);
+    }
+    let first = times[0];
+    let best = times.iter().min().copied().unwrap_or_default();
+    println!(
+        "load+verify+validate {policies} policies: first {:.3} s, best of 5 {:.3} s, peak RSS {:.1} MiB",
+        first.as_secs_f64(),
+        best.as_secs_f64(),
+        peak_rss_kib() as f64 / 1024.0
+    );
+}
+
+/// Where the time of a load goes: YAML parsing vs decoding, validating and hashing.
+fn stages(dir: &Path) {
+    use netpol_sync::bundle::policy::{load_file, PolicyContext};
+    use netpol_sync::bundle::yaml::{load_documents, YamlLimits};
+    let bundle = dir.join("repo/bundles/bench");
+    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&bundle)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ns-"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let limits = YamlLimits {
+        max_documents: 1000,
+        max_depth: 32,
+    };
+    let t = Instant::now();
+    let docs: Vec<_> = files
+        .iter()
+        .map(|(_, b)| load_documents(b, limits).unwrap())
+        .collect();
+    let yaml = t.elapsed();
+    let namespaces: std::collections::BTreeSet<String> =
+        (0..500).map(|n| format!("ns-{n:04}")).collect();
+    let t = Instant::now();
+    let mut n = 0;
+    for ((file, _), d) in files.iter().zip(docs) {
+        let ctx = PolicyContext {
+            bundle: "bench",
+            file,
+            namespaces: &namespaces,
+        };
+        n += load_file(&ctx, d).unwrap().len();
+    }
+    let policy = t.elapsed();
+    println!(
+        "yaml {:.3} s, decode+validate+default+hash {:.3} s ({n} policies)",
+        yaml.as_secs_f64(),
+        policy.as_secs_f64()
+    );
+}

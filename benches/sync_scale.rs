@@ -1,0 +1,242 @@
+//! Scale benchmark for sync (run by scripts/bench-sync.sh): a generated 10,000-policy
+//! bundle across 500 namespaces against apiserver-emu on loopback. It measures the real
+//! `netpol-sync` binary as a separate process (wall time and peak RSS via /usr/bin/time),
+//! counts the writes the emulator saw, and runs `kubectl create -f` of the same objects
+//! against the same emulator side by side. Figures are printed, not asserted.
+
+use apiserver_emu::{EmuConfig, Emulator};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const POLICIES: usize = 10_000;
+const NAMESPACES: usize = 500;
+
+fn policy(ns: &str, name: &str, port: usize) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector:\n    matchLabels: {{app: {name}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - podSelector: {{matchLabels: {{role: client}}}}\n    ports:\n    - port: {port}\n"
+    )
+}
+
+fn git(dir: &Path, key: Option<&Path>, args: &[&str]) {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "user.name=Bench",
+            "-c",
+            "user.email=bench@example.com",
+            "-c",
+            "gpg.format=ssh",
+        ]);
+    if let Some(k) = key {
+        cmd.arg("-c")
+            .arg(format!("user.signingkey={}", k.display()));
+    }
+    let out = cmd.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn seal_sign_commit(repo: &Path, key: &Path, message: &str) {
+    let bundle = repo.join("bundles/bench");
+    netpol_sync::bundle::seal::seal(&bundle, &netpol_sync::bundle::Limits::default()).unwrap();
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "netpol-sync-bundle", "-f"])
+        .arg(key)
+        .arg(bundle.join("bundle.yaml"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::create_dir_all(bundle.join("signatures")).unwrap();
+    std::fs::rename(
+        bundle.join("bundle.yaml.sig"),
+        bundle.join("signatures/bench.sig"),
+    )
+    .unwrap();
+    git(repo, None, &["add", "-A"]);
+    git(repo, Some(key), &["commit", "-q", "-S", "-m", message]);
+}
+
+struct Measured {
+    wall: Duration,
+    max_rss_kib: u64,
+    exit: i32,
+}
+
+fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
+    let bin = env!("CARGO_BIN_EXE_netpol-sync");
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "MAXRSS %M"])
+        .arg(bin)
+        .args(["sync", "--once", "--output", "json", "--repo"])
+        .arg(repo)
+        .arg("--trust-anchor")
+        .arg(anchor)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let wall = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let max_rss_kib = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("MAXRSS "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if !out.status.success() {
+        eprintln!(
+            "sync failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr
+        );
+    }
+    Measured {
+        wall,
+        max_rss_kib,
+        exit: out.status.code().unwrap_or(-1),
+    }
+}
+
+fn writes_since(emu: &Emulator, from: usize) -> (usize, usize) {
+    let reqs = emu.requests();
+    let writes: Vec<_> = reqs
+        .iter()
+        .skip(from)
+        .filter(|r| r.method != "GET" && !r.query.contains("dryRun"))
+        .collect();
+    let policy = writes
+        .iter()
+        .filter(|r| r.path.contains("/networkpolicies"))
+        .count();
+    (policy, writes.len() - policy)
+}
+
+fn main() {
+    // `cargo bench` passes harness flags such as `--bench`; nothing here takes arguments.
+    let work = tempfile::tempdir().unwrap();
+    let repo: PathBuf = work.path().join("repo");
+    std::fs::create_dir_all(repo.join("bundles/bench")).unwrap();
+    let key = work.path().join("bench-key");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let signers = format!(
+        "bench@example.com {}\n",
+        public
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let anchor = work.path().join("anchor");
+    std::fs::write(&anchor, &signers).unwrap();
+    std::fs::create_dir_all(repo.join("keys")).unwrap();
+    std::fs::write(repo.join("keys/allowed_signers"), &signers).unwrap();
+    git(&repo, None, &["init", "-q", "-b", "main"]);
+
+    let namespaces: Vec<String> = (0..NAMESPACES).map(|i| format!("ns-{i:03}")).collect();
+    let mut all_docs = String::with_capacity(POLICIES * 300);
+    for i in 0..POLICIES {
+        let ns = &namespaces[i % NAMESPACES];
+        let name = format!("policy-{i:05}");
+        let body = policy(ns, &name, 1000 + i % 50000);
+        let dir = repo.join("bundles/bench").join(ns);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.yaml")), &body).unwrap();
+        all_docs.push_str("---\n");
+        all_docs.push_str(&body);
+    }
+    std::fs::write(
+        repo.join("bundles/bench/bundle.yaml"),
+        format!("apiVersion: netpol-sync/v1\nkind: Bundle\nname: bench\nnamespaces: [{}]\nallowOpen: []\nfiles: []\n", namespaces.join(", ")),
+    )
+    .unwrap();
+    seal_sign_commit(&repo, &key, "10,000 policies");
+
+    let mut ns_all: Vec<String> = vec!["netpol-sync".into()];
+    ns_all.extend(namespaces.iter().cloned());
+    let emu = Emulator::start(EmuConfig {
+        tls: false,
+        token: None,
+        namespaces: ns_all,
+    })
+    .unwrap();
+    let kubeconfig = work.path().join("kubeconfig");
+    emu.write_kubeconfig(&kubeconfig).unwrap();
+
+    let from = emu.requests().len();
+    let first = run_sync(&repo, &anchor, &kubeconfig);
+    let first_writes = writes_since(&emu, from);
+    let live = emu.list_objects("networkpolicies").len();
+
+    let from = emu.requests().len();
+    let noop = run_sync(&repo, &anchor, &kubeconfig);
+    let noop_writes = writes_since(&emu, from);
+
+    let changed = repo.join("bundles/bench/ns-007/policy-00007.yaml");
+    std::fs::write(&changed, policy("ns-007", "policy-00007", 7777)).unwrap();
+    seal_sign_commit(&repo, &key, "one policy changes");
+    let from = emu.requests().len();
+    let one = run_sync(&repo, &anchor, &kubeconfig);
+    let one_writes = writes_since(&emu, from);
+
+    // kubectl create -f of the same 10,000 objects into an emptied emulator.
+    emu.reset();
+    let docs = work.path().join("all.yaml");
+    std::fs::write(&docs, &all_docs).unwrap();
+    let start = Instant::now();
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["create", "-f"])
+        .arg(&docs)
+        .output()
+        .unwrap();
+    let kubectl = start.elapsed();
+    let kubectl_ok = out.status.success();
+    let kubectl_live = emu.list_objects("networkpolicies").len();
+
+    println!("\nnetpol-sync scale benchmark: {POLICIES} policies across {NAMESPACES} namespaces, apiserver-emu on loopback");
+    println!(
+        "  {:<34} {:>10} {:>12} {:>22}",
+        "run", "wall", "peak RSS", "writes (policy/other)"
+    );
+    for (name, m, w) in [
+        ("first sync", &first, first_writes),
+        ("no-op sync", &noop, noop_writes),
+        ("one-policy change", &one, one_writes),
+    ] {
+        println!(
+            "  {:<34} {:>8.3} s {:>8.1} MiB {:>14}/{:<7} exit {}",
+            name,
+            m.wall.as_secs_f64(),
+            m.max_rss_kib as f64 / 1024.0,
+            w.0,
+            w.1,
+            m.exit
+        );
+    }
+    println!("  live policies after first sync: {live}");
+    println!(
+        "  kubectl create -f (same objects):  {:>8.3} s  ({} live, exit ok: {kubectl_ok})",
+        kubectl.as_secs_f64(),
+        kubectl_live
+    );
+    println!(
+        "  speed-up of the first sync over kubectl: {:.1}x",
+        kubectl.as_secs_f64() / first.wall.as_secs_f64()
+    );
+    emu.shutdown();
+}

@@ -1,0 +1,276 @@
+//! One sync cycle, end to end: live set, plan, guard, dry-run, apply-then-prune, restore
+//! on failure, record. Everything the cycle decides ends up in one [`Outcome`].
+
+use super::{Applier, ApplyError, ApplyOptions, WriteError, WriteFailure};
+use crate::bundle::VerifiedBundles;
+use crate::kube_client::error_chain;
+use crate::outcome::{Outcome, Verdict};
+use crate::plan::{read_live, LiveError, Plan};
+use crate::reason::ReasonCode;
+use crate::state::{
+    LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore,
+};
+use std::time::SystemTime;
+
+/// Where the cycle runs and what it already knows.
+pub struct SyncContext<'a> {
+    pub client: kube::Client,
+    pub state: &'a StateStore,
+    /// The record read at the start of the cycle (`None`: first run or record lost).
+    pub loaded: Option<LoadedState>,
+    pub options: ApplyOptions,
+}
+
+/// The verified revision to enforce, and the one to put back if that fails.
+pub struct SyncInput {
+    pub bundles: VerifiedBundles,
+    /// The last applied revision's bundles, loaded from its verified commit (never from
+    /// memory); `None` on the first sync ever or after the state was lost.
+    pub previous: Option<VerifiedBundles>,
+    /// Who signed the revision's head commit.
+    pub signer: Option<RecordedSigner>,
+}
+
+/// Restore attempts (each re-reads the live set) before giving up on putting back the
+/// previous revision.
+const RESTORE_ROUNDS: usize = 3;
+
+impl SyncContext<'_> {
+    fn inventory(&self) -> Option<std::collections::BTreeSet<crate::plan::ObjectKey>> {
+        self.loaded.as_ref().map(|l| l.record.inventory_keys())
+    }
+
+    /// Read the live set and compute the plan; no writes.
+    pub async fn plan(&self, bundles: &VerifiedBundles) -> Result<Plan, LiveError> {
+        let live = read_live(&self.client, &bundles.governed_namespaces()).await?;
+        Ok(Plan::compute(bundles, &live, self.inventory().as_ref()))
+    }
+
+    /// `netpol-sync plan`: what a sync would do, and whether it would be allowed to.
+    pub async fn plan_outcome(&self, bundles: &VerifiedBundles) -> Outcome {
+        let plan = match self.plan(bundles).await {
+            Ok(p) => p,
+            Err(e) => return with_revision(Outcome::error(error_chain(&e)), bundles),
+        };
+        let mut outcome = match refusal(&plan) {
+            Some(o) => o,
+            None if plan.is_empty() => {
+                Outcome::new(Verdict::Unchanged, "the cluster already is this revision")
+            }
+            None => Outcome::new(
+                Verdict::Verified,
+                "verified; these writes would make the cluster this revision",
+            ),
+        };
+        describe(&mut outcome, &plan);
+        outcome
+    }
+
+    /// `netpol-sync sync --once`.
+    pub async fn sync_once(&self, input: SyncInput) -> Outcome {
+        let plan = match self.plan(&input.bundles).await {
+            Ok(p) => p,
+            Err(e) => return with_revision(Outcome::error(error_chain(&e)), &input.bundles),
+        };
+        for d in plan.drift() {
+            tracing::warn!(kind = ?d.kind, object = %format!("{}/{}", d.namespace, d.name),
+                field_manager = d.field_manager.as_deref().unwrap_or("unknown"), "drift: reverting");
+        }
+        if let Some(mut refused) = refusal(&plan) {
+            describe(&mut refused, &plan);
+            self.record_failure(&refused).await;
+            return refused;
+        }
+        let recorded_revision = self.loaded.as_ref().and_then(|l| l.record.revision.clone());
+        let revision = input.bundles.revision().to_string();
+        let bundles_now: Vec<RecordedBundle> = plan
+            .bundles()
+            .iter()
+            .map(|b| RecordedBundle {
+                name: b.name.clone(),
+                digest: b.digest.clone(),
+            })
+            .collect();
+        let record_unchanged = recorded_revision.as_deref() == Some(revision.as_str())
+            && self
+                .loaded
+                .as_ref()
+                .is_some_and(|l| l.record.bundles == bundles_now);
+
+        let mut outcome;
+        if plan.is_empty() {
+            outcome = Outcome::new(Verdict::Unchanged, "the cluster already is this revision");
+            describe(&mut outcome, &plan);
+            if record_unchanged {
+                return outcome;
+            }
+        } else {
+            let snapshot = plan.clone();
+            let applier = Applier::new(self.client.clone(), self.options.clone());
+            match applier.apply(plan.clone()).await {
+                Ok(report) => {
+                    outcome = Outcome::new(
+                        Verdict::Applied,
+                        format!("applied: {} writes", report.written),
+                    );
+                    describe(&mut outcome, &snapshot);
+                }
+                Err(ApplyError::DryRun(e)) => {
+                    let mut o = dry_run_refused(&e);
+                    describe(&mut o, &snapshot);
+                    self.record_failure(&o).await;
+                    return o;
+                }
+                Err(ApplyError::Write { error, .. }) => {
+                    let restored = self.restore(&applier, input.previous.as_ref()).await;
+                    let mut o = Outcome::error(format!("{error}; {restored}"));
+                    o.reason = Some(ReasonCode::ApplyFailed);
+                    o.extra.insert(
+                        "failedObject".into(),
+                        serde_json::json!(error.key.to_string()),
+                    );
+                    describe(&mut o, &snapshot);
+                    o.counts = None;
+                    self.record_failure(&o).await;
+                    return o;
+                }
+            }
+        }
+        let record = StateRecord {
+            revision: Some(revision),
+            bundles: bundles_now,
+            signer: input.signer,
+            applied_at: Some(now()),
+            last_failure: self
+                .loaded
+                .as_ref()
+                .and_then(|l| l.record.last_failure.clone()),
+            inventory: plan.inventory().clone(),
+        };
+        if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
+            outcome.verdict = Verdict::Error;
+            outcome.message = format!(
+                "{}; but the state record could not be written: {}",
+                outcome.message,
+                error_chain(&e)
+            );
+        }
+        outcome
+    }
+
+    /// Put back the previous revision, read from its verified commit.
+    async fn restore(&self, applier: &Applier, previous: Option<&VerifiedBundles>) -> String {
+        let Some(old) = previous else {
+            return "no previously applied revision is known (first sync, or state lost), so nothing was put back; \
+                    deletes had not started, and the next cycle retries"
+                .to_string();
+        };
+        let mut last_error = String::new();
+        for round in 1..=RESTORE_ROUNDS {
+            let plan = match self.plan(old).await {
+                Ok(p) => p,
+                Err(e) => {
+                    last_error = error_chain(&e);
+                    continue;
+                }
+            };
+            if plan.is_empty() {
+                return format!("previous revision {} put back", old.revision());
+            }
+            match applier.apply_without_dry_run(plan).await {
+                Ok(_) => return format!("previous revision {} put back", old.revision()),
+                Err(e) => {
+                    tracing::warn!(round, error = %e, "restoring the previous revision failed");
+                    last_error = e.to_string();
+                }
+            }
+        }
+        format!("putting back previous revision {} FAILED too ({last_error}); the next cycle repairs it", old.revision())
+    }
+
+    /// Keep the failure in the state record for `status`, without touching the applied revision.
+    pub async fn record_failure(&self, outcome: &Outcome) {
+        let mut record = self
+            .loaded
+            .as_ref()
+            .map(|l| l.record.clone())
+            .unwrap_or_default();
+        record.last_failure = Some(RecordedFailure {
+            revision: outcome.revision.clone(),
+            reason: outcome
+                .reason
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "error".into()),
+            message: outcome.message.clone(),
+            at: now(),
+        });
+        if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
+            tracing::warn!(error = %error_chain(&e), "could not record the failure in the state record");
+        }
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// A plan the guard or the cluster's shape forbids.
+fn refusal(plan: &Plan) -> Option<Outcome> {
+    let forbidden = plan.forbidden_openings();
+    if !forbidden.is_empty() {
+        let names: Vec<&str> = forbidden.iter().map(|w| w.namespace.as_str()).collect();
+        let mut o = Outcome::rejected(
+            ReasonCode::WouldOpenNamespace,
+            format!(
+                "the revision would leave namespace(s) {} with no NetworkPolicy at all; list them under allowOpen: in the bundle if that is intended",
+                names.join(", ")
+            ),
+            Default::default(),
+        );
+        o.location.bundle = forbidden.first().map(|w| w.bundle.clone());
+        return Some(o);
+    }
+    if !plan.blockers().is_empty() {
+        let text: Vec<String> = plan.blockers().iter().map(|b| b.to_string()).collect();
+        let mut o = Outcome::error(format!("cannot apply: {}", text.join("; ")));
+        o.reason = Some(ReasonCode::ApplyRejected);
+        return Some(o);
+    }
+    None
+}
+
+fn dry_run_refused(e: &WriteError) -> Outcome {
+    let message =
+        format!("the API server refused the revision in dry-run, nothing was changed: {e}");
+    let mut o = match (e.failure, e.code) {
+        (WriteFailure::Refused, Some(400 | 422)) => {
+            Outcome::rejected(ReasonCode::ApplyRejected, message, Default::default())
+        }
+        (WriteFailure::Refused, _) => {
+            let mut o = Outcome::error(message);
+            o.reason = Some(ReasonCode::ApplyRejected);
+            o
+        }
+        _ => {
+            let mut o = Outcome::error(message);
+            o.reason = Some(ReasonCode::ApplyFailed);
+            o
+        }
+    };
+    o.extra
+        .insert("failedObject".into(), serde_json::json!(e.key.to_string()));
+    o
+}
+
+fn with_revision(mut o: Outcome, bundles: &VerifiedBundles) -> Outcome {
+    o.revision = Some(bundles.revision().to_string());
+    o
+}
+
+/// Revision, bundles, counts and plan detail on any outcome about `plan`.
+fn describe(o: &mut Outcome, plan: &Plan) {
+    o.revision = Some(plan.revision().to_string());
+    o.bundles = plan.bundles().to_vec();
+    o.counts = Some(plan.counts());
+    o.extra.extend(plan.to_extra());
+}

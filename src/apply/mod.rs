@@ -1,0 +1,135 @@
+//! Stage 5: writes (DESIGN §3.4–3.6). The applier takes a [`Plan`], which only
+//! [`Plan::compute`] over [`crate::bundle::VerifiedBundles`] builds, so nothing
+//! unverified reaches the API server.
+//!
+//! Order: every write is dry-run first (`dryRun=All`), and any refusal rejects the revision
+//! with nothing changed. Then creates and updates run concurrently (bounded), and only
+//! when all of them have succeeded do the deletes start: NetworkPolicies are allow-lists,
+//! so applying first never allows more than the old or the new revision allows.
+
+pub mod cycle;
+pub mod invariant;
+pub mod retry;
+mod writer;
+
+pub use retry::RetryPolicy;
+pub use writer::{WriteDone, WriteError, WriteFailure};
+
+use crate::plan::{Action, Plan, PlannedWrite};
+use futures::TryStreamExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use writer::Writer;
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Writes in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Re-read/re-plan rounds per object on 409 before the write counts as failed.
+    pub conflict_limit: u32,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: 32,
+            retry: RetryPolicy::default(),
+            conflict_limit: 5,
+        }
+    }
+}
+
+/// What the API server did with a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Writes the server accepted.
+    pub written: usize,
+    /// Writes found unnecessary on re-reading after a conflict.
+    pub already_right: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A dry-run write was refused or could not be sent: nothing was changed.
+    #[error("dry-run failed, nothing was changed: {0}")]
+    DryRun(#[source] WriteError),
+    /// A real write failed after retries: the cluster may hold part of the new revision.
+    #[error("write failed after retries: {error}")]
+    Write {
+        #[source]
+        error: WriteError,
+        report: ApplyReport,
+    },
+}
+
+pub struct Applier {
+    writer: Writer,
+    concurrency: usize,
+}
+
+impl Applier {
+    pub fn new(client: kube::Client, opts: ApplyOptions) -> Applier {
+        Applier {
+            writer: Writer::new(client, opts.retry, opts.conflict_limit),
+            concurrency: opts.concurrency.max(1),
+        }
+    }
+
+    /// Dry-run every write, then creates and updates, then deletes.
+    pub async fn apply(&self, plan: Plan) -> Result<ApplyReport, ApplyError> {
+        let writes = plan.into_writes();
+        let all: Vec<&PlannedWrite> = writes.iter().collect();
+        self.phase(&all, true).await.map_err(ApplyError::DryRun)?;
+        self.apply_checked(&writes).await
+    }
+
+    /// The real writes, in DESIGN order, without a dry-run (used to put back a revision
+    /// that already applied once).
+    pub async fn apply_without_dry_run(&self, plan: Plan) -> Result<ApplyReport, ApplyError> {
+        self.apply_checked(&plan.into_writes()).await
+    }
+
+    async fn apply_checked(&self, writes: &[PlannedWrite]) -> Result<ApplyReport, ApplyError> {
+        let (deletes, upserts): (Vec<&PlannedWrite>, Vec<&PlannedWrite>) =
+            writes.iter().partition(|w| w.action == Action::Delete);
+        let mut report = ApplyReport::default();
+        for phase in [upserts, deletes] {
+            match self.phase(&phase, false).await {
+                Ok(r) => {
+                    report.written += r.written;
+                    report.already_right += r.already_right;
+                }
+                Err(error) => return Err(ApplyError::Write { error, report }),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Run `writes` concurrently; the first failure stops new writes from starting.
+    async fn phase(
+        &self,
+        writes: &[&PlannedWrite],
+        dry_run: bool,
+    ) -> Result<ApplyReport, WriteError> {
+        let written = AtomicUsize::new(0);
+        let already_right = AtomicUsize::new(0);
+        futures::stream::iter(writes.iter().map(Ok))
+            .try_for_each_concurrent(self.concurrency, |w| {
+                let (written, already_right) = (&written, &already_right);
+                async move {
+                    match self.writer.execute(w, dry_run).await? {
+                        WriteDone::Written => written.fetch_add(1, Ordering::Relaxed),
+                        WriteDone::AlreadyRight | WriteDone::Gone => {
+                            already_right.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                    Ok(())
+                }
+            })
+            .await?;
+        Ok(ApplyReport {
+            written: written.into_inner(),
+            already_right: already_right.into_inner(),
+        })
+    }
+}

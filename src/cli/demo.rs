@@ -1,0 +1,611 @@
+//! `netpol-sync demo`: a narrated tour against the embedded API server emulator. It builds a
+//! throwaway policy repository with freshly generated keys and real signed commits (`git
+//! commit -S`, gpg.format=ssh, isolated from the user's git config), runs real sync cycles,
+//! checks each step did what it should, and ends with a summary table. Exit 0 only if
+//! every step behaved.
+
+use super::sync::{run_async, runtime, Mode};
+use super::{Cli, Command as CliCommand, DemoArgs};
+use crate::bundle::seal::seal;
+use crate::bundle::Limits;
+use crate::outcome::{Outcome, Verdict};
+use apiserver_emu::{EmuConfig, Emulator};
+use clap::Parser;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const NAMESPACES: [&str; 3] = ["frontend", "checkout", "payments"];
+
+/// The example shop, as in bundles/: default-deny everywhere plus the flows the app needs.
+fn example_files() -> Vec<(&'static str, String)> {
+    let deny = |ns: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress, Egress]\n"
+        )
+    };
+    let allow = |ns: &str, name: &str, app: &str, from_ns: &str, port: u16| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector:\n    matchLabels: {{app: {app}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels: {{kubernetes.io/metadata.name: {from_ns}}}\n    ports:\n    - port: {port}\n"
+        )
+    };
+    vec![
+        ("frontend/default-deny.yaml", deny("frontend")),
+        (
+            "frontend/web.yaml",
+            allow("frontend", "web", "web", "ingress-nginx", 8080),
+        ),
+        ("checkout/default-deny.yaml", deny("checkout")),
+        (
+            "checkout/checkout-api.yaml",
+            allow("checkout", "checkout-api", "checkout-api", "frontend", 8443),
+        ),
+        ("payments/default-deny.yaml", deny("payments")),
+        (
+            "payments/payments-api.yaml",
+            allow("payments", "payments-api", "payments-api", "checkout", 9443),
+        ),
+    ]
+}
+
+fn manifest_header() -> String {
+    "apiVersion: netpol-sync/v1\nkind: Bundle\nname: shop\nnamespaces: [frontend, checkout, payments]\nallowOpen: []\nfiles: []\n"
+        .to_string()
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DemoError {
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn setup(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Setup(e.to_string())
+}
+
+/// The throwaway repository and the keys that sign it.
+struct DemoRepo {
+    dir: PathBuf,
+    keys: PathBuf,
+    anchor: PathBuf,
+}
+
+impl DemoRepo {
+    fn git(&self, key: Option<&str>, args: &[&str]) -> Result<String, DemoError> {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(&self.dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args([
+                "-c",
+                "user.name=Demo",
+                "-c",
+                "user.email=demo@example.com",
+                "-c",
+                "gpg.format=ssh",
+            ]);
+        if let Some(k) = key {
+            cmd.arg("-c")
+                .arg(format!("user.signingkey={}", self.keys.join(k).display()));
+        }
+        let out = cmd
+            .args(args)
+            .output()
+            .map_err(|e| setup(format!("git: {e}")))?;
+        if !out.status.success() {
+            return Err(setup(format!(
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn keygen(&self, name: &str) -> Result<String, DemoError> {
+        let path = self.keys.join(name);
+        run_tool(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .arg(&path),
+        )?;
+        let public = std::fs::read_to_string(path.with_extension("pub")).map_err(setup)?;
+        let key: Vec<&str> = public.split_whitespace().take(2).collect();
+        Ok(format!("{name}@example.com {}\n", key.join(" ")))
+    }
+
+    fn write(&self, rel: &str, body: &str) -> Result<(), DemoError> {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(setup)?;
+        }
+        std::fs::write(p, body).map_err(setup)
+    }
+
+    /// Seal bundles/shop and sign its bundle.yaml with `key`, replacing older signatures.
+    fn seal_and_sign(&self, key: &str) -> Result<(), DemoError> {
+        let bundle = self.dir.join("bundles/shop");
+        seal(&bundle, &Limits::default()).map_err(|e| setup(format!("seal: {e}")))?;
+        let sigs = bundle.join("signatures");
+        let _ = std::fs::remove_dir_all(&sigs);
+        std::fs::create_dir_all(&sigs).map_err(setup)?;
+        let manifest = bundle.join("bundle.yaml");
+        run_tool(
+            Command::new("ssh-keygen")
+                .args(["-q", "-Y", "sign", "-n", "netpol-sync-bundle", "-f"])
+                .arg(self.keys.join(key))
+                .arg(&manifest),
+        )?;
+        std::fs::rename(
+            bundle.join("bundle.yaml.sig"),
+            sigs.join(format!("{key}.sig")),
+        )
+        .map_err(setup)
+    }
+
+    fn commit(&self, key: Option<&str>, message: &str) -> Result<String, DemoError> {
+        self.git(None, &["add", "-A"])?;
+        match key {
+            Some(k) => self.git(Some(k), &["commit", "-q", "-S", "-m", message])?,
+            None => self.git(None, &["commit", "-q", "-m", message])?,
+        };
+        self.git(None, &["rev-parse", "HEAD"])
+    }
+}
+
+fn run_tool(cmd: &mut Command) -> Result<(), DemoError> {
+    let out = cmd.output().map_err(|e| setup(format!("{cmd:?}: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(setup(format!(
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+struct Step {
+    name: &'static str,
+    expected: String,
+    got: String,
+    ok: bool,
+}
+
+struct Demo {
+    emu: Emulator,
+    repo: DemoRepo,
+    kubeconfig: PathBuf,
+    client: kube::Client,
+    steps: Vec<Step>,
+}
+
+impl Demo {
+    async fn sync(&self) -> Outcome {
+        let argv = [
+            "netpol-sync",
+            "sync",
+            "--once",
+            "--repo",
+            &self.repo.dir.display().to_string(),
+            "--trust-anchor",
+            &self.repo.anchor.display().to_string(),
+            "--kubeconfig",
+            &self.kubeconfig.display().to_string(),
+        ]
+        .map(String::from);
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: CliCommand::Sync(args),
+            }) => run_async(args, Mode::Sync).await,
+            Ok(_) => Outcome::error("demo built the wrong command"),
+            Err(e) => Outcome::error(e.to_string()),
+        }
+    }
+
+    /// NetworkPolicies in the cluster as `namespace/name` → port list, for "untouched" checks.
+    fn policies(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .emu
+            .list_objects("networkpolicies")
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<NetworkPolicy>(v).ok())
+            .map(|np| {
+                let ports: Vec<String> = np
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.ingress.iter().flatten())
+                    .flat_map(|r| r.ports.iter().flatten())
+                    .filter_map(|p| p.port.as_ref().map(|p| format!("{p:?}")))
+                    .collect();
+                format!(
+                    "{}/{} {}",
+                    np.metadata.namespace.unwrap_or_default(),
+                    np.metadata.name.unwrap_or_default(),
+                    ports.join(",")
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn policy_changes(&self) -> usize {
+        self.emu
+            .history()
+            .iter()
+            .filter(|c| c.kind == "networkpolicies")
+            .count()
+    }
+
+    fn record(
+        &mut self,
+        name: &'static str,
+        expected: impl Into<String>,
+        outcome: &Outcome,
+        ok: bool,
+    ) {
+        let verdict = serde_json::to_value(outcome.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let mut got = verdict;
+        if let Some(r) = outcome.reason {
+            got.push_str(&format!(" ({r})"));
+        }
+        if let Some(c) = outcome.counts {
+            got.push_str(&format!(" +{} ~{} -{}", c.created, c.updated, c.deleted));
+        }
+        println!(
+            "  → {}{}",
+            got,
+            if ok {
+                ""
+            } else {
+                "   <-- NOT WHAT SHOULD HAPPEN"
+            }
+        );
+        if !ok {
+            println!("    {}", outcome.message);
+        }
+        self.steps.push(Step {
+            name,
+            expected: expected.into(),
+            got,
+            ok,
+        });
+    }
+}
+
+fn screen(title: &str, text: &str) {
+    println!("\n━━ {title}");
+    for line in text.lines() {
+        println!("  {line}");
+    }
+}
+
+/// No log subscriber: the narration says what happens, and drift shows in its own lines.
+pub fn run(args: DemoArgs) -> ExitCode {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("demo: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(tour(args.hold)) {
+        Ok(true) => ExitCode::from(0),
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("demo: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn tour(hold: bool) -> Result<bool, DemoError> {
+    let started = Instant::now();
+    let work = tempfile::Builder::new()
+        .prefix("netpol-sync-demo-")
+        .tempdir()
+        .map_err(setup)?;
+    let namespaces = std::iter::once("netpol-sync")
+        .chain(NAMESPACES)
+        .map(String::from)
+        .collect();
+    let emu = Emulator::start(EmuConfig {
+        tls: false,
+        token: None,
+        namespaces,
+    })
+    .map_err(|e| setup(format!("emulator: {e}")))?;
+    let kubeconfig = work.path().join("kubeconfig");
+    emu.write_kubeconfig(&kubeconfig).map_err(setup)?;
+    let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
+        kubeconfig: Some(kubeconfig.clone()),
+        context: None,
+    })
+    .await
+    .map_err(setup)?;
+    let repo = DemoRepo {
+        dir: work.path().join("policies"),
+        keys: work.path().join("keys"),
+        anchor: work.path().join("trust-anchor"),
+    };
+    std::fs::create_dir_all(&repo.dir).map_err(setup)?;
+    std::fs::create_dir_all(&repo.keys).map_err(setup)?;
+    repo.git(None, &["init", "-q", "-b", "main"])?;
+    let alice = repo.keygen("alice")?;
+    std::fs::write(&repo.anchor, &alice).map_err(setup)?;
+    let mut demo = Demo {
+        emu,
+        repo,
+        kubeconfig,
+        client,
+        steps: Vec::new(),
+    };
+
+    screen(
+        "netpol-sync demo",
+        &format!(
+            "An API server emulator is running at {}.\nA policy repository with signed commits is at {}.\nThe trust anchor trusts one key: alice's.",
+            demo.emu.url(),
+            demo.repo.dir.display()
+        ),
+    );
+
+    // 1. First apply.
+    demo.repo.write("keys/allowed_signers", &alice)?;
+    demo.repo
+        .write("bundles/shop/bundle.yaml", &manifest_header())?;
+    for (path, body) in example_files() {
+        demo.repo.write(&format!("bundles/shop/{path}"), &body)?;
+    }
+    demo.repo.seal_and_sign("alice")?;
+    let first = demo
+        .repo
+        .commit(Some("alice"), "shop: default-deny plus the app's flows")?;
+    screen(
+        "1. First apply",
+        "alice commits the shop bundle, signed (git commit -S) and sealed; netpol-sync syncs.",
+    );
+    let o = demo.sync().await;
+    let ok = o.verdict == Verdict::Applied
+        && o.counts.is_some_and(|c| c.created == 6)
+        && demo.policies().len() == 6;
+    demo.record("first apply", "applied, 6 created", &o, ok);
+
+    // 2. A debug hole made by hand is reverted.
+    screen(
+        "2. A hand-made debug hole",
+        "Someone opens payments with a hand-made allow-all policy (kubectl create ...).\nThe next cycle deletes it and reports who made it.",
+    );
+    let hole: NetworkPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "debug-allow-all", "namespace": "payments"},
+        "spec": {"podSelector": {}, "ingress": [{}], "policyTypes": ["Ingress"]}
+    }))
+    .map_err(setup)?;
+    let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(demo.client.clone(), "payments");
+    api.create(
+        &kube::api::PostParams {
+            dry_run: false,
+            field_manager: Some("kubectl-create".into()),
+        },
+        &hole,
+    )
+    .await
+    .map_err(|e| setup(format!("creating the debug hole: {e}")))?;
+    let o = demo.sync().await;
+    let drift = o
+        .extra
+        .get("drift")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for d in &drift {
+        println!("  drift: {d}");
+    }
+    let ok = o.verdict == Verdict::Applied
+        && o.counts.is_some_and(|c| c.deleted == 1)
+        && drift
+            .iter()
+            .any(|d| d["name"] == "debug-allow-all" && d["field_manager"] == "kubectl-create")
+        && !demo
+            .policies()
+            .iter()
+            .any(|p| p.starts_with("payments/debug-allow-all"));
+    demo.record("debug hole reverted", "applied, -1, drift reported", &o, ok);
+
+    // 3. An unsigned commit is refused, the cluster untouched.
+    screen(
+        "3. An unsigned commit",
+        "mallory pushes a commit without a signature that opens checkout-api to everyone.",
+    );
+    demo.repo.write(
+        "bundles/shop/checkout/checkout-api.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: checkout-api\n  namespace: checkout\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress:\n  - {}\n",
+    )?;
+    demo.repo.seal_and_sign("alice")?;
+    demo.repo.commit(None, "open checkout (unsigned)")?;
+    let before = (demo.policies(), demo.policy_changes());
+    let o = demo.sync().await;
+    let ok = o.verdict == Verdict::Rejected
+        && o.reason == Some(crate::reason::ReasonCode::UnsignedCommit)
+        && (demo.policies(), demo.policy_changes()) == before;
+    demo.record(
+        "unsigned commit refused",
+        "rejected (unsigned-commit), cluster untouched",
+        &o,
+        ok,
+    );
+    demo.repo.git(None, &["reset", "-q", "--hard", "HEAD~1"])?;
+
+    // 4. A signed change with its prune.
+    screen(
+        "4. A signed change with a prune",
+        "alice moves the web policy to port 8443 and retires checkout-api's separate policy\nin favour of a new one; netpol-sync creates and updates first, deletes last.",
+    );
+    let mut web = example_files()
+        .into_iter()
+        .find(|(p, _)| *p == "frontend/web.yaml")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    web = web.replace("port: 8080", "port: 8443");
+    demo.repo.write("bundles/shop/frontend/web.yaml", &web)?;
+    let checkout = example_files()
+        .into_iter()
+        .find(|(p, _)| *p == "checkout/checkout-api.yaml")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    std::fs::remove_file(
+        demo.repo
+            .dir
+            .join("bundles/shop/checkout/checkout-api.yaml"),
+    )
+    .map_err(setup)?;
+    demo.repo.write(
+        "bundles/shop/checkout/checkout-from-frontend.yaml",
+        &checkout.replace("name: checkout-api\n", "name: checkout-from-frontend\n"),
+    )?;
+    demo.repo.seal_and_sign("alice")?;
+    demo.repo
+        .commit(Some("alice"), "web on 8443; rename checkout policy")?;
+    let o = demo.sync().await;
+    let ok = o.verdict == Verdict::Applied
+        && o.counts
+            .is_some_and(|c| c.created == 1 && c.updated == 1 && c.deleted == 1)
+        && !demo
+            .policies()
+            .iter()
+            .any(|p| p.starts_with("checkout/checkout-api "));
+    demo.record("signed change + prune", "applied, +1 ~1 -1", &o, ok);
+
+    // 5. Key rotation.
+    screen(
+        "5. Key rotation",
+        "alice adds bob's key to keys/allowed_signers (a commit alice signs);\nbob then signs a change of his own, trusted because alice's commit vouched for him.",
+    );
+    let bob = demo.repo.keygen("bob")?;
+    demo.repo
+        .write("keys/allowed_signers", &format!("{alice}{bob}"))?;
+    demo.repo.commit(Some("alice"), "trust bob")?;
+    let payments = example_files()
+        .into_iter()
+        .find(|(p, _)| *p == "payments/payments-api.yaml")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    demo.repo.write(
+        "bundles/shop/payments/payments-api.yaml",
+        &payments.replace("port: 9443", "port: 9444"),
+    )?;
+    demo.repo.seal_and_sign("bob")?;
+    let bobs = demo
+        .repo
+        .commit(Some("bob"), "payments-api on 9444 (bob)")?;
+    let o = demo.sync().await;
+    let signer = o
+        .commits
+        .iter()
+        .find(|c| c.commit == bobs)
+        .map(|c| c.principal.clone())
+        .unwrap_or_default();
+    println!("  head signed by {signer}");
+    let ok = o.verdict == Verdict::Applied
+        && o.counts.is_some_and(|c| c.updated == 1)
+        && signer == "bob@example.com";
+    demo.record("key rotation", "applied, signed by bob", &o, ok);
+
+    // 6. git revert as rollback.
+    screen(
+        "6. Rollback by git revert",
+        "bob's change misbehaves; on-call reverts it with a new signed commit (git revert -S).",
+    );
+    let before_bob: Vec<String> = {
+        let mut p = demo.policies();
+        p.iter_mut()
+            .filter(|l| l.starts_with("payments/payments-api "))
+            .for_each(|l| *l = l.replace("9444", "9443"));
+        p
+    };
+    demo.repo
+        .git(Some("bob"), &["revert", "--no-edit", "-S", "HEAD"])?;
+    let o = demo.sync().await;
+    let ok = o.verdict == Verdict::Applied
+        && o.counts.is_some_and(|c| c.updated == 1)
+        && demo.policies() == before_bob;
+    demo.record(
+        "git revert rollback",
+        "applied, ~1, back to before bob's change",
+        &o,
+        ok,
+    );
+
+    // 7. A force-push to an old revision is refused.
+    screen(
+        "7. A force-push to an old revision",
+        "Someone force-pushes main back to the very first commit (a signed, once-valid revision).\nnetpol-sync refuses: the new head must descend from the applied one.",
+    );
+    demo.repo.git(None, &["reset", "-q", "--hard", &first])?;
+    let before = (demo.policies(), demo.policy_changes());
+    let o = demo.sync().await;
+    let ok = o.verdict == Verdict::Rejected
+        && o.reason == Some(crate::reason::ReasonCode::NotFastForward)
+        && (demo.policies(), demo.policy_changes()) == before;
+    demo.record(
+        "force-push refused",
+        "rejected (not-fast-forward), cluster untouched",
+        &o,
+        ok,
+    );
+
+    println!("\n━━ Summary ({:.1}s)", started.elapsed().as_secs_f64());
+    println!("  {:<26} {:<48} {:<28} ok", "step", "expected", "got");
+    for s in &demo.steps {
+        println!(
+            "  {:<26} {:<48} {:<28} {}",
+            s.name,
+            s.expected,
+            s.got,
+            if s.ok { "yes" } else { "NO" }
+        );
+    }
+    let all_ok = demo.steps.iter().all(|s| s.ok);
+    println!(
+        "\n  {}",
+        if all_ok {
+            "Every step behaved as it should."
+        } else {
+            "Some steps did NOT behave as they should."
+        }
+    );
+
+    if hold {
+        let kept = work.keep();
+        println!("\n  The emulator stays up. In another shell:\n    export KUBECONFIG={}\n    kubectl get networkpolicies -A", kept.join("kubeconfig").display());
+        println!("  Press Ctrl-C to stop.");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    demo.emu.shutdown();
+    Ok(all_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_policies_are_valid_network_policies_in_the_bundle_namespaces() {
+        for (path, body) in example_files() {
+            let value: serde_json::Value = serde_yaml::from_str(&body).unwrap();
+            let np =
+                netpol_policy::decode_strict(value).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+            assert!(netpol_policy::validate_create(&np).is_empty(), "{path}");
+            let ns = np.metadata.namespace.unwrap();
+            assert!(
+                NAMESPACES.contains(&ns.as_str()) && path.starts_with(&ns),
+                "{path}"
+            );
+        }
+    }
+}

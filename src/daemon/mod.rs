@@ -1,0 +1,15 @@
+//! The long-running pod (`netpol-sync run`, DESIGN §4): the poll loop, leader election,
+//! the HTTP endpoints (metrics, health, webhook), Kubernetes Events and clean shutdown.
+//! The sync engine is reached through [`engine::SyncEngine`].
+
+pub mod engine;
+pub mod events;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod rbac;
+pub mod run_loop;
+pub mod shutdown;
+pub mod subprocess_engine;
+pub mod trigger;
+pub mod webhook;

@@ -1,0 +1,212 @@
+//! A [`SyncEngine`] that runs each cycle as `netpol-sync sync --once … --output json` in a
+//! child process and reads back its one JSON object (the stable CLI contract, DESIGN §5).
+//! The child is killed when the cycle is abandoned (leadership lapsed, or the shutdown
+//! grace period is over); the next cycle converges whatever it left half done.
+
+use super::engine::{CycleFuture, CycleInput, CycleReport, DriftReverted, SyncEngine};
+use crate::outcome::{BundleSummary, Counts, Outcome, Verdict};
+use crate::reason::ReasonCode;
+use serde_json::Value;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+/// Largest JSON outcome read from the child.
+const MAX_OUTCOME_BYTES: usize = 16 * 1024 * 1024;
+
+pub struct SubprocessEngine {
+    /// The netpol-sync binary (normally the running one).
+    pub program: PathBuf,
+    /// Flags passed to every `sync --once` (trust anchor, bundles, kubeconfig, state
+    /// namespace…); the cycle adds `--repo`, `--rev` and `--output json`.
+    pub args: Vec<OsString>,
+}
+
+impl SyncEngine for SubprocessEngine {
+    fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_> {
+        Box::pin(async move {
+            let mut cmd = tokio::process::Command::new(&self.program);
+            cmd.arg("sync")
+                .arg("--once")
+                .arg("--repo")
+                .arg(&input.repo)
+                .arg("--rev")
+                .arg(&input.revision)
+                .arg("--output")
+                .arg("json")
+                .args(&self.args)
+                // The child must not take NETPOL_SYNC_OUTPUT etc. from the daemon's env
+                // differently from the flags above; flags win over env in clap anyway.
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true);
+            let child = match cmd.spawn() {
+                Ok(c) => c,
+                Err(e) => {
+                    return Outcome::error(format!("cannot start the sync cycle: {e}")).into()
+                }
+            };
+            let output = match child.wait_with_output().await {
+                Ok(o) => o,
+                Err(e) => return Outcome::error(format!("sync cycle failed to run: {e}")).into(),
+            };
+            if output.stdout.len() > MAX_OUTCOME_BYTES {
+                return Outcome::error("sync cycle printed an oversized outcome").into();
+            }
+            match parse_outcome(&output.stdout) {
+                Some(report) => report,
+                None => Outcome::error(format!(
+                    "sync cycle exited with {} without a JSON outcome",
+                    output
+                        .status
+                        .code()
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "a signal".into())
+                ))
+                .into(),
+            }
+        })
+    }
+}
+
+/// Reads the one JSON object `sync --output json` prints. Unknown fields are ignored;
+/// a missing or unknown verdict makes the whole thing unreadable (None).
+pub fn parse_outcome(stdout: &[u8]) -> Option<CycleReport> {
+    let text = std::str::from_utf8(stdout).ok()?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))?;
+    let v: Value = serde_json::from_str(line).ok()?;
+    let verdict = match v.get("verdict")?.as_str()? {
+        "verified" => Verdict::Verified,
+        "applied" => Verdict::Applied,
+        "unchanged" => Verdict::Unchanged,
+        "rejected" => Verdict::Rejected,
+        "error" => Verdict::Error,
+        _ => return None,
+    };
+    let mut outcome = Outcome::new(
+        verdict,
+        v.get("message").and_then(Value::as_str).unwrap_or(""),
+    );
+    outcome.revision = v
+        .get("revision")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    outcome.reason = v
+        .get("reason")
+        .and_then(Value::as_str)
+        .and_then(|r| ReasonCode::ALL.iter().copied().find(|c| c.as_str() == r));
+    if let Some(bundles) = v.get("bundles").and_then(Value::as_array) {
+        outcome.bundles = bundles
+            .iter()
+            .filter_map(|b| {
+                Some(BundleSummary {
+                    name: b.get("name")?.as_str()?.to_string(),
+                    digest: b.get("digest")?.as_str()?.to_string(),
+                    signers: Vec::new(),
+                })
+            })
+            .collect();
+    }
+    let count = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+    };
+    if let (Some(created), Some(updated), Some(deleted), Some(unchanged)) = (
+        count("created"),
+        count("updated"),
+        count("deleted"),
+        count("unchanged"),
+    ) {
+        outcome.counts = Some(Counts {
+            created,
+            updated,
+            deleted,
+            unchanged,
+        });
+    }
+    // `Outcome` keeps command-specific detail under `extra`.
+    let drift = v
+        .get("extra")
+        .and_then(|e| e.get("drift"))
+        .or_else(|| v.get("drift"))
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(drift_entry).collect())
+        .unwrap_or_default();
+    let managed =
+        count("managed").or_else(|| outcome.counts.map(|c| c.created + c.updated + c.unchanged));
+    Some(CycleReport {
+        outcome,
+        drift,
+        managed,
+    })
+}
+
+fn drift_entry(v: &Value) -> Option<DriftReverted> {
+    Some(DriftReverted {
+        namespace: v.get("namespace")?.as_str()?.to_string(),
+        name: v.get("name")?.as_str()?.to_string(),
+        kind: v
+            .get("kind")
+            .or_else(|| v.get("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("updated")
+            .to_string(),
+        field_manager: v
+            .get("field_manager")
+            .or_else(|| v.get("fieldManager"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn reads_an_applied_outcome() {
+        let json = br#"{"verdict":"applied","revision":"abc","message":"ok","bundles":[{"name":"prod","digest":"sha256:00"}],"created":1,"updated":2,"deleted":3,"unchanged":4,"extra":{"drift":[{"namespace":"p","name":"n","kind":"modified","field_manager":"kubectl-edit"}]}}"#;
+        let r = parse_outcome(json).unwrap();
+        assert_eq!(r.outcome.verdict, Verdict::Applied);
+        assert_eq!(r.outcome.revision.as_deref(), Some("abc"));
+        assert_eq!(
+            r.outcome.counts,
+            Some(Counts {
+                created: 1,
+                updated: 2,
+                deleted: 3,
+                unchanged: 4
+            })
+        );
+        assert_eq!(r.outcome.bundles[0].digest, "sha256:00");
+        assert_eq!(r.drift[0].field_manager.as_deref(), Some("kubectl-edit"));
+        assert_eq!(r.managed, Some(7));
+    }
+
+    #[test]
+    fn reads_a_rejection_reason_code() {
+        let r = parse_outcome(br#"{"verdict":"rejected","revision":"abc","reason":"not-fast-forward","message":"m","bundles":[]}"#).unwrap();
+        assert_eq!(r.outcome.reason, Some(ReasonCode::NotFastForward));
+    }
+
+    #[test]
+    fn garbage_and_unknown_verdicts_are_unreadable() {
+        assert!(parse_outcome(b"").is_none());
+        assert!(parse_outcome(b"not json").is_none());
+        assert!(parse_outcome(br#"{"verdict":"maybe"}"#).is_none());
+        assert!(parse_outcome(&[0xff, 0xfe]).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_output_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_outcome(&bytes);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Drift (DESIGN §3.9): a change in a governed namespace that no verified revision made.
+//! Each one is reverted by the plan's writes and reported with the field manager that made
+//! it, when the object's managedFields say.
+
+use super::{LivePolicy, ObjectKey};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftKind {
+    /// A policy netpol-sync wrote was changed by someone else.
+    Modified,
+    /// A policy nobody committed appeared in a governed namespace.
+    Created,
+    /// A policy netpol-sync wrote was deleted by someone else.
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub kind: DriftKind,
+    pub namespace: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_manager: Option<String>,
+}
+
+impl Drift {
+    pub(super) fn deleted(key: ObjectKey) -> Drift {
+        Drift {
+            kind: DriftKind::Deleted,
+            namespace: key.namespace,
+            name: key.name,
+            field_manager: None,
+        }
+    }
+
+    pub(super) fn created(live: &LivePolicy) -> Drift {
+        Drift {
+            kind: DriftKind::Created,
+            namespace: live.key.namespace.clone(),
+            name: live.key.name.clone(),
+            field_manager: live.last_foreign_manager.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            DriftKind::Modified => "edited by hand",
+            DriftKind::Created => "made by hand",
+            DriftKind::Deleted => "deleted by hand",
+        };
+        write!(f, "{}/{} {what}", self.namespace, self.name)?;
+        if let Some(m) = &self.field_manager {
+            write!(f, " (field manager {m})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A live object the revision also has, whose content differs. It is drift when the content
+/// no longer matches what netpol-sync wrote (or netpol-sync never wrote it); when it still
+/// matches our own annotation, the revision changed and this is an ordinary update. A
+/// hand-made object with exactly the desired content is adopted, not reported.
+pub(super) fn classify_changed(live: &LivePolicy, desired_hash: &str) -> Option<Drift> {
+    let ours_untouched =
+        live.managed && live.written_hash.as_deref() == Some(live.content_hash.as_str());
+    if ours_untouched || live.content_hash == desired_hash {
+        return None;
+    }
+    Some(Drift {
+        kind: DriftKind::Modified,
+        namespace: live.key.namespace.clone(),
+        name: live.key.name.clone(),
+        field_manager: live.last_foreign_manager.clone(),
+    })
+}

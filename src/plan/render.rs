@@ -1,0 +1,34 @@
+//! A plan as structured entries for `Outcome::extra` (JSON, and the text the CLI prints).
+
+use super::Plan;
+use serde_json::{json, Map, Value};
+
+impl Plan {
+    /// Plan entries, drift, would-open namespaces and blockers, for `Outcome::extra`.
+    pub fn to_extra(&self) -> Map<String, Value> {
+        let mut extra = Map::new();
+        let entries: Vec<Value> = self
+            .writes
+            .iter()
+            .map(|w| {
+                let mut e = json!({
+                    "action": w.action,
+                    "namespace": w.key.namespace,
+                    "name": w.key.name,
+                });
+                if let Some(d) = &w.desired {
+                    e["bundle"] = json!(d.bundle);
+                    e["contentHash"] = json!(d.content_hash);
+                }
+                e
+            })
+            .collect();
+        extra.insert("plan".into(), Value::Array(entries));
+        extra.insert("drift".into(), json!(self.drift));
+        extra.insert("wouldOpen".into(), json!(self.would_open));
+        if !self.blockers.is_empty() {
+            extra.insert("blockers".into(), json!(self.blockers));
+        }
+        extra
+    }
+}

@@ -1,0 +1,240 @@
+//! Bad input at the cluster end: unreachable API server, wrong token, TLS mismatch, 403
+//! from RBAC, a namespace stuck terminating, objects with foreign labels or finalizers.
+//! Each is a clear error naming what is wrong, and nothing is deleted that the plan did not
+//! name.
+
+mod sync_support;
+
+use apiserver_emu::{EmuConfig, FaultAction, FaultRule};
+use serde_json::Value;
+use sync_support::*;
+
+fn shop() -> BundleSpec {
+    BundleSpec::new(
+        "shop",
+        &["frontend", "payments"],
+        &[("frontend", "web", 80), ("payments", "api", 8443)],
+    )
+}
+
+fn namespaces() -> Vec<String> {
+    [STATE_NS, "frontend", "payments"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn message(run: &Run) -> String {
+    run.json["message"].as_str().unwrap_or_default().to_string()
+}
+
+fn sync_with_kubeconfig(repo: &PolicyRepo, kubeconfig: &std::path::Path) -> Run {
+    netpol_sync(&[
+        "sync",
+        "--once",
+        "--output",
+        "json",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--trust-anchor",
+        repo.anchor.to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn unreachable_api_server_is_an_error_naming_the_server() {
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    // Bind then drop a listener: a loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"http://127.0.0.1:{port}\"}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n"
+        ),
+    )
+    .unwrap();
+    let run = sync_with_kubeconfig(&repo, &kc);
+    assert_eq!(run.code, 2, "{}", run.json);
+    assert_eq!(run.json["verdict"], "error");
+    assert!(
+        message(&run).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        message(&run)
+    );
+}
+
+#[test]
+fn wrong_token_is_an_unauthorized_error_and_nothing_is_written() {
+    let cluster = Cluster::start_with(EmuConfig {
+        tls: false,
+        token: Some("right-token".into()),
+        namespaces: namespaces(),
+    });
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    let yaml = cluster
+        .emu
+        .kubeconfig_yaml()
+        .replace("right-token", "expired-token");
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, yaml).unwrap();
+    let run = sync_with_kubeconfig(&repo, &kc);
+    assert_eq!(run.code, 2, "{}", run.json);
+    assert!(
+        message(&run).contains("Unauthorized") || message(&run).contains("401"),
+        "{}",
+        message(&run)
+    );
+    assert!(cluster.policy_hashes().is_empty());
+}
+
+#[test]
+fn tls_certificate_of_another_server_is_refused() {
+    let cluster = Cluster::start_with(EmuConfig {
+        tls: true,
+        token: None,
+        namespaces: namespaces(),
+    });
+    let other = apiserver_emu::Emulator::start(EmuConfig {
+        tls: true,
+        token: None,
+        namespaces: namespaces(),
+    })
+    .unwrap();
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    // The kubeconfig trusts the other emulator's CA, not this one's.
+    let yaml = cluster.emu.kubeconfig_yaml();
+    let mut kc_value: Value = serde_yaml::from_str(&yaml).unwrap();
+    let other_value: Value = serde_yaml::from_str(&other.kubeconfig_yaml()).unwrap();
+    kc_value["clusters"][0]["cluster"]["certificate-authority-data"] =
+        other_value["clusters"][0]["cluster"]["certificate-authority-data"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, serde_yaml::to_string(&kc_value).unwrap()).unwrap();
+    let run = sync_with_kubeconfig(&repo, &kc);
+    assert_eq!(run.code, 2, "{}", run.json);
+    let m = message(&run).to_lowercase();
+    assert!(
+        m.contains("certificate") || m.contains("unknownissuer"),
+        "{m}"
+    );
+    assert!(cluster.policy_hashes().is_empty());
+}
+
+#[test]
+fn forbidden_by_rbac_names_what_was_forbidden_and_nothing_is_written() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    cluster.emu.inject(FaultRule {
+        method: Some("GET".into()),
+        path_pattern: "/apis/networking.k8s.io/v1/networkpolicies".into(),
+        action: FaultAction::Status(403),
+        times: None,
+        probability: None,
+        seed: None,
+    });
+    let requests = cluster.request_count();
+    let run = sync(&repo, &cluster, &[]);
+    assert_eq!(run.code, 2, "{}", run.json);
+    assert!(
+        message(&run).contains("NetworkPolicies"),
+        "{}",
+        message(&run)
+    );
+    assert!(
+        message(&run).to_lowercase().contains("forbidden") || message(&run).contains("403"),
+        "{}",
+        message(&run)
+    );
+    assert!(cluster.policy_writes_since(requests).is_empty());
+}
+
+#[test]
+fn namespace_stuck_terminating_is_named_and_nothing_is_written() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    cluster.emu.set_namespace_terminating("payments");
+    let requests = cluster.request_count();
+    let run = sync(&repo, &cluster, &[]);
+    assert_eq!(run.code, 2, "{}", run.json);
+    assert!(
+        message(&run).contains("namespace payments is terminating"),
+        "{}",
+        message(&run)
+    );
+    assert!(cluster.policy_writes_since(requests).is_empty());
+}
+
+#[test]
+fn foreign_labelled_policy_in_scope_is_deleted_by_name_and_foreign_finalizers_survive_an_update() {
+    let cluster = Cluster::start(&["frontend", "payments", "elsewhere"]);
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    assert_eq!(sync(&repo, &cluster, &[]).code, 0);
+
+    // A helm-labelled policy inside the governed scope, and one outside it.
+    for ns in ["payments", "elsewhere"] {
+        let mut doc: Value = serde_yaml::from_str(&policy_yaml(ns, "helm-owned", 7)).unwrap();
+        doc["metadata"]["labels"] = serde_json::json!({"app.kubernetes.io/managed-by": "Helm"});
+        let out = cluster.kubectl(&["create", "-f", "-"], Some(&doc.to_string()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A controller adds its finalizer and changes a port on one of ours.
+    let mut web = cluster.policy("frontend", "web").unwrap();
+    web["metadata"]["finalizers"] = serde_json::json!(["example.com/audit"]);
+    web["spec"]["ingress"][0]["ports"][0]["port"] = Value::from(81);
+    let out = cluster.kubectl(&["replace", "-f", "-"], Some(&web.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let run = sync(&repo, &cluster, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    let deleted: Vec<String> = run.json["extra"]["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "delete")
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["namespace"].as_str().unwrap(),
+                e["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(deleted, vec!["payments/helm-owned"]);
+    assert!(cluster.policy("payments", "helm-owned").is_none());
+    assert!(
+        cluster.policy("elsewhere", "helm-owned").is_some(),
+        "outside the scope: never touched"
+    );
+    let web = cluster.policy("frontend", "web").unwrap();
+    assert_eq!(
+        web["metadata"]["finalizers"],
+        serde_json::json!(["example.com/audit"])
+    );
+    assert_eq!(web["spec"]["ingress"][0]["ports"][0]["port"], 80);
+    // A second cycle sees nothing to do: the finalizer is not a difference.
+    let again = sync(&repo, &cluster, &[]);
+    assert_eq!(again.json["verdict"], "unchanged", "{}", again.json);
+}

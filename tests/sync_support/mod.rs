@@ -1,0 +1,382 @@
+//! Shared by the sync end-to-end tests: a signed policy repository built with the real
+//! `git` and `ssh-keygen`, an apiserver-emu instance, the real `netpol-sync` binary, and
+//! the invariant checker over the emulator's change log.
+#![allow(dead_code)]
+
+#[path = "../support/mod.rs"]
+pub mod support;
+
+use apiserver_emu::{ChangeRecord, ChangeVerb, EmuConfig, Emulator};
+use netpol_sync::apply::invariant::{self, ObservedChange};
+use netpol_sync::bundle::ANNOTATION_PREFIX;
+use netpol_sync::plan::ObjectKey;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::{Key, TestRepo};
+
+pub const STATE_NS: &str = "netpol-sync";
+
+/// One NetworkPolicy document: default-deny plus one allowed ingress port.
+pub fn policy_yaml(ns: &str, name: &str, port: u16) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress]\n  ingress:\n  - ports:\n    - port: {port}\n"
+    )
+}
+
+#[derive(Clone, Debug)]
+pub struct BundleSpec {
+    pub name: String,
+    pub namespaces: Vec<String>,
+    pub allow_open: Vec<String>,
+    /// (namespace, name, port)
+    pub policies: Vec<(String, String, u16)>,
+}
+
+impl BundleSpec {
+    pub fn new(name: &str, namespaces: &[&str], policies: &[(&str, &str, u16)]) -> BundleSpec {
+        BundleSpec {
+            name: name.into(),
+            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+            allow_open: Vec::new(),
+            policies: policies
+                .iter()
+                .map(|(n, p, port)| (n.to_string(), p.to_string(), *port))
+                .collect(),
+        }
+    }
+}
+
+/// A policy repository with signed commits and signed bundles.
+pub struct PolicyRepo {
+    pub repo: TestRepo,
+    pub key: Key,
+    pub anchor: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PolicyRepo {
+    pub fn new() -> PolicyRepo {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        let key = Key::ed25519(&keys, "alice@example.com");
+        let repo = TestRepo::init(&dir.path().join("repo"));
+        let signers = key.allowed_signers_line("");
+        repo.write("keys/allowed_signers", &signers);
+        let anchor = dir.path().join("trust-anchor");
+        std::fs::write(&anchor, &signers).unwrap();
+        PolicyRepo {
+            repo,
+            key,
+            anchor,
+            _dir: dir,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.repo.dir
+    }
+
+    /// Replace `bundles/<name>/` with this content, sealed and signed.
+    pub fn write_bundle(&self, spec: &BundleSpec) {
+        let root = self.repo.dir.join("bundles").join(&spec.name);
+        let _ = std::fs::remove_dir_all(&root);
+        let mut files = String::new();
+        let mut entries: Vec<(String, String)> = spec
+            .policies
+            .iter()
+            .map(|(ns, name, port)| (format!("{ns}/{name}.yaml"), policy_yaml(ns, name, *port)))
+            .collect();
+        entries.sort();
+        for (path, body) in &entries {
+            self.repo
+                .write(&format!("bundles/{}/{path}", spec.name), body);
+            files.push_str(&format!(
+                "  - path: {path}\n    sha256: {}\n    size: {}\n",
+                hex::encode(Sha256::digest(body.as_bytes())),
+                body.len()
+            ));
+        }
+        let list = |v: &[String]| format!("[{}]", v.join(", "));
+        let manifest = format!(
+            "apiVersion: netpol-sync/v1\nkind: Bundle\nname: {}\nnamespaces: {}\nallowOpen: {}\nfiles:{}\n{files}",
+            spec.name,
+            list(&spec.namespaces),
+            list(&spec.allow_open),
+            if files.is_empty() { " []" } else { "" }
+        );
+        self.repo
+            .write(&format!("bundles/{}/bundle.yaml", spec.name), &manifest);
+        let sig = self
+            .key
+            .sign_detached("netpol-sync-bundle", manifest.as_bytes());
+        self.repo
+            .write(&format!("bundles/{}/signatures/alice.sig", spec.name), sig);
+    }
+
+    pub fn remove_bundle(&self, name: &str) {
+        self.repo.remove(&format!("bundles/{name}"));
+    }
+
+    pub fn commit(&self, message: &str) -> String {
+        self.repo.commit_signed(message, &self.key)
+    }
+
+    /// Write these bundles and commit, signed.
+    pub fn revision(&self, bundles: &[BundleSpec], message: &str) -> String {
+        for b in bundles {
+            self.write_bundle(b);
+        }
+        self.commit(message)
+    }
+}
+
+/// An emulator with the state namespace and `namespaces`, and a kubeconfig on disk.
+pub struct Cluster {
+    pub emu: Emulator,
+    pub kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn start(namespaces: &[&str]) -> Cluster {
+        Cluster::start_with(EmuConfig {
+            tls: false,
+            token: None,
+            namespaces: std::iter::once(STATE_NS)
+                .chain(namespaces.iter().copied())
+                .map(String::from)
+                .collect(),
+        })
+    }
+
+    pub fn start_with(cfg: EmuConfig) -> Cluster {
+        let emu = Emulator::start(cfg).expect("start apiserver-emu");
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        emu.write_kubeconfig(&kubeconfig).unwrap();
+        Cluster {
+            emu,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    /// Live NetworkPolicies as (namespace/name → content hash).
+    pub fn policy_hashes(&self) -> BTreeMap<ObjectKey, String> {
+        let objects: Vec<netpol_policy::NetworkPolicy> = self
+            .emu
+            .list_objects("networkpolicies")
+            .into_iter()
+            .map(|v| serde_json::from_value(v).expect("emulator object decodes"))
+            .collect();
+        invariant::hashes(&objects)
+    }
+
+    pub fn policy(&self, ns: &str, name: &str) -> Option<Value> {
+        self.emu.get_object("networkpolicies", Some(ns), name)
+    }
+
+    pub fn history_len(&self) -> usize {
+        self.emu.history().len()
+    }
+
+    /// NetworkPolicy write requests since request number `from`, those with `dryRun` in the
+    /// query excluded (a dry-run delete carries it in its body, so only use this where no
+    /// delete is planned, or to assert there were none).
+    pub fn policy_writes_since(&self, from: usize) -> Vec<apiserver_emu::RequestRecord> {
+        self.emu
+            .requests()
+            .into_iter()
+            .skip(from)
+            .filter(|r| {
+                r.method != "GET"
+                    && r.path.contains("/networkpolicies")
+                    && !r.query.contains("dryRun")
+            })
+            .collect()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.emu.requests().len()
+    }
+
+    /// A hand edit with the real kubectl, as a person would make it.
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
+        if matches!(args.first(), Some(&"create") | Some(&"replace")) {
+            // Hand edits skip client-side schema validation: the API server validates.
+            cmd.arg("--validate=false");
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("kubectl runs");
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// The result of one `netpol-sync` run.
+pub struct Run {
+    pub code: i32,
+    pub json: Value,
+    pub stderr: String,
+}
+
+pub fn netpol_sync(args: &[&str]) -> Run {
+    let out = Command::new(support::netpol_sync_bin())
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        json,
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+/// `sync --once --output json` against `cluster` from `repo`, extra args appended.
+pub fn sync(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
+    cluster_command("sync", repo, cluster, extra)
+}
+
+pub fn plan(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
+    cluster_command("plan", repo, cluster, extra)
+}
+
+fn cluster_command(command: &str, repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
+    let repo_path = repo.path().display().to_string();
+    let anchor = repo.anchor.display().to_string();
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let mut args = vec![command];
+    if command == "sync" {
+        args.push("--once");
+    }
+    args.extend([
+        "--repo",
+        &repo_path,
+        "--trust-anchor",
+        &anchor,
+        "--kubeconfig",
+        &kubeconfig,
+        "--output",
+        "json",
+    ]);
+    args.extend(extra);
+    netpol_sync(&args)
+}
+
+/// The desired (namespace/name → content hash) of bundle specs, computed independently of
+/// netpol-sync: each document defaulted by the shared policy crate, the way the API server
+/// stores it.
+pub fn expected_hashes(bundles: &[BundleSpec]) -> BTreeMap<ObjectKey, String> {
+    let mut out = BTreeMap::new();
+    for b in bundles {
+        for (ns, name, port) in &b.policies {
+            let value: Value = serde_yaml::from_str(&policy_yaml(ns, name, *port)).unwrap();
+            let mut np = netpol_policy::decode_strict(value).unwrap();
+            netpol_policy::apply_defaults(&mut np);
+            out.insert(
+                ObjectKey {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                },
+                netpol_policy::content_hash(&np, ANNOTATION_PREFIX),
+            );
+        }
+    }
+    out
+}
+
+/// Changes to NetworkPolicies after history position `from`, as the invariant reads them.
+/// A change is netpol-sync's when the object's newest managedFields entry is ours; a
+/// deletion counts as ours unless `foreign_deletes` names it.
+pub fn observed_changes(history: &[ChangeRecord], from: usize) -> Vec<ObservedChange> {
+    history
+        .iter()
+        .skip(from)
+        .filter(|c| c.kind == "networkpolicies")
+        .map(|c| {
+            let key = ObjectKey {
+                namespace: c.namespace.clone().unwrap_or_default(),
+                name: c.name.clone(),
+            };
+            let after: Option<netpol_policy::NetworkPolicy> = c
+                .after
+                .clone()
+                .map(|v| serde_json::from_value(v).expect("emulator object decodes"));
+            let by_netpol_sync = match (&c.verb, &c.after) {
+                (ChangeVerb::Deleted, _) => true,
+                (_, Some(v)) => last_manager(v).as_deref() == Some("netpol-sync"),
+                (_, None) => true,
+            };
+            ObservedChange {
+                key,
+                after: after.map(|np| netpol_policy::content_hash(&np, ANNOTATION_PREFIX)),
+                by_netpol_sync,
+            }
+        })
+        .collect()
+}
+
+fn last_manager(v: &Value) -> Option<String> {
+    v["metadata"]["managedFields"].as_array()?.last()?["manager"]
+        .as_str()
+        .map(String::from)
+}
+
+/// Assert the invariant over every change since `from`: each live policy in scope was
+/// always at its start version or its version in `new`.
+pub fn assert_invariant(
+    cluster: &Cluster,
+    from: usize,
+    start: &BTreeMap<ObjectKey, String>,
+    new: &BTreeMap<ObjectKey, String>,
+) {
+    let history = cluster.emu.history();
+    let changes = observed_changes(&history, from);
+    if let Err(violations) = invariant::check(start, new, &changes) {
+        let text: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        panic!("sync invariant violated:\n{}", text.join("\n"));
+    }
+}
+
+/// The NetworkPolicy write actions (create/update/delete) since history position `from`.
+pub fn write_actions(cluster: &Cluster, from: usize) -> Vec<netpol_sync::plan::Action> {
+    use netpol_sync::plan::Action;
+    cluster
+        .emu
+        .history()
+        .iter()
+        .skip(from)
+        .filter(|c| c.kind == "networkpolicies")
+        .map(|c| match c.verb {
+            ChangeVerb::Created => Action::Create,
+            ChangeVerb::Updated => Action::Update,
+            ChangeVerb::Deleted => Action::Delete,
+        })
+        .collect()
+}
+
+/// Only the keys in `namespaces` (the governed scope), for comparing with a revision.
+pub fn in_namespaces(
+    map: &BTreeMap<ObjectKey, String>,
+    namespaces: &[&str],
+) -> BTreeMap<ObjectKey, String> {
+    map.iter()
+        .filter(|(k, _)| namespaces.contains(&k.namespace.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
