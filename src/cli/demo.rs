@@ -368,7 +368,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     demo.repo
         .write("bundles/shop/bundle.yaml", &manifest_header())?;
     for (path, body) in example_files() {
-        demo.repo.write(&format!("bundles/shop/{path}"), &body)?;
+        demo.repo.write(&format!("bundles/shop/{path}"), body)?;
     }
     demo.repo.seal_and_sign("alice")?;
     let first = demo
