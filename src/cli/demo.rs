@@ -18,40 +18,55 @@ use std::time::Instant;
 
 const NAMESPACES: [&str; 3] = ["frontend", "checkout", "payments"];
 
-/// The example shop, as in bundles/: default-deny everywhere plus the flows the app needs.
-fn example_files() -> Vec<(&'static str, String)> {
-    let deny = |ns: &str| {
-        format!(
-            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress, Egress]\n"
-        )
-    };
-    let allow = |ns: &str, name: &str, app: &str, from_ns: &str, port: u16| {
-        format!(
-            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector:\n    matchLabels: {{app: {app}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels: {{kubernetes.io/metadata.name: {from_ns}}}\n    ports:\n    - port: {port}\n"
-        )
-    };
+/// The example bundle from bundles/shop, compiled in so that `demo` needs nothing beyond
+/// the binary, git and ssh-keygen.
+fn example_files() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("frontend/default-deny.yaml", deny("frontend")),
+        (
+            "frontend/default-deny.yaml",
+            include_str!("../../bundles/shop/frontend/default-deny.yaml"),
+        ),
         (
             "frontend/web.yaml",
-            allow("frontend", "web", "web", "ingress-nginx", 8080),
+            include_str!("../../bundles/shop/frontend/web.yaml"),
         ),
-        ("checkout/default-deny.yaml", deny("checkout")),
+        (
+            "checkout/default-deny.yaml",
+            include_str!("../../bundles/shop/checkout/default-deny.yaml"),
+        ),
         (
             "checkout/checkout-api.yaml",
-            allow("checkout", "checkout-api", "checkout-api", "frontend", 8443),
+            include_str!("../../bundles/shop/checkout/checkout-api.yaml"),
         ),
-        ("payments/default-deny.yaml", deny("payments")),
+        (
+            "payments/default-deny.yaml",
+            include_str!("../../bundles/shop/payments/default-deny.yaml"),
+        ),
         (
             "payments/payments-api.yaml",
-            allow("payments", "payments-api", "payments-api", "checkout", 9443),
+            include_str!("../../bundles/shop/payments/payments-api.yaml"),
         ),
     ]
 }
 
+fn example_file(path: &str) -> String {
+    example_files()
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// The example's bundle.yaml; `seal` rewrites its `files:` list for the demo's content.
 fn manifest_header() -> String {
-    "apiVersion: netpol-sync/v1\nkind: Bundle\nname: shop\nnamespaces: [frontend, checkout, payments]\nallowOpen: []\nfiles: []\n"
-        .to_string()
+    include_str!("../../bundles/shop/bundle.yaml").to_string()
+}
+
+fn example_policy_count() -> usize {
+    example_files()
+        .iter()
+        .map(|(_, body)| body.matches("kind: NetworkPolicy").count())
+        .sum()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +218,8 @@ impl Demo {
         }
     }
 
-    /// NetworkPolicies in the cluster as `namespace/name` → port list, for "untouched" checks.
+    /// NetworkPolicies in the cluster as `namespace/name content-hash`, for "untouched"
+    /// and "back to" checks.
     fn policies(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .emu
@@ -211,18 +227,11 @@ impl Demo {
             .into_iter()
             .filter_map(|v| serde_json::from_value::<NetworkPolicy>(v).ok())
             .map(|np| {
-                let ports: Vec<String> = np
-                    .spec
-                    .iter()
-                    .flat_map(|s| s.ingress.iter().flatten())
-                    .flat_map(|r| r.ports.iter().flatten())
-                    .filter_map(|p| p.port.as_ref().map(|p| format!("{p:?}")))
-                    .collect();
+                let hash = netpol_policy::content_hash(&np, crate::bundle::ANNOTATION_PREFIX);
+                let ns = np.metadata.namespace.clone().unwrap_or_default();
                 format!(
-                    "{}/{} {}",
-                    np.metadata.namespace.unwrap_or_default(),
-                    np.metadata.name.unwrap_or_default(),
-                    ports.join(",")
+                    "{ns}/{} {hash}",
+                    np.metadata.name.clone().unwrap_or_default()
                 )
             })
             .collect();
@@ -359,7 +368,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     demo.repo
         .write("bundles/shop/bundle.yaml", &manifest_header())?;
     for (path, body) in example_files() {
-        demo.repo.write(&format!("bundles/shop/{path}"), &body)?;
+        demo.repo.write(&format!("bundles/shop/{path}"), body)?;
     }
     demo.repo.seal_and_sign("alice")?;
     let first = demo
@@ -370,10 +379,11 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         "alice commits the shop bundle, signed (git commit -S) and sealed; netpol-sync syncs.",
     );
     let o = demo.sync().await;
+    let n = example_policy_count();
     let ok = o.verdict == Verdict::Applied
-        && o.counts.is_some_and(|c| c.created == 6)
-        && demo.policies().len() == 6;
-    demo.record("first apply", "applied, 6 created", &o, ok);
+        && o.counts.is_some_and(|c| c.created == n)
+        && demo.policies().len() == n;
+    demo.record("first apply", format!("applied, {n} created"), &o, ok);
 
     // 2. A debug hole made by hand is reverted.
     screen(
@@ -444,33 +454,21 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     // 4. A signed change with its prune.
     screen(
         "4. A signed change with a prune",
-        "alice moves the web policy to port 8443 and retires checkout-api's separate policy\nin favour of a new one; netpol-sync creates and updates first, deletes last.",
+        "alice lets the web pods take HTTPS from the ingress and renames checkout's egress\npolicy; netpol-sync creates and updates first, and deletes the old name last.",
     );
-    let mut web = example_files()
-        .into_iter()
-        .find(|(p, _)| *p == "frontend/web.yaml")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    web = web.replace("port: 8080", "port: 8443");
+    let web = example_file("frontend/web.yaml").replace("port: http\n", "port: https\n");
     demo.repo.write("bundles/shop/frontend/web.yaml", &web)?;
-    let checkout = example_files()
-        .into_iter()
-        .find(|(p, _)| *p == "checkout/checkout-api.yaml")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    std::fs::remove_file(
-        demo.repo
-            .dir
-            .join("bundles/shop/checkout/checkout-api.yaml"),
-    )
-    .map_err(setup)?;
-    demo.repo.write(
-        "bundles/shop/checkout/checkout-from-frontend.yaml",
-        &checkout.replace("name: checkout-api\n", "name: checkout-from-frontend\n"),
-    )?;
-    demo.repo.seal_and_sign("alice")?;
+    let checkout = example_file("checkout/checkout-api.yaml").replace(
+        "name: checkout-api-to-payments",
+        "name: checkout-to-payments",
+    );
     demo.repo
-        .commit(Some("alice"), "web on 8443; rename checkout policy")?;
+        .write("bundles/shop/checkout/checkout-api.yaml", &checkout)?;
+    demo.repo.seal_and_sign("alice")?;
+    demo.repo.commit(
+        Some("alice"),
+        "web takes https; rename checkout egress policy",
+    )?;
     let o = demo.sync().await;
     let ok = o.verdict == Verdict::Applied
         && o.counts
@@ -478,7 +476,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         && !demo
             .policies()
             .iter()
-            .any(|p| p.starts_with("checkout/checkout-api "));
+            .any(|p| p.starts_with("checkout/checkout-api-to-payments "));
     demo.record("signed change + prune", "applied, +1 ~1 -1", &o, ok);
 
     // 5. Key rotation.
@@ -490,19 +488,14 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     demo.repo
         .write("keys/allowed_signers", &format!("{alice}{bob}"))?;
     demo.repo.commit(Some("alice"), "trust bob")?;
-    let payments = example_files()
-        .into_iter()
-        .find(|(p, _)| *p == "payments/payments-api.yaml")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    demo.repo.write(
-        "bundles/shop/payments/payments-api.yaml",
-        &payments.replace("port: 9443", "port: 9444"),
-    )?;
+    let before_bob = demo.policies();
+    let payments = example_file("payments/payments-api.yaml").replace("port: 8443", "port: 9443");
+    demo.repo
+        .write("bundles/shop/payments/payments-api.yaml", &payments)?;
     demo.repo.seal_and_sign("bob")?;
     let bobs = demo
         .repo
-        .commit(Some("bob"), "payments-api on 9444 (bob)")?;
+        .commit(Some("bob"), "payments-api takes 9443 (bob)")?;
     let o = demo.sync().await;
     let signer = o
         .commits
@@ -521,13 +514,6 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         "6. Rollback by git revert",
         "bob's change misbehaves; on-call reverts it with a new signed commit (git revert -S).",
     );
-    let before_bob: Vec<String> = {
-        let mut p = demo.policies();
-        p.iter_mut()
-            .filter(|l| l.starts_with("payments/payments-api "))
-            .for_each(|l| *l = l.replace("9444", "9443"));
-        p
-    };
     demo.repo
         .git(Some("bob"), &["revert", "--no-edit", "-S", "HEAD"])?;
     let o = demo.sync().await;
@@ -594,18 +580,21 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
 mod tests {
     use super::*;
 
+    /// The tour edits the example by text replacement; if the example changes under it,
+    /// a step must not silently become a no-op.
     #[test]
-    fn example_policies_are_valid_network_policies_in_the_bundle_namespaces() {
-        for (path, body) in example_files() {
-            let value: serde_json::Value = serde_yaml::from_str(&body).unwrap();
-            let np =
-                netpol_policy::decode_strict(value).unwrap_or_else(|e| panic!("{path}: {e:?}"));
-            assert!(netpol_policy::validate_create(&np).is_empty(), "{path}");
-            let ns = np.metadata.namespace.unwrap();
-            assert!(
-                NAMESPACES.contains(&ns.as_str()) && path.starts_with(&ns),
-                "{path}"
-            );
-        }
+    fn every_edit_the_tour_makes_matches_the_example_bundle() {
+        assert!(example_file("frontend/web.yaml").contains("port: http\n"));
+        assert!(
+            example_file("checkout/checkout-api.yaml").contains("name: checkout-api-to-payments")
+        );
+        assert_eq!(
+            example_file("payments/payments-api.yaml")
+                .matches("port: 8443")
+                .count(),
+            1
+        );
+        assert!(manifest_header().contains("namespaces: [frontend, checkout, payments]"));
+        assert!(example_policy_count() >= NAMESPACES.len());
     }
 }
