@@ -40,6 +40,7 @@ fn main() {
             namespaces.parse().expect("NAMESPACES"),
         ),
         ["load", dir] => load(Path::new(dir)),
+        ["stages", dir] => stages(Path::new(dir)),
         [] => sha256_memory(64 * 1024 * 1024),
         _ => {
             eprintln!(
@@ -89,7 +90,7 @@ fn sha256_file(file: &Path) {
 
 fn sha256_memory(len: usize) {
     let bytes: Vec<u8> = (0..len)
-        .map(|i| (i * 2654435761usize >> 13) as u8)
+        .map(|i| ((i * 2654435761usize) >> 13) as u8)
         .collect();
     let best = best_of(5, || {
         std::hint::black_box(Sha256::digest(&bytes));
@@ -297,5 +298,51 @@ fn load(dir: &Path) {
         first.as_secs_f64(),
         best.as_secs_f64(),
         peak_rss_kib() as f64 / 1024.0
+    );
+}
+
+/// Where the time of a load goes: YAML parsing vs decoding, validating and hashing.
+fn stages(dir: &Path) {
+    use netpol_sync::bundle::policy::{load_file, PolicyContext};
+    use netpol_sync::bundle::yaml::{load_documents, YamlLimits};
+    let bundle = dir.join("repo/bundles/bench");
+    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&bundle)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ns-"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let limits = YamlLimits {
+        max_documents: 1000,
+        max_depth: 32,
+    };
+    let t = Instant::now();
+    let docs: Vec<_> = files
+        .iter()
+        .map(|(_, b)| load_documents(b, limits).unwrap())
+        .collect();
+    let yaml = t.elapsed();
+    let namespaces: std::collections::BTreeSet<String> =
+        (0..500).map(|n| format!("ns-{n:04}")).collect();
+    let t = Instant::now();
+    let mut n = 0;
+    for ((file, _), d) in files.iter().zip(docs) {
+        let ctx = PolicyContext {
+            bundle: "bench",
+            file,
+            namespaces: &namespaces,
+        };
+        n += load_file(&ctx, d).unwrap().len();
+    }
+    let policy = t.elapsed();
+    println!(
+        "yaml {:.3} s, decode+validate+default+hash {:.3} s ({n} policies)",
+        yaml.as_secs_f64(),
+        policy.as_secs_f64()
     );
 }

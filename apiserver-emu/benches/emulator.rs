@@ -23,7 +23,11 @@ impl Connection {
         let host = url.trim_start_matches("http://").to_string();
         let stream = TcpStream::connect(&host).unwrap();
         stream.set_nodelay(true).unwrap();
-        Connection { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream, host }
+        Connection {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+            host,
+        }
     }
 
     fn send(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -74,7 +78,11 @@ fn policy(i: usize) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let path = "/apis/networking.k8s.io/v1/namespaces/bench/networkpolicies";
 
-    let emu = Emulator::start(EmuConfig { namespaces: vec!["bench".into()], ..Default::default() }).unwrap();
+    let emu = Emulator::start(EmuConfig {
+        namespaces: vec!["bench".into()],
+        ..Default::default()
+    })
+    .unwrap();
     let mut conn = Connection::open(&emu.url());
     let mut group = c.benchmark_group("create");
     group.throughput(Throughput::Elements(1));
@@ -90,7 +98,11 @@ fn bench(c: &mut Criterion) {
     drop(conn);
     drop(emu);
 
-    let emu = Emulator::start(EmuConfig { namespaces: vec!["bench".into()], ..Default::default() }).unwrap();
+    let emu = Emulator::start(EmuConfig {
+        namespaces: vec!["bench".into()],
+        ..Default::default()
+    })
+    .unwrap();
     let mut conn = Connection::open(&emu.url());
     for i in 0..10_000 {
         let (status, _) = conn.send("POST", path, &policy(i));

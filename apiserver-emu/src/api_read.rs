@@ -42,8 +42,11 @@ impl Filter {
     pub fn from_request(kind: &ResourceKind, req: &ApiRequest) -> Result<Filter, ApiError> {
         let labels = LabelSelector::parse(req.query.get("labelSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let fields = FieldSelector::parse(req.query.get("fieldSelector").unwrap_or(""), selectable_fields(kind))
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let fields = FieldSelector::parse(
+            req.query.get("fieldSelector").unwrap_or(""),
+            selectable_fields(kind),
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
         Ok(Filter { labels, fields })
     }
 
@@ -52,20 +55,32 @@ impl Filter {
     }
 }
 
-pub fn list(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace: Option<&str>) -> ApiResult {
+pub fn list(
+    shared: &Shared,
+    req: &ApiRequest,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+) -> ApiResult {
     let filter = Filter::from_request(kind, req)?;
     if req.query.watch()? {
         return watch::start(shared, req, *kind, namespace, filter);
     }
     let (objects, rv) = {
         let store = lock(&shared.store);
-        let objects: Vec<Arc<Value>> = store.list(kind, namespace).into_iter().filter(|o| filter.matches(o)).collect();
+        let objects: Vec<Arc<Value>> = store
+            .list(kind, namespace)
+            .into_iter()
+            .filter(|o| filter.matches(o))
+            .collect();
         (objects, store.current_rv())
     };
     if table::wanted(req.accept.as_deref()) {
         return Ok(Reply::ok(table::render(kind, &objects, rv)));
     }
-    Ok(Reply::Raw { status: 200, body: list_body(kind, &objects, rv) })
+    Ok(Reply::Raw {
+        status: 200,
+        body: list_body(kind, &objects, rv),
+    })
 }
 
 /// The list body, written item by item. Items carry no apiVersion/kind, as in the
@@ -97,7 +112,10 @@ fn write_item(out: &mut Vec<u8>, object: &Value) {
     };
     out.push(b'{');
     let mut first = true;
-    for (k, v) in map.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
+    for (k, v) in map
+        .iter()
+        .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+    {
         if !first {
             out.push(b',');
         }
@@ -109,7 +127,13 @@ fn write_item(out: &mut Vec<u8>, object: &Value) {
     out.push(b'}');
 }
 
-pub fn get(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace: Option<&str>, name: &str) -> ApiResult {
+pub fn get(
+    shared: &Shared,
+    req: &ApiRequest,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> ApiResult {
     let (object, rv) = {
         let store = lock(&shared.store);
         (store.get(kind, namespace, name), store.current_rv())
@@ -130,10 +154,13 @@ mod tests {
     #[test]
     fn list_body_is_valid_json_without_item_kinds() {
         let objects = vec![
-            Arc::new(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"}})),
+            Arc::new(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "a"}}),
+            ),
             Arc::new(json!({"metadata": {"name": "b"}, "spec": {}})),
         ];
-        let body: Value = serde_json::from_slice(&list_body(&NETWORK_POLICIES, &objects, 9)).unwrap();
+        let body: Value =
+            serde_json::from_slice(&list_body(&NETWORK_POLICIES, &objects, 9)).unwrap();
         assert_eq!(body["kind"], "NetworkPolicyList");
         assert_eq!(body["metadata"]["resourceVersion"], "9");
         assert_eq!(body["items"][0], json!({"metadata": {"name": "a"}}));

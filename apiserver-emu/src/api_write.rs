@@ -9,7 +9,9 @@ use serde_json::{json, Map, Value};
 use crate::body::{self, BodyError, FieldValidation};
 use crate::query::dry_run_values;
 use crate::request::{ApiRequest, ApiResult, Reply};
-use crate::resources::{ResourceKind, CONFIGMAPS, CORE_EVENTS, EVENTS_V1, LEASES, NAMESPACES, NETWORK_POLICIES};
+use crate::resources::{
+    ResourceKind, CONFIGMAPS, CORE_EVENTS, EVENTS_V1, LEASES, NAMESPACES, NETWORK_POLICIES,
+};
 use crate::server_fields;
 use crate::state::{lock, Shared};
 use crate::status::{self, ApiError, Cause};
@@ -17,8 +19,14 @@ use crate::store::Store;
 use crate::validation;
 
 /// Metadata the server owns; a client's values are replaced on create.
-const SERVER_OWNED_META: [&str; 6] =
-    ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "managedFields"];
+const SERVER_OWNED_META: [&str; 6] = [
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "managedFields",
+];
 
 fn prune(kind: &ResourceKind, v: &Value) -> Result<(Value, Vec<String>), BodyError> {
     use k8s_openapi::api::{coordination, core, events, networking};
@@ -35,7 +43,11 @@ fn prune(kind: &ResourceKind, v: &Value) -> Result<(Value, Vec<String>), BodyErr
 
 /// Decode a full object and apply the client's `fieldValidation` to unknown fields.
 /// Returns the pruned object and the warnings to send.
-fn typed_object(kind: &ResourceKind, mut object: Value, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+fn typed_object(
+    kind: &ResourceKind,
+    mut object: Value,
+    validation: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
     body::check_type(&mut object, kind).map_err(|e| e.to_api_error())?;
     let (pruned, unknown) = prune(kind, &object).map_err(|e| e.to_api_error())?;
     let mut warnings = Vec::new();
@@ -50,20 +62,31 @@ fn typed_object(kind: &ResourceKind, mut object: Value, validation: FieldValidat
                     BodyError::UnknownFields(unknown)
                 )));
             }
-            FieldValidation::Warn => warnings.extend(unknown.iter().map(|f| format!("unknown field {f:?}"))),
+            FieldValidation::Warn => {
+                warnings.extend(unknown.iter().map(|f| format!("unknown field {f:?}")))
+            }
             FieldValidation::Ignore => {}
         }
     }
     Ok((pruned, warnings))
 }
 
-fn decode(kind: &ResourceKind, req: &ApiRequest, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
-    let object = body::parse(req.content_type.as_deref(), &req.body, kind).map_err(|e| e.to_api_error())?;
+fn decode(
+    kind: &ResourceKind,
+    req: &ApiRequest,
+    validation: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let object =
+        body::parse(req.content_type.as_deref(), &req.body, kind).map_err(|e| e.to_api_error())?;
     typed_object(kind, object, validation)
 }
 
 fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
-    object.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
+    object
+        .get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn meta_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -89,7 +112,11 @@ fn remove_meta(object: &mut Value, field: &str) {
 }
 
 /// The body's namespace must be empty (and is then set) or equal the URL's.
-fn reconcile_namespace(object: &mut Value, kind: &ResourceKind, namespace: Option<&str>) -> Result<(), ApiError> {
+fn reconcile_namespace(
+    object: &mut Value,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+) -> Result<(), ApiError> {
     let body_ns = meta_str(object, "namespace").to_string();
     match namespace {
         Some(url_ns) if kind.namespaced => {
@@ -111,7 +138,12 @@ fn reconcile_namespace(object: &mut Value, kind: &ResourceKind, namespace: Optio
 }
 
 /// Namespaced writes need an existing namespace; creates need one that is not terminating.
-fn check_namespace(store: &Store, kind: &ResourceKind, namespace: Option<&str>, name: &str) -> Result<(), ApiError> {
+fn check_namespace(
+    store: &Store,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<(), ApiError> {
     let Some(ns) = namespace.filter(|_| kind.namespaced) else {
         return Ok(());
     };
@@ -128,7 +160,9 @@ fn random_suffix() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 pub struct WriteOptions {
@@ -162,10 +196,19 @@ impl WriteOptions {
 }
 
 fn with_warnings(status: u16, body: Value, warnings: Vec<String>) -> Reply {
-    Reply::Json { status, body, warnings }
+    Reply::Json {
+        status,
+        body,
+        warnings,
+    }
 }
 
-pub fn create(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace: Option<&str>) -> ApiResult {
+pub fn create(
+    shared: &Shared,
+    req: &ApiRequest,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+) -> ApiResult {
     if kind.namespaced && namespace.is_none() {
         return Err(ApiError::method_not_allowed());
     }
@@ -214,12 +257,17 @@ fn create_locked(
     for field in SERVER_OWNED_META {
         remove_meta(&mut object, field);
     }
-    validation::prepare_create(kind, &mut object).map_err(|causes| ApiError::invalid_for(kind, &name, causes))?;
+    validation::prepare_create(kind, &mut object)
+        .map_err(|causes| ApiError::invalid_for(kind, &name, causes))?;
     if store.get(kind, namespace, &name).is_some() {
         return Err(ApiError::already_exists(kind, &name));
     }
     set_meta(&mut object, "uid", json!(server_fields::new_uid()));
-    set_meta(&mut object, "creationTimestamp", json!(server_fields::now_rfc3339()));
+    set_meta(
+        &mut object,
+        "creationTimestamp",
+        json!(server_fields::now_rfc3339()),
+    );
     if kind.tracks_generation {
         set_meta(&mut object, "generation", json!(1));
     }
@@ -227,11 +275,20 @@ fn create_locked(
     if opts.dry_run {
         return Ok(object);
     }
-    let stored = store.commit(kind, namespace, &name, Some(object)).map(|o| (*o).clone()).unwrap_or(Value::Null);
+    let stored = store
+        .commit(kind, namespace, &name, Some(object))
+        .map(|o| (*o).clone())
+        .unwrap_or(Value::Null);
     Ok(stored)
 }
 
-pub fn replace(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace: Option<&str>, name: &str) -> ApiResult {
+pub fn replace(
+    shared: &Shared,
+    req: &ApiRequest,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> ApiResult {
     let opts = WriteOptions::from_request(req, "UpdateOptions")?;
     let (mut object, warnings) = decode(kind, req, opts.validation)?;
     let body_name = meta_str(&object, "name");
@@ -247,7 +304,8 @@ pub fn replace(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace
 }
 
 fn parse_rv(rv: &str) -> Result<u64, ApiError> {
-    rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))
+    rv.parse::<u64>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))
 }
 
 /// Objects equal for the purpose of "did this write change anything".
@@ -313,9 +371,14 @@ fn update_locked(
             None => remove_meta(&mut object, field),
         }
     }
-    validation::prepare_update(kind, &mut object, &existing).map_err(|causes| ApiError::invalid_for(kind, name, causes))?;
+    validation::prepare_update(kind, &mut object, &existing)
+        .map_err(|causes| ApiError::invalid_for(kind, name, causes))?;
     if kind.tracks_generation && object.get("spec") != existing.get("spec") {
-        let generation = existing.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let generation = existing
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         set_meta(&mut object, "generation", json!(generation));
     }
     if same_content(&object, &existing) {
@@ -325,7 +388,10 @@ fn update_locked(
     if opts.dry_run {
         return Ok((200, object));
     }
-    let stored = store.commit(kind, namespace, name, Some(object)).map(|o| (*o).clone()).unwrap_or(Value::Null);
+    let stored = store
+        .commit(kind, namespace, name, Some(object))
+        .map(|o| (*o).clone())
+        .unwrap_or(Value::Null);
     Ok((200, stored))
 }
 
@@ -352,21 +418,41 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 /// PATCH with a JSON merge patch; a strategic merge patch is applied the same way, which
 /// is exact for the served kinds' fields (none of their lists has a merge key that
 /// differs from replacement, except `$patch` directives, which are not supported).
-pub fn patch(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace: Option<&str>, name: &str) -> ApiResult {
-    let media = req.content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media != "application/merge-patch+json" && media != "application/strategic-merge-patch+json" {
+pub fn patch(
+    shared: &Shared,
+    req: &ApiRequest,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> ApiResult {
+    let media = req
+        .content_type
+        .as_deref()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/merge-patch+json" && media != "application/strategic-merge-patch+json"
+    {
         return Err(ApiError::unsupported_media_type(&media));
     }
     let opts = WriteOptions::from_request(req, "PatchOptions")?;
     if req.body.len() > body::MAX_BODY_BYTES {
         return Err(ApiError::too_large(body::MAX_BODY_BYTES));
     }
-    let patch: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let patch: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     if !patch.is_object() {
-        return Err(ApiError::bad_request("error decoding patch: a merge patch must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "error decoding patch: a merge patch must be a JSON object",
+        ));
     }
     let mut store = lock(&shared.store);
-    let existing = store.get(kind, namespace, name).ok_or_else(|| ApiError::not_found(kind, name))?;
+    let existing = store
+        .get(kind, namespace, name)
+        .ok_or_else(|| ApiError::not_found(kind, name))?;
     let mut merged = (*existing).clone();
     merge_patch(&mut merged, &patch);
     if meta_str(&patch, "resourceVersion").is_empty() {
@@ -384,14 +470,21 @@ pub fn patch(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace: 
     Ok(with_warnings(status, stored, warnings))
 }
 
-pub fn delete(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace: Option<&str>, name: &str) -> ApiResult {
+pub fn delete(
+    shared: &Shared,
+    req: &ApiRequest,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> ApiResult {
     let options: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
         if req.body.len() > body::MAX_BODY_BYTES {
             return Err(ApiError::too_large(body::MAX_BODY_BYTES));
         }
-        serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
     };
     if !options.is_object() {
         return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
@@ -401,11 +494,18 @@ pub fn delete(shared: &Shared, req: &ApiRequest, kind: &ResourceKind, namespace:
         dry_run_given.extend(values.iter().filter_map(Value::as_str));
     }
     let dry_run = dry_run_values(&dry_run_given, "DeleteOptions")?;
-    let precondition = |field: &str| options.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str).map(str::to_string);
+    let precondition = |field: &str| {
+        options
+            .pointer(&format!("/preconditions/{field}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let (want_uid, want_rv) = (precondition("uid"), precondition("resourceVersion"));
 
     let mut store = lock(&shared.store);
-    let existing: Arc<Value> = store.get(kind, namespace, name).ok_or_else(|| ApiError::not_found(kind, name))?;
+    let existing: Arc<Value> = store
+        .get(kind, namespace, name)
+        .ok_or_else(|| ApiError::not_found(kind, name))?;
     let uid = meta_str(&existing, "uid").to_string();
     let rv = meta_str(&existing, "resourceVersion").to_string();
     if let Some(want) = want_uid.filter(|w| *w != uid) {
@@ -448,6 +548,9 @@ mod tests {
         let a = json!({"metadata": {"name": "a", "resourceVersion": "1", "managedFields": [1]}, "spec": {}});
         let b = json!({"metadata": {"name": "a", "resourceVersion": "2"}, "spec": {}});
         assert!(same_content(&a, &b));
-        assert!(!same_content(&a, &json!({"metadata": {"name": "a"}, "spec": {"x": 1}})));
+        assert!(!same_content(
+            &a,
+            &json!({"metadata": {"name": "a"}, "spec": {"x": 1}})
+        ));
     }
 }

@@ -61,15 +61,27 @@ impl FieldValidation {
 }
 
 /// Parse a body as JSON or YAML according to its Content-Type.
-pub fn parse(content_type: Option<&str>, bytes: &[u8], what: &ResourceKind) -> Result<Value, BodyError> {
+pub fn parse(
+    content_type: Option<&str>,
+    bytes: &[u8],
+    what: &ResourceKind,
+) -> Result<Value, BodyError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(BodyError::TooLarge);
     }
     let media = content_type
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     let value: Value = match media.as_str() {
-        "" | "application/json" | "*/*" => serde_json::from_slice(bytes).map_err(|e| cannot_handle(what, &e.to_string()))?,
+        "" | "application/json" | "*/*" => {
+            serde_json::from_slice(bytes).map_err(|e| cannot_handle(what, &e.to_string()))?
+        }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             serde_yaml::from_slice(bytes).map_err(|e| cannot_handle(what, &e.to_string()))?
         }
@@ -109,16 +121,29 @@ pub fn check_type(body: &mut Value, expected: &ResourceKind) -> Result<(), BodyE
         None | Some(Value::Null) => expected_version.clone(),
         Some(Value::String(s)) if s.is_empty() => expected_version.clone(),
         Some(Value::String(s)) => s.clone(),
-        Some(other) => return Err(cannot_handle(expected, &format!("apiVersion must be a string, got {other}"))),
+        Some(other) => {
+            return Err(cannot_handle(
+                expected,
+                &format!("apiVersion must be a string, got {other}"),
+            ))
+        }
     };
     let kind = match map.get("kind") {
         None | Some(Value::Null) => expected.kind.to_string(),
         Some(Value::String(s)) if s.is_empty() => expected.kind.to_string(),
         Some(Value::String(s)) => s.clone(),
-        Some(other) => return Err(cannot_handle(expected, &format!("kind must be a string, got {other}"))),
+        Some(other) => {
+            return Err(cannot_handle(
+                expected,
+                &format!("kind must be a string, got {other}"),
+            ))
+        }
     };
     if api_version != expected_version {
-        return Err(BodyError::WrongApiVersion { found: api_version, expected: expected_version });
+        return Err(BodyError::WrongApiVersion {
+            found: api_version,
+            expected: expected_version,
+        });
     }
     if kind != expected.kind {
         return Err(BodyError::WrongKind(format!(
@@ -137,8 +162,12 @@ pub fn check_type(body: &mut Value, expected: &ResourceKind) -> Result<(), BodyE
 
 /// Decode into the typed form and back: the result is the object with unknown fields
 /// pruned (what the apiserver would store), plus the unknown fields' paths.
-pub fn prune<T: DeserializeOwned + Serialize>(body: &Value, what: &ResourceKind) -> Result<(Value, Vec<String>), BodyError> {
-    let typed: T = serde_json::from_value(body.clone()).map_err(|e| cannot_handle(what, &e.to_string()))?;
+pub fn prune<T: DeserializeOwned + Serialize>(
+    body: &Value,
+    what: &ResourceKind,
+) -> Result<(Value, Vec<String>), BodyError> {
+    let typed: T =
+        serde_json::from_value(body.clone()).map_err(|e| cannot_handle(what, &e.to_string()))?;
     let pruned = serde_json::to_value(&typed).map_err(|e| cannot_handle(what, &e.to_string()))?;
     let mut unknown = Vec::new();
     collect_unknown(body, &pruned, "", &mut unknown);
@@ -153,7 +182,11 @@ fn collect_unknown(input: &Value, known: &Value, path: &str, out: &mut Vec<Strin
                 if value.is_null() {
                     continue;
                 }
-                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 match k.get(key) {
                     Some(known_child) => collect_unknown(value, known_child, &child, out),
                     None => out.push(child),
@@ -178,21 +211,43 @@ mod tests {
 
     #[test]
     fn yaml_and_json_both_decode() {
-        let y = parse(Some("application/yaml"), b"metadata:\n  name: a\n", &CONFIGMAPS).unwrap();
-        let j = parse(Some("application/json; charset=utf-8"), br#"{"metadata":{"name":"a"}}"#, &CONFIGMAPS).unwrap();
+        let y = parse(
+            Some("application/yaml"),
+            b"metadata:\n  name: a\n",
+            &CONFIGMAPS,
+        )
+        .unwrap();
+        let j = parse(
+            Some("application/json; charset=utf-8"),
+            br#"{"metadata":{"name":"a"}}"#,
+            &CONFIGMAPS,
+        )
+        .unwrap();
         assert_eq!(y, j);
     }
 
     #[test]
     fn truncated_json_is_a_bad_request_not_a_panic() {
-        let err = parse(Some("application/json"), br#"{"metadata":{"na"#, &CONFIGMAPS).unwrap_err();
+        let err = parse(
+            Some("application/json"),
+            br#"{"metadata":{"na"#,
+            &CONFIGMAPS,
+        )
+        .unwrap_err();
         assert_eq!(err.to_api_error().code, 400);
-        assert!(err.to_string().starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"));
+        assert!(err
+            .to_string()
+            .starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"));
     }
 
     #[test]
     fn protobuf_is_an_unsupported_media_type() {
-        let err = parse(Some("application/vnd.kubernetes.protobuf"), b"k8s\0", &CONFIGMAPS).unwrap_err();
+        let err = parse(
+            Some("application/vnd.kubernetes.protobuf"),
+            b"k8s\0",
+            &CONFIGMAPS,
+        )
+        .unwrap_err();
         assert_eq!(err.to_api_error().code, 415);
     }
 
@@ -205,9 +260,15 @@ mod tests {
     #[test]
     fn configmap_sent_to_the_networkpolicy_endpoint_is_refused() {
         let mut body = json!({"apiVersion": "v1", "kind": "ConfigMap"});
-        assert!(matches!(check_type(&mut body, &NETWORK_POLICIES), Err(BodyError::WrongApiVersion { .. })));
+        assert!(matches!(
+            check_type(&mut body, &NETWORK_POLICIES),
+            Err(BodyError::WrongApiVersion { .. })
+        ));
         let mut body = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"});
-        assert!(matches!(check_type(&mut body, &NETWORK_POLICIES), Err(BodyError::WrongKind(_))));
+        assert!(matches!(
+            check_type(&mut body, &NETWORK_POLICIES),
+            Err(BodyError::WrongKind(_))
+        ));
         let mut body = json!({"metadata": {}});
         check_type(&mut body, &NETWORK_POLICIES).unwrap();
         assert_eq!(body["kind"], "NetworkPolicy");

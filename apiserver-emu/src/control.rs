@@ -14,15 +14,25 @@ pub struct ControlReply {
 }
 
 fn ok(body: impl Serialize) -> ControlReply {
-    ControlReply { status: 200, body: serde_json::to_value(body).unwrap_or(Value::Null) }
+    ControlReply {
+        status: 200,
+        body: serde_json::to_value(body).unwrap_or(Value::Null),
+    }
 }
 
 fn error(status: u16, message: impl Into<String>) -> ControlReply {
-    ControlReply { status, body: json!({"error": message.into()}) }
+    ControlReply {
+        status,
+        body: json!({"error": message.into()}),
+    }
 }
 
 pub fn history(shared: &Shared) -> Vec<ChangeRecord> {
-    lock(&shared.store).history().iter().map(|c| c.to_record()).collect()
+    lock(&shared.store)
+        .history()
+        .iter()
+        .map(|c| c.to_record())
+        .collect()
 }
 
 pub fn handle(shared: &Shared, method: &http::Method, path: &str, body: &[u8]) -> ControlReply {
@@ -58,6 +68,9 @@ pub fn handle(shared: &Shared, method: &http::Method, path: &str, body: &[u8]) -
                 error(404, format!("namespace {name} not found"))
             }
         }
-        _ => error(404, format!("no control endpoint {} {path}", method.as_str())),
+        _ => error(
+            404,
+            format!("no control endpoint {} {path}", method.as_str()),
+        ),
     }
 }

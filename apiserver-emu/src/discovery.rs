@@ -44,8 +44,15 @@ fn resource_entry(kind: &ResourceKind) -> Value {
 }
 
 pub fn resource_list(group: &str, version: &str) -> Value {
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    let resources: Vec<Value> = resources::resources_in(group, version).iter().map(resource_entry).collect();
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    let resources: Vec<Value> = resources::resources_in(group, version)
+        .iter()
+        .map(resource_entry)
+        .collect();
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
 }
 
@@ -73,7 +80,12 @@ mod tests {
     #[test]
     fn every_served_kind_is_discoverable() {
         let core = resource_list("", "v1");
-        let names: Vec<&str> = core["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["namespaces", "configmaps", "events"]);
         let net = resource_list("networking.k8s.io", "v1");
         assert_eq!(net["resources"][0]["shortNames"][0], "netpol");

@@ -27,7 +27,11 @@ pub struct EmuConfig {
 
 impl Default for EmuConfig {
     fn default() -> Self {
-        EmuConfig { tls: false, token: None, namespaces: vec!["default".to_string()] }
+        EmuConfig {
+            tls: false,
+            token: None,
+            namespaces: vec!["default".to_string()],
+        }
     }
 }
 
@@ -42,7 +46,9 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Emulator")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,23 +71,30 @@ impl Emulator {
         let scheme = if cfg.tls { "https" } else { "http" };
         let url = format!("{scheme}://{local}");
         let shared = Arc::new(Shared::new(cfg.token.clone(), cfg.namespaces.clone()));
-        let app = server::router(AppState { shared: shared.clone(), address: local.to_string() });
-        let acceptor = server_tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
+        let app = server::router(AppState {
+            shared: shared.clone(),
+            address: local.to_string(),
+        });
+        let acceptor = server_tls
+            .as_ref()
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("apiserver-emu")
             .enable_all()
             .build()?;
-        let thread = std::thread::Builder::new().name("apiserver-emu".into()).spawn(move || {
-            runtime.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => server::serve(listener, app, acceptor, shutdown_rx).await,
-                    Err(e) => tracing::error!("apiserver-emu cannot listen: {e}"),
-                }
-            });
-            runtime.shutdown_background();
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("apiserver-emu".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => server::serve(listener, app, acceptor, shutdown_rx).await,
+                        Err(e) => tracing::error!("apiserver-emu cannot listen: {e}"),
+                    }
+                });
+                runtime.shutdown_background();
+            })?;
         Ok(Emulator {
             shared,
             url,
@@ -143,9 +156,16 @@ impl Emulator {
 
     /// `kind_plural` as in [`ChangeRecord::kind`] (`networkpolicies`, `leases`, `events`
     /// for core/v1, `events.events.k8s.io`).
-    pub fn get_object(&self, kind_plural: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub fn get_object(
+        &self,
+        kind_plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         let kind = resources::lookup_by_name(kind_plural)?;
-        lock(&self.shared.store).get(&kind, namespace, name).map(|o| (*o).clone())
+        lock(&self.shared.store)
+            .get(&kind, namespace, name)
+            .map(|o| (*o).clone())
     }
 
     /// All objects of a kind, across namespaces, ordered by namespace and name.
@@ -153,7 +173,11 @@ impl Emulator {
         let Some(kind) = resources::lookup_by_name(kind_plural) else {
             return Vec::new();
         };
-        lock(&self.shared.store).list(&kind, None).iter().map(|o| (**o).clone()).collect()
+        lock(&self.shared.store)
+            .list(&kind, None)
+            .iter()
+            .map(|o| (**o).clone())
+            .collect()
     }
 
     pub fn shutdown(self) {

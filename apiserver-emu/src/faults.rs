@@ -108,7 +108,11 @@ impl FaultSet {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_rng(&mut rand::rng()),
         };
-        self.active.push(ActiveFault { rule, rng, fired: 0 });
+        self.active.push(ActiveFault {
+            rule,
+            rng,
+            fired: 0,
+        });
     }
 
     pub fn clear(&mut self) {
@@ -124,7 +128,11 @@ impl FaultSet {
         let mut fired_at = None;
         for (i, fault) in self.active.iter_mut().enumerate() {
             let rule = &fault.rule;
-            if rule.method.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(method)) {
+            if rule
+                .method
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+            {
                 continue;
             }
             if !path_matches(&rule.path_pattern, path) {
@@ -153,7 +161,12 @@ impl FaultSet {
 mod tests {
     use super::*;
 
-    fn rule(pattern: &str, times: Option<u32>, probability: Option<f64>, seed: Option<u64>) -> FaultRule {
+    fn rule(
+        pattern: &str,
+        times: Option<u32>,
+        probability: Option<f64>,
+        seed: Option<u64>,
+    ) -> FaultRule {
         FaultRule {
             method: Some("PUT".into()),
             path_pattern: pattern.into(),
@@ -166,9 +179,18 @@ mod tests {
 
     #[test]
     fn glob_and_substring_patterns() {
-        assert!(path_matches("networkpolicies", "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/x"));
-        assert!(path_matches("/apis/*/networkpolicies/*", "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/x"));
-        assert!(!path_matches("/apis/*/leases/*", "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/x"));
+        assert!(path_matches(
+            "networkpolicies",
+            "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/x"
+        ));
+        assert!(path_matches(
+            "/apis/*/networkpolicies/*",
+            "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/x"
+        ));
+        assert!(!path_matches(
+            "/apis/*/leases/*",
+            "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/x"
+        ));
         assert!(path_matches("*", "/anything"));
         assert!(!path_matches("/api/*/x", "/api/v1/xy"));
         assert!(path_matches("/api/*", "/api/"));
@@ -190,7 +212,9 @@ mod tests {
         let run = |seed| {
             let mut set = FaultSet::default();
             set.add(rule("/x", None, Some(0.3), Some(seed)));
-            (0..200).map(|_| set.decide("PUT", "/x").is_some()).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| set.decide("PUT", "/x").is_some())
+                .collect::<Vec<_>>()
         };
         let a = run(7);
         assert_eq!(a, run(7));
@@ -210,7 +234,10 @@ mod tests {
             seed: None,
         };
         let text = serde_json::to_string(&r).unwrap();
-        assert!(text.contains(r#""action":{"type":"latency","value":250}"#), "{text}");
+        assert!(
+            text.contains(r#""action":{"type":"latency","value":250}"#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<FaultRule>(&text).unwrap(), r);
     }
 }

@@ -8,7 +8,8 @@ const NAME: &str = "apiserver-emu";
 pub fn render(url: &str, ca_pem: Option<&str>, token: Option<&str>) -> String {
     let mut cluster = json!({"server": url});
     if let Some(pem) = ca_pem {
-        cluster["certificate-authority-data"] = json!(base64::engine::general_purpose::STANDARD.encode(pem));
+        cluster["certificate-authority-data"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(pem));
     }
     let user = match token {
         Some(t) => json!({"token": t}),
@@ -35,7 +36,10 @@ mod tests {
         let text = render("https://127.0.0.1:1", Some("PEM"), Some("s3cret"));
         let parsed: serde_json::Value = serde_yaml::from_str(&text).unwrap();
         assert_eq!(parsed["users"][0]["user"]["token"], "s3cret");
-        assert_eq!(parsed["clusters"][0]["cluster"]["certificate-authority-data"], "UEVN");
+        assert_eq!(
+            parsed["clusters"][0]["cluster"]["certificate-authority-data"],
+            "UEVN"
+        );
         assert_eq!(parsed["current-context"], "apiserver-emu");
     }
 }

@@ -11,6 +11,7 @@ mod discovery;
 mod emulator;
 mod faults;
 mod kubeconfig;
+mod openapi;
 mod query;
 mod records;
 mod request;

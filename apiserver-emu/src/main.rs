@@ -8,7 +8,10 @@ use apiserver_emu::{EmuConfig, Emulator};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "apiserver-emu", about = "A Kubernetes API server emulator for tests and demos")]
+#[command(
+    name = "apiserver-emu",
+    about = "A Kubernetes API server emulator for tests and demos"
+)]
 struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -29,8 +32,16 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let namespaces = if args.namespaces.is_empty() { EmuConfig::default().namespaces } else { args.namespaces };
-    let cfg = EmuConfig { tls: args.tls, token: args.token, namespaces };
+    let namespaces = if args.namespaces.is_empty() {
+        EmuConfig::default().namespaces
+    } else {
+        args.namespaces
+    };
+    let cfg = EmuConfig {
+        tls: args.tls,
+        token: args.token,
+        namespaces,
+    };
     let emulator = match Emulator::start_on(cfg, args.listen) {
         Ok(e) => e,
         Err(e) => {

@@ -16,17 +16,24 @@ impl Query {
         if raw.len() > MAX_QUERY_LEN {
             return Err(ApiError::bad_request("query string too long"));
         }
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw).map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
         Ok(Query { pairs })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// `watch=true|1`.
@@ -34,7 +41,9 @@ impl Query {
         match self.get("watch") {
             None | Some("") | Some("false") | Some("0") => Ok(false),
             Some("true") | Some("1") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!("invalid value for watch: {other:?}"))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "invalid value for watch: {other:?}"
+            ))),
         }
     }
 
@@ -53,7 +62,14 @@ pub fn dry_run_values(values: &[&str], options_kind: &str) -> Result<bool, ApiEr
     if values.iter().all(|v| *v == "All") {
         return Ok(true);
     }
-    let rendered = format!("[]string{{{}}}", values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "));
+    let rendered = format!(
+        "[]string{{{}}}",
+        values
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Err(ApiError::invalid(
         &format!("{options_kind}.meta.k8s.io"),
         "meta.k8s.io",
@@ -81,7 +97,10 @@ mod tests {
 
     #[test]
     fn unsupported_dry_run_is_a_422() {
-        let err = Query::parse("dryRun=Yes").unwrap().dry_run("CreateOptions").unwrap_err();
+        let err = Query::parse("dryRun=Yes")
+            .unwrap()
+            .dry_run("CreateOptions")
+            .unwrap_err();
         assert_eq!(err.code, 422);
         assert_eq!(
             err.message,
@@ -93,5 +112,21 @@ mod tests {
     fn bad_watch_value() {
         assert!(Query::parse("watch=maybe").unwrap().watch().is_err());
         assert!(Query::parse("watch=1").unwrap().watch().unwrap());
+    }
+
+    #[test]
+    fn oversized_query_is_refused() {
+        let long = format!("labelSelector={}", "a".repeat(MAX_QUERY_LEN));
+        assert_eq!(Query::parse(&long).unwrap_err().code, 400);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_query_strings_never_panic(raw in "\\PC{0,120}") {
+            if let Ok(q) = Query::parse(&raw) {
+                let _ = q.watch();
+                let _ = q.dry_run("CreateOptions");
+            }
+        }
     }
 }

@@ -19,21 +19,37 @@ pub struct ApiRequest {
 }
 
 pub enum Reply {
-    Json { status: u16, body: Value, warnings: Vec<String> },
+    Json {
+        status: u16,
+        body: Value,
+        warnings: Vec<String>,
+    },
     /// Already-serialized JSON (large lists).
-    Raw { status: u16, body: Vec<u8> },
-    Text { status: u16, body: &'static str },
+    Raw {
+        status: u16,
+        body: Vec<u8>,
+    },
+    Text {
+        status: u16,
+        body: &'static str,
+    },
     Watch(WatchStream),
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Reply {
-        Reply::Json { status: 200, body, warnings: Vec::new() }
+        Reply::Json {
+            status: 200,
+            body,
+            warnings: Vec::new(),
+        }
     }
 
     pub fn status(&self) -> u16 {
         match self {
-            Reply::Json { status, .. } | Reply::Raw { status, .. } | Reply::Text { status, .. } => *status,
+            Reply::Json { status, .. } | Reply::Raw { status, .. } | Reply::Text { status, .. } => {
+                *status
+            }
             Reply::Watch(_) => 200,
         }
     }

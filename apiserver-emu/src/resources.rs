@@ -132,7 +132,14 @@ pub const EVENTS_V1: ResourceKind = ResourceKind {
 };
 
 /// Every served resource; the index into this table is the storage key.
-pub const ALL: [ResourceKind; 6] = [NAMESPACES, CONFIGMAPS, CORE_EVENTS, NETWORK_POLICIES, LEASES, EVENTS_V1];
+pub const ALL: [ResourceKind; 6] = [
+    NAMESPACES,
+    CONFIGMAPS,
+    CORE_EVENTS,
+    NETWORK_POLICIES,
+    LEASES,
+    EVENTS_V1,
+];
 
 /// The API groups (other than core) in discovery order.
 pub const GROUPS: [&str; 3] = ["networking.k8s.io", "coordination.k8s.io", "events.k8s.io"];
@@ -170,7 +177,10 @@ mod tests {
 
     #[test]
     fn qualified_names_follow_the_apiserver_forms() {
-        assert_eq!(NETWORK_POLICIES.qualified_resource(), "networkpolicies.networking.k8s.io");
+        assert_eq!(
+            NETWORK_POLICIES.qualified_resource(),
+            "networkpolicies.networking.k8s.io"
+        );
         assert_eq!(CONFIGMAPS.qualified_resource(), "configmaps");
         assert_eq!(LEASES.qualified_kind(), "Lease.coordination.k8s.io");
         assert_eq!(NAMESPACES.api_version(), "v1");

@@ -17,8 +17,19 @@ pub enum Route {
     /// `/apis/<group>/<version>`
     GroupResources(String, String),
     /// A collection: all objects of a kind (namespace `None`), or in one namespace.
-    Collection { kind: ResourceKind, namespace: Option<String> },
-    Item { kind: ResourceKind, namespace: Option<String>, name: String },
+    Collection {
+        kind: ResourceKind,
+        namespace: Option<String>,
+    },
+    Item {
+        kind: ResourceKind,
+        namespace: Option<String>,
+        name: String,
+    },
+    /// `/openapi/v3`
+    OpenApiRoot,
+    /// `/openapi/v3/api/v1`, `/openapi/v3/apis/<group>/<version>`
+    OpenApiGroupVersion(String, String),
     /// A path under a served group/version that names nothing: a Status 404.
     UnknownResource,
     /// Anything else: a plain-text 404, as the apiserver's mux answers.
@@ -36,6 +47,11 @@ pub fn parse(path: &str) -> Route {
         ["api", "v1"] => Route::CoreResources,
         ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
         ["apis"] => Route::Groups,
+        ["openapi", "v3"] => Route::OpenApiRoot,
+        ["openapi", "v3", "api", "v1"] => Route::OpenApiGroupVersion(String::new(), "v1".into()),
+        ["openapi", "v3", "apis", group, "v1"] if resources::GROUPS.contains(group) => {
+            Route::OpenApiGroupVersion(group.to_string(), "v1".into())
+        }
         ["apis", group] if resources::GROUPS.contains(group) => Route::Group(group.to_string()),
         ["apis", group, "v1"] if resources::GROUPS.contains(group) => {
             Route::GroupResources(group.to_string(), "v1".to_string())
@@ -54,7 +70,10 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
     let kind = |plural: &str| resources::lookup(group, version, plural);
     match rest {
         [plural] => match kind(plural) {
-            Some(k) => Route::Collection { kind: k, namespace: None },
+            Some(k) => Route::Collection {
+                kind: k,
+                namespace: None,
+            },
             None => Route::UnknownResource,
         },
         ["namespaces", name] if group.is_empty() => item(NAMESPACES, None, name),
@@ -63,7 +82,10 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
             _ => Route::UnknownResource,
         },
         ["namespaces", ns, plural] => match kind(plural) {
-            Some(k) if k.namespaced && !ns.is_empty() => Route::Collection { kind: k, namespace: Some(ns.to_string()) },
+            Some(k) if k.namespaced && !ns.is_empty() => Route::Collection {
+                kind: k,
+                namespace: Some(ns.to_string()),
+            },
             _ => Route::UnknownResource,
         },
         ["namespaces", ns, plural, name] => match kind(plural) {
@@ -78,7 +100,11 @@ fn item(kind: ResourceKind, namespace: Option<&str>, name: &str) -> Route {
     if name.is_empty() {
         return Route::UnknownResource;
     }
-    Route::Item { kind, namespace: namespace.map(str::to_string), name: name.to_string() }
+    Route::Item {
+        kind,
+        namespace: namespace.map(str::to_string),
+        name: name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -90,17 +116,40 @@ mod tests {
     fn resource_paths() {
         assert_eq!(
             parse("/apis/networking.k8s.io/v1/networkpolicies"),
-            Route::Collection { kind: NETWORK_POLICIES, namespace: None }
+            Route::Collection {
+                kind: NETWORK_POLICIES,
+                namespace: None
+            }
         );
         assert_eq!(
             parse("/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/p"),
-            Route::Item { kind: NETWORK_POLICIES, namespace: Some("a".into()), name: "p".into() }
+            Route::Item {
+                kind: NETWORK_POLICIES,
+                namespace: Some("a".into()),
+                name: "p".into()
+            }
         );
-        assert_eq!(parse("/api/v1/namespaces/a"), Route::Item { kind: NAMESPACES, namespace: None, name: "a".into() });
-        assert_eq!(parse("/api/v1/namespaces"), Route::Collection { kind: NAMESPACES, namespace: None });
+        assert_eq!(
+            parse("/api/v1/namespaces/a"),
+            Route::Item {
+                kind: NAMESPACES,
+                namespace: None,
+                name: "a".into()
+            }
+        );
+        assert_eq!(
+            parse("/api/v1/namespaces"),
+            Route::Collection {
+                kind: NAMESPACES,
+                namespace: None
+            }
+        );
         assert_eq!(
             parse("/api/v1/namespaces/a/configmaps"),
-            Route::Collection { kind: CONFIGMAPS, namespace: Some("a".into()) }
+            Route::Collection {
+                kind: CONFIGMAPS,
+                namespace: Some("a".into())
+            }
         );
     }
 
@@ -108,10 +157,25 @@ mod tests {
     fn unserved_paths() {
         assert_eq!(parse("/api/v1/pods"), Route::UnknownResource);
         assert_eq!(parse("/api/v1/configmaps/x"), Route::UnknownResource);
-        assert_eq!(parse("/api/v1/namespaces/a/configmaps/x/status"), Route::UnknownResource);
+        assert_eq!(
+            parse("/api/v1/namespaces/a/configmaps/x/status"),
+            Route::UnknownResource
+        );
         assert_eq!(parse("/apis/apps/v1"), Route::NotFound);
         assert_eq!(parse("/openapi/v2"), Route::NotFound);
         assert_eq!(parse(""), Route::NotFound);
         assert_eq!(parse("//"), Route::NotFound);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_paths_never_panic(path in "(/[a-z0-9.{}-]{0,12}){0,7}/?") {
+            let _ = parse(&path);
+        }
+
+        #[test]
+        fn arbitrary_unicode_paths_never_panic(path in "\\PC{0,80}") {
+            let _ = parse(&path);
+        }
     }
 }

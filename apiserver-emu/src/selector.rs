@@ -17,7 +17,10 @@ pub enum SelectorError {
     #[error("selector is longer than {MAX_SELECTOR_LEN} bytes")]
     TooLong,
     #[error("unable to parse requirement: found '{found}', expected: {expected}")]
-    Unexpected { found: String, expected: &'static str },
+    Unexpected {
+        found: String,
+        expected: &'static str,
+    },
     #[error("unable to parse requirement: invalid label key {0:?}")]
     InvalidKey(String),
     #[error("unable to parse requirement: invalid label value {0:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")]
@@ -131,7 +134,10 @@ fn describe(token: Option<&Token>) -> String {
 }
 
 fn unexpected(token: Option<&Token>, expected: &'static str) -> SelectorError {
-    SelectorError::Unexpected { found: describe(token), expected }
+    SelectorError::Unexpected {
+        found: describe(token),
+        expected,
+    }
 }
 
 fn valid_name_part(s: &str, max: usize) -> bool {
@@ -141,7 +147,9 @@ fn valid_name_part(s: &str, max: usize) -> bool {
             bytes.len() <= max
                 && f.is_ascii_alphanumeric()
                 && l.is_ascii_alphanumeric()
-                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         }
         _ => false,
     }
@@ -154,9 +162,11 @@ fn validate_key(key: &str) -> Result<(), SelectorError> {
             Some((prefix, name)) => {
                 !prefix.is_empty()
                     && prefix.len() <= 253
-                    && prefix
-                        .split('.')
-                        .all(|p| valid_name_part(p, 63) && !p.contains('_') && p.bytes().all(|b| !b.is_ascii_uppercase()))
+                    && prefix.split('.').all(|p| {
+                        valid_name_part(p, 63)
+                            && !p.contains('_')
+                            && p.bytes().all(|b| !b.is_ascii_uppercase())
+                    })
                     && valid_name_part(name, 63)
             }
             None => valid_name_part(key, 63),
@@ -247,20 +257,30 @@ impl Parser {
             Some(Token::Not) => match self.next() {
                 Some(Token::Ident(key)) => {
                     validate_key(&key)?;
-                    Ok(LabelRequirement { key, op: LabelOp::DoesNotExist })
+                    Ok(LabelRequirement {
+                        key,
+                        op: LabelOp::DoesNotExist,
+                    })
                 }
                 other => Err(unexpected(other.as_ref(), "identifier after '!'")),
             },
             Some(Token::Ident(key)) => {
                 validate_key(&key)?;
                 if self.at_requirement_end() {
-                    return Ok(LabelRequirement { key, op: LabelOp::Exists });
+                    return Ok(LabelRequirement {
+                        key,
+                        op: LabelOp::Exists,
+                    });
                 }
                 let op = match self.next() {
-                    Some(Token::Equals) | Some(Token::DoubleEquals) => LabelOp::Equals(self.single_value()?),
+                    Some(Token::Equals) | Some(Token::DoubleEquals) => {
+                        LabelOp::Equals(self.single_value()?)
+                    }
                     Some(Token::NotEquals) => LabelOp::NotEquals(self.single_value()?),
                     Some(Token::Ident(word)) if word == "in" => LabelOp::In(self.value_set()?),
-                    Some(Token::Ident(word)) if word == "notin" => LabelOp::NotIn(self.value_set()?),
+                    Some(Token::Ident(word)) if word == "notin" => {
+                        LabelOp::NotIn(self.value_set()?)
+                    }
                     Some(Token::Greater) => LabelOp::GreaterThan(self.integer()?),
                     Some(Token::Less) => LabelOp::LessThan(self.integer()?),
                     other => return Err(unexpected(other.as_ref(), "=, ==, !=, in, notin, <, >")),
@@ -277,7 +297,10 @@ impl LabelSelector {
         if input.len() > MAX_SELECTOR_LEN {
             return Err(SelectorError::TooLong);
         }
-        let mut parser = Parser { tokens: tokenize(input), pos: 0 };
+        let mut parser = Parser {
+            tokens: tokenize(input),
+            pos: 0,
+        };
         let mut requirements = Vec::new();
         if parser.peek().is_none() {
             return Ok(LabelSelector { requirements });
@@ -303,8 +326,12 @@ impl LabelSelector {
                 LabelOp::NotEquals(v) => value != Some(v),
                 LabelOp::In(vs) => value.is_some_and(|x| vs.contains(x)),
                 LabelOp::NotIn(vs) => value.is_none_or(|x| !vs.contains(x)),
-                LabelOp::GreaterThan(n) => value.and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x > *n),
-                LabelOp::LessThan(n) => value.and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x < *n),
+                LabelOp::GreaterThan(n) => value
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .is_some_and(|x| x > *n),
+                LabelOp::LessThan(n) => value
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .is_some_and(|x| x < *n),
             }
         })
     }
@@ -317,7 +344,11 @@ impl LabelSelector {
         let labels: BTreeMap<String, String> = object
             .pointer("/metadata/labels")
             .and_then(Value::as_object)
-            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
             .unwrap_or_default();
         self.matches(&labels)
     }
@@ -356,7 +387,10 @@ impl FieldSelector {
                 return Err(SelectorError::BadFieldTerm(term.to_string()));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" && !supported.contains(&field) {
+            if field != "metadata.name"
+                && field != "metadata.namespace"
+                && !supported.contains(&field)
+            {
                 return Err(SelectorError::UnsupportedField(field.to_string()));
             }
             requirements.push(FieldRequirement {
@@ -386,7 +420,10 @@ mod tests {
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -413,13 +450,30 @@ mod tests {
             ("  app = web  ,  tier  ", true),
             ("app.kubernetes.io/managed-by", false),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&l), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&l),
+                want,
+                "{sel}"
+            );
         }
     }
 
     #[test]
     fn malformed_selectors_are_errors() {
-        for sel in ["app in web", "app in (web", "=web", "app==", "app=web=x", "!", "app,,", "a b", "app > x", "in (", "-bad=x", "app=-bad"] {
+        for sel in [
+            "app in web",
+            "app in (web",
+            "=web",
+            "app==",
+            "app=web=x",
+            "!",
+            "app,,",
+            "a b",
+            "app > x",
+            "in (",
+            "-bad=x",
+            "app=-bad",
+        ] {
             let parsed = LabelSelector::parse(sel);
             if sel == "app==" {
                 // An empty value is legal: `key==` selects objects whose label is empty.
@@ -439,9 +493,17 @@ mod tests {
     #[test]
     fn field_selector_covers_name_and_namespace_only_by_default() {
         let obj = json!({"metadata": {"name": "a", "namespace": "ns1"}});
-        assert!(FieldSelector::parse("metadata.name=a", &[]).unwrap().matches_object(&obj));
-        assert!(!FieldSelector::parse("metadata.name!=a", &[]).unwrap().matches_object(&obj));
-        assert!(FieldSelector::parse("metadata.namespace==ns1,metadata.name=a", &[]).unwrap().matches_object(&obj));
+        assert!(FieldSelector::parse("metadata.name=a", &[])
+            .unwrap()
+            .matches_object(&obj));
+        assert!(!FieldSelector::parse("metadata.name!=a", &[])
+            .unwrap()
+            .matches_object(&obj));
+        assert!(
+            FieldSelector::parse("metadata.namespace==ns1,metadata.name=a", &[])
+                .unwrap()
+                .matches_object(&obj)
+        );
         assert_eq!(
             FieldSelector::parse("spec.podSelector=x", &[]),
             Err(SelectorError::UnsupportedField("spec.podSelector".into()))

@@ -9,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{header, HeaderValue, Method, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -25,7 +26,7 @@ use crate::request::{ApiRequest, ApiResult, Reply};
 use crate::route::{self, Route};
 use crate::state::{lock, Shared};
 use crate::status::ApiError;
-use crate::{api_read, api_write, control, discovery};
+use crate::{api_read, api_write, control, discovery, openapi};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,7 +40,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serve until `shutdown` fires.
-pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => break,
@@ -55,11 +61,15 @@ pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>,
             match tls {
                 Some(acceptor) => {
                     if let Ok(stream) = acceptor.accept(stream).await {
-                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     }
                 }
                 None => {
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 }
             }
         });
@@ -68,13 +78,20 @@ pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>,
 
 fn json_response(status: u16, body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
 fn error_response(error: &ApiError) -> Response {
-    let mut response = json_response(error.code, serde_json::to_vec(&error.to_status()).unwrap_or_default());
+    let mut response = json_response(
+        error.code,
+        serde_json::to_vec(&error.to_status()).unwrap_or_default(),
+    );
     if let Some(secs) = error.retry_after {
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -91,7 +108,11 @@ fn warning_header(text: &str) -> Option<HeaderValue> {
 
 fn reply_response(reply: Reply) -> Response {
     match reply {
-        Reply::Json { status, body, warnings } => {
+        Reply::Json {
+            status,
+            body,
+            warnings,
+        } => {
             let mut response = json_response(status, serde_json::to_vec(&body).unwrap_or_default());
             for w in warnings {
                 if let Some(v) = warning_header(&w) {
@@ -104,12 +125,18 @@ fn reply_response(reply: Reply) -> Response {
         Reply::Text { status, body } => {
             let mut response = Response::new(Body::from(body));
             *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             response
         }
         Reply::Watch(stream) => {
             let mut response = Response::new(Body::from_stream(stream));
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             response
         }
     }
@@ -119,11 +146,20 @@ fn reply_response(reply: Reply) -> Response {
 /// the connection (HTTP/1.1) or resets the stream (HTTP/2) mid-body.
 async fn cut_off(response: Response) -> Response {
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
-    let chunks: Vec<Result<Bytes, std::io::Error>> =
-        vec![Ok(half), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected connection drop"))];
-    let mut cut = Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)));
+    // The pause lets the headers and the first half reach the client before the abort.
+    let abort = futures::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected connection drop",
+        ))
+    });
+    let chunks = futures::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(abort);
+    let mut cut = Response::from_parts(parts, Body::from_stream(chunks));
     if let Ok(v) = HeaderValue::from_str(&bytes.len().to_string()) {
         cut.headers_mut().insert(header::CONTENT_LENGTH, v);
     }
@@ -132,7 +168,10 @@ async fn cut_off(response: Response) -> Response {
 }
 
 fn header_str(req: &Request, name: header::HeaderName) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn authorized(shared: &Shared, req: &Request) -> bool {
@@ -148,14 +187,22 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     if path.starts_with("/_emu/") {
-        let body = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.unwrap_or_default();
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .unwrap_or_default();
         let reply = control::handle(&state.shared, &method, &path, &body);
-        return json_response(reply.status, serde_json::to_vec(&reply.body).unwrap_or_default());
+        return json_response(
+            reply.status,
+            serde_json::to_vec(&reply.body).unwrap_or_default(),
+        );
     }
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let user_agent = header_str(&req, header::USER_AGENT);
     let query = Query::parse(&raw_query);
-    let field_manager = query.as_ref().ok().and_then(|q| q.get("fieldManager").map(str::to_string));
+    let field_manager = query
+        .as_ref()
+        .ok()
+        .and_then(|q| q.get("fieldManager").map(str::to_string));
 
     let (response, status) = respond(&state, req, &method, &path, query).await;
     let mut log = lock(&state.shared.requests);
@@ -174,7 +221,13 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// The response and the status to log for it.
-async fn respond(state: &AppState, req: Request, method: &Method, path: &str, query: Result<Query, ApiError>) -> (Response, u16) {
+async fn respond(
+    state: &AppState,
+    req: Request,
+    method: &Method,
+    path: &str,
+    query: Result<Query, ApiError>,
+) -> (Response, u16) {
     let shared = &state.shared;
     if !authorized(shared, &req) {
         let e = ApiError::unauthorized();
@@ -224,7 +277,13 @@ fn conflict_for(path: &str) -> ApiError {
     }
 }
 
-async fn handle(state: &AppState, req: Request, method: &Method, path: &str, query: Query) -> ApiResult {
+async fn handle(
+    state: &AppState,
+    req: Request,
+    method: &Method,
+    path: &str,
+    query: Query,
+) -> ApiResult {
     let content_type = header_str(&req, header::CONTENT_TYPE);
     let accept = header_str(&req, header::ACCEPT);
     let user_agent = header_str(&req, header::USER_AGENT);
@@ -253,10 +312,19 @@ async fn handle(state: &AppState, req: Request, method: &Method, path: &str, que
 
 fn route_request(state: &AppState, req: &ApiRequest) -> ApiResult {
     let shared = &state.shared;
-    let get_only = |body: Value| if req.method == Method::GET { Ok(Reply::ok(body)) } else { Err(ApiError::method_not_allowed()) };
+    let get_only = |body: Value| {
+        if req.method == Method::GET {
+            Ok(Reply::ok(body))
+        } else {
+            Err(ApiError::method_not_allowed())
+        }
+    };
     match &req.route {
         Route::Version => get_only(discovery::version()),
-        Route::Health => Ok(Reply::Text { status: 200, body: "ok" }),
+        Route::Health => Ok(Reply::Text {
+            status: 200,
+            body: "ok",
+        }),
         Route::CoreVersions => get_only(discovery::core_versions(&state.address)),
         Route::CoreResources => get_only(discovery::resource_list("", "v1")),
         Route::Groups => get_only(discovery::groups()),
@@ -267,7 +335,11 @@ fn route_request(state: &AppState, req: &ApiRequest) -> ApiResult {
             Method::POST => api_write::create(shared, req, kind, namespace.as_deref()),
             _ => Err(ApiError::method_not_allowed()),
         },
-        Route::Item { kind, namespace, name } => {
+        Route::Item {
+            kind,
+            namespace,
+            name,
+        } => {
             let ns = namespace.as_deref();
             match req.method {
                 Method::GET => api_read::get(shared, req, kind, ns, name),
@@ -278,6 +350,11 @@ fn route_request(state: &AppState, req: &ApiRequest) -> ApiResult {
             }
         }
         Route::UnknownResource => Err(ApiError::no_such_resource()),
-        Route::NotFound => Ok(Reply::Text { status: 404, body: "404 page not found\n" }),
+        Route::OpenApiRoot => get_only(openapi::root()),
+        Route::OpenApiGroupVersion(g, v) => get_only(openapi::group_version(g, v)),
+        Route::NotFound => Ok(Reply::Text {
+            status: 404,
+            body: "404 page not found\n",
+        }),
     }
 }

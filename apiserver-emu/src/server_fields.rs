@@ -12,16 +12,27 @@ pub fn new_uid() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// A metav1.Time: RFC 3339, UTC, whole seconds.
 pub fn now_rfc3339() -> String {
-    Timestamp::from_second(unix_now()).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
+    Timestamp::from_second(unix_now())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 fn unix_now() -> i64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -125,13 +136,20 @@ mod tests {
 
     #[test]
     fn manager_defaults_to_the_user_agent_product() {
-        assert_eq!(manager_name(None, Some("kubectl/v1.32.4 (linux/amd64)")), "kubectl");
-        assert_eq!(manager_name(Some("netpol-sync"), Some("kube-rs")), "netpol-sync");
+        assert_eq!(
+            manager_name(None, Some("kubectl/v1.32.4 (linux/amd64)")),
+            "kubectl"
+        );
+        assert_eq!(
+            manager_name(Some("netpol-sync"), Some("kube-rs")),
+            "netpol-sync"
+        );
     }
 
     #[test]
     fn a_manager_keeps_one_entry() {
-        let mut obj = json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"podSelector": {}}});
+        let mut obj =
+            json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"podSelector": {}}});
         record_manager(&mut obj, "a", "v1");
         record_manager(&mut obj, "b", "v1");
         record_manager(&mut obj, "a", "v1");
@@ -142,6 +160,9 @@ mod tests {
             .map(|e| e["manager"].as_str().unwrap())
             .collect();
         assert_eq!(managers, ["b", "a"]);
-        assert!(obj["metadata"]["managedFields"][1]["fieldsV1"]["f:metadata"]["f:labels"]["f:x"].is_object());
+        assert!(
+            obj["metadata"]["managedFields"][1]["fieldsV1"]["f:metadata"]["f:labels"]["f:x"]
+                .is_object()
+        );
     }
 }

@@ -69,7 +69,10 @@ impl Shared {
         };
         let mut object = (*current).clone();
         if let Some(meta) = object.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            meta.insert("deletionTimestamp".into(), json!(server_fields::now_rfc3339()));
+            meta.insert(
+                "deletionTimestamp".into(),
+                json!(server_fields::now_rfc3339()),
+            );
         }
         if let Some(map) = object.as_object_mut() {
             map.insert("status".into(), json!({"phase": "Terminating"}));

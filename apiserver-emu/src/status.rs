@@ -26,7 +26,13 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None, retry_after: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
     }
 
     fn with_details(mut self, details: Value) -> Self {
@@ -39,19 +45,31 @@ impl ApiError {
     }
 
     pub fn not_found(kind: &ResourceKind, name: &str) -> Self {
-        ApiError::new(404, "NotFound", format!("{} \"{}\" not found", kind.qualified_resource(), name))
-            .with_details(resource_details(kind, name))
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", kind.qualified_resource(), name),
+        )
+        .with_details(resource_details(kind, name))
     }
 
     /// 404 for a path no served resource answers.
     pub fn no_such_resource() -> Self {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
-            .with_details(json!({}))
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     pub fn already_exists(kind: &ResourceKind, name: &str) -> Self {
-        ApiError::new(409, "AlreadyExists", format!("{} \"{}\" already exists", kind.qualified_resource(), name))
-            .with_details(resource_details(kind, name))
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", kind.qualified_resource(), name),
+        )
+        .with_details(resource_details(kind, name))
     }
 
     /// 409 with the apiserver's optimistic-lock message (`OptimisticLockErrorMsg`), or a
@@ -60,7 +78,12 @@ impl ApiError {
         ApiError::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{}\": {}", kind.qualified_resource(), name, why),
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": {}",
+                kind.qualified_resource(),
+                name,
+                why
+            ),
         )
         .with_details(resource_details(kind, name))
     }
@@ -74,7 +97,13 @@ impl ApiError {
     }
 
     /// 422 Invalid: `Kind.group "name" is invalid: <aggregate>` with one cause per error.
-    pub fn invalid(qualified_kind: &str, group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
+    pub fn invalid(
+        qualified_kind: &str,
+        group: &str,
+        kind: &str,
+        name: &str,
+        causes: Vec<Cause>,
+    ) -> Self {
         let mut details = Map::new();
         details.insert("name".into(), json!(name));
         if !group.is_empty() {
@@ -83,7 +112,13 @@ impl ApiError {
         details.insert("kind".into(), json!(kind));
         let full_messages: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
         details.insert(
             "causes".into(),
@@ -97,7 +132,12 @@ impl ApiError {
         ApiError::new(
             422,
             "Invalid",
-            format!("{} \"{}\" is invalid: {}", qualified_kind, name, aggregate_message(&full_messages)),
+            format!(
+                "{} \"{}\" is invalid: {}",
+                qualified_kind,
+                name,
+                aggregate_message(&full_messages)
+            ),
         )
         .with_details(Value::Object(details))
     }
@@ -137,8 +177,12 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-            .with_details(json!({}))
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
@@ -152,12 +196,20 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        ApiError::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
     }
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
-        let mut e = ApiError::new(429, "TooManyRequests", "Too many requests, please try again later.")
-            .with_details(json!({"retryAfterSeconds": retry_after_secs}));
+        let mut e = ApiError::new(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        )
+        .with_details(json!({"retryAfterSeconds": retry_after_secs}));
         e.retry_after = Some(retry_after_secs);
         e
     }
@@ -221,7 +273,13 @@ pub fn aggregate_message(messages: &[String]) -> String {
     match unique.as_slice() {
         [] => String::new(),
         [one] => (*one).clone(),
-        many => format!("[{}]", many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -247,7 +305,10 @@ mod tests {
     #[test]
     fn not_found_names_the_qualified_resource() {
         let s = ApiError::not_found(&NETWORK_POLICIES, "deny").to_status();
-        assert_eq!(s["message"], "networkpolicies.networking.k8s.io \"deny\" not found");
+        assert_eq!(
+            s["message"],
+            "networkpolicies.networking.k8s.io \"deny\" not found"
+        );
         assert_eq!(s["details"]["kind"], "networkpolicies");
         assert_eq!(s["details"]["group"], "networking.k8s.io");
         assert_eq!(s["code"], 404);
@@ -260,15 +321,30 @@ mod tests {
         let one = ApiError::invalid_for(
             &NETWORK_POLICIES,
             "p",
-            vec![Cause { reason: "FieldValueRequired".into(), message: "Required value".into(), field: "spec.x".into() }],
+            vec![Cause {
+                reason: "FieldValueRequired".into(),
+                message: "Required value".into(),
+                field: "spec.x".into(),
+            }],
         );
-        assert_eq!(one.message, "NetworkPolicy.networking.k8s.io \"p\" is invalid: spec.x: Required value");
+        assert_eq!(
+            one.message,
+            "NetworkPolicy.networking.k8s.io \"p\" is invalid: spec.x: Required value"
+        );
         let two = ApiError::invalid_for(
             &NETWORK_POLICIES,
             "p",
             vec![
-                Cause { reason: "FieldValueRequired".into(), message: "Required value".into(), field: "spec.x".into() },
-                Cause { reason: "FieldValueInvalid".into(), message: "Invalid value: 1".into(), field: "spec.y".into() },
+                Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value".into(),
+                    field: "spec.x".into(),
+                },
+                Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: "Invalid value: 1".into(),
+                    field: "spec.y".into(),
+                },
             ],
         );
         assert_eq!(

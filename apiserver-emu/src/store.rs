@@ -83,8 +83,16 @@ impl Store {
         self.last_rv
     }
 
-    pub fn get(&self, kind: &ResourceKind, namespace: Option<&str>, name: &str) -> Option<Arc<Value>> {
-        self.objects.get(resources::index_of(kind))?.get(&key(namespace, name)).cloned()
+    pub fn get(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Arc<Value>> {
+        self.objects
+            .get(resources::index_of(kind))?
+            .get(&key(namespace, name))
+            .cloned()
     }
 
     /// Objects of a kind, in one namespace or all, ordered by namespace then name.
@@ -160,7 +168,11 @@ impl Store {
             let names: Vec<String> = self
                 .list(kind, Some(name))
                 .iter()
-                .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string))
+                .filter_map(|o| {
+                    o.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
                 .collect();
             for object in names {
                 self.commit(kind, Some(name), &object, None);
@@ -195,10 +207,24 @@ mod tests {
         s.commit(&NETWORK_POLICIES, Some("a"), "p", Some(obj("p")));
         s.commit(&NETWORK_POLICIES, Some("a"), "p", Some(obj("p")));
         s.commit(&NETWORK_POLICIES, Some("a"), "p", None);
-        let verbs: Vec<_> = s.history().iter().map(|c| (c.resource_version, c.verb)).collect();
-        assert_eq!(verbs, [(1, ChangeVerb::Created), (2, ChangeVerb::Updated), (3, ChangeVerb::Deleted)]);
+        let verbs: Vec<_> = s
+            .history()
+            .iter()
+            .map(|c| (c.resource_version, c.verb))
+            .collect();
+        assert_eq!(
+            verbs,
+            [
+                (1, ChangeVerb::Created),
+                (2, ChangeVerb::Updated),
+                (3, ChangeVerb::Deleted)
+            ]
+        );
         assert!(s.get(&NETWORK_POLICIES, Some("a"), "p").is_none());
-        assert_eq!(s.history()[1].after.as_ref().unwrap()["metadata"]["resourceVersion"], "2");
+        assert_eq!(
+            s.history()[1].after.as_ref().unwrap()["metadata"]["resourceVersion"],
+            "2"
+        );
     }
 
     #[test]

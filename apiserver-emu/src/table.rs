@@ -10,7 +10,9 @@ use crate::server_fields::age_seconds;
 /// Does the Accept header ask for a Table?
 pub fn wanted(accept: Option<&str>) -> bool {
     accept.is_some_and(|a| {
-        a.split(',').next().is_some_and(|first| first.contains("as=Table"))
+        a.split(',')
+            .next()
+            .is_some_and(|first| first.contains("as=Table"))
     })
 }
 
@@ -27,7 +29,10 @@ pub fn human_age(seconds: i64) -> String {
 }
 
 fn str_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn column(name: &str, format: &str, description: &str) -> Value {
@@ -53,13 +58,28 @@ fn pod_selector(object: &Value) -> String {
     let mut parts: Vec<String> = object
         .pointer("/spec/podSelector/matchLabels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
-    if let Some(exprs) = object.pointer("/spec/podSelector/matchExpressions").and_then(Value::as_array) {
+    if let Some(exprs) = object
+        .pointer("/spec/podSelector/matchExpressions")
+        .and_then(Value::as_array)
+    {
         for e in exprs {
-            let values: Vec<&str> =
-                e.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            parts.push(format!("{} {} ({})", str_at(e, "/key"), str_at(e, "/operator").to_lowercase(), values.join(",")));
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            parts.push(format!(
+                "{} {} ({})",
+                str_at(e, "/key"),
+                str_at(e, "/operator").to_lowercase(),
+                values.join(",")
+            ));
         }
     }
     if parts.is_empty() {
@@ -84,7 +104,9 @@ fn cells(kind: &ResourceKind, object: &Value) -> Vec<Value> {
         k if k == LEASES => cells.push(json!(str_at(object, "/spec/holderIdentity"))),
         _ => {}
     }
-    let age = age_seconds(str_at(object, "/metadata/creationTimestamp")).map(human_age).unwrap_or_else(|| "<unknown>".into());
+    let age = age_seconds(str_at(object, "/metadata/creationTimestamp"))
+        .map(human_age)
+        .unwrap_or_else(|| "<unknown>".into());
     cells.push(json!(age));
     cells
 }
@@ -132,7 +154,9 @@ mod tests {
 
     #[test]
     fn networkpolicy_rows_show_the_pod_selector() {
-        let np = Arc::new(json!({"metadata": {"name": "a"}, "spec": {"podSelector": {"matchLabels": {"app": "web"}}}}));
+        let np = Arc::new(
+            json!({"metadata": {"name": "a"}, "spec": {"podSelector": {"matchLabels": {"app": "web"}}}}),
+        );
         let t = render(&NETWORK_POLICIES, &[np], 7);
         assert_eq!(t["rows"][0]["cells"][1], "app=web");
         assert_eq!(t["metadata"]["resourceVersion"], "7");

@@ -2,20 +2,24 @@
 //! NetworkPolicy rules come from the shared `netpol-policy` crate; the emulator adds only
 //! the few rules of the other kinds that clients can trip over.
 
-use netpol_policy::FieldError;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use netpol_policy::{go_quote, meta, FieldError};
 use serde_json::{json, Value};
 
-use crate::resources::{ResourceKind, CONFIGMAPS, CORE_EVENTS, LEASES, NAMESPACES, NETWORK_POLICIES};
+use crate::resources::{
+    ResourceKind, CONFIGMAPS, CORE_EVENTS, LEASES, NAMESPACES, NETWORK_POLICIES,
+};
 use crate::status::Cause;
 
 /// ConfigMap payload limit (`data` + `binaryData`), as in the apiserver.
 const MAX_CONFIGMAP_BYTES: usize = 1024 * 1024;
 
 pub fn cause_from(error: &FieldError) -> Cause {
-    let full = error.message();
-    let prefix = format!("{}: ", error.field);
-    let body = full.strip_prefix(&prefix).map(str::to_string).unwrap_or(full);
-    Cause { reason: error.cause_reason().to_string(), message: body, field: error.field.clone() }
+    Cause {
+        reason: error.cause_reason().to_string(),
+        message: error.body(),
+        field: error.field.clone(),
+    }
 }
 
 fn invalid(field: &str, value: &str, detail: &str) -> Cause {
@@ -27,44 +31,39 @@ fn invalid(field: &str, value: &str, detail: &str) -> Cause {
 }
 
 fn forbidden(field: &str, detail: &str) -> Cause {
-    Cause { reason: "FieldValueForbidden".into(), message: format!("Forbidden: {detail}"), field: field.into() }
-}
-
-fn go_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
-}
-
-/// A lowercase RFC 1123 label (namespace names).
-fn namespace_name_errors(name: &str) -> Vec<Cause> {
-    let bytes = name.as_bytes();
-    let shape_ok = match (bytes.first(), bytes.last()) {
-        (Some(f), Some(l)) => {
-            (f.is_ascii_lowercase() || f.is_ascii_digit())
-                && (l.is_ascii_lowercase() || l.is_ascii_digit())
-                && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        }
-        _ => false,
-    };
-    let mut causes = Vec::new();
-    if name.len() > 63 {
-        causes.push(invalid("metadata.name", &go_quote(name), "must be no more than 63 characters"));
+    Cause {
+        reason: "FieldValueForbidden".into(),
+        message: format!("Forbidden: {detail}"),
+        field: field.into(),
     }
-    if !shape_ok {
-        causes.push(invalid(
-            "metadata.name",
-            &go_quote(name),
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-        ));
-    }
-    causes
 }
 
+fn object_meta(object: &Value) -> ObjectMeta {
+    object
+        .get("metadata")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// ValidateObjectMeta with the kind's name rule (DNS label for namespaces, DNS subdomain
+/// for the others).
 fn metadata_errors(kind: &ResourceKind, object: &Value) -> Vec<Cause> {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    if *kind == NAMESPACES {
-        return namespace_name_errors(name);
-    }
-    netpol_policy::meta::validate_dns_subdomain_name(name, "metadata.name").iter().map(cause_from).collect()
+    let name_fn: meta::NameFn = if *kind == NAMESPACES {
+        meta::name_is_dns_label
+    } else {
+        meta::name_is_dns_subdomain
+    };
+    meta::validate_object_meta(&object_meta(object), kind.namespaced, name_fn)
+        .iter()
+        .map(cause_from)
+        .collect()
+}
+
+fn metadata_update_errors(object: &Value, old: &Value) -> Vec<Cause> {
+    meta::validate_object_meta_update(&object_meta(object), &object_meta(old))
+        .iter()
+        .map(cause_from)
+        .collect()
 }
 
 fn configmap_errors(object: &Value) -> Vec<Cause> {
@@ -77,7 +76,9 @@ fn configmap_errors(object: &Value) -> Vec<Cause> {
         for (key, value) in map {
             let key_ok = !key.is_empty()
                 && key.len() <= 253
-                && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
                 && key != "."
                 && key != ".."
                 && !key.starts_with("..");
@@ -88,8 +89,19 @@ fn configmap_errors(object: &Value) -> Vec<Cause> {
                     "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
                 ));
             }
-            if section == "data" && object.pointer(&format!("/binaryData/{}", key.replace('~', "~0").replace('/', "~1"))).is_some() {
-                causes.push(invalid(&format!("data[{key}]"), &go_quote(key), "duplicate of key present in binaryData"));
+            if section == "data"
+                && object
+                    .pointer(&format!(
+                        "/binaryData/{}",
+                        key.replace('~', "~0").replace('/', "~1")
+                    ))
+                    .is_some()
+            {
+                causes.push(invalid(
+                    &format!("data[{key}]"),
+                    &go_quote(key),
+                    "duplicate of key present in binaryData",
+                ));
             }
             total += key.len() + value.as_str().map(str::len).unwrap_or(0);
         }
@@ -106,31 +118,56 @@ fn configmap_errors(object: &Value) -> Vec<Cause> {
 
 fn lease_errors(object: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
-    if let Some(d) = object.pointer("/spec/leaseDurationSeconds").and_then(Value::as_i64) {
+    if let Some(d) = object
+        .pointer("/spec/leaseDurationSeconds")
+        .and_then(Value::as_i64)
+    {
         if d <= 0 {
-            causes.push(invalid("spec.leaseDurationSeconds", &d.to_string(), "must be greater than 0"));
+            causes.push(invalid(
+                "spec.leaseDurationSeconds",
+                &d.to_string(),
+                "must be greater than 0",
+            ));
         }
     }
-    if let Some(t) = object.pointer("/spec/leaseTransitions").and_then(Value::as_i64) {
+    if let Some(t) = object
+        .pointer("/spec/leaseTransitions")
+        .and_then(Value::as_i64)
+    {
         if t < 0 {
-            causes.push(invalid("spec.leaseTransitions", &t.to_string(), "must be greater than or equal to 0"));
+            causes.push(invalid(
+                "spec.leaseTransitions",
+                &t.to_string(),
+                "must be greater than or equal to 0",
+            ));
         }
     }
     causes
 }
 
 fn core_event_errors(object: &Value) -> Vec<Cause> {
-    let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-    match object.pointer("/involvedObject/namespace").and_then(Value::as_str) {
+    let ns = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match object
+        .pointer("/involvedObject/namespace")
+        .and_then(Value::as_str)
+    {
         Some(involved) if !involved.is_empty() && involved != ns => {
-            vec![invalid("involvedObject.namespace", &go_quote(involved), "does not match event.namespace")]
+            vec![invalid(
+                "involvedObject.namespace",
+                &go_quote(involved),
+                "does not match event.namespace",
+            )]
         }
         _ => Vec::new(),
     }
 }
 
 fn netpol_decode(object: &Value) -> Result<netpol_policy::NetworkPolicy, Vec<Cause>> {
-    netpol_policy::decode_strict(object.clone()).map_err(|errs| errs.iter().map(cause_from).collect())
+    netpol_policy::decode_strict(object.clone())
+        .map_err(|errs| errs.iter().map(cause_from).collect())
 }
 
 fn netpol_encode(np: &netpol_policy::NetworkPolicy, object: &mut Value) -> Result<(), Vec<Cause>> {
@@ -171,7 +208,11 @@ fn kind_errors(kind: &ResourceKind, object: &Value) -> Vec<Cause> {
 }
 
 fn default_namespace(object: &mut Value) {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if let Some(map) = object.as_object_mut() {
         let meta = map.entry("metadata").or_insert_with(|| json!({}));
         if let Some(meta) = meta.as_object_mut() {
@@ -182,14 +223,19 @@ fn default_namespace(object: &mut Value) {
         }
         let spec = map.entry("spec").or_insert_with(|| json!({}));
         if let Some(spec) = spec.as_object_mut() {
-            spec.entry("finalizers").or_insert_with(|| json!(["kubernetes"]));
+            spec.entry("finalizers")
+                .or_insert_with(|| json!(["kubernetes"]));
         }
         map.insert("status".into(), json!({"phase": "Active"}));
     }
 }
 
 /// Default and validate a replacement of `old`.
-pub fn prepare_update(kind: &ResourceKind, object: &mut Value, old: &Value) -> Result<(), Vec<Cause>> {
+pub fn prepare_update(
+    kind: &ResourceKind,
+    object: &mut Value,
+    old: &Value,
+) -> Result<(), Vec<Cause>> {
     if *kind == NETWORK_POLICIES {
         let mut np = netpol_decode(object)?;
         netpol_policy::apply_defaults(&mut np);
@@ -200,16 +246,22 @@ pub fn prepare_update(kind: &ResourceKind, object: &mut Value, old: &Value) -> R
         }
         return netpol_encode(&np, object);
     }
-    let mut causes = metadata_errors(kind, object);
+    let mut causes = metadata_update_errors(object, old);
     causes.extend(kind_errors(kind, object));
     if *kind == CONFIGMAPS && old.get("immutable") == Some(&Value::Bool(true)) {
         for field in ["data", "binaryData"] {
             if object.get(field) != old.get(field) {
-                causes.push(forbidden(field, "field is immutable when `immutable` is set"));
+                causes.push(forbidden(
+                    field,
+                    "field is immutable when `immutable` is set",
+                ));
             }
         }
         if object.get("immutable") != old.get("immutable") {
-            causes.push(forbidden("immutable", "field is immutable when `immutable` is set"));
+            causes.push(forbidden(
+                "immutable",
+                "field is immutable when `immutable` is set",
+            ));
         }
     }
     if !causes.is_empty() {
@@ -233,7 +285,10 @@ mod tests {
     fn namespace_names_are_dns_labels() {
         let mut ok = json!({"metadata": {"name": "payments"}});
         prepare_create(&NAMESPACES, &mut ok).unwrap();
-        assert_eq!(ok["metadata"]["labels"]["kubernetes.io/metadata.name"], "payments");
+        assert_eq!(
+            ok["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "payments"
+        );
         assert_eq!(ok["status"]["phase"], "Active");
         let mut bad = json!({"metadata": {"name": "Pay.ments"}});
         let causes = prepare_create(&NAMESPACES, &mut bad).unwrap_err();
@@ -242,19 +297,31 @@ mod tests {
 
     #[test]
     fn lease_durations_must_be_positive() {
-        let mut lease = json!({"metadata": {"name": "l"}, "spec": {"leaseDurationSeconds": 0, "leaseTransitions": -1}});
+        let mut lease = json!({"metadata": {"name": "l", "namespace": "n"}, "spec": {"leaseDurationSeconds": 0, "leaseTransitions": -1}});
         let causes = prepare_create(&LEASES, &mut lease).unwrap_err();
         let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, ["spec.leaseDurationSeconds", "spec.leaseTransitions"]);
-        assert_eq!(causes[0].message, "Invalid value: 0: must be greater than 0");
+        assert_eq!(
+            fields,
+            ["spec.leaseDurationSeconds", "spec.leaseTransitions"]
+        );
+        assert_eq!(
+            causes[0].message,
+            "Invalid value: 0: must be greater than 0"
+        );
     }
 
     #[test]
     fn configmap_keys_and_immutability() {
-        let mut bad = json!({"metadata": {"name": "c"}, "data": {"a b": "x"}});
-        assert_eq!(prepare_create(&CONFIGMAPS, &mut bad).unwrap_err()[0].field, "data[a b]");
-        let old = json!({"metadata": {"name": "c"}, "data": {"a": "x"}, "immutable": true});
-        let mut new = json!({"metadata": {"name": "c"}, "data": {"a": "y"}, "immutable": true});
-        assert_eq!(prepare_update(&CONFIGMAPS, &mut new, &old).unwrap_err()[0].field, "data");
+        let mut bad = json!({"metadata": {"name": "c", "namespace": "n"}, "data": {"a b": "x"}});
+        assert_eq!(
+            prepare_create(&CONFIGMAPS, &mut bad).unwrap_err()[0].field,
+            "data[a b]"
+        );
+        let old = json!({"metadata": {"name": "c", "namespace": "n", "resourceVersion": "1"}, "data": {"a": "x"}, "immutable": true});
+        let mut new = json!({"metadata": {"name": "c", "namespace": "n", "resourceVersion": "1"}, "data": {"a": "y"}, "immutable": true});
+        assert_eq!(
+            prepare_update(&CONFIGMAPS, &mut new, &old).unwrap_err()[0].field,
+            "data"
+        );
     }
 }

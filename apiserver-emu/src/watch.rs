@@ -30,14 +30,20 @@ fn event_line(event_type: &str, kind: &ResourceKind, object: &Value) -> Bytes {
         map.insert("apiVersion".into(), json!(kind.api_version()));
         map.insert("kind".into(), json!(kind.kind));
     }
-    let mut line = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    let mut line =
+        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }
 
 /// The event a change produces for a watcher with this filter, if any: an object that
 /// starts or stops matching is ADDED or DELETED, as the apiserver's watch cache does.
-fn event_for(change: &StoredChange, kind: &ResourceKind, namespace: Option<&str>, filter: &Filter) -> Option<Bytes> {
+fn event_for(
+    change: &StoredChange,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    filter: &Filter,
+) -> Option<Bytes> {
     if change.kind != *kind || namespace.is_some_and(|ns| change.namespace.as_deref() != Some(ns)) {
         return None;
     }
@@ -47,7 +53,10 @@ fn event_for(change: &StoredChange, kind: &ResourceKind, namespace: Option<&str>
         (ChangeVerb::Deleted, Some(b), _) => {
             let mut gone = b.clone();
             if let Some(meta) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("resourceVersion".into(), json!(change.resource_version.to_string()));
+                meta.insert(
+                    "resourceVersion".into(),
+                    json!(change.resource_version.to_string()),
+                );
             }
             Some(event_line("DELETED", kind, &gone))
         }
@@ -67,23 +76,37 @@ struct WatchState {
     deadline: Instant,
 }
 
-pub fn start(shared: &Shared, req: &ApiRequest, kind: ResourceKind, namespace: Option<&str>, filter: Filter) -> ApiResult {
+pub fn start(
+    shared: &Shared,
+    req: &ApiRequest,
+    kind: ResourceKind,
+    namespace: Option<&str>,
+    filter: Filter,
+) -> ApiResult {
     let timeout = match req.query.get("timeoutSeconds") {
         Some(t) => Duration::from_secs(
-            t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t:?}")))?,
+            t.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t:?}")))?,
         ),
         None => DEFAULT_TIMEOUT,
     };
     let since = match req.query.get("resourceVersion") {
         None | Some("") | Some("0") => None,
-        Some(rv) => Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?),
+        Some(rv) => Some(
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?,
+        ),
     };
     let store = lock(&shared.store);
     let changes = store.subscribe();
     let mut pending = VecDeque::new();
     match since {
         None => {
-            for object in store.list(&kind, namespace).iter().filter(|o| filter.matches(o)) {
+            for object in store
+                .list(&kind, namespace)
+                .iter()
+                .filter(|o| filter.matches(o))
+            {
                 pending.push_back(event_line("ADDED", &kind, object));
             }
         }
@@ -112,7 +135,12 @@ pub fn start(shared: &Shared, req: &ApiRequest, kind: ResourceKind, namespace: O
             let next = tokio::time::timeout_at(state.deadline, state.changes.recv()).await;
             match next {
                 Ok(Ok(change)) => {
-                    if let Some(line) = event_for(&change, &state.kind, state.namespace.as_deref(), &state.filter) {
+                    if let Some(line) = event_for(
+                        &change,
+                        &state.kind,
+                        state.namespace.as_deref(),
+                        &state.filter,
+                    ) {
                         return Some((Ok(line), state));
                     }
                 }
@@ -159,7 +187,12 @@ mod tests {
     }
 
     fn event_type(line: Option<Bytes>) -> Option<String> {
-        line.map(|l| serde_json::from_slice::<Value>(&l).unwrap()["type"].as_str().unwrap().to_string())
+        line.map(|l| {
+            serde_json::from_slice::<Value>(&l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
     }
 
     #[test]
@@ -168,10 +201,45 @@ mod tests {
         let plain = json!({"metadata": {"name": "p"}});
         let f = filter("x=y");
         let e = |c: StoredChange| event_type(event_for(&c, &NETWORK_POLICIES, Some("a"), &f));
-        assert_eq!(e(change(ChangeVerb::Updated, Some(labelled.clone()), Some(plain.clone()))).as_deref(), Some("DELETED"));
-        assert_eq!(e(change(ChangeVerb::Updated, Some(plain.clone()), Some(labelled.clone()))).as_deref(), Some("ADDED"));
-        assert_eq!(e(change(ChangeVerb::Updated, Some(labelled.clone()), Some(labelled.clone()))).as_deref(), Some("MODIFIED"));
-        assert_eq!(e(change(ChangeVerb::Created, None, Some(plain))).as_deref(), None);
-        assert_eq!(event_type(event_for(&change(ChangeVerb::Deleted, Some(labelled), None), &NETWORK_POLICIES, Some("b"), &f)), None);
+        assert_eq!(
+            e(change(
+                ChangeVerb::Updated,
+                Some(labelled.clone()),
+                Some(plain.clone())
+            ))
+            .as_deref(),
+            Some("DELETED")
+        );
+        assert_eq!(
+            e(change(
+                ChangeVerb::Updated,
+                Some(plain.clone()),
+                Some(labelled.clone())
+            ))
+            .as_deref(),
+            Some("ADDED")
+        );
+        assert_eq!(
+            e(change(
+                ChangeVerb::Updated,
+                Some(labelled.clone()),
+                Some(labelled.clone())
+            ))
+            .as_deref(),
+            Some("MODIFIED")
+        );
+        assert_eq!(
+            e(change(ChangeVerb::Created, None, Some(plain))).as_deref(),
+            None
+        );
+        assert_eq!(
+            event_type(event_for(
+                &change(ChangeVerb::Deleted, Some(labelled), None),
+                &NETWORK_POLICIES,
+                Some("b"),
+                &f
+            )),
+            None
+        );
     }
 }

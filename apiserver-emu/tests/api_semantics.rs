@@ -7,8 +7,11 @@ use serde_json::{json, Value};
 use support::*;
 
 fn emulator(namespaces: &[&str]) -> Emulator {
-    Emulator::start(EmuConfig { namespaces: namespaces.iter().map(|s| s.to_string()).collect(), ..Default::default() })
-        .expect("start emulator")
+    Emulator::start(EmuConfig {
+        namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    })
+    .expect("start emulator")
 }
 
 #[test]
@@ -19,20 +22,34 @@ fn create_sets_server_fields_and_answers_201() {
     let created = r.json();
     assert_eq!(created["metadata"]["generation"], 1);
     assert_eq!(created["metadata"]["uid"].as_str().unwrap().len(), 36);
-    assert!(created["metadata"]["creationTimestamp"].as_str().unwrap().ends_with('Z'));
-    let rv: u64 = created["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(created["metadata"]["creationTimestamp"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    let rv: u64 = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     // The namespace "a" took version 1.
     assert_eq!(rv, 2);
     let again = post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p", json!({})));
     assert_eq!(again.status, 409);
     assert_eq!(again.json()["reason"], "AlreadyExists");
-    assert_eq!(again.json()["message"], "networkpolicies.networking.k8s.io \"p\" already exists");
+    assert_eq!(
+        again.json()["message"],
+        "networkpolicies.networking.k8s.io \"p\" already exists"
+    );
 }
 
 #[test]
 fn writes_into_a_missing_namespace_are_404_for_the_namespace() {
     let emu = emulator(&[]);
-    let r = post_json(&emu.url(), &netpol_path("nope"), &netpol("nope", "p", json!({})));
+    let r = post_json(
+        &emu.url(),
+        &netpol_path("nope"),
+        &netpol("nope", "p", json!({})),
+    );
     assert_eq!(r.status, 404);
     let s = r.json();
     assert_eq!(s["message"], "namespaces \"nope\" not found");
@@ -52,7 +69,10 @@ fn a_terminating_namespace_refuses_creates_with_403() {
         "networkpolicies.networking.k8s.io \"p\" is forbidden: unable to create new content in namespace a because it is being terminated"
     );
     assert_eq!(s["details"]["causes"][0]["reason"], "NamespaceTerminating");
-    assert_eq!(get(&emu.url(), "/api/v1/namespaces/a").json()["status"]["phase"], "Terminating");
+    assert_eq!(
+        get(&emu.url(), "/api/v1/namespaces/a").json()["status"]["phase"],
+        "Terminating"
+    );
 }
 
 #[test]
@@ -60,11 +80,24 @@ fn url_and_body_must_agree_on_name_and_namespace() {
     let emu = emulator(&["a", "b"]);
     let r = post_json(&emu.url(), &netpol_path("a"), &netpol("b", "p", json!({})));
     assert_eq!(r.status, 400);
-    assert_eq!(r.json()["message"], "the namespace of the provided object does not match the namespace sent on the request");
-    assert_eq!(post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p", json!({}))).status, 201);
-    let r = put_json(&emu.url(), &format!("{}/q", netpol_path("a")), &netpol("a", "p", json!({})));
+    assert_eq!(
+        r.json()["message"],
+        "the namespace of the provided object does not match the namespace sent on the request"
+    );
+    assert_eq!(
+        post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p", json!({}))).status,
+        201
+    );
+    let r = put_json(
+        &emu.url(),
+        &format!("{}/q", netpol_path("a")),
+        &netpol("a", "p", json!({})),
+    );
     assert_eq!(r.status, 400);
-    assert_eq!(r.json()["message"], "the name of the object (p) does not match the name on the URL (q)");
+    assert_eq!(
+        r.json()["message"],
+        "the name of the object (p) does not match the name on the URL (q)"
+    );
 }
 
 #[test]
@@ -73,7 +106,10 @@ fn replace_follows_optimistic_concurrency_and_generation_rules() {
     let url = emu.url();
     let item = format!("{}/p", netpol_path("a"));
     let created = post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).json();
-    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // An identical write changes nothing, not even the resourceVersion.
     let same = put_json(&url, &item, &created);
@@ -97,19 +133,37 @@ fn replace_follows_optimistic_concurrency_and_generation_rules() {
 
     // A spec change bumps the generation; no resourceVersion means "overwrite".
     let mut spec_change = r.clone();
-    spec_change["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+    spec_change["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
     spec_change["spec"]["policyTypes"] = json!(["Egress"]);
     let r2 = put_json(&url, &item, &spec_change);
     assert_eq!(r2.status, 200);
     assert_eq!(r2.json()["metadata"]["generation"], 2);
 
     // A PUT to a missing NetworkPolicy is 404, not a create.
-    let missing = put_json(&url, &format!("{}/nope", netpol_path("a")), &netpol("a", "nope", json!({})));
+    let missing = put_json(
+        &url,
+        &format!("{}/nope", netpol_path("a")),
+        &netpol("a", "nope", json!({})),
+    );
     assert_eq!(missing.status, 404);
 
-    let verbs: Vec<ChangeVerb> =
-        emu.history().iter().filter(|c| c.kind == "networkpolicies").map(|c| c.verb).collect();
-    assert_eq!(verbs, [ChangeVerb::Created, ChangeVerb::Updated, ChangeVerb::Updated]);
+    let verbs: Vec<ChangeVerb> = emu
+        .history()
+        .iter()
+        .filter(|c| c.kind == "networkpolicies")
+        .map(|c| c.verb)
+        .collect();
+    assert_eq!(
+        verbs,
+        [
+            ChangeVerb::Created,
+            ChangeVerb::Updated,
+            ChangeVerb::Updated
+        ]
+    );
 }
 
 #[test]
@@ -123,7 +177,10 @@ fn leases_need_a_resource_version_to_update_but_create_on_put() {
     assert_eq!(r.status, 422);
     let s = r.json();
     assert_eq!(s["message"], "Lease.coordination.k8s.io \"l\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update");
-    assert_eq!(s["details"]["causes"][0]["field"], "metadata.resourceVersion");
+    assert_eq!(
+        s["details"]["causes"][0]["field"],
+        "metadata.resourceVersion"
+    );
 }
 
 #[test]
@@ -134,17 +191,41 @@ fn delete_checks_preconditions_and_answers_a_status() {
     let created = post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).json();
     let uid = created["metadata"]["uid"].as_str().unwrap();
     let wrong_uid = json!({"preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}});
-    let r = request(&url, "DELETE", &item, Some("application/json"), wrong_uid.to_string().as_bytes());
+    let r = request(
+        &url,
+        "DELETE",
+        &item,
+        Some("application/json"),
+        wrong_uid.to_string().as_bytes(),
+    );
     assert_eq!(r.status, 409);
-    assert!(r.json()["message"].as_str().unwrap().contains("Precondition failed: UID in precondition"));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("Precondition failed: UID in precondition"));
     let wrong_rv = json!({"preconditions": {"resourceVersion": "1"}});
-    let r = request(&url, "DELETE", &item, Some("application/json"), wrong_rv.to_string().as_bytes());
+    let r = request(
+        &url,
+        "DELETE",
+        &item,
+        Some("application/json"),
+        wrong_rv.to_string().as_bytes(),
+    );
     assert_eq!(r.status, 409);
     let dry = request(&url, "DELETE", &format!("{item}?dryRun=All"), None, b"");
     assert_eq!(dry.status, 200);
-    assert!(emu.get_object("networkpolicies", Some("a"), "p").is_some(), "dry-run deleted the object");
+    assert!(
+        emu.get_object("networkpolicies", Some("a"), "p").is_some(),
+        "dry-run deleted the object"
+    );
     let right = json!({"preconditions": {"uid": uid, "resourceVersion": created["metadata"]["resourceVersion"]}});
-    let r = request(&url, "DELETE", &item, Some("application/json"), right.to_string().as_bytes());
+    let r = request(
+        &url,
+        "DELETE",
+        &item,
+        Some("application/json"),
+        right.to_string().as_bytes(),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "Success");
     assert_eq!(r.json()["details"]["uid"], uid);
@@ -155,13 +236,25 @@ fn delete_checks_preconditions_and_answers_a_status() {
 fn dry_run_validates_everything_but_stores_nothing() {
     let emu = emulator(&["a"]);
     let url = emu.url();
-    let r = post_json(&url, &format!("{}?dryRun=All", netpol_path("a")), &netpol("a", "p", json!({})));
+    let r = post_json(
+        &url,
+        &format!("{}?dryRun=All", netpol_path("a")),
+        &netpol("a", "p", json!({})),
+    );
     assert_eq!(r.status, 201);
     assert!(emu.list_objects("networkpolicies").is_empty());
     assert!(emu.history().iter().all(|c| c.kind != "networkpolicies"));
-    let bad = post_json(&url, &format!("{}?dryRun=Maybe", netpol_path("a")), &netpol("a", "p", json!({})));
+    let bad = post_json(
+        &url,
+        &format!("{}?dryRun=Maybe", netpol_path("a")),
+        &netpol("a", "p", json!({})),
+    );
     assert_eq!(bad.status, 422);
-    let missing_ns = post_json(&url, &format!("{}?dryRun=All", netpol_path("zz")), &netpol("zz", "p", json!({})));
+    let missing_ns = post_json(
+        &url,
+        &format!("{}?dryRun=All", netpol_path("zz")),
+        &netpol("zz", "p", json!({})),
+    );
     assert_eq!(missing_ns.status, 404);
 }
 
@@ -175,32 +268,74 @@ fn label_and_field_selectors_filter_lists() {
         ("b", "web", json!({"app": "web"})),
         ("b", "none", json!({})),
     ] {
-        assert_eq!(post_json(&url, &netpol_path(ns), &netpol(ns, name, labels)).status, 201);
+        assert_eq!(
+            post_json(&url, &netpol_path(ns), &netpol(ns, name, labels)).status,
+            201
+        );
     }
     let names = |query: &str| -> Vec<String> {
-        let r = get(&url, &format!("/apis/networking.k8s.io/v1/networkpolicies?{query}"));
-        assert_eq!(r.status, 200, "{query}: {}", String::from_utf8_lossy(&r.body));
+        let r = get(
+            &url,
+            &format!("/apis/networking.k8s.io/v1/networkpolicies?{query}"),
+        );
+        assert_eq!(
+            r.status,
+            200,
+            "{query}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         r.json()["items"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap(), i["metadata"]["name"].as_str().unwrap()))
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["metadata"]["namespace"].as_str().unwrap(),
+                    i["metadata"]["name"].as_str().unwrap()
+                )
+            })
             .collect()
     };
     assert_eq!(names("labelSelector=app%3Dweb"), ["a/web", "b/web"]);
     assert_eq!(names("labelSelector=app%3D%3Dweb,tier"), ["a/web"]);
     assert_eq!(names("labelSelector=app!%3Dweb"), ["a/db", "b/none"]);
-    assert_eq!(names("labelSelector=app%20in%20(db,web),!tier"), ["a/db", "b/web"]);
-    assert_eq!(names("labelSelector=app%20notin%20(web)"), ["a/db", "b/none"]);
+    assert_eq!(
+        names("labelSelector=app%20in%20(db,web),!tier"),
+        ["a/db", "b/web"]
+    );
+    assert_eq!(
+        names("labelSelector=app%20notin%20(web)"),
+        ["a/db", "b/none"]
+    );
     assert_eq!(names("labelSelector=!app"), ["b/none"]);
-    assert_eq!(names("fieldSelector=metadata.name%3Dweb"), ["a/web", "b/web"]);
-    assert_eq!(names("fieldSelector=metadata.namespace%3Db,metadata.name!%3Dweb"), ["b/none"]);
-    let bad = get(&url, "/apis/networking.k8s.io/v1/networkpolicies?labelSelector=app%20in%20web");
+    assert_eq!(
+        names("fieldSelector=metadata.name%3Dweb"),
+        ["a/web", "b/web"]
+    );
+    assert_eq!(
+        names("fieldSelector=metadata.namespace%3Db,metadata.name!%3Dweb"),
+        ["b/none"]
+    );
+    let bad = get(
+        &url,
+        "/apis/networking.k8s.io/v1/networkpolicies?labelSelector=app%20in%20web",
+    );
     assert_eq!(bad.status, 400);
-    let bad_field = get(&url, "/apis/networking.k8s.io/v1/networkpolicies?fieldSelector=spec.podSelector%3Dx");
+    let bad_field = get(
+        &url,
+        "/apis/networking.k8s.io/v1/networkpolicies?fieldSelector=spec.podSelector%3Dx",
+    );
     assert_eq!(bad_field.status, 400);
-    assert_eq!(bad_field.json()["message"], "field label not supported: spec.podSelector");
-    let list = get(&url, "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies").json();
+    assert_eq!(
+        bad_field.json()["message"],
+        "field label not supported: spec.podSelector"
+    );
+    let list = get(
+        &url,
+        "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies",
+    )
+    .json();
     assert_eq!(list["kind"], "NetworkPolicyList");
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
 }
@@ -211,7 +346,11 @@ fn strict_field_validation_rejects_and_warn_warns() {
     let url = emu.url();
     let mut body = netpol("a", "p", json!({}));
     body["spec"]["ingres"] = json!([]);
-    let strict = post_json(&url, &format!("{}?fieldValidation=Strict", netpol_path("a")), &body);
+    let strict = post_json(
+        &url,
+        &format!("{}?fieldValidation=Strict", netpol_path("a")),
+        &body,
+    );
     assert_eq!(strict.status, 400);
     assert_eq!(
         strict.json()["message"],
@@ -219,13 +358,27 @@ fn strict_field_validation_rejects_and_warn_warns() {
     );
     let warn = post_json(&url, &netpol_path("a"), &body);
     assert_eq!(warn.status, 201);
-    assert_eq!(warn.headers_named("warning"), ["299 - \"unknown field \\\"spec.ingres\\\"\""]);
-    assert!(warn.json()["spec"].get("ingres").is_none(), "unknown fields are pruned");
+    assert_eq!(
+        warn.headers_named("warning"),
+        ["299 - \"unknown field \\\"spec.ingres\\\"\""]
+    );
+    assert!(
+        warn.json()["spec"].get("ingres").is_none(),
+        "unknown fields are pruned"
+    );
     body["metadata"]["name"] = json!("q");
-    let ignore = post_json(&url, &format!("{}?fieldValidation=Ignore", netpol_path("a")), &body);
+    let ignore = post_json(
+        &url,
+        &format!("{}?fieldValidation=Ignore", netpol_path("a")),
+        &body,
+    );
     assert_eq!(ignore.status, 201);
     assert!(ignore.header("warning").is_none());
-    let bogus = post_json(&url, &format!("{}?fieldValidation=Loose", netpol_path("a")), &body);
+    let bogus = post_json(
+        &url,
+        &format!("{}?fieldValidation=Loose", netpol_path("a")),
+        &body,
+    );
     assert_eq!(bogus.status, 400);
 }
 
@@ -234,17 +387,39 @@ fn bad_input_gets_the_apiserver_status_codes() {
     let emu = emulator(&["a"]);
     let url = emu.url();
     let path = netpol_path("a");
-    let truncated = request(&url, "POST", &path, Some("application/json"), br#"{"apiVersion":"networking.k8s.io/v1","#);
+    let truncated = request(
+        &url,
+        "POST",
+        &path,
+        Some("application/json"),
+        br#"{"apiVersion":"networking.k8s.io/v1","#,
+    );
     assert_eq!(truncated.status, 400);
     assert_eq!(truncated.json()["reason"], "BadRequest");
     let yaml = request(&url, "POST", &path, Some("application/yaml"), b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: y\nspec:\n  podSelector: {}\n");
     assert_eq!(yaml.status, 201, "{}", String::from_utf8_lossy(&yaml.body));
-    let bad_yaml = request(&url, "POST", &path, Some("application/yaml"), b"metadata: [unclosed\n");
+    let bad_yaml = request(
+        &url,
+        "POST",
+        &path,
+        Some("application/yaml"),
+        b"metadata: [unclosed\n",
+    );
     assert_eq!(bad_yaml.status, 400);
-    let protobuf = request(&url, "POST", &path, Some("application/vnd.kubernetes.protobuf"), b"k8s\x00");
+    let protobuf = request(
+        &url,
+        "POST",
+        &path,
+        Some("application/vnd.kubernetes.protobuf"),
+        b"k8s\x00",
+    );
     assert_eq!(protobuf.status, 415);
     assert_eq!(protobuf.json()["reason"], "UnsupportedMediaType");
-    let wrong_kind = post_json(&url, &path, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
+    let wrong_kind = post_json(
+        &url,
+        &path,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+    );
     assert_eq!(wrong_kind.status, 400);
     assert_eq!(
         wrong_kind.json()["message"],
@@ -255,18 +430,41 @@ fn bad_input_gets_the_apiserver_status_codes() {
     assert_eq!(too_big.status, 413);
     assert_eq!(too_big.json()["reason"], "RequestEntityTooLarge");
     let unknown_param = get(&url, &format!("{path}?frobnicate=yes"));
-    assert_eq!(unknown_param.status, 200, "unknown query parameters are ignored, as by the apiserver");
+    assert_eq!(
+        unknown_param.status, 200,
+        "unknown query parameters are ignored, as by the apiserver"
+    );
     let bad_watch = get(&url, &format!("{path}?watch=perhaps"));
     assert_eq!(bad_watch.status, 400);
-    let no_name = post_json(&url, &path, &json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {}, "spec": {}}));
+    let no_name = post_json(
+        &url,
+        &path,
+        &json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {}, "spec": {}}),
+    );
     assert_eq!(no_name.status, 422);
-    assert_eq!(no_name.json()["details"]["causes"][0]["field"], "metadata.name");
-    let with_rv = post_json(&url, &path, &json!({"metadata": {"name": "r", "resourceVersion": "5"}, "spec": {}}));
+    assert_eq!(
+        no_name.json()["details"]["causes"][0]["field"],
+        "metadata.name"
+    );
+    let with_rv = post_json(
+        &url,
+        &path,
+        &json!({"metadata": {"name": "r", "resourceVersion": "5"}, "spec": {}}),
+    );
     assert_eq!(with_rv.status, 500);
-    assert!(with_rv.json()["message"].as_str().unwrap().contains("resourceVersion should not be set on objects to be created"));
+    assert!(with_rv.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("resourceVersion should not be set on objects to be created"));
     assert_eq!(get(&url, "/api/v1/pods").status, 404);
     assert_eq!(get(&url, "/openapi/v2").status, 404);
-    let patch = request(&url, "PATCH", &format!("{path}/y"), Some("application/json-patch+json"), b"[]");
+    let patch = request(
+        &url,
+        "PATCH",
+        &format!("{path}/y"),
+        Some("application/json-patch+json"),
+        b"[]",
+    );
     assert_eq!(patch.status, 415);
 }
 
@@ -274,7 +472,10 @@ fn bad_input_gets_the_apiserver_status_codes() {
 fn merge_patch_edits_and_records_the_field_manager() {
     let emu = emulator(&["a"]);
     let url = emu.url();
-    assert_eq!(post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).status, 201);
+    assert_eq!(
+        post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).status,
+        201
+    );
     let r = request(
         &url,
         "PATCH",
@@ -285,24 +486,53 @@ fn merge_patch_edits_and_records_the_field_manager() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let obj = r.json();
     assert_eq!(obj["metadata"]["labels"]["edited"], "yes");
-    let managers: Vec<&str> =
-        obj["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
+    let managers: Vec<&str> = obj["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
     assert_eq!(managers, ["emu-test", "hand-edit"]);
     let last = emu.requests().into_iter().last().unwrap();
-    assert_eq!((last.method.as_str(), last.status, last.field_manager.as_deref()), ("PATCH", 200, Some("hand-edit")));
+    assert_eq!(
+        (
+            last.method.as_str(),
+            last.status,
+            last.field_manager.as_deref()
+        ),
+        ("PATCH", 200, Some("hand-edit"))
+    );
     assert_eq!(last.user_agent.as_deref(), Some("emu-test/1.0"));
 }
 
 #[test]
 fn bearer_token_is_required_when_configured() {
-    let emu = Emulator::start(EmuConfig { token: Some("s3cret".into()), ..Default::default() }).unwrap();
+    let emu = Emulator::start(EmuConfig {
+        token: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .unwrap();
     let url = emu.url();
     let denied = get(&url, "/api/v1/namespaces");
     assert_eq!(denied.status, 401);
     assert_eq!(denied.json()["reason"], "Unauthorized");
-    let wrong = request_with_headers(&url, "GET", "/api/v1/namespaces", None, b"", &[("Authorization", "Bearer nope")]);
+    let wrong = request_with_headers(
+        &url,
+        "GET",
+        "/api/v1/namespaces",
+        None,
+        b"",
+        &[("Authorization", "Bearer nope")],
+    );
     assert_eq!(wrong.status, 401);
-    let ok = request_with_headers(&url, "GET", "/api/v1/namespaces", None, b"", &[("Authorization", "Bearer s3cret")]);
+    let ok = request_with_headers(
+        &url,
+        "GET",
+        "/api/v1/namespaces",
+        None,
+        b"",
+        &[("Authorization", "Bearer s3cret")],
+    );
     assert_eq!(ok.status, 200);
 }
 
@@ -310,8 +540,14 @@ fn bearer_token_is_required_when_configured() {
 fn deleting_a_namespace_deletes_its_policies_and_reset_restores_the_seed() {
     let emu = emulator(&["a"]);
     let url = emu.url();
-    assert_eq!(post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).status, 201);
-    assert_eq!(request(&url, "DELETE", "/api/v1/namespaces/a", None, b"").status, 200);
+    assert_eq!(
+        post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).status,
+        201
+    );
+    assert_eq!(
+        request(&url, "DELETE", "/api/v1/namespaces/a", None, b"").status,
+        200
+    );
     assert!(emu.list_objects("networkpolicies").is_empty());
     assert_eq!(get(&url, "/api/v1/namespaces/a").status, 404);
     emu.reset();
@@ -328,16 +564,30 @@ fn control_surface_over_http() {
     assert_eq!(get(&url, "/api/v1/namespaces").status, 503);
     assert_eq!(get(&url, "/api/v1/namespaces").status, 200);
     let log = get(&url, "/_emu/requests").json();
-    let statuses: Vec<u64> = log.as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    let statuses: Vec<u64> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
     assert_eq!(statuses, [503, 200]);
-    assert_eq!(request(&url, "POST", "/_emu/namespaces/a/terminating", None, b"").status, 200);
+    assert_eq!(
+        request(&url, "POST", "/_emu/namespaces/a/terminating", None, b"").status,
+        200
+    );
     let history = get(&url, "/_emu/history").json();
     let last: &Value = history.as_array().unwrap().last().unwrap();
     assert_eq!(last["verb"], "Updated");
     assert_eq!(last["after"]["status"]["phase"], "Terminating");
-    assert_eq!(post_json(&url, "/_emu/faults", &json!({"path_pattern": 5})).status, 400);
+    assert_eq!(
+        post_json(&url, "/_emu/faults", &json!({"path_pattern": 5})).status,
+        400
+    );
     assert_eq!(request(&url, "POST", "/_emu/reset", None, b"").status, 200);
-    assert_eq!(get(&url, "/api/v1/namespaces/a").json()["status"]["phase"], "Active");
+    assert_eq!(
+        get(&url, "/api/v1/namespaces/a").json()["status"]["phase"],
+        "Active"
+    );
 }
 
 #[test]
@@ -345,11 +595,33 @@ fn watch_streams_changes_after_a_resource_version() {
     let emu = emulator(&["a"]);
     let url = emu.url();
     let created = post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).json();
-    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    assert_eq!(request(&url, "DELETE", &format!("{}/p", netpol_path("a")), None, b"").status, 200);
-    let r = get(&url, &format!("{}?watch=1&resourceVersion={rv}&timeoutSeconds=1", netpol_path("a")));
+    let rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        request(
+            &url,
+            "DELETE",
+            &format!("{}/p", netpol_path("a")),
+            None,
+            b""
+        )
+        .status,
+        200
+    );
+    let r = get(
+        &url,
+        &format!(
+            "{}?watch=1&resourceVersion={rv}&timeoutSeconds=1",
+            netpol_path("a")
+        ),
+    );
     assert_eq!(r.status, 200);
-    let events: Vec<Value> = String::from_utf8_lossy(&r.body).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = String::from_utf8_lossy(&r.body)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["type"], "DELETED");
     assert_eq!(events[0]["object"]["kind"], "NetworkPolicy");

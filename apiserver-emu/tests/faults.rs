@@ -9,19 +9,36 @@ use serde_json::json;
 use support::*;
 
 fn emulator() -> Emulator {
-    Emulator::start(EmuConfig { namespaces: vec!["a".into()], ..Default::default() }).unwrap()
+    Emulator::start(EmuConfig {
+        namespaces: vec!["a".into()],
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 fn rule(method: Option<&str>, pattern: &str, action: FaultAction) -> FaultRule {
-    FaultRule { method: method.map(str::to_string), path_pattern: pattern.into(), action, times: None, probability: None, seed: None }
+    FaultRule {
+        method: method.map(str::to_string),
+        path_pattern: pattern.into(),
+        action,
+        times: None,
+        probability: None,
+        seed: None,
+    }
 }
 
 #[test]
 fn seeded_probabilistic_faults_hit_the_same_requests_on_every_run() {
     let run = || {
         let emu = emulator();
-        emu.inject(FaultRule { probability: Some(0.4), seed: Some(42), ..rule(Some("GET"), "/api/v1/namespaces*", FaultAction::Status(503)) });
-        (0..40).map(|_| get(&emu.url(), "/api/v1/namespaces").status).collect::<Vec<u16>>()
+        emu.inject(FaultRule {
+            probability: Some(0.4),
+            seed: Some(42),
+            ..rule(Some("GET"), "/api/v1/namespaces*", FaultAction::Status(503))
+        });
+        (0..40)
+            .map(|_| get(&emu.url(), "/api/v1/namespaces").status)
+            .collect::<Vec<u16>>()
     };
     let first = run();
     assert_eq!(first, run());
@@ -33,9 +50,19 @@ fn seeded_probabilistic_faults_hit_the_same_requests_on_every_run() {
 #[test]
 fn next_n_matching_requests_fail_then_the_rule_expires() {
     let emu = emulator();
-    emu.inject(FaultRule { times: Some(2), ..rule(Some("POST"), "networkpolicies", FaultAction::Status(500)) });
+    emu.inject(FaultRule {
+        times: Some(2),
+        ..rule(Some("POST"), "networkpolicies", FaultAction::Status(500))
+    });
     let statuses: Vec<u16> = (0..3)
-        .map(|i| post_json(&emu.url(), &netpol_path("a"), &netpol("a", &format!("p{i}"), json!({}))).status)
+        .map(|i| {
+            post_json(
+                &emu.url(),
+                &netpol_path("a"),
+                &netpol("a", &format!("p{i}"), json!({})),
+            )
+            .status
+        })
         .collect();
     assert_eq!(statuses, [500, 500, 201]);
     // Failed writes never reached the store.
@@ -47,7 +74,16 @@ fn next_n_matching_requests_fail_then_the_rule_expires() {
 #[test]
 fn too_many_requests_carries_retry_after() {
     let emu = emulator();
-    emu.inject(FaultRule { times: Some(1), ..rule(None, "/apis/*", FaultAction::TooManyRequests { retry_after_secs: 3 }) });
+    emu.inject(FaultRule {
+        times: Some(1),
+        ..rule(
+            None,
+            "/apis/*",
+            FaultAction::TooManyRequests {
+                retry_after_secs: 3,
+            },
+        )
+    });
     let r = get(&emu.url(), &netpol_path("a"));
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("3"));
@@ -58,28 +94,59 @@ fn too_many_requests_carries_retry_after() {
 fn injected_conflict_names_the_object() {
     let emu = emulator();
     post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p", json!({})));
-    emu.inject(FaultRule { times: Some(1), ..rule(Some("PUT"), "*/networkpolicies/p", FaultAction::Conflict) });
-    let r = put_json(&emu.url(), &format!("{}/p", netpol_path("a")), &netpol("a", "p", json!({"x": "y"})));
+    emu.inject(FaultRule {
+        times: Some(1),
+        ..rule(Some("PUT"), "*/networkpolicies/p", FaultAction::Conflict)
+    });
+    let r = put_json(
+        &emu.url(),
+        &format!("{}/p", netpol_path("a")),
+        &netpol("a", "p", json!({"x": "y"})),
+    );
     assert_eq!(r.status, 409);
-    assert!(r.json()["message"].as_str().unwrap().starts_with("Operation cannot be fulfilled on networkpolicies.networking.k8s.io \"p\""));
-    assert!(emu.get_object("networkpolicies", Some("a"), "p").unwrap()["metadata"].get("labels").is_none_or(|l| l.get("x").is_none()));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Operation cannot be fulfilled on networkpolicies.networking.k8s.io \"p\""));
+    assert!(
+        emu.get_object("networkpolicies", Some("a"), "p").unwrap()["metadata"]
+            .get("labels")
+            .is_none_or(|l| l.get("x").is_none())
+    );
 }
 
 #[test]
 fn dropped_connection_loses_the_response_but_not_the_write() {
     let emu = emulator();
-    emu.inject(FaultRule { times: Some(1), ..rule(Some("POST"), "networkpolicies", FaultAction::DropConnection) });
+    emu.inject(FaultRule {
+        times: Some(1),
+        ..rule(Some("POST"), "networkpolicies", FaultAction::DropConnection)
+    });
     let r = post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p", json!({})));
     let declared: usize = r.header("content-length").unwrap().parse().unwrap();
-    assert!(r.body.len() < declared, "response was complete ({} of {declared} bytes)", r.body.len());
+    assert!(
+        r.body.len() < declared,
+        "response was complete ({} of {declared} bytes)",
+        r.body.len()
+    );
     assert!(serde_json::from_slice::<serde_json::Value>(&r.body).is_err());
-    assert!(emu.get_object("networkpolicies", Some("a"), "p").is_some(), "the write happened");
+    assert!(
+        emu.get_object("networkpolicies", Some("a"), "p").is_some(),
+        "the write happened"
+    );
 }
 
 #[test]
 fn latency_delays_then_serves() {
     let emu = emulator();
-    emu.inject(FaultRule { times: Some(1), ..rule(Some("GET"), "/version", FaultAction::Latency(Duration::from_millis(300))) });
+    emu.inject(FaultRule {
+        times: Some(1),
+        ..rule(
+            Some("GET"),
+            "/version",
+            FaultAction::Latency(Duration::from_millis(300)),
+        )
+    });
     let t = Instant::now();
     assert_eq!(get(&emu.url(), "/version").status, 200);
     assert!(t.elapsed() >= Duration::from_millis(300));

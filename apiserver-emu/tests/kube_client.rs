@@ -16,7 +16,9 @@ async fn client(emu: &Emulator) -> Client {
     let path = dir.path().join("kubeconfig");
     emu.write_kubeconfig(&path).unwrap();
     let kubeconfig = Kubeconfig::read_from(&path).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     Client::try_from(config).unwrap()
 }
 
@@ -33,7 +35,12 @@ fn policy(name: &str, labels: &[(&str, &str)]) -> NetworkPolicy {
     NetworkPolicy {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
             ..Default::default()
         },
         spec: Some(NetworkPolicySpec {
@@ -56,22 +63,65 @@ async fn networkpolicy_lifecycle_through_kube_rs() {
     let emu = start();
     let client = client(&emu).await;
     let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), "a");
-    let pp = PostParams { field_manager: Some("netpol-sync".into()), ..Default::default() };
+    let pp = PostParams {
+        field_manager: Some("netpol-sync".into()),
+        ..Default::default()
+    };
 
-    let dry = api.create(&PostParams { dry_run: true, ..Default::default() }, &policy("p", &[])).await.unwrap();
+    let dry = api
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &policy("p", &[]),
+        )
+        .await
+        .unwrap();
     assert!(dry.metadata.uid.is_some());
-    assert!(api.get_opt("p").await.unwrap().is_none(), "dry-run stored the object");
+    assert!(
+        api.get_opt("p").await.unwrap().is_none(),
+        "dry-run stored the object"
+    );
 
-    let created = api.create(&pp, &policy("p", &[("app", "web")])).await.unwrap();
+    let created = api
+        .create(&pp, &policy("p", &[("app", "web")]))
+        .await
+        .unwrap();
     assert_eq!(created.metadata.generation, Some(1));
-    api.create(&pp, &policy("q", &[("app", "db")])).await.unwrap();
+    api.create(&pp, &policy("q", &[("app", "db")]))
+        .await
+        .unwrap();
     let all: Api<NetworkPolicy> = Api::all(client.clone());
-    Api::<NetworkPolicy>::namespaced(client.clone(), "b").create(&pp, &policy("p", &[("app", "web")])).await.unwrap();
+    Api::<NetworkPolicy>::namespaced(client.clone(), "b")
+        .create(&pp, &policy("p", &[("app", "web")]))
+        .await
+        .unwrap();
 
-    let web = all.list(&ListParams::default().labels("app=web")).await.unwrap();
-    let names: Vec<String> = web.items.iter().map(|p| format!("{}/{}", p.metadata.namespace.clone().unwrap(), p.metadata.name.clone().unwrap())).collect();
+    let web = all
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap();
+    let names: Vec<String> = web
+        .items
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p.metadata.namespace.clone().unwrap(),
+                p.metadata.name.clone().unwrap()
+            )
+        })
+        .collect();
     assert_eq!(names, ["a/p", "b/p"]);
-    assert_eq!(api.list(&ListParams::default().labels("app notin (web)")).await.unwrap().items.len(), 1);
+    assert_eq!(
+        api.list(&ListParams::default().labels("app notin (web)"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     let mut changed = created.clone();
     changed.spec.as_mut().unwrap().policy_types = Some(vec!["Egress".into()]);
@@ -94,8 +144,15 @@ async fn networkpolicy_lifecycle_through_kube_rs() {
     let (code, reason) = api_status(api.get("p").await.unwrap_err());
     assert_eq!((code, reason.as_str()), (404, "NotFound"));
 
-    let writes: Vec<_> = emu.requests().into_iter().filter(|r| r.method == "POST").collect();
-    assert!(writes.iter().filter(|r| r.status == 201).all(|r| r.field_manager.as_deref() == Some("netpol-sync") || r.query.contains("dryRun")));
+    let writes: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(writes
+        .iter()
+        .filter(|r| r.status == 201)
+        .all(|r| r.field_manager.as_deref() == Some("netpol-sync") || r.query.contains("dryRun")));
 }
 
 #[tokio::test]
@@ -104,20 +161,40 @@ async fn leases_behave_like_client_go_expects() {
     let client = client(&emu).await;
     let api: Api<Lease> = Api::namespaced(client, "a");
     let lease = Lease {
-        metadata: ObjectMeta { name: Some("leader".into()), ..Default::default() },
-        spec: Some(LeaseSpec { holder_identity: Some("pod-1".into()), lease_duration_seconds: Some(15), ..Default::default() }),
+        metadata: ObjectMeta {
+            name: Some("leader".into()),
+            ..Default::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some("pod-1".into()),
+            lease_duration_seconds: Some(15),
+            ..Default::default()
+        }),
     };
     let held = api.create(&PostParams::default(), &lease).await.unwrap();
     // A take-over is a compare-and-swap on the resourceVersion read.
     let mut takeover = held.clone();
     takeover.spec.as_mut().unwrap().holder_identity = Some("pod-2".into());
-    api.replace("leader", &PostParams::default(), &takeover).await.unwrap();
-    let (code, _) = api_status(api.replace("leader", &PostParams::default(), &takeover).await.unwrap_err());
-    assert_eq!(code, 409, "the loser of a take-over race must see a conflict");
+    api.replace("leader", &PostParams::default(), &takeover)
+        .await
+        .unwrap();
+    let (code, _) = api_status(
+        api.replace("leader", &PostParams::default(), &takeover)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        code, 409,
+        "the loser of a take-over race must see a conflict"
+    );
     // Without a resourceVersion a Lease update is refused outright.
     let mut blind = takeover.clone();
     blind.metadata.resource_version = None;
-    let (code, reason) = api_status(api.replace("leader", &PostParams::default(), &blind).await.unwrap_err());
+    let (code, reason) = api_status(
+        api.replace("leader", &PostParams::default(), &blind)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (422, "Invalid"));
     let mut bad = lease.clone();
     bad.metadata.name = Some("bad".into());
@@ -140,18 +217,48 @@ async fn configmaps_with_dry_run_selectors_and_missing_namespaces() {
         data: Some([("revision".to_string(), "abc".to_string())].into()),
         ..Default::default()
     };
-    api.create(&PostParams { dry_run: true, ..Default::default() }, &cm("state", "x")).await.unwrap();
+    api.create(
+        &PostParams {
+            dry_run: true,
+            ..Default::default()
+        },
+        &cm("state", "x"),
+    )
+    .await
+    .unwrap();
     assert!(emu.get_object("configmaps", Some("a"), "state").is_none());
-    api.create(&PostParams::default(), &cm("state", "x")).await.unwrap();
-    api.create(&PostParams::default(), &cm("other", "y")).await.unwrap();
-    let selected = api.list(&ListParams::default().labels("tier in (x)")).await.unwrap();
+    api.create(&PostParams::default(), &cm("state", "x"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &cm("other", "y"))
+        .await
+        .unwrap();
+    let selected = api
+        .list(&ListParams::default().labels("tier in (x)"))
+        .await
+        .unwrap();
     assert_eq!(selected.items.len(), 1);
-    let by_name = api.list(&ListParams::default().fields("metadata.name=other")).await.unwrap();
+    let by_name = api
+        .list(&ListParams::default().fields("metadata.name=other"))
+        .await
+        .unwrap();
     assert_eq!(by_name.items[0].metadata.name.as_deref(), Some("other"));
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "missing");
-    let (code, _) = api_status(missing.create(&PostParams::default(), &cm("x", "x")).await.unwrap_err());
+    let (code, _) = api_status(
+        missing
+            .create(&PostParams::default(), &cm("x", "x"))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(code, 404);
     let namespaces: Api<Namespace> = Api::all(client);
-    let names: Vec<String> = namespaces.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|n| n.metadata.name).collect();
+    let names: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
     assert_eq!(names, ["a", "b"]);
 }

@@ -15,7 +15,13 @@ struct Kubectl {
 }
 
 fn kubectl_available() -> bool {
-    let found = Command::new("kubectl").arg("version").arg("--client").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let found = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     if !found {
         eprintln!("SKIPPED: kubectl is not installed; the kubectl fidelity tests did not run");
     }
@@ -29,7 +35,12 @@ impl Kubectl {
         emu.write_kubeconfig(&kubeconfig).unwrap();
         let cache = dir.path().join("cache");
         let work = dir.path().to_path_buf();
-        Kubectl { _dir: dir, kubeconfig, cache, work }
+        Kubectl {
+            _dir: dir,
+            kubeconfig,
+            cache,
+            work,
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -57,7 +68,11 @@ impl Kubectl {
 
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(!out.status.success(), "kubectl {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} should fail: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).to_string()
     }
 
@@ -73,7 +88,12 @@ fn path_str(p: &Path) -> String {
 }
 
 fn start() -> Emulator {
-    Emulator::start(EmuConfig { tls: true, token: Some("kubectl-token".into()), namespaces: vec!["default".into(), "payments".into(), "frontend".into()] }).unwrap()
+    Emulator::start(EmuConfig {
+        tls: true,
+        token: Some("kubectl-token".into()),
+        namespaces: vec!["default".into(), "payments".into(), "frontend".into()],
+    })
+    .unwrap()
 }
 
 const POLICY: &str = "apiVersion: networking.k8s.io/v1
@@ -98,20 +118,49 @@ fn create_get_replace_delete_a_networkpolicy() {
     let emu = start();
     let k = Kubectl::new(&emu);
     let file = k.file("policy.yaml", POLICY);
-    assert_eq!(k.ok(&["create", "-f", &file]).trim(), "networkpolicy.networking.k8s.io/default-deny created");
+    assert_eq!(
+        k.ok(&["create", "-f", &file]).trim(),
+        "networkpolicy.networking.k8s.io/default-deny created"
+    );
 
-    let yaml = k.ok(&["get", "networkpolicy", "default-deny", "-n", "payments", "-o", "yaml"]);
+    let yaml = k.ok(&[
+        "get",
+        "networkpolicy",
+        "default-deny",
+        "-n",
+        "payments",
+        "-o",
+        "yaml",
+    ]);
     let got: Value = serde_yaml::from_str(&yaml).unwrap();
     assert_eq!(got["kind"], "NetworkPolicy");
-    assert_eq!(got["spec"]["ingress"][0]["ports"][0]["protocol"], "TCP", "defaulted by the server");
+    assert_eq!(
+        got["spec"]["ingress"][0]["ports"][0]["protocol"], "TCP",
+        "defaulted by the server"
+    );
     assert_eq!(got["metadata"]["generation"], 1);
-    let rv = got["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = got["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Replace with the object as read (carrying its resourceVersion).
     let edited = yaml.replace("port: 8443", "port: 9443");
     let edited_file = k.file("edited.yaml", &edited);
-    assert_eq!(k.ok(&["replace", "-f", &edited_file]).trim(), "networkpolicy.networking.k8s.io/default-deny replaced");
-    let after: Value = serde_yaml::from_str(&k.ok(&["get", "networkpolicy", "default-deny", "-n", "payments", "-o", "yaml"])).unwrap();
+    assert_eq!(
+        k.ok(&["replace", "-f", &edited_file]).trim(),
+        "networkpolicy.networking.k8s.io/default-deny replaced"
+    );
+    let after: Value = serde_yaml::from_str(&k.ok(&[
+        "get",
+        "networkpolicy",
+        "default-deny",
+        "-n",
+        "payments",
+        "-o",
+        "yaml",
+    ]))
+    .unwrap();
     assert_eq!(after["spec"]["ingress"][0]["ports"][0]["port"], 9443);
     assert_eq!(after["metadata"]["generation"], 2);
     assert_ne!(after["metadata"]["resourceVersion"].as_str().unwrap(), rv);
@@ -123,11 +172,23 @@ fn create_get_replace_delete_a_networkpolicy() {
         "{stderr}"
     );
 
-    assert_eq!(k.ok(&["delete", "-f", &file]).trim(), "networkpolicy.networking.k8s.io \"default-deny\" deleted");
-    assert!(emu.get_object("networkpolicies", Some("payments"), "default-deny").is_none());
+    assert_eq!(
+        k.ok(&["delete", "-f", &file]).trim(),
+        "networkpolicy.networking.k8s.io \"default-deny\" deleted"
+    );
+    assert!(emu
+        .get_object("networkpolicies", Some("payments"), "default-deny")
+        .is_none());
     let stderr = k.fails(&["get", "networkpolicy", "default-deny", "-n", "payments"]);
-    assert!(stderr.contains("networkpolicies.networking.k8s.io \"default-deny\" not found"), "{stderr}");
-    let manager = emu.requests().iter().find(|r| r.method == "POST").and_then(|r| r.field_manager.clone());
+    assert!(
+        stderr.contains("networkpolicies.networking.k8s.io \"default-deny\" not found"),
+        "{stderr}"
+    );
+    let manager = emu
+        .requests()
+        .iter()
+        .find(|r| r.method == "POST")
+        .and_then(|r| r.field_manager.clone());
     assert_eq!(manager.as_deref(), Some("kubectl-create"));
 }
 
@@ -150,10 +211,27 @@ fn list_across_namespaces_by_label_and_namespaces() {
     let file = k.file("many.yaml", &docs);
     k.ok(&["create", "-f", &file]);
 
-    let names = k.ok(&["get", "networkpolicies", "-A", "-l", "app=web", "-o", "name"]);
-    assert_eq!(names.lines().collect::<Vec<_>>(), ["networkpolicy.networking.k8s.io/web", "networkpolicy.networking.k8s.io/web"]);
+    let names = k.ok(&[
+        "get",
+        "networkpolicies",
+        "-A",
+        "-l",
+        "app=web",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        names.lines().collect::<Vec<_>>(),
+        [
+            "networkpolicy.networking.k8s.io/web",
+            "networkpolicy.networking.k8s.io/web"
+        ]
+    );
     let table = k.ok(&["get", "networkpolicies", "-A", "-l", "app=web"]);
-    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(rows[0], ["NAMESPACE", "NAME", "POD-SELECTOR", "AGE"]);
     assert_eq!(rows[1][..3], ["frontend", "web", "app=web"]);
     assert_eq!(rows[2][..3], ["payments", "web", "app=web"]);
@@ -163,7 +241,14 @@ fn list_across_namespaces_by_label_and_namespaces() {
     let ns_rows: Vec<Vec<&str>> = ns.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(ns_rows[0], ["NAME", "STATUS", "AGE"]);
     let listed: Vec<(&str, &str)> = ns_rows[1..].iter().map(|r| (r[0], r[1])).collect();
-    assert_eq!(listed, [("default", "Active"), ("frontend", "Active"), ("payments", "Active")]);
+    assert_eq!(
+        listed,
+        [
+            ("default", "Active"),
+            ("frontend", "Active"),
+            ("payments", "Active")
+        ]
+    );
 }
 
 #[test]
@@ -194,6 +279,9 @@ spec:
     );
     let unknown = k.file("unknown.yaml", &POLICY.replace("  ingress:", "  ingres:"));
     let stderr = k.fails(&["create", "-f", &unknown]);
-    assert!(stderr.contains("strict decoding error: unknown field \"spec.ingres\""), "{stderr}");
+    assert!(
+        stderr.contains("strict decoding error: unknown field \"spec.ingres\""),
+        "{stderr}"
+    );
     assert!(emu.list_objects("networkpolicies").is_empty());
 }

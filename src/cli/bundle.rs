@@ -2,7 +2,11 @@
 
 use super::{BundleSelectArgs, SealArgs};
 use crate::bundle::seal::{seal as seal_dir, SealError};
-use crate::bundle::{BundleOptions, Limits};
+use crate::bundle::{load_verified, BundleOptions, Limits};
+use crate::git::Repo;
+use crate::outcome::{BundleSummary, Outcome};
+use crate::reason::ReasonCode;
+use crate::verify::VerifiedRevision;
 use std::process::ExitCode;
 
 impl BundleSelectArgs {
@@ -49,6 +53,52 @@ pub fn seal(args: SealArgs) -> ExitCode {
         Err(e) => {
             eprintln!("bundle seal: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `verify` reports the bundles too: the chain verified, now load, verify and validate
+/// the selected bundles of that revision. A bundle rejection turns the verdict into
+/// `rejected` (exit 1) with the bundle's reason code; the verified commits stay listed.
+pub fn add_bundles(
+    repo: &Repo,
+    rev: &VerifiedRevision,
+    select: &BundleSelectArgs,
+    outcome: Outcome,
+) -> Outcome {
+    match load_verified(repo, rev, &select.bundle_options()) {
+        Ok(loaded) => {
+            let mut outcome = outcome;
+            outcome.bundles = loaded
+                .bundles()
+                .iter()
+                .map(|b| BundleSummary {
+                    name: b.name().to_string(),
+                    digest: b.digest().to_string(),
+                    signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
+                })
+                .collect();
+            let policies = loaded.policies().count();
+            outcome.message = format!(
+                "{}; {} bundle(s), {policies} policies verified",
+                outcome.message,
+                outcome.bundles.len()
+            );
+            outcome
+        }
+        Err(e) => {
+            let mut rejected = if e.reason() == ReasonCode::NotFound {
+                // An unknown --bundle name or an unreadable object: not a verdict on the revision.
+                let mut o = Outcome::error(e.to_string());
+                o.reason = Some(e.reason());
+                o.location = e.location();
+                o
+            } else {
+                Outcome::rejected(e.reason(), e.to_string(), e.location())
+            };
+            rejected.revision = outcome.revision;
+            rejected.commits = outcome.commits;
+            rejected
         }
     }
 }

@@ -44,7 +44,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
 
 /// The Outcome of a revision whose chain verified. Later stages that take a
 /// [`VerifiedRevision`] (the bundles) report here.
-fn verified_outcome(_repo: &Repo, verified: &VerifiedRevision, _args: &VerifyArgs) -> Outcome {
+fn verified_outcome(repo: &Repo, verified: &VerifiedRevision, args: &VerifyArgs) -> Outcome {
     let commits: Vec<CommitSummary> = verified
         .commits()
         .iter()
@@ -62,7 +62,7 @@ fn verified_outcome(_repo: &Repo, verified: &VerifiedRevision, _args: &VerifyArg
     let mut outcome = Outcome::new(Verdict::Verified, message);
     outcome.revision = Some(verified.commit_id().to_string());
     outcome.commits = commits;
-    outcome
+    super::bundle::add_bundles(repo, verified, &args.select, outcome)
 }
 
 fn load_anchor(path: &std::path::Path) -> Result<AllowedSigners, Box<Outcome>> {
