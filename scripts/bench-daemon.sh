@@ -15,10 +15,11 @@ SAMPLES=${2:-11}
 NAMESPACES=10
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$TARGET/release/netpol-sync
-EMU=$TARGET/release/apiserver-emu
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p netpol-sync --bin netpol-sync)
-[ -x "$EMU" ] || (cd "$ROOT" && cargo build --release -p apiserver-emu --bin apiserver-emu)
+PROFILE=${PROFILE:-release}   # PROFILE=debug only to try the script quickly
+BIN=$TARGET/$PROFILE/netpol-sync
+EMU=$TARGET/$PROFILE/apiserver-emu
+[ "$PROFILE" = release ] && FLAG=--release || FLAG=
+[ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build $FLAG -p netpol-sync --bin netpol-sync && cargo build $FLAG -p apiserver-emu --bin apiserver-emu) >&2
 
 WORK=$(mktemp -d)
 PIDS=()
