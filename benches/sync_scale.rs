@@ -23,12 +23,24 @@ fn git(dir: &Path, key: Option<&Path>, args: &[&str]) {
     cmd.current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args(["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "-c", "gpg.format=ssh"]);
+        .args([
+            "-c",
+            "user.name=Bench",
+            "-c",
+            "user.email=bench@example.com",
+            "-c",
+            "gpg.format=ssh",
+        ]);
     if let Some(k) = key {
-        cmd.arg("-c").arg(format!("user.signingkey={}", k.display()));
+        cmd.arg("-c")
+            .arg(format!("user.signingkey={}", k.display()));
     }
     let out = cmd.args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn seal_sign_commit(repo: &Path, key: &Path, message: &str) {
@@ -42,7 +54,11 @@ fn seal_sign_commit(repo: &Path, key: &Path, message: &str) {
         .unwrap();
     assert!(st.success());
     std::fs::create_dir_all(bundle.join("signatures")).unwrap();
-    std::fs::rename(bundle.join("bundle.yaml.sig"), bundle.join("signatures/bench.sig")).unwrap();
+    std::fs::rename(
+        bundle.join("bundle.yaml.sig"),
+        bundle.join("signatures/bench.sig"),
+    )
+    .unwrap();
     git(repo, None, &["add", "-A"]);
     git(repo, Some(key), &["commit", "-q", "-S", "-m", message]);
 }
@@ -76,15 +92,30 @@ fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     if !out.status.success() {
-        eprintln!("sync failed: {}\n{}", String::from_utf8_lossy(&out.stdout), stderr);
+        eprintln!(
+            "sync failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr
+        );
     }
-    Measured { wall, max_rss_kib, exit: out.status.code().unwrap_or(-1) }
+    Measured {
+        wall,
+        max_rss_kib,
+        exit: out.status.code().unwrap_or(-1),
+    }
 }
 
 fn writes_since(emu: &Emulator, from: usize) -> (usize, usize) {
     let reqs = emu.requests();
-    let writes: Vec<_> = reqs.iter().skip(from).filter(|r| r.method != "GET" && !r.query.contains("dryRun")).collect();
-    let policy = writes.iter().filter(|r| r.path.contains("/networkpolicies")).count();
+    let writes: Vec<_> = reqs
+        .iter()
+        .skip(from)
+        .filter(|r| r.method != "GET" && !r.query.contains("dryRun"))
+        .collect();
+    let policy = writes
+        .iter()
+        .filter(|r| r.path.contains("/networkpolicies"))
+        .count();
     (policy, writes.len() - policy)
 }
 
@@ -94,10 +125,21 @@ fn main() {
     let repo: PathBuf = work.path().join("repo");
     std::fs::create_dir_all(repo.join("bundles/bench")).unwrap();
     let key = work.path().join("bench-key");
-    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"]).arg(&key).status().unwrap();
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
     assert!(st.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let signers = format!("bench@example.com {}\n", public.split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+    let signers = format!(
+        "bench@example.com {}\n",
+        public
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let anchor = work.path().join("anchor");
     std::fs::write(&anchor, &signers).unwrap();
     std::fs::create_dir_all(repo.join("keys")).unwrap();
@@ -125,7 +167,12 @@ fn main() {
 
     let mut ns_all: Vec<String> = vec!["netpol-sync".into()];
     ns_all.extend(namespaces.iter().cloned());
-    let emu = Emulator::start(EmuConfig { tls: false, token: None, namespaces: ns_all }).unwrap();
+    let emu = Emulator::start(EmuConfig {
+        tls: false,
+        token: None,
+        namespaces: ns_all,
+    })
+    .unwrap();
     let kubeconfig = work.path().join("kubeconfig");
     emu.write_kubeconfig(&kubeconfig).unwrap();
 
@@ -162,8 +209,15 @@ fn main() {
     let kubectl_live = emu.list_objects("networkpolicies").len();
 
     println!("\nnetpol-sync scale benchmark: {POLICIES} policies across {NAMESPACES} namespaces, apiserver-emu on loopback");
-    println!("  {:<34} {:>10} {:>12} {:>22}", "run", "wall", "peak RSS", "writes (policy/other)");
-    for (name, m, w) in [("first sync", &first, first_writes), ("no-op sync", &noop, noop_writes), ("one-policy change", &one, one_writes)] {
+    println!(
+        "  {:<34} {:>10} {:>12} {:>22}",
+        "run", "wall", "peak RSS", "writes (policy/other)"
+    );
+    for (name, m, w) in [
+        ("first sync", &first, first_writes),
+        ("no-op sync", &noop, noop_writes),
+        ("one-policy change", &one, one_writes),
+    ] {
         println!(
             "  {:<34} {:>8.3} s {:>8.1} MiB {:>14}/{:<7} exit {}",
             name,
@@ -180,6 +234,9 @@ fn main() {
         kubectl.as_secs_f64(),
         kubectl_live
     );
-    println!("  speed-up of the first sync over kubectl: {:.1}x", kubectl.as_secs_f64() / first.wall.as_secs_f64());
+    println!(
+        "  speed-up of the first sync over kubectl: {:.1}x",
+        kubectl.as_secs_f64() / first.wall.as_secs_f64()
+    );
     emu.shutdown();
 }

@@ -17,3 +17,6 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
+
+# The real git servers (sshd; git's http-backend) that the remote tests start on loopback.
+bash "$(dirname "$0")/install-test-servers.sh"

@@ -69,17 +69,28 @@ pub async fn connect(target: &ClusterTarget) -> Result<(kube::Client, String), K
 }
 
 async fn load_config(target: &ClusterTarget) -> Result<Config, KubeClientError> {
-    let options = KubeConfigOptions { context: target.context.clone(), ..Default::default() };
+    let options = KubeConfigOptions {
+        context: target.context.clone(),
+        ..Default::default()
+    };
     match &target.kubeconfig {
         Some(list) => {
             let merged = read_kubeconfig_list(list)?;
-            Config::from_custom_kubeconfig(merged, &options).await.map_err(|source| {
-                KubeClientError::Context { context: target.context.clone().unwrap_or_default(), source }
-            })
+            Config::from_custom_kubeconfig(merged, &options)
+                .await
+                .map_err(|source| KubeClientError::Context {
+                    context: target.context.clone().unwrap_or_default(),
+                    source,
+                })
         }
-        None if target.context.is_some() => Config::from_kubeconfig(&options).await.map_err(|source| {
-            KubeClientError::Context { context: target.context.clone().unwrap_or_default(), source }
-        }),
+        None if target.context.is_some() => {
+            Config::from_kubeconfig(&options)
+                .await
+                .map_err(|source| KubeClientError::Context {
+                    context: target.context.clone().unwrap_or_default(),
+                    source,
+                })
+        }
         None => Config::infer().await.map_err(KubeClientError::Infer),
     }
 }
@@ -91,11 +102,15 @@ fn read_kubeconfig_list(list: &Path) -> Result<Kubeconfig, KubeClientError> {
     let mut merged: Option<Kubeconfig> = None;
     for part in text.split(':').filter(|p| !p.is_empty()) {
         let path = PathBuf::from(part);
-        let next = Kubeconfig::read_from(&path)
-            .map_err(|source| KubeClientError::Kubeconfig { path: path.clone(), source })?;
+        let next = Kubeconfig::read_from(&path).map_err(|source| KubeClientError::Kubeconfig {
+            path: path.clone(),
+            source,
+        })?;
         merged = Some(match merged {
             None => next,
-            Some(m) => m.merge(next).map_err(|source| KubeClientError::Kubeconfig { path, source })?,
+            Some(m) => m
+                .merge(next)
+                .map_err(|source| KubeClientError::Kubeconfig { path, source })?,
         });
     }
     merged.ok_or_else(|| KubeClientError::Kubeconfig {
@@ -150,19 +165,35 @@ current-context: b
         std::fs::write(&b, KUBECONFIG_B).unwrap();
         let list = PathBuf::from(format!("{}:{}", a.display(), b.display()));
 
-        let first = load_config(&ClusterTarget { kubeconfig: Some(list.clone()), context: None }).await.unwrap();
+        let first = load_config(&ClusterTarget {
+            kubeconfig: Some(list.clone()),
+            context: None,
+        })
+        .await
+        .unwrap();
         assert_eq!(first.cluster_url.to_string(), "http://127.0.0.1:1/");
 
-        let second = load_config(&ClusterTarget { kubeconfig: Some(list), context: Some("b".into()) }).await.unwrap();
+        let second = load_config(&ClusterTarget {
+            kubeconfig: Some(list),
+            context: Some("b".into()),
+        })
+        .await
+        .unwrap();
         assert_eq!(second.cluster_url.to_string(), "http://127.0.0.1:2/");
     }
 
     #[tokio::test]
     async fn missing_kubeconfig_file_is_named_in_the_error() {
-        let err = load_config(&ClusterTarget { kubeconfig: Some("/nonexistent/kubeconfig".into()), context: None })
-            .await
-            .unwrap_err();
-        assert!(error_chain(&err).contains("/nonexistent/kubeconfig"), "{err}");
+        let err = load_config(&ClusterTarget {
+            kubeconfig: Some("/nonexistent/kubeconfig".into()),
+            context: None,
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            error_chain(&err).contains("/nonexistent/kubeconfig"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -170,9 +201,12 @@ current-context: b
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a");
         std::fs::write(&a, KUBECONFIG_A).unwrap();
-        let err = load_config(&ClusterTarget { kubeconfig: Some(a), context: Some("nope".into()) })
-            .await
-            .unwrap_err();
+        let err = load_config(&ClusterTarget {
+            kubeconfig: Some(a),
+            context: Some("nope".into()),
+        })
+        .await
+        .unwrap_err();
         assert!(error_chain(&err).contains("nope"), "{err}");
     }
 }

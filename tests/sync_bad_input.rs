@@ -10,11 +10,18 @@ use serde_json::Value;
 use sync_support::*;
 
 fn shop() -> BundleSpec {
-    BundleSpec::new("shop", &["frontend", "payments"], &[("frontend", "web", 80), ("payments", "api", 8443)])
+    BundleSpec::new(
+        "shop",
+        &["frontend", "payments"],
+        &[("frontend", "web", 80), ("payments", "api", 8443)],
+    )
 }
 
 fn namespaces() -> Vec<String> {
-    [STATE_NS, "frontend", "payments"].iter().map(|s| s.to_string()).collect()
+    [STATE_NS, "frontend", "payments"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn message(run: &Run) -> String {
@@ -23,8 +30,16 @@ fn message(run: &Run) -> String {
 
 fn sync_with_kubeconfig(repo: &PolicyRepo, kubeconfig: &std::path::Path) -> Run {
     netpol_sync(&[
-        "sync", "--once", "--output", "json", "--repo", repo.path().to_str().unwrap(),
-        "--trust-anchor", repo.anchor.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap(),
+        "sync",
+        "--once",
+        "--output",
+        "json",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--trust-anchor",
+        repo.anchor.to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
     ])
 }
 
@@ -33,7 +48,11 @@ fn unreachable_api_server_is_an_error_naming_the_server() {
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
     // Bind then drop a listener: a loopback port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
     std::fs::write(
@@ -46,28 +65,52 @@ fn unreachable_api_server_is_an_error_naming_the_server() {
     let run = sync_with_kubeconfig(&repo, &kc);
     assert_eq!(run.code, 2, "{}", run.json);
     assert_eq!(run.json["verdict"], "error");
-    assert!(message(&run).contains(&format!("127.0.0.1:{port}")), "{}", message(&run));
+    assert!(
+        message(&run).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        message(&run)
+    );
 }
 
 #[test]
 fn wrong_token_is_an_unauthorized_error_and_nothing_is_written() {
-    let cluster = Cluster::start_with(EmuConfig { tls: false, token: Some("right-token".into()), namespaces: namespaces() });
+    let cluster = Cluster::start_with(EmuConfig {
+        tls: false,
+        token: Some("right-token".into()),
+        namespaces: namespaces(),
+    });
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
-    let yaml = cluster.emu.kubeconfig_yaml().replace("right-token", "expired-token");
+    let yaml = cluster
+        .emu
+        .kubeconfig_yaml()
+        .replace("right-token", "expired-token");
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
     std::fs::write(&kc, yaml).unwrap();
     let run = sync_with_kubeconfig(&repo, &kc);
     assert_eq!(run.code, 2, "{}", run.json);
-    assert!(message(&run).contains("Unauthorized") || message(&run).contains("401"), "{}", message(&run));
+    assert!(
+        message(&run).contains("Unauthorized") || message(&run).contains("401"),
+        "{}",
+        message(&run)
+    );
     assert!(cluster.policy_hashes().is_empty());
 }
 
 #[test]
 fn tls_certificate_of_another_server_is_refused() {
-    let cluster = Cluster::start_with(EmuConfig { tls: true, token: None, namespaces: namespaces() });
-    let other = apiserver_emu::Emulator::start(EmuConfig { tls: true, token: None, namespaces: namespaces() }).unwrap();
+    let cluster = Cluster::start_with(EmuConfig {
+        tls: true,
+        token: None,
+        namespaces: namespaces(),
+    });
+    let other = apiserver_emu::Emulator::start(EmuConfig {
+        tls: true,
+        token: None,
+        namespaces: namespaces(),
+    })
+    .unwrap();
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
     // The kubeconfig trusts the other emulator's CA, not this one's.
@@ -82,7 +125,10 @@ fn tls_certificate_of_another_server_is_refused() {
     let run = sync_with_kubeconfig(&repo, &kc);
     assert_eq!(run.code, 2, "{}", run.json);
     let m = message(&run).to_lowercase();
-    assert!(m.contains("certificate") || m.contains("unknownissuer"), "{m}");
+    assert!(
+        m.contains("certificate") || m.contains("unknownissuer"),
+        "{m}"
+    );
     assert!(cluster.policy_hashes().is_empty());
 }
 
@@ -102,8 +148,16 @@ fn forbidden_by_rbac_names_what_was_forbidden_and_nothing_is_written() {
     let requests = cluster.request_count();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2, "{}", run.json);
-    assert!(message(&run).contains("NetworkPolicies"), "{}", message(&run));
-    assert!(message(&run).to_lowercase().contains("forbidden") || message(&run).contains("403"), "{}", message(&run));
+    assert!(
+        message(&run).contains("NetworkPolicies"),
+        "{}",
+        message(&run)
+    );
+    assert!(
+        message(&run).to_lowercase().contains("forbidden") || message(&run).contains("403"),
+        "{}",
+        message(&run)
+    );
     assert!(cluster.policy_writes_since(requests).is_empty());
 }
 
@@ -116,7 +170,11 @@ fn namespace_stuck_terminating_is_named_and_nothing_is_written() {
     let requests = cluster.request_count();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2, "{}", run.json);
-    assert!(message(&run).contains("namespace payments is terminating"), "{}", message(&run));
+    assert!(
+        message(&run).contains("namespace payments is terminating"),
+        "{}",
+        message(&run)
+    );
     assert!(cluster.policy_writes_since(requests).is_empty());
 }
 
@@ -132,14 +190,22 @@ fn foreign_labelled_policy_in_scope_is_deleted_by_name_and_foreign_finalizers_su
         let mut doc: Value = serde_yaml::from_str(&policy_yaml(ns, "helm-owned", 7)).unwrap();
         doc["metadata"]["labels"] = serde_json::json!({"app.kubernetes.io/managed-by": "Helm"});
         let out = cluster.kubectl(&["create", "-f", "-"], Some(&doc.to_string()));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // A controller adds its finalizer and changes a port on one of ours.
     let mut web = cluster.policy("frontend", "web").unwrap();
     web["metadata"]["finalizers"] = serde_json::json!(["example.com/audit"]);
     web["spec"]["ingress"][0]["ports"][0]["port"] = Value::from(81);
     let out = cluster.kubectl(&["replace", "-f", "-"], Some(&web.to_string()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
@@ -148,13 +214,25 @@ fn foreign_labelled_policy_in_scope_is_deleted_by_name_and_foreign_finalizers_su
         .unwrap()
         .iter()
         .filter(|e| e["action"] == "delete")
-        .map(|e| format!("{}/{}", e["namespace"].as_str().unwrap(), e["name"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["namespace"].as_str().unwrap(),
+                e["name"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(deleted, vec!["payments/helm-owned"]);
     assert!(cluster.policy("payments", "helm-owned").is_none());
-    assert!(cluster.policy("elsewhere", "helm-owned").is_some(), "outside the scope: never touched");
+    assert!(
+        cluster.policy("elsewhere", "helm-owned").is_some(),
+        "outside the scope: never touched"
+    );
     let web = cluster.policy("frontend", "web").unwrap();
-    assert_eq!(web["metadata"]["finalizers"], serde_json::json!(["example.com/audit"]));
+    assert_eq!(
+        web["metadata"]["finalizers"],
+        serde_json::json!(["example.com/audit"])
+    );
     assert_eq!(web["spec"]["ingress"][0]["ports"][0]["port"], 80);
     // A second cycle sees nothing to do: the finalizer is not a difference.
     let again = sync(&repo, &cluster, &[]);

@@ -17,7 +17,9 @@ fn policy_writes(cluster: &Cluster) -> usize {
         .emu
         .requests()
         .iter()
-        .filter(|r| r.method != "GET" && r.path.contains("/networkpolicies") && !r.query.contains("dryRun"))
+        .filter(|r| {
+            r.method != "GET" && r.path.contains("/networkpolicies") && !r.query.contains("dryRun")
+        })
         .count()
 }
 
@@ -42,19 +44,33 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
     let old = BundleSpec::new(
         "app",
         &["alpha", "beta"],
-        &[("alpha", "a0", 1), ("alpha", "a1", 2), ("alpha", "a2", 3), ("beta", "b0", 1), ("beta", "b1", 2), ("beta", "b2", 3)],
+        &[
+            ("alpha", "a0", 1),
+            ("alpha", "a1", 2),
+            ("alpha", "a2", 3),
+            ("beta", "b0", 1),
+            ("beta", "b1", 2),
+            ("beta", "b2", 3),
+        ],
     );
     let new = BundleSpec::new(
         "app",
         &["alpha", "beta"],
-        &[("alpha", "a0", 10), ("alpha", "a1", 20), ("alpha", "n0", 4), ("alpha", "n1", 5), ("beta", "b0", 10), ("beta", "n2", 6)],
+        &[
+            ("alpha", "a0", 10),
+            ("alpha", "a1", 20),
+            ("alpha", "n0", 4),
+            ("alpha", "n1", 5),
+            ("beta", "b0", 10),
+            ("beta", "n2", 6),
+        ],
     );
-    repo.revision(&[old.clone()], "old");
+    repo.revision(std::slice::from_ref(&old), "old");
     let status = sync_command(&repo, &cluster.kubeconfig).status().unwrap();
     assert!(status.success());
-    repo.revision(&[new.clone()], "new");
+    repo.revision(std::slice::from_ref(&new), "new");
     let start = cluster.policy_hashes();
-    assert_eq!(start, expected_hashes(&[old.clone()]));
+    assert_eq!(start, expected_hashes(std::slice::from_ref(&old)));
     let from = cluster.history_len();
 
     let latency = FaultRule {
@@ -86,18 +102,32 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         let changes = observed_changes(&cluster.emu.history(), from);
-        if let Err(v) = netpol_sync::apply::invariant::check(&start, &expected_hashes(&[new.clone()]), &changes) {
+        if let Err(v) = netpol_sync::apply::invariant::check(
+            &start,
+            &expected_hashes(std::slice::from_ref(&new)),
+            &changes,
+        ) {
             panic!("invariant violated after a kill at {kill_after} writes: {v:?}");
         }
     }
 
-    assert!(killed_mid_run >= 2, "only {killed_mid_run} runs were killed before finishing");
-    assert_ne!(cluster.policy_hashes(), expected_hashes(&[new.clone()]), "the kills left work for the next run");
+    assert!(
+        killed_mid_run >= 2,
+        "only {killed_mid_run} runs were killed before finishing"
+    );
+    assert_ne!(
+        cluster.policy_hashes(),
+        expected_hashes(std::slice::from_ref(&new)),
+        "the kills left work for the next run"
+    );
 
     cluster.emu.clear_faults();
     let status = sync_command(&repo, &cluster.kubeconfig).status().unwrap();
     assert!(status.success(), "the run after the crashes must converge");
-    assert_eq!(cluster.policy_hashes(), expected_hashes(&[new.clone()]));
+    assert_eq!(
+        cluster.policy_hashes(),
+        expected_hashes(std::slice::from_ref(&new))
+    );
     let changes = observed_changes(&cluster.emu.history(), from);
     netpol_sync::apply::invariant::check(&start, &expected_hashes(&[new]), &changes).unwrap();
 }

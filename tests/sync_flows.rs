@@ -13,7 +13,12 @@ fn shop_v1() -> BundleSpec {
     BundleSpec::new(
         "shop",
         &["frontend", "payments"],
-        &[("frontend", "default-deny", 1), ("frontend", "web", 80), ("payments", "default-deny", 1), ("payments", "api", 8443)],
+        &[
+            ("frontend", "default-deny", 1),
+            ("frontend", "web", 80),
+            ("payments", "default-deny", 1),
+            ("payments", "api", 8443),
+        ],
     )
 }
 
@@ -44,24 +49,53 @@ fn first_sync_applies_the_revision_records_state_and_a_second_sync_writes_nothin
     assert_eq!(run.json["revision"], rev.as_str());
     assert_eq!(counts(&run), (4, 0, 0, 0));
     assert_eq!(run.json["bundles"][0]["name"], "shop");
-    assert!(run.json["bundles"][0]["digest"].as_str().unwrap().starts_with("sha256:"));
-    assert_eq!(in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]), expected_hashes(&[shop_v1()]));
+    assert!(run.json["bundles"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[shop_v1()])
+    );
     netpol_sync::apply::invariant::check_write_order(&write_actions(&cluster, from)).unwrap();
 
     let obj = cluster.policy("payments", "api").unwrap();
-    assert_eq!(obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "netpol-sync");
-    assert_eq!(obj["metadata"]["annotations"]["netpol-sync.io/revision"], rev.as_str());
-    assert_eq!(obj["metadata"]["annotations"]["netpol-sync.io/bundle"], "shop");
-    assert_eq!(obj["metadata"]["annotations"]["netpol-sync.io/bundle-digest"], run.json["bundles"][0]["digest"]);
-    assert!(obj["metadata"]["annotations"]["netpol-sync.io/content-hash"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        obj["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "netpol-sync"
+    );
+    assert_eq!(
+        obj["metadata"]["annotations"]["netpol-sync.io/revision"],
+        rev.as_str()
+    );
+    assert_eq!(
+        obj["metadata"]["annotations"]["netpol-sync.io/bundle"],
+        "shop"
+    );
+    assert_eq!(
+        obj["metadata"]["annotations"]["netpol-sync.io/bundle-digest"],
+        run.json["bundles"][0]["digest"]
+    );
+    assert!(
+        obj["metadata"]["annotations"]["netpol-sync.io/content-hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
 
     let kc = cluster.kubeconfig.display().to_string();
     let status = netpol_sync(&["status", "--kubeconfig", &kc, "--output", "json"]);
     assert_eq!(status.code, 0, "{}", status.stderr);
     assert_eq!(status.json["revision"], rev.as_str());
     assert_eq!(status.json["bundles"][0]["name"], "shop");
-    assert_eq!(status.json["bundles"][0]["digest"], run.json["bundles"][0]["digest"]);
-    assert_eq!(status.json["extra"]["signer"]["principal"], "alice@example.com");
+    assert_eq!(
+        status.json["bundles"][0]["digest"],
+        run.json["bundles"][0]["digest"]
+    );
+    assert_eq!(
+        status.json["extra"]["signer"]["principal"],
+        "alice@example.com"
+    );
     assert_eq!(status.json["extra"]["managedPolicies"], 4);
 
     let requests_before = cluster.request_count();
@@ -69,7 +103,13 @@ fn first_sync_applies_the_revision_records_state_and_a_second_sync_writes_nothin
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json["verdict"], "unchanged");
     assert_eq!(counts(&again), (0, 0, 0, 4));
-    let writes: Vec<_> = cluster.emu.requests().into_iter().skip(requests_before).filter(|r| r.method != "GET").collect();
+    let writes: Vec<_> = cluster
+        .emu
+        .requests()
+        .into_iter()
+        .skip(requests_before)
+        .filter(|r| r.method != "GET")
+        .collect();
     assert!(writes.is_empty(), "a no-op cycle wrote: {writes:?}");
 }
 
@@ -82,9 +122,12 @@ fn signed_change_updates_creates_and_prunes_with_exactly_those_writes() {
 
     let mut v2 = shop_v1();
     v2.policies.retain(|p| p.1 != "web");
-    v2.policies.iter_mut().filter(|p| p.1 == "api").for_each(|p| p.2 = 9443);
+    v2.policies
+        .iter_mut()
+        .filter(|p| p.1 == "api")
+        .for_each(|p| p.2 = 9443);
     v2.policies.push(("frontend".into(), "web-v2".into(), 8080));
-    let rev2 = repo.revision(&[v2.clone()], "v2: move web, new api port");
+    let rev2 = repo.revision(std::slice::from_ref(&v2), "v2: move web, new api port");
 
     let plan = plan(&repo, &cluster, &[]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
@@ -93,7 +136,16 @@ fn signed_change_updates_creates_and_prunes_with_exactly_those_writes() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["action"].as_str().unwrap().to_string(), format!("{}/{}", e["namespace"].as_str().unwrap(), e["name"].as_str().unwrap())))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                format!(
+                    "{}/{}",
+                    e["namespace"].as_str().unwrap(),
+                    e["name"].as_str().unwrap()
+                ),
+            )
+        })
         .collect();
     assert_eq!(
         entries,
@@ -105,13 +157,25 @@ fn signed_change_updates_creates_and_prunes_with_exactly_those_writes() {
     );
 
     let from = cluster.history_len();
-    let run = checked_sync(&repo, &cluster, &[v2.clone()], &["frontend", "payments"]);
+    let run = checked_sync(
+        &repo,
+        &cluster,
+        std::slice::from_ref(&v2),
+        &["frontend", "payments"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json["revision"], rev2.as_str());
     assert_eq!(counts(&run), (1, 1, 1, 2));
-    assert_eq!(write_actions(&cluster, from).len(), 3, "exactly the planned writes changed the cluster");
+    assert_eq!(
+        write_actions(&cluster, from).len(),
+        3,
+        "exactly the planned writes changed the cluster"
+    );
     netpol_sync::apply::invariant::check_write_order(&write_actions(&cluster, from)).unwrap();
-    assert_eq!(in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]), expected_hashes(&[v2]));
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[v2])
+    );
 }
 
 #[test]
@@ -126,12 +190,25 @@ fn one_policy_change_is_exactly_one_policy_write_plus_the_state_record() {
     let requests = cluster.request_count();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let writes: Vec<_> =
-        cluster.emu.requests().into_iter().skip(requests).filter(|r| r.method != "GET" && !r.query.contains("dryRun")).collect();
+    let writes: Vec<_> = cluster
+        .emu
+        .requests()
+        .into_iter()
+        .skip(requests)
+        .filter(|r| r.method != "GET" && !r.query.contains("dryRun"))
+        .collect();
     let paths: Vec<&str> = writes.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(writes.len(), 2, "{paths:?}");
-    assert!(paths.iter().any(|p| p.ends_with("/networkpolicies/web")), "{paths:?}");
-    assert!(paths.iter().any(|p| p.ends_with("/configmaps/netpol-sync-state")), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.ends_with("/networkpolicies/web")),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.ends_with("/configmaps/netpol-sync-state")),
+        "{paths:?}"
+    );
 }
 
 #[test]
@@ -143,13 +220,25 @@ fn hand_made_debug_hole_hand_edit_and_deletion_are_reverted_and_reported() {
 
     let hole = policy_yaml("payments", "debug-allow-all", 1);
     let out = cluster.kubectl(&["create", "-f", "-"], Some(&hole));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut edited = cluster.policy("frontend", "web").unwrap();
     edited["spec"]["ingress"][0]["ports"][0]["port"] = Value::from(22);
     let out = cluster.kubectl(&["replace", "-f", "-"], Some(&edited.to_string()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = cluster.kubectl(&["delete", "networkpolicy", "-n", "payments", "api"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let run = checked_sync(&repo, &cluster, &[shop_v1()], &["frontend", "payments"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -160,17 +249,39 @@ fn hand_made_debug_hole_hand_edit_and_deletion_are_reverted_and_reported() {
         .iter()
         .map(|d| {
             (
-                format!("{}/{}", d["namespace"].as_str().unwrap(), d["name"].as_str().unwrap()),
-                (d["kind"].as_str().unwrap().to_string(), d["field_manager"].as_str().map(String::from)),
+                format!(
+                    "{}/{}",
+                    d["namespace"].as_str().unwrap(),
+                    d["name"].as_str().unwrap()
+                ),
+                (
+                    d["kind"].as_str().unwrap().to_string(),
+                    d["field_manager"].as_str().map(String::from),
+                ),
             )
         })
         .collect();
     assert_eq!(drift["payments/debug-allow-all"].0, "created");
-    assert!(drift["payments/debug-allow-all"].1.as_deref().is_some_and(|m| m.starts_with("kubectl")), "{drift:?}");
+    assert!(
+        drift["payments/debug-allow-all"]
+            .1
+            .as_deref()
+            .is_some_and(|m| m.starts_with("kubectl")),
+        "{drift:?}"
+    );
     assert_eq!(drift["frontend/web"].0, "modified");
-    assert!(drift["frontend/web"].1.as_deref().is_some_and(|m| m.starts_with("kubectl")), "{drift:?}");
+    assert!(
+        drift["frontend/web"]
+            .1
+            .as_deref()
+            .is_some_and(|m| m.starts_with("kubectl")),
+        "{drift:?}"
+    );
     assert_eq!(drift["payments/api"].0, "deleted");
-    assert_eq!(in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]), expected_hashes(&[shop_v1()]));
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[shop_v1()])
+    );
 }
 
 #[test]
@@ -181,7 +292,7 @@ fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_plann
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
     let mut v2 = shop_v1();
     v2.policies[1].2 = 8080;
-    repo.revision(&[v2.clone()], "v2");
+    repo.revision(std::slice::from_ref(&v2), "v2");
 
     // Hold the first PUT (the dry-run replace of frontend/web) long enough to edit the
     // object by hand in between: the replace then carries a stale resourceVersion.
@@ -202,27 +313,60 @@ fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_plann
         let kc = cluster.kubeconfig.clone();
         std::thread::spawn(move || {
             netpol_sync(&[
-                "sync", "--once", "--repo", repo_path.to_str().unwrap(), "--trust-anchor", anchor.to_str().unwrap(),
-                "--kubeconfig", kc.to_str().unwrap(), "--output", "json",
+                "sync",
+                "--once",
+                "--repo",
+                repo_path.to_str().unwrap(),
+                "--trust-anchor",
+                anchor.to_str().unwrap(),
+                "--kubeconfig",
+                kc.to_str().unwrap(),
+                "--output",
+                "json",
             ])
         })
     };
     // Wait (bounded) until the sync has listed the policies, then edit by hand.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !cluster.emu.requests().iter().skip(requests).any(|r| r.method == "GET" && r.path.ends_with("/networkpolicies")) {
-        assert!(std::time::Instant::now() < deadline, "sync never listed policies");
+    while !cluster
+        .emu
+        .requests()
+        .iter()
+        .skip(requests)
+        .any(|r| r.method == "GET" && r.path.ends_with("/networkpolicies"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sync never listed policies"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let mut edited = cluster.policy("frontend", "web").unwrap();
     edited["spec"]["ingress"][0]["ports"][0]["port"] = Value::from(22);
     let out = cluster.kubectl(&["replace", "-f", "-"], Some(&edited.to_string()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let run = handle.join().unwrap();
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
-    let conflicts = cluster.emu.requests().into_iter().skip(requests).filter(|r| r.status == 409).count();
-    assert!(conflicts >= 1, "the stale replace must have been refused with 409");
-    assert_eq!(in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]), expected_hashes(&[v2.clone()]));
+    let conflicts = cluster
+        .emu
+        .requests()
+        .into_iter()
+        .skip(requests)
+        .filter(|r| r.status == 409)
+        .count();
+    assert!(
+        conflicts >= 1,
+        "the stale replace must have been refused with 409"
+    );
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(std::slice::from_ref(&v2))
+    );
     assert_invariant(&cluster, from, &start, &expected_hashes(&[v2]));
 }
 
@@ -236,20 +380,32 @@ fn revision_that_would_open_a_namespace_is_refused_unless_allow_open_lists_it() 
 
     let mut emptied = shop_v1();
     emptied.policies.retain(|p| p.0 != "payments");
-    repo.revision(&[emptied.clone()], "drop every payments policy");
+    repo.revision(std::slice::from_ref(&emptied), "drop every payments policy");
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 1, "{}", run.json);
     assert_eq!(run.json["reason"], "would-open-namespace");
     assert!(run.json["message"].as_str().unwrap().contains("payments"));
     assert_eq!(run.json["extra"]["wouldOpen"][0]["namespace"], "payments");
-    assert_eq!(cluster.policy_hashes(), before, "a refused revision changes nothing");
+    assert_eq!(
+        cluster.policy_hashes(),
+        before,
+        "a refused revision changes nothing"
+    );
 
     emptied.allow_open = vec!["payments".into()];
-    repo.revision(&[emptied.clone()], "allow payments to be open");
-    let run = checked_sync(&repo, &cluster, &[emptied.clone()], &["frontend", "payments"]);
+    repo.revision(std::slice::from_ref(&emptied), "allow payments to be open");
+    let run = checked_sync(
+        &repo,
+        &cluster,
+        std::slice::from_ref(&emptied),
+        &["frontend", "payments"],
+    );
     assert_eq!(run.code, 0, "{}", run.json);
     assert_eq!(counts(&run).2, 2);
-    assert_eq!(in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]), expected_hashes(&[emptied]));
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[emptied])
+    );
 }
 
 #[test]
@@ -258,11 +414,23 @@ fn two_bundles_are_applied_together_and_each_policy_names_its_bundle() {
     let repo = PolicyRepo::new();
     let infra = BundleSpec::new("infra", &["infra"], &[("infra", "dns", 53)]);
     repo.revision(&[shop_v1(), infra.clone()], "two bundles");
-    let run = checked_sync(&repo, &cluster, &[shop_v1(), infra.clone()], &["frontend", "payments", "infra"]);
+    let run = checked_sync(
+        &repo,
+        &cluster,
+        &[shop_v1(), infra.clone()],
+        &["frontend", "payments", "infra"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json["bundles"].as_array().unwrap().len(), 2);
-    assert_eq!(cluster.policy("infra", "dns").unwrap()["metadata"]["annotations"]["netpol-sync.io/bundle"], "infra");
-    assert_eq!(cluster.policy("payments", "api").unwrap()["metadata"]["annotations"]["netpol-sync.io/bundle"], "shop");
+    assert_eq!(
+        cluster.policy("infra", "dns").unwrap()["metadata"]["annotations"]["netpol-sync.io/bundle"],
+        "infra"
+    );
+    assert_eq!(
+        cluster.policy("payments", "api").unwrap()["metadata"]["annotations"]
+            ["netpol-sync.io/bundle"],
+        "shop"
+    );
     assert_eq!(
         in_namespaces(&cluster.policy_hashes(), &["frontend", "payments", "infra"]),
         expected_hashes(&[shop_v1(), infra])
@@ -275,22 +443,38 @@ fn namespace_leaving_the_governed_scope_has_its_managed_policies_pruned_and_fore
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
-    let out = cluster.kubectl(&["create", "-f", "-"], Some(&policy_yaml("payments", "someone-elses", 5)));
+    let out = cluster.kubectl(
+        &["create", "-f", "-"],
+        Some(&policy_yaml("payments", "someone-elses", 5)),
+    );
     assert!(out.status.success());
 
-    let frontend_only = BundleSpec::new("shop", &["frontend"], &[("frontend", "default-deny", 1), ("frontend", "web", 80)]);
-    repo.revision(&[frontend_only.clone()], "payments leaves the scope");
+    let frontend_only = BundleSpec::new(
+        "shop",
+        &["frontend"],
+        &[("frontend", "default-deny", 1), ("frontend", "web", 80)],
+    );
+    repo.revision(
+        std::slice::from_ref(&frontend_only),
+        "payments leaves the scope",
+    );
     let from = cluster.history_len();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(counts(&run).2, 2);
     assert!(cluster.policy("payments", "api").is_none());
     assert!(cluster.policy("payments", "default-deny").is_none());
-    assert!(cluster.policy("payments", "someone-elses").is_some(), "not ours, no longer governed: left alone");
+    assert!(
+        cluster.policy("payments", "someone-elses").is_some(),
+        "not ours, no longer governed: left alone"
+    );
     let start: BTreeMap<_, _> = [("payments", "api"), ("payments", "default-deny")]
         .iter()
         .map(|(ns, n)| {
-            let k = netpol_sync::plan::ObjectKey { namespace: ns.to_string(), name: n.to_string() };
+            let k = netpol_sync::plan::ObjectKey {
+                namespace: ns.to_string(),
+                name: n.to_string(),
+            };
             (k.clone(), expected_hashes(&[shop_v1()])[&k].clone())
         })
         .collect();
@@ -305,7 +489,14 @@ fn missing_governed_namespace_is_a_clear_error_and_nothing_is_written() {
     let requests = cluster.request_count();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2, "{}", run.json);
-    assert!(run.json["message"].as_str().unwrap().contains("namespace payments does not exist"), "{}", run.json);
+    assert!(
+        run.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("namespace payments does not exist"),
+        "{}",
+        run.json
+    );
     assert!(cluster.policy_writes_since(requests).is_empty());
     assert!(cluster.policy_hashes().is_empty());
 }
@@ -321,22 +512,40 @@ fn missing_state_namespace_is_a_clear_error() {
     repo.revision(&[shop_v1()], "v1");
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2);
-    assert!(run.json["message"].as_str().unwrap().contains("state namespace netpol-sync does not exist"), "{}", run.json);
+    assert!(
+        run.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("state namespace netpol-sync does not exist"),
+        "{}",
+        run.json
+    );
     let kc = cluster.kubeconfig.display().to_string();
     let status = netpol_sync(&["status", "--kubeconfig", &kc, "--output", "json"]);
     assert_eq!(status.code, 2);
-    assert!(status.json["message"].as_str().unwrap().contains("does not exist"));
+    assert!(status.json["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
     assert!(cluster.policy_hashes().is_empty());
 }
 
 #[test]
-fn deleted_state_record_falls_back_to_the_trust_anchor_and_is_written_again_without_policy_writes() {
+fn deleted_state_record_falls_back_to_the_trust_anchor_and_is_written_again_without_policy_writes()
+{
     let cluster = Cluster::start(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     let rev = repo.revision(&[shop_v1()], "v1");
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
-    let out = cluster.kubectl(&["delete", "configmap", "-n", STATE_NS, "netpol-sync-state"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cluster.kubectl(
+        &["delete", "configmap", "-n", STATE_NS, "netpol-sync-state"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let requests = cluster.request_count();
     let run = sync(&repo, &cluster, &[]);
@@ -366,7 +575,10 @@ fn force_push_to_an_older_revision_is_refused_after_a_restart_because_since_come
     assert_eq!(cluster.policy_hashes(), before);
     let kc = cluster.kubeconfig.display().to_string();
     let status = netpol_sync(&["status", "--kubeconfig", &kc, "--output", "json"]);
-    assert_eq!(status.json["extra"]["lastFailure"]["reason"], "not-fast-forward");
+    assert_eq!(
+        status.json["extra"]["lastFailure"]["reason"],
+        "not-fast-forward"
+    );
 }
 
 #[test]
@@ -378,12 +590,22 @@ fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_fa
     let mut v2 = shop_v1();
     v2.policies[1].2 = 8080; // update frontend/web
     v2.policies.push(("payments".into(), "new".into(), 9000)); // create payments/new
-    repo.revision(&[v2.clone()], "v2");
+    repo.revision(std::slice::from_ref(&v2), "v2");
 
     // The dry-run create passes (first rule, once); every real create then fails with 500.
     let path = "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies";
-    for (action, times) in [(FaultAction::Latency(std::time::Duration::ZERO), Some(1)), (FaultAction::Status(500), None)] {
-        cluster.emu.inject(FaultRule { method: Some("POST".into()), path_pattern: path.into(), action, times, probability: None, seed: None });
+    for (action, times) in [
+        (FaultAction::Latency(std::time::Duration::ZERO), Some(1)),
+        (FaultAction::Status(500), None),
+    ] {
+        cluster.emu.inject(FaultRule {
+            method: Some("POST".into()),
+            path_pattern: path.into(),
+            action,
+            times,
+            probability: None,
+            seed: None,
+        });
     }
     let start = in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]);
     let from = cluster.history_len();
@@ -391,14 +613,28 @@ fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_fa
     cluster.emu.clear_faults();
     assert_eq!(run.code, 2, "{}", run.json);
     assert_eq!(run.json["reason"], "apply-failed");
-    assert!(run.json["message"].as_str().unwrap().contains("put back"), "{}", run.json);
-    assert_eq!(in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]), expected_hashes(&[shop_v1()]));
+    assert!(
+        run.json["message"].as_str().unwrap().contains("put back"),
+        "{}",
+        run.json
+    );
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[shop_v1()])
+    );
     assert_invariant(&cluster, from, &start, &expected_hashes(&[v2]));
 
     let kc = cluster.kubeconfig.display().to_string();
     let status = netpol_sync(&["status", "--kubeconfig", &kc, "--output", "json"]);
-    assert_eq!(status.json["revision"], v1.as_str(), "the failed revision is not recorded as applied");
-    assert_eq!(status.json["extra"]["lastFailure"]["reason"], "apply-failed");
+    assert_eq!(
+        status.json["revision"],
+        v1.as_str(),
+        "the failed revision is not recorded as applied"
+    );
+    assert_eq!(
+        status.json["extra"]["lastFailure"]["reason"],
+        "apply-failed"
+    );
 }
 
 #[test]
@@ -417,9 +653,19 @@ fn dry_run_refusal_rejects_the_revision_with_nothing_changed_and_the_object_name
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2, "{}", run.json);
     assert_eq!(run.json["reason"], "apply-rejected");
-    assert!(run.json["extra"]["failedObject"].as_str().unwrap().starts_with("payments/"), "{}", run.json);
+    assert!(
+        run.json["extra"]["failedObject"]
+            .as_str()
+            .unwrap()
+            .starts_with("payments/"),
+        "{}",
+        run.json
+    );
     assert!(run.json["message"].as_str().unwrap().contains("dry-run"));
-    assert!(cluster.policy_hashes().is_empty(), "dry-run refusal must change nothing");
+    assert!(
+        cluster.policy_hashes().is_empty(),
+        "dry-run refusal must change nothing"
+    );
 }
 
 #[test]
@@ -430,7 +676,9 @@ fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
     cluster.emu.inject(FaultRule {
         method: Some("POST".into()),
         path_pattern: "/networkpolicies".into(),
-        action: FaultAction::TooManyRequests { retry_after_secs: 1 },
+        action: FaultAction::TooManyRequests {
+            retry_after_secs: 1,
+        },
         times: Some(2),
         probability: None,
         seed: None,
@@ -445,7 +693,10 @@ fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
     });
     let run = checked_sync(&repo, &cluster, &[shop_v1()], &["frontend", "payments"]);
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
-    assert_eq!(in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]), expected_hashes(&[shop_v1()]));
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[shop_v1()])
+    );
 }
 
 #[test]
@@ -455,13 +706,28 @@ fn plan_prints_a_readable_diff_and_writes_nothing() {
     repo.revision(&[shop_v1()], "v1");
     let requests = cluster.request_count();
     let out = std::process::Command::new(sync_support::support::netpol_sync_bin())
-        .args(["plan", "--repo", repo.path().to_str().unwrap(), "--trust-anchor", repo.anchor.to_str().unwrap()])
+        .args([
+            "plan",
+            "--repo",
+            repo.path().to_str().unwrap(),
+            "--trust-anchor",
+            repo.anchor.to_str().unwrap(),
+        ])
         .arg("--kubeconfig")
         .arg(&cluster.kubeconfig)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("+ create payments/api"), "{text}");
-    assert!(cluster.emu.requests().iter().skip(requests).all(|r| r.method == "GET"));
+    assert!(cluster
+        .emu
+        .requests()
+        .iter()
+        .skip(requests)
+        .all(|r| r.method == "GET"));
 }

@@ -16,7 +16,11 @@ fn random_bundle(rng: &mut StdRng) -> BundleSpec {
     let mut policies = Vec::new();
     for ns in NAMESPACES {
         for i in 0..rng.random_range(1..4) {
-            policies.push((ns.to_string(), format!("p{i}"), rng.random_range(1..6u16) * 1000));
+            policies.push((
+                ns.to_string(),
+                format!("p{i}"),
+                rng.random_range(1..6u16) * 1000,
+            ));
         }
     }
     BundleSpec {
@@ -30,7 +34,9 @@ fn random_bundle(rng: &mut StdRng) -> BundleSpec {
 fn random_fault(rng: &mut StdRng, seed: u64) -> FaultRule {
     let action = match rng.random_range(0..5) {
         0 => FaultAction::Status([500, 502, 503][rng.random_range(0..3)]),
-        1 => FaultAction::TooManyRequests { retry_after_secs: rng.random_range(0..2) },
+        1 => FaultAction::TooManyRequests {
+            retry_after_secs: rng.random_range(0..2),
+        },
         2 => FaultAction::Conflict,
         3 => FaultAction::DropConnection,
         _ => FaultAction::Latency(Duration::from_millis(rng.random_range(0..80))),
@@ -54,10 +60,10 @@ fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_inva
         let repo = PolicyRepo::new();
         let old = random_bundle(&mut rng);
         let new = random_bundle(&mut rng);
-        repo.revision(&[old.clone()], "old");
+        repo.revision(std::slice::from_ref(&old), "old");
         let first = sync(&repo, &cluster, &[]);
         assert_eq!(first.code, 0, "seed {seed}: {}", first.stderr);
-        repo.revision(&[new.clone()], "new");
+        repo.revision(std::slice::from_ref(&new), "new");
 
         for i in 0..rng.random_range(1..4) {
             cluster.emu.inject(random_fault(&mut rng, seed * 10 + i));
@@ -67,23 +73,45 @@ fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_inva
         let run = sync(&repo, &cluster, &[]);
         cluster.emu.clear_faults();
 
-        assert_invariant(&cluster, from, &start, &expected_hashes(&[new.clone()]));
+        assert_invariant(
+            &cluster,
+            from,
+            &start,
+            &expected_hashes(std::slice::from_ref(&new)),
+        );
         let now = in_namespaces(&cluster.policy_hashes(), &NAMESPACES);
-        let at_new = now == expected_hashes(&[new.clone()]);
-        let at_old = now == expected_hashes(&[old.clone()]);
-        assert!(at_new || at_old, "seed {seed}: cluster is a mix of two revisions\n{}\n{}", run.json, run.stderr);
+        let at_new = now == expected_hashes(std::slice::from_ref(&new));
+        let at_old = now == expected_hashes(std::slice::from_ref(&old));
+        assert!(
+            at_new || at_old,
+            "seed {seed}: cluster is a mix of two revisions\n{}\n{}",
+            run.json,
+            run.stderr
+        );
         match run.code {
             0 => {
-                assert!(at_new, "seed {seed}: success reported but not at the new revision");
+                assert!(
+                    at_new,
+                    "seed {seed}: success reported but not at the new revision"
+                );
                 reached_new += 1;
             }
             2 => {
-                assert!(at_old, "seed {seed}: failure reported but not back at the old revision: {}", run.json);
+                assert!(
+                    at_old,
+                    "seed {seed}: failure reported but not back at the old revision: {}",
+                    run.json
+                );
                 restored_old += 1;
             }
             other => panic!("seed {seed}: unexpected exit {other}: {}", run.json),
         }
     }
-    eprintln!("random faults: {reached_new} runs reached the new revision, {restored_old} were put back");
-    assert!(reached_new > 0, "no run got through: the faults are too heavy to test anything");
+    eprintln!(
+        "random faults: {reached_new} runs reached the new revision, {restored_old} were put back"
+    );
+    assert!(
+        reached_new > 0,
+        "no run got through: the faults are too heavy to test anything"
+    );
 }

@@ -7,7 +7,9 @@ use crate::kube_client::error_chain;
 use crate::outcome::{Outcome, Verdict};
 use crate::plan::{read_live, LiveError, Plan};
 use crate::reason::ReasonCode;
-use crate::state::{LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore};
+use crate::state::{
+    LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore,
+};
 use std::time::SystemTime;
 
 /// Where the cycle runs and what it already knows.
@@ -52,8 +54,13 @@ impl SyncContext<'_> {
         };
         let mut outcome = match refusal(&plan) {
             Some(o) => o,
-            None if plan.is_empty() => Outcome::new(Verdict::Unchanged, "the cluster already is this revision"),
-            None => Outcome::new(Verdict::Verified, "verified; these writes would make the cluster this revision"),
+            None if plan.is_empty() => {
+                Outcome::new(Verdict::Unchanged, "the cluster already is this revision")
+            }
+            None => Outcome::new(
+                Verdict::Verified,
+                "verified; these writes would make the cluster this revision",
+            ),
         };
         describe(&mut outcome, &plan);
         outcome
@@ -76,10 +83,19 @@ impl SyncContext<'_> {
         }
         let recorded_revision = self.loaded.as_ref().and_then(|l| l.record.revision.clone());
         let revision = input.bundles.revision().to_string();
-        let bundles_now: Vec<RecordedBundle> =
-            plan.bundles().iter().map(|b| RecordedBundle { name: b.name.clone(), digest: b.digest.clone() }).collect();
+        let bundles_now: Vec<RecordedBundle> = plan
+            .bundles()
+            .iter()
+            .map(|b| RecordedBundle {
+                name: b.name.clone(),
+                digest: b.digest.clone(),
+            })
+            .collect();
         let record_unchanged = recorded_revision.as_deref() == Some(revision.as_str())
-            && self.loaded.as_ref().is_some_and(|l| l.record.bundles == bundles_now);
+            && self
+                .loaded
+                .as_ref()
+                .is_some_and(|l| l.record.bundles == bundles_now);
 
         let mut outcome;
         if plan.is_empty() {
@@ -93,7 +109,10 @@ impl SyncContext<'_> {
             let applier = Applier::new(self.client.clone(), self.options.clone());
             match applier.apply(plan.clone()).await {
                 Ok(report) => {
-                    outcome = Outcome::new(Verdict::Applied, format!("applied: {} writes", report.written));
+                    outcome = Outcome::new(
+                        Verdict::Applied,
+                        format!("applied: {} writes", report.written),
+                    );
                     describe(&mut outcome, &snapshot);
                 }
                 Err(ApplyError::DryRun(e)) => {
@@ -106,7 +125,10 @@ impl SyncContext<'_> {
                     let restored = self.restore(&applier, input.previous.as_ref()).await;
                     let mut o = Outcome::error(format!("{error}; {restored}"));
                     o.reason = Some(ReasonCode::ApplyFailed);
-                    o.extra.insert("failedObject".into(), serde_json::json!(error.key.to_string()));
+                    o.extra.insert(
+                        "failedObject".into(),
+                        serde_json::json!(error.key.to_string()),
+                    );
                     describe(&mut o, &snapshot);
                     o.counts = None;
                     self.record_failure(&o).await;
@@ -119,12 +141,19 @@ impl SyncContext<'_> {
             bundles: bundles_now,
             signer: input.signer,
             applied_at: Some(now()),
-            last_failure: self.loaded.as_ref().and_then(|l| l.record.last_failure.clone()),
+            last_failure: self
+                .loaded
+                .as_ref()
+                .and_then(|l| l.record.last_failure.clone()),
             inventory: plan.inventory().clone(),
         };
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
             outcome.verdict = Verdict::Error;
-            outcome.message = format!("{}; but the state record could not be written: {}", outcome.message, error_chain(&e));
+            outcome.message = format!(
+                "{}; but the state record could not be written: {}",
+                outcome.message,
+                error_chain(&e)
+            );
         }
         outcome
     }
@@ -161,10 +190,17 @@ impl SyncContext<'_> {
 
     /// Keep the failure in the state record for `status`, without touching the applied revision.
     pub async fn record_failure(&self, outcome: &Outcome) {
-        let mut record = self.loaded.as_ref().map(|l| l.record.clone()).unwrap_or_default();
+        let mut record = self
+            .loaded
+            .as_ref()
+            .map(|l| l.record.clone())
+            .unwrap_or_default();
         record.last_failure = Some(RecordedFailure {
             revision: outcome.revision.clone(),
-            reason: outcome.reason.map(|r| r.to_string()).unwrap_or_else(|| "error".into()),
+            reason: outcome
+                .reason
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "error".into()),
             message: outcome.message.clone(),
             at: now(),
         });
@@ -204,9 +240,12 @@ fn refusal(plan: &Plan) -> Option<Outcome> {
 }
 
 fn dry_run_refused(e: &WriteError) -> Outcome {
-    let message = format!("the API server refused the revision in dry-run, nothing was changed: {e}");
+    let message =
+        format!("the API server refused the revision in dry-run, nothing was changed: {e}");
     let mut o = match (e.failure, e.code) {
-        (WriteFailure::Refused, Some(400 | 422)) => Outcome::rejected(ReasonCode::ApplyRejected, message, Default::default()),
+        (WriteFailure::Refused, Some(400 | 422)) => {
+            Outcome::rejected(ReasonCode::ApplyRejected, message, Default::default())
+        }
         (WriteFailure::Refused, _) => {
             let mut o = Outcome::error(message);
             o.reason = Some(ReasonCode::ApplyRejected);
@@ -218,7 +257,8 @@ fn dry_run_refused(e: &WriteError) -> Outcome {
             o
         }
     };
-    o.extra.insert("failedObject".into(), serde_json::json!(e.key.to_string()));
+    o.extra
+        .insert("failedObject".into(), serde_json::json!(e.key.to_string()));
     o
 }
 

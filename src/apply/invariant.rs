@@ -42,11 +42,16 @@ impl std::fmt::Display for Violation {
 }
 
 /// Content hashes keyed by namespace/name, the form the checker compares.
-pub fn hashes<'a>(objects: impl IntoIterator<Item = &'a NetworkPolicy>) -> BTreeMap<ObjectKey, String> {
+pub fn hashes<'a>(
+    objects: impl IntoIterator<Item = &'a NetworkPolicy>,
+) -> BTreeMap<ObjectKey, String> {
     objects
         .into_iter()
         .filter_map(|o| {
-            let key = ObjectKey { namespace: o.metadata.namespace.clone()?, name: o.metadata.name.clone()? };
+            let key = ObjectKey {
+                namespace: o.metadata.namespace.clone()?,
+                name: o.metadata.name.clone()?,
+            };
             Some((key, netpol_policy::content_hash(o, ANNOTATION_PREFIX)))
         })
         .collect()
@@ -66,7 +71,13 @@ pub fn check(
             let at_start = start.get(&c.key).cloned();
             let in_new = new.get(&c.key).cloned();
             let ok = c.after == at_start || c.after == in_new;
-            (!ok).then(|| Violation { index, key: c.key.clone(), found: c.after.clone(), at_start, in_new })
+            (!ok).then(|| Violation {
+                index,
+                key: c.key.clone(),
+                found: c.after.clone(),
+                at_start,
+                in_new,
+            })
         })
         .collect();
     if violations.is_empty() {
@@ -93,22 +104,36 @@ mod tests {
     use super::*;
 
     fn key(n: &str) -> ObjectKey {
-        ObjectKey { namespace: "ns".into(), name: n.into() }
+        ObjectKey {
+            namespace: "ns".into(),
+            name: n.into(),
+        }
     }
 
     fn change(n: &str, after: Option<&str>, ours: bool) -> ObservedChange {
-        ObservedChange { key: key(n), after: after.map(String::from), by_netpol_sync: ours }
+        ObservedChange {
+            key: key(n),
+            after: after.map(String::from),
+            by_netpol_sync: ours,
+        }
     }
 
     fn map(entries: &[(&str, &str)]) -> BTreeMap<ObjectKey, String> {
-        entries.iter().map(|(k, v)| (key(k), v.to_string())).collect()
+        entries
+            .iter()
+            .map(|(k, v)| (key(k), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn update_create_and_prune_towards_the_new_revision_hold() {
         let start = map(&[("a", "a1"), ("gone", "g1")]);
         let new = map(&[("a", "a2"), ("b", "b2")]);
-        let changes = [change("b", Some("b2"), true), change("a", Some("a2"), true), change("gone", None, true)];
+        let changes = [
+            change("b", Some("b2"), true),
+            change("a", Some("a2"), true),
+            change("gone", None, true),
+        ];
         assert_eq!(check(&start, &new, &changes), Ok(()));
     }
 
@@ -144,21 +169,32 @@ mod tests {
 
     #[test]
     fn writing_an_object_neither_revision_has_is_a_violation() {
-        assert!(check(&BTreeMap::new(), &BTreeMap::new(), &[change("x", Some("x1"), true)]).is_err());
+        assert!(check(
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &[change("x", Some("x1"), true)]
+        )
+        .is_err());
     }
 
     #[test]
     fn concurrent_hand_edits_are_not_held_against_the_sync() {
         let start = map(&[("a", "a1")]);
         let new = map(&[("a", "a2")]);
-        let changes = [change("a", Some("by-hand"), false), change("a", Some("a2"), true)];
+        let changes = [
+            change("a", Some("by-hand"), false),
+            change("a", Some("a2"), true),
+        ];
         assert_eq!(check(&start, &new, &changes), Ok(()));
     }
 
     #[test]
     fn write_order_requires_every_delete_last() {
         use Action::*;
-        assert_eq!(check_write_order(&[Create, Update, Create, Delete, Delete]), Ok(()));
+        assert_eq!(
+            check_write_order(&[Create, Update, Create, Delete, Delete]),
+            Ok(())
+        );
         assert_eq!(check_write_order(&[]), Ok(()));
         assert_eq!(check_write_order(&[Create, Delete, Update]), Err(2));
     }

@@ -31,7 +31,11 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { concurrency: 32, retry: RetryPolicy::default(), conflict_limit: 5 }
+        ApplyOptions {
+            concurrency: 32,
+            retry: RetryPolicy::default(),
+            conflict_limit: 5,
+        }
     }
 }
 
@@ -102,7 +106,11 @@ impl Applier {
     }
 
     /// Run `writes` concurrently; the first failure stops new writes from starting.
-    async fn phase(&self, writes: &[&PlannedWrite], dry_run: bool) -> Result<ApplyReport, WriteError> {
+    async fn phase(
+        &self,
+        writes: &[&PlannedWrite],
+        dry_run: bool,
+    ) -> Result<ApplyReport, WriteError> {
         let written = AtomicUsize::new(0);
         let already_right = AtomicUsize::new(0);
         futures::stream::iter(writes.iter().map(Ok))
@@ -111,12 +119,17 @@ impl Applier {
                 async move {
                     match self.writer.execute(w, dry_run).await? {
                         WriteDone::Written => written.fetch_add(1, Ordering::Relaxed),
-                        WriteDone::AlreadyRight | WriteDone::Gone => already_right.fetch_add(1, Ordering::Relaxed),
+                        WriteDone::AlreadyRight | WriteDone::Gone => {
+                            already_right.fetch_add(1, Ordering::Relaxed)
+                        }
                     };
                     Ok(())
                 }
             })
             .await?;
-        Ok(ApplyReport { written: written.into_inner(), already_right: already_right.into_inner() })
+        Ok(ApplyReport {
+            written: written.into_inner(),
+            already_right: already_right.into_inner(),
+        })
     }
 }

@@ -30,7 +30,9 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
     /// 429, 5xx, or the request never got an answer: try again.
-    Transient { retry_after: Option<Duration> },
+    Transient {
+        retry_after: Option<Duration>,
+    },
     /// 409 Conflict: the object changed since it was read (or a precondition failed).
     Conflict,
     /// 409 AlreadyExists on create.
@@ -68,7 +70,9 @@ pub fn classify(err: &kube::Error) -> ErrorClass {
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 1).
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_delay);
         // Full jitter on the upper half keeps concurrent writers from retrying in lockstep.
         let half = capped / 2;
@@ -116,7 +120,9 @@ mod tests {
         let mut s = Status::failure("x", reason).with_code(code);
         if retry_after > 0 {
             // Decoded the way the client decodes an API server's 429 body.
-            let details: StatusDetails = serde_json::from_value(serde_json::json!({"retryAfterSeconds": retry_after})).unwrap();
+            let details: StatusDetails =
+                serde_json::from_value(serde_json::json!({"retryAfterSeconds": retry_after}))
+                    .unwrap();
             s = s.with_details(details);
         }
         kube::Error::Api(s.boxed())
@@ -124,10 +130,21 @@ mod tests {
 
     #[test]
     fn classification_follows_the_status_code() {
-        assert_eq!(classify(&api(429, "TooManyRequests", 3)), ErrorClass::Transient { retry_after: Some(Duration::from_secs(3)) });
-        assert_eq!(classify(&api(503, "ServiceUnavailable", 0)), ErrorClass::Transient { retry_after: None });
+        assert_eq!(
+            classify(&api(429, "TooManyRequests", 3)),
+            ErrorClass::Transient {
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
+        assert_eq!(
+            classify(&api(503, "ServiceUnavailable", 0)),
+            ErrorClass::Transient { retry_after: None }
+        );
         assert_eq!(classify(&api(409, "Conflict", 0)), ErrorClass::Conflict);
-        assert_eq!(classify(&api(409, "AlreadyExists", 0)), ErrorClass::AlreadyExists);
+        assert_eq!(
+            classify(&api(409, "AlreadyExists", 0)),
+            ErrorClass::AlreadyExists
+        );
         assert_eq!(classify(&api(404, "NotFound", 0)), ErrorClass::NotFound);
         assert_eq!(classify(&api(403, "Forbidden", 0)), ErrorClass::Permanent);
         assert_eq!(classify(&api(422, "Invalid", 0)), ErrorClass::Permanent);
@@ -142,19 +159,35 @@ mod tests {
         }
         assert!(p.delay(1, None) <= Duration::from_millis(100));
         assert!(p.delay(5, None) >= Duration::from_millis(800));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(3600))), p.max_retry_after);
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3600))),
+            p.max_retry_after
+        );
     }
 
     #[tokio::test]
     async fn transient_errors_are_retried_until_success_and_permanent_ones_are_not() {
-        let p = RetryPolicy { base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(2), ..Default::default() };
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            ..Default::default()
+        };
         let mut calls = 0;
         let r: Result<u32, _> = p
             .run(|| {
                 calls += 1;
                 let n = calls;
-                async move { if n < 3 { Err(api(500, "InternalError", 0)) } else { Ok(n) } }
+                async move {
+                    if n < 3 {
+                        Err(api(500, "InternalError", 0))
+                    } else {
+                        Ok(n)
+                    }
+                }
             })
             .await;
         assert_eq!(r.unwrap(), 3);

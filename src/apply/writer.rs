@@ -58,12 +58,19 @@ pub struct Writer {
 
 impl Writer {
     pub fn new(client: kube::Client, retry: RetryPolicy, conflict_limit: u32) -> Writer {
-        Writer { client, retry, conflict_limit }
+        Writer {
+            client,
+            retry,
+            conflict_limit,
+        }
     }
 
     pub async fn execute(&self, w: &PlannedWrite, dry_run: bool) -> Result<WriteDone, WriteError> {
         let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &w.key.namespace);
-        let pp = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
+        let pp = PostParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.into()),
+        };
         let fail = |e: &kube::Error, failure: WriteFailure| WriteError {
             key: w.key.clone(),
             action: w.action,
@@ -87,18 +94,28 @@ impl Writer {
             let result = match &step {
                 Step::Done(done) => return Ok(*done),
                 Step::Create => {
-                    let Some(desired) = &w.desired else { return Ok(WriteDone::Gone) };
-                    self.retry.run(|| api.create(&pp, &desired.object)).await.map(|_| WriteDone::Written)
+                    let Some(desired) = &w.desired else {
+                        return Ok(WriteDone::Gone);
+                    };
+                    self.retry
+                        .run(|| api.create(&pp, &desired.object))
+                        .await
+                        .map(|_| WriteDone::Written)
                 }
                 Step::Replace(live) => {
-                    let Some(desired) = &w.desired else { return Ok(WriteDone::Gone) };
+                    let Some(desired) = &w.desired else {
+                        return Ok(WriteDone::Gone);
+                    };
                     let mut object = desired.object.clone();
                     object.metadata.resource_version = live.resource_version.clone();
                     // Someone else's finalizers are theirs to remove, not ours.
                     if !live.finalizers.is_empty() {
                         object.metadata.finalizers = Some(live.finalizers.clone());
                     }
-                    self.retry.run(|| api.replace(&w.key.name, &pp, &object)).await.map(|_| WriteDone::Written)
+                    self.retry
+                        .run(|| api.replace(&w.key.name, &pp, &object))
+                        .await
+                        .map(|_| WriteDone::Written)
                 }
                 Step::Delete(live) => {
                     let dp = DeleteParams {
@@ -109,7 +126,10 @@ impl Writer {
                         }),
                         ..Default::default()
                     };
-                    self.retry.run(|| api.delete(&w.key.name, &dp)).await.map(|_| WriteDone::Written)
+                    self.retry
+                        .run(|| api.delete(&w.key.name, &dp))
+                        .await
+                        .map(|_| WriteDone::Written)
                 }
             };
             step = match result {
@@ -119,9 +139,13 @@ impl Writer {
                     (ErrorClass::NotFound, Step::Replace(_)) => Step::Create,
                     (ErrorClass::Conflict | ErrorClass::AlreadyExists, _) => {
                         tracing::info!(object = %w.key, "conflict: re-reading and re-planning this object");
-                        self.reread(&api, w).await.map_err(|e| fail(&e, failure_of(&e)))?
+                        self.reread(&api, w)
+                            .await
+                            .map_err(|e| fail(&e, failure_of(&e)))?
                     }
-                    (ErrorClass::Transient { .. }, _) => return Err(fail(&e, WriteFailure::Exhausted)),
+                    (ErrorClass::Transient { .. }, _) => {
+                        return Err(fail(&e, WriteFailure::Exhausted))
+                    }
                     _ => return Err(fail(&e, WriteFailure::Refused)),
                 },
             };
@@ -137,12 +161,18 @@ impl Writer {
     }
 
     /// The object changed since the plan read it: decide again for this one object.
-    async fn reread(&self, api: &Api<NetworkPolicy>, w: &PlannedWrite) -> Result<Step, kube::Error> {
+    async fn reread(
+        &self,
+        api: &Api<NetworkPolicy>,
+        w: &PlannedWrite,
+    ) -> Result<Step, kube::Error> {
         let current = self.retry.run(|| api.get_opt(&w.key.name)).await?;
         let live = current.as_ref().and_then(LivePolicy::from_object);
         Ok(match (&w.desired, live) {
             (Some(_), None) => Step::Create,
-            (Some(desired), Some(live)) if desired.matches(&live) => Step::Done(WriteDone::AlreadyRight),
+            (Some(desired), Some(live)) if desired.matches(&live) => {
+                Step::Done(WriteDone::AlreadyRight)
+            }
             (Some(_), Some(live)) => Step::Replace(version(&live)),
             (None, None) => Step::Done(WriteDone::Gone),
             (None, Some(live)) if live.terminating => Step::Done(WriteDone::Gone),

@@ -10,7 +10,8 @@ use crate::verify::VerifyError;
 pub struct BundleError {
     pub reason: ReasonCode,
     pub message: String,
-    pub location: Location,
+    /// Boxed: it is the bulk of the error, and errors travel in every `Result` here.
+    pub location: Box<Location>,
 }
 
 impl BundleError {
@@ -18,7 +19,7 @@ impl BundleError {
         BundleError {
             reason,
             message: message.into(),
-            location: Location::default(),
+            location: Box::default(),
         }
     }
 
@@ -27,7 +28,7 @@ impl BundleError {
     }
 
     pub fn location(&self) -> Location {
-        self.location.clone()
+        (*self.location).clone()
     }
 
     pub(crate) fn in_bundle(mut self, bundle: &str) -> Self {
@@ -67,7 +68,7 @@ impl BundleError {
     pub(crate) fn from_verify(e: VerifyError) -> Self {
         BundleError {
             reason: e.reason(),
-            location: e.location(),
+            location: Box::new(e.location()),
             message: e.message,
         }
     }

@@ -240,7 +240,12 @@ pub(crate) fn load_tree(
     // Trust first: every selected manifest and its signatures before any policy file.
     let mut trusted = Vec::with_capacity(selected.len());
     for name in &selected {
-        let tree_id = available[name.as_str()];
+        let Some(&tree_id) = available.get(name.as_str()) else {
+            return Err(BundleError::new(
+                ReasonCode::NotFound,
+                format!("bundle `{name}` is not in the revision"),
+            ));
+        };
         let t = trust_manifest(repo, name, tree_id, verifier.clone(), opts, &mut budget)
             .map_err(|e| e.in_bundle(name))?;
         trusted.push(t);
@@ -365,7 +370,13 @@ fn load_content(
     let mut policies = Vec::new();
     for entry in &t.manifest.files {
         let path = entry.path.as_str();
-        let id = t.tree.files[path];
+        let Some(&id) = t.tree.files.get(path) else {
+            return Err(BundleError::new(
+                ReasonCode::MissingFile,
+                format!("`{path}` is listed in bundle.yaml but not in the revision"),
+            )
+            .in_file(path));
+        };
         let size = tree::blob_size(repo, id)?;
         if size != entry.size {
             return Err(BundleError::new(

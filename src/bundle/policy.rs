@@ -349,78 +349,147 @@ mod tests {
     #[test]
     fn invalid_policy_end_port_below_port() {
         let (r, f, m) = invalid_at("  podSelector: {}\n  ingress:\n    - ports:\n        - port: 8080\n          endPort: 80\n");
-        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.ingress[0].ports[0].endPort")), "{m}");
+        assert_eq!(
+            (r, f.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("spec.ingress[0].ports[0].endPort")
+            ),
+            "{m}"
+        );
     }
 
     #[test]
     fn invalid_policy_end_port_with_named_port() {
         let (r, f, _) = invalid_at("  podSelector: {}\n  egress:\n    - ports:\n        - port: http\n          endPort: 9000\n");
-        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.egress[0].ports[0].endPort")));
+        assert_eq!(
+            (r, f.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("spec.egress[0].ports[0].endPort")
+            )
+        );
     }
 
     #[test]
     fn invalid_policy_port_out_of_range() {
-        let (r, f, _) = invalid_at("  podSelector: {}\n  ingress:\n    - ports:\n        - port: 70000\n");
-        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.ingress[0].ports[0].port")));
+        let (r, f, _) =
+            invalid_at("  podSelector: {}\n  ingress:\n    - ports:\n        - port: 70000\n");
+        assert_eq!(
+            (r, f.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("spec.ingress[0].ports[0].port")
+            )
+        );
     }
 
     #[test]
     fn invalid_policy_unsupported_protocol() {
         let (r, f, _) = invalid_at("  podSelector: {}\n  ingress:\n    - ports:\n        - protocol: ICMP\n          port: 1\n");
-        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.ingress[0].ports[0].protocol")));
+        assert_eq!(
+            (r, f.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("spec.ingress[0].ports[0].protocol")
+            )
+        );
     }
 
     #[test]
     fn invalid_policy_bad_cidr() {
         let (r, f, _) = invalid_at("  podSelector: {}\n  egress:\n    - to:\n        - ipBlock:\n            cidr: 10.0.0.0/33\n");
-        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.egress[0].to[0].ipBlock.cidr")));
+        assert_eq!(
+            (r, f.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("spec.egress[0].to[0].ipBlock.cidr")
+            )
+        );
     }
 
     #[test]
     fn invalid_policy_except_outside_cidr() {
         let (r, f, _) = invalid_at("  podSelector: {}\n  egress:\n    - to:\n        - ipBlock:\n            cidr: 10.0.0.0/16\n            except: [192.168.0.0/24]\n");
-        assert_eq!((r, f.as_deref()), (ReasonCode::InvalidPolicy, Some("spec.egress[0].to[0].ipBlock.except[0]")));
+        assert_eq!(
+            (r, f.as_deref()),
+            (
+                ReasonCode::InvalidPolicy,
+                Some("spec.egress[0].to[0].ipBlock.except[0]")
+            )
+        );
     }
 
     #[test]
     fn invalid_policy_ip_block_with_selector_in_one_peer() {
         let (r, f, _) = invalid_at("  podSelector: {}\n  ingress:\n    - from:\n        - ipBlock:\n            cidr: 10.0.0.0/8\n          podSelector: {}\n");
         assert_eq!(r, ReasonCode::InvalidPolicy);
-        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.ingress[0].from[0]")), "{f:?}");
+        assert!(
+            f.as_deref()
+                .is_some_and(|f| f.starts_with("spec.ingress[0].from[0]")),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn invalid_policy_unsupported_policy_type() {
         let (r, f, _) = invalid_at("  podSelector: {}\n  policyTypes: [Sideways]\n");
         assert_eq!(r, ReasonCode::InvalidPolicy);
-        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.policyTypes")), "{f:?}");
+        assert!(
+            f.as_deref()
+                .is_some_and(|f| f.starts_with("spec.policyTypes")),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn invalid_policy_bad_match_expression_operator() {
         let (r, f, _) = invalid_at("  podSelector:\n    matchExpressions:\n      - key: app\n        operator: Near\n        values: [a]\n");
         assert_eq!(r, ReasonCode::InvalidPolicy);
-        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.podSelector.matchExpressions[0]")), "{f:?}");
+        assert!(
+            f.as_deref()
+                .is_some_and(|f| f.starts_with("spec.podSelector.matchExpressions[0]")),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn invalid_policy_bad_label_value_in_selector() {
-        let (r, f, _) = invalid_at("  podSelector:\n    matchLabels:\n      app: \"not a valid value!\"\n");
+        let (r, f, _) =
+            invalid_at("  podSelector:\n    matchLabels:\n      app: \"not a valid value!\"\n");
         assert_eq!(r, ReasonCode::InvalidPolicy);
-        assert!(f.as_deref().is_some_and(|f| f.starts_with("spec.podSelector.matchLabels")), "{f:?}");
+        assert!(
+            f.as_deref()
+                .is_some_and(|f| f.starts_with("spec.podSelector.matchLabels")),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn invalid_policy_bad_object_name() {
         let e = load(&DENY.replace("name: default-deny", "name: Default_Deny")).unwrap_err();
-        assert_eq!((e.reason, e.location.field.as_deref()), (ReasonCode::InvalidPolicy, Some("metadata.name")));
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("metadata.name"))
+        );
     }
 
     #[test]
     fn invalid_policy_bad_label_on_the_object() {
-        let e = load(&DENY.replace("  namespace: payments\n", "  namespace: payments\n  labels:\n    \"-bad-\": x\n")).unwrap_err();
+        let e = load(&DENY.replace(
+            "  namespace: payments\n",
+            "  namespace: payments\n  labels:\n    \"-bad-\": x\n",
+        ))
+        .unwrap_err();
         assert_eq!(e.reason, ReasonCode::InvalidPolicy);
-        assert!(e.location.field.as_deref().is_some_and(|f| f.starts_with("metadata.labels")), "{:?}", e.location.field);
+        assert!(
+            e.location
+                .field
+                .as_deref()
+                .is_some_and(|f| f.starts_with("metadata.labels")),
+            "{:?}",
+            e.location.field
+        );
     }
 
     #[test]
@@ -428,7 +497,10 @@ mod tests {
         let p = load("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: p\n  namespace: payments\nspec:\n  podSelector: {}\n  egress:\n    - ports:\n        - port: 53\n").unwrap();
         let spec = p[0].object.spec.as_ref().unwrap();
         // Upstream SetDefaults_NetworkPolicySpec: Ingress always, Egress when egress rules exist.
-        assert_eq!(spec.policy_types.as_deref(), Some(&["Ingress".to_string(), "Egress".to_string()][..]));
+        assert_eq!(
+            spec.policy_types.as_deref(),
+            Some(&["Ingress".to_string(), "Egress".to_string()][..])
+        );
         let port = &spec.egress.as_ref().unwrap()[0].ports.as_ref().unwrap()[0];
         assert_eq!(port.protocol.as_deref(), Some("TCP"));
         // Writing the defaults out gives the same content hash.

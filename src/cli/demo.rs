@@ -4,7 +4,7 @@
 //! checks each step did what it should, and ends with a summary table. Exit 0 only if
 //! every step behaved.
 
-use super::sync::{init_logging, run_async, runtime, Mode};
+use super::sync::{run_async, runtime, Mode};
 use super::{Cli, Command as CliCommand, DemoArgs};
 use crate::bundle::seal::seal;
 use crate::bundle::Limits;
@@ -18,31 +18,55 @@ use std::time::Instant;
 
 const NAMESPACES: [&str; 3] = ["frontend", "checkout", "payments"];
 
-/// The example shop, as in bundles/: default-deny everywhere plus the flows the app needs.
-fn example_files() -> Vec<(&'static str, String)> {
-    let deny = |ns: &str| {
-        format!(
-            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress, Egress]\n"
-        )
-    };
-    let allow = |ns: &str, name: &str, app: &str, from_ns: &str, port: u16| {
-        format!(
-            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector:\n    matchLabels: {{app: {app}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels: {{kubernetes.io/metadata.name: {from_ns}}}\n    ports:\n    - port: {port}\n"
-        )
-    };
+/// The example bundle from bundles/shop, compiled in so that `demo` needs nothing beyond
+/// the binary, git and ssh-keygen.
+fn example_files() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("frontend/default-deny.yaml", deny("frontend")),
-        ("frontend/web.yaml", allow("frontend", "web", "web", "ingress-nginx", 8080)),
-        ("checkout/default-deny.yaml", deny("checkout")),
-        ("checkout/checkout-api.yaml", allow("checkout", "checkout-api", "checkout-api", "frontend", 8443)),
-        ("payments/default-deny.yaml", deny("payments")),
-        ("payments/payments-api.yaml", allow("payments", "payments-api", "payments-api", "checkout", 9443)),
+        (
+            "frontend/default-deny.yaml",
+            include_str!("../../bundles/shop/frontend/default-deny.yaml"),
+        ),
+        (
+            "frontend/web.yaml",
+            include_str!("../../bundles/shop/frontend/web.yaml"),
+        ),
+        (
+            "checkout/default-deny.yaml",
+            include_str!("../../bundles/shop/checkout/default-deny.yaml"),
+        ),
+        (
+            "checkout/checkout-api.yaml",
+            include_str!("../../bundles/shop/checkout/checkout-api.yaml"),
+        ),
+        (
+            "payments/default-deny.yaml",
+            include_str!("../../bundles/shop/payments/default-deny.yaml"),
+        ),
+        (
+            "payments/payments-api.yaml",
+            include_str!("../../bundles/shop/payments/payments-api.yaml"),
+        ),
     ]
 }
 
+fn example_file(path: &str) -> String {
+    example_files()
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// The example's bundle.yaml; `seal` rewrites its `files:` list for the demo's content.
 fn manifest_header() -> String {
-    "apiVersion: netpol-sync/v1\nkind: Bundle\nname: shop\nnamespaces: [frontend, checkout, payments]\nallowOpen: []\nfiles: []\n"
-        .to_string()
+    include_str!("../../bundles/shop/bundle.yaml").to_string()
+}
+
+fn example_policy_count() -> usize {
+    example_files()
+        .iter()
+        .map(|(_, body)| body.matches("kind: NetworkPolicy").count())
+        .sum()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,20 +92,38 @@ impl DemoRepo {
         cmd.current_dir(&self.dir)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .args(["-c", "user.name=Demo", "-c", "user.email=demo@example.com", "-c", "gpg.format=ssh"]);
+            .args([
+                "-c",
+                "user.name=Demo",
+                "-c",
+                "user.email=demo@example.com",
+                "-c",
+                "gpg.format=ssh",
+            ]);
         if let Some(k) = key {
-            cmd.arg("-c").arg(format!("user.signingkey={}", self.keys.join(k).display()));
+            cmd.arg("-c")
+                .arg(format!("user.signingkey={}", self.keys.join(k).display()));
         }
-        let out = cmd.args(args).output().map_err(|e| setup(format!("git: {e}")))?;
+        let out = cmd
+            .args(args)
+            .output()
+            .map_err(|e| setup(format!("git: {e}")))?;
         if !out.status.success() {
-            return Err(setup(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr))));
+            return Err(setup(format!(
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     fn keygen(&self, name: &str) -> Result<String, DemoError> {
         let path = self.keys.join(name);
-        run_tool(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&path))?;
+        run_tool(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .arg(&path),
+        )?;
         let public = std::fs::read_to_string(path.with_extension("pub")).map_err(setup)?;
         let key: Vec<&str> = public.split_whitespace().take(2).collect();
         Ok(format!("{name}@example.com {}\n", key.join(" ")))
@@ -109,7 +151,11 @@ impl DemoRepo {
                 .arg(self.keys.join(key))
                 .arg(&manifest),
         )?;
-        std::fs::rename(bundle.join("bundle.yaml.sig"), sigs.join(format!("{key}.sig"))).map_err(setup)
+        std::fs::rename(
+            bundle.join("bundle.yaml.sig"),
+            sigs.join(format!("{key}.sig")),
+        )
+        .map_err(setup)
     }
 
     fn commit(&self, key: Option<&str>, message: &str) -> Result<String, DemoError> {
@@ -127,7 +173,10 @@ fn run_tool(cmd: &mut Command) -> Result<(), DemoError> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(setup(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr))))
+        Err(setup(format!(
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )))
     }
 }
 
@@ -161,13 +210,16 @@ impl Demo {
         ]
         .map(String::from);
         match Cli::try_parse_from(argv) {
-            Ok(Cli { command: CliCommand::Sync(args) }) => run_async(args, Mode::Sync).await,
+            Ok(Cli {
+                command: CliCommand::Sync(args),
+            }) => run_async(args, Mode::Sync).await,
             Ok(_) => Outcome::error("demo built the wrong command"),
             Err(e) => Outcome::error(e.to_string()),
         }
     }
 
-    /// NetworkPolicies in the cluster as `namespace/name` → port list, for "untouched" checks.
+    /// NetworkPolicies in the cluster as `namespace/name content-hash`, for "untouched"
+    /// and "back to" checks.
     fn policies(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .emu
@@ -175,18 +227,11 @@ impl Demo {
             .into_iter()
             .filter_map(|v| serde_json::from_value::<NetworkPolicy>(v).ok())
             .map(|np| {
-                let ports: Vec<String> = np
-                    .spec
-                    .iter()
-                    .flat_map(|s| s.ingress.iter().flatten())
-                    .flat_map(|r| r.ports.iter().flatten())
-                    .filter_map(|p| p.port.as_ref().map(|p| format!("{p:?}")))
-                    .collect();
+                let hash = netpol_policy::content_hash(&np, crate::bundle::ANNOTATION_PREFIX);
+                let ns = np.metadata.namespace.clone().unwrap_or_default();
                 format!(
-                    "{}/{} {}",
-                    np.metadata.namespace.unwrap_or_default(),
-                    np.metadata.name.unwrap_or_default(),
-                    ports.join(",")
+                    "{ns}/{} {hash}",
+                    np.metadata.name.clone().unwrap_or_default()
                 )
             })
             .collect();
@@ -195,11 +240,24 @@ impl Demo {
     }
 
     fn policy_changes(&self) -> usize {
-        self.emu.history().iter().filter(|c| c.kind == "networkpolicies").count()
+        self.emu
+            .history()
+            .iter()
+            .filter(|c| c.kind == "networkpolicies")
+            .count()
     }
 
-    fn record(&mut self, name: &'static str, expected: impl Into<String>, outcome: &Outcome, ok: bool) {
-        let verdict = serde_json::to_value(outcome.verdict).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    fn record(
+        &mut self,
+        name: &'static str,
+        expected: impl Into<String>,
+        outcome: &Outcome,
+        ok: bool,
+    ) {
+        let verdict = serde_json::to_value(outcome.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
         let mut got = verdict;
         if let Some(r) = outcome.reason {
             got.push_str(&format!(" ({r})"));
@@ -207,11 +265,24 @@ impl Demo {
         if let Some(c) = outcome.counts {
             got.push_str(&format!(" +{} ~{} -{}", c.created, c.updated, c.deleted));
         }
-        println!("  → {}{}", got, if ok { "" } else { "   <-- NOT WHAT SHOULD HAPPEN" });
+        println!(
+            "  → {}{}",
+            got,
+            if ok {
+                ""
+            } else {
+                "   <-- NOT WHAT SHOULD HAPPEN"
+            }
+        );
         if !ok {
             println!("    {}", outcome.message);
         }
-        self.steps.push(Step { name, expected: expected.into(), got, ok });
+        self.steps.push(Step {
+            name,
+            expected: expected.into(),
+            got,
+            ok,
+        });
     }
 }
 
@@ -222,8 +293,8 @@ fn screen(title: &str, text: &str) {
     }
 }
 
+/// No log subscriber: the narration says what happens, and drift shows in its own lines.
 pub fn run(args: DemoArgs) -> ExitCode {
-    init_logging();
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -243,9 +314,20 @@ pub fn run(args: DemoArgs) -> ExitCode {
 
 async fn tour(hold: bool) -> Result<bool, DemoError> {
     let started = Instant::now();
-    let work = tempfile::Builder::new().prefix("netpol-sync-demo-").tempdir().map_err(setup)?;
-    let namespaces = std::iter::once("netpol-sync").chain(NAMESPACES).map(String::from).collect();
-    let emu = Emulator::start(EmuConfig { tls: false, token: None, namespaces }).map_err(|e| setup(format!("emulator: {e}")))?;
+    let work = tempfile::Builder::new()
+        .prefix("netpol-sync-demo-")
+        .tempdir()
+        .map_err(setup)?;
+    let namespaces = std::iter::once("netpol-sync")
+        .chain(NAMESPACES)
+        .map(String::from)
+        .collect();
+    let emu = Emulator::start(EmuConfig {
+        tls: false,
+        token: None,
+        namespaces,
+    })
+    .map_err(|e| setup(format!("emulator: {e}")))?;
     let kubeconfig = work.path().join("kubeconfig");
     emu.write_kubeconfig(&kubeconfig).map_err(setup)?;
     let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
@@ -254,13 +336,23 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     })
     .await
     .map_err(setup)?;
-    let repo = DemoRepo { dir: work.path().join("policies"), keys: work.path().join("keys"), anchor: work.path().join("trust-anchor") };
+    let repo = DemoRepo {
+        dir: work.path().join("policies"),
+        keys: work.path().join("keys"),
+        anchor: work.path().join("trust-anchor"),
+    };
     std::fs::create_dir_all(&repo.dir).map_err(setup)?;
     std::fs::create_dir_all(&repo.keys).map_err(setup)?;
     repo.git(None, &["init", "-q", "-b", "main"])?;
     let alice = repo.keygen("alice")?;
     std::fs::write(&repo.anchor, &alice).map_err(setup)?;
-    let mut demo = Demo { emu, repo, kubeconfig, client, steps: Vec::new() };
+    let mut demo = Demo {
+        emu,
+        repo,
+        kubeconfig,
+        client,
+        steps: Vec::new(),
+    };
 
     screen(
         "netpol-sync demo",
@@ -273,16 +365,25 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
 
     // 1. First apply.
     demo.repo.write("keys/allowed_signers", &alice)?;
-    demo.repo.write("bundles/shop/bundle.yaml", &manifest_header())?;
+    demo.repo
+        .write("bundles/shop/bundle.yaml", &manifest_header())?;
     for (path, body) in example_files() {
-        demo.repo.write(&format!("bundles/shop/{path}"), &body)?;
+        demo.repo.write(&format!("bundles/shop/{path}"), body)?;
     }
     demo.repo.seal_and_sign("alice")?;
-    let first = demo.repo.commit(Some("alice"), "shop: default-deny plus the app's flows")?;
-    screen("1. First apply", "alice commits the shop bundle, signed (git commit -S) and sealed; netpol-sync syncs.");
+    let first = demo
+        .repo
+        .commit(Some("alice"), "shop: default-deny plus the app's flows")?;
+    screen(
+        "1. First apply",
+        "alice commits the shop bundle, signed (git commit -S) and sealed; netpol-sync syncs.",
+    );
     let o = demo.sync().await;
-    let ok = o.verdict == Verdict::Applied && o.counts.is_some_and(|c| c.created == 6) && demo.policies().len() == 6;
-    demo.record("first apply", "applied, 6 created", &o, ok);
+    let n = example_policy_count();
+    let ok = o.verdict == Verdict::Applied
+        && o.counts.is_some_and(|c| c.created == n)
+        && demo.policies().len() == n;
+    demo.record("first apply", format!("applied, {n} created"), &o, ok);
 
     // 2. A debug hole made by hand is reverted.
     screen(
@@ -296,22 +397,41 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     }))
     .map_err(setup)?;
     let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(demo.client.clone(), "payments");
-    api.create(&kube::api::PostParams { dry_run: false, field_manager: Some("kubectl-create".into()) }, &hole)
-        .await
-        .map_err(|e| setup(format!("creating the debug hole: {e}")))?;
+    api.create(
+        &kube::api::PostParams {
+            dry_run: false,
+            field_manager: Some("kubectl-create".into()),
+        },
+        &hole,
+    )
+    .await
+    .map_err(|e| setup(format!("creating the debug hole: {e}")))?;
     let o = demo.sync().await;
-    let drift = o.extra.get("drift").and_then(|d| d.as_array()).cloned().unwrap_or_default();
+    let drift = o
+        .extra
+        .get("drift")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
     for d in &drift {
         println!("  drift: {d}");
     }
     let ok = o.verdict == Verdict::Applied
         && o.counts.is_some_and(|c| c.deleted == 1)
-        && drift.iter().any(|d| d["name"] == "debug-allow-all" && d["field_manager"] == "kubectl-create")
-        && !demo.policies().iter().any(|p| p.starts_with("payments/debug-allow-all"));
+        && drift
+            .iter()
+            .any(|d| d["name"] == "debug-allow-all" && d["field_manager"] == "kubectl-create")
+        && !demo
+            .policies()
+            .iter()
+            .any(|p| p.starts_with("payments/debug-allow-all"));
     demo.record("debug hole reverted", "applied, -1, drift reported", &o, ok);
 
     // 3. An unsigned commit is refused, the cluster untouched.
-    screen("3. An unsigned commit", "mallory pushes a commit without a signature that opens checkout-api to everyone.");
+    screen(
+        "3. An unsigned commit",
+        "mallory pushes a commit without a signature that opens checkout-api to everyone.",
+    );
     demo.repo.write(
         "bundles/shop/checkout/checkout-api.yaml",
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: checkout-api\n  namespace: checkout\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress:\n  - {}\n",
@@ -323,26 +443,40 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     let ok = o.verdict == Verdict::Rejected
         && o.reason == Some(crate::reason::ReasonCode::UnsignedCommit)
         && (demo.policies(), demo.policy_changes()) == before;
-    demo.record("unsigned commit refused", "rejected (unsigned-commit), cluster untouched", &o, ok);
+    demo.record(
+        "unsigned commit refused",
+        "rejected (unsigned-commit), cluster untouched",
+        &o,
+        ok,
+    );
     demo.repo.git(None, &["reset", "-q", "--hard", "HEAD~1"])?;
 
     // 4. A signed change with its prune.
     screen(
         "4. A signed change with a prune",
-        "alice moves the web policy to port 8443 and retires checkout-api's separate policy\nin favour of a new one; netpol-sync creates and updates first, deletes last.",
+        "alice lets the web pods take HTTPS from the ingress and renames checkout's egress\npolicy; netpol-sync creates and updates first, and deletes the old name last.",
     );
-    let mut web = example_files().into_iter().find(|(p, _)| *p == "frontend/web.yaml").map(|(_, b)| b).unwrap_or_default();
-    web = web.replace("port: 8080", "port: 8443");
+    let web = example_file("frontend/web.yaml").replace("port: http\n", "port: https\n");
     demo.repo.write("bundles/shop/frontend/web.yaml", &web)?;
-    let checkout = example_files().into_iter().find(|(p, _)| *p == "checkout/checkout-api.yaml").map(|(_, b)| b).unwrap_or_default();
-    std::fs::remove_file(demo.repo.dir.join("bundles/shop/checkout/checkout-api.yaml")).map_err(setup)?;
-    demo.repo.write("bundles/shop/checkout/checkout-from-frontend.yaml", &checkout.replace("name: checkout-api\n", "name: checkout-from-frontend\n"))?;
+    let checkout = example_file("checkout/checkout-api.yaml").replace(
+        "name: checkout-api-to-payments",
+        "name: checkout-to-payments",
+    );
+    demo.repo
+        .write("bundles/shop/checkout/checkout-api.yaml", &checkout)?;
     demo.repo.seal_and_sign("alice")?;
-    demo.repo.commit(Some("alice"), "web on 8443; rename checkout policy")?;
+    demo.repo.commit(
+        Some("alice"),
+        "web takes https; rename checkout egress policy",
+    )?;
     let o = demo.sync().await;
     let ok = o.verdict == Verdict::Applied
-        && o.counts.is_some_and(|c| c.created == 1 && c.updated == 1 && c.deleted == 1)
-        && !demo.policies().iter().any(|p| p.starts_with("checkout/checkout-api "));
+        && o.counts
+            .is_some_and(|c| c.created == 1 && c.updated == 1 && c.deleted == 1)
+        && !demo
+            .policies()
+            .iter()
+            .any(|p| p.starts_with("checkout/checkout-api-to-payments "));
     demo.record("signed change + prune", "applied, +1 ~1 -1", &o, ok);
 
     // 5. Key rotation.
@@ -351,29 +485,47 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         "alice adds bob's key to keys/allowed_signers (a commit alice signs);\nbob then signs a change of his own, trusted because alice's commit vouched for him.",
     );
     let bob = demo.repo.keygen("bob")?;
-    demo.repo.write("keys/allowed_signers", &format!("{alice}{bob}"))?;
+    demo.repo
+        .write("keys/allowed_signers", &format!("{alice}{bob}"))?;
     demo.repo.commit(Some("alice"), "trust bob")?;
-    let payments = example_files().into_iter().find(|(p, _)| *p == "payments/payments-api.yaml").map(|(_, b)| b).unwrap_or_default();
-    demo.repo.write("bundles/shop/payments/payments-api.yaml", &payments.replace("port: 9443", "port: 9444"))?;
+    let before_bob = demo.policies();
+    let payments = example_file("payments/payments-api.yaml").replace("port: 8443", "port: 9443");
+    demo.repo
+        .write("bundles/shop/payments/payments-api.yaml", &payments)?;
     demo.repo.seal_and_sign("bob")?;
-    let bobs = demo.repo.commit(Some("bob"), "payments-api on 9444 (bob)")?;
+    let bobs = demo
+        .repo
+        .commit(Some("bob"), "payments-api takes 9443 (bob)")?;
     let o = demo.sync().await;
-    let signer = o.commits.iter().find(|c| c.commit == bobs).map(|c| c.principal.clone()).unwrap_or_default();
+    let signer = o
+        .commits
+        .iter()
+        .find(|c| c.commit == bobs)
+        .map(|c| c.principal.clone())
+        .unwrap_or_default();
     println!("  head signed by {signer}");
-    let ok = o.verdict == Verdict::Applied && o.counts.is_some_and(|c| c.updated == 1) && signer == "bob@example.com";
+    let ok = o.verdict == Verdict::Applied
+        && o.counts.is_some_and(|c| c.updated == 1)
+        && signer == "bob@example.com";
     demo.record("key rotation", "applied, signed by bob", &o, ok);
 
     // 6. git revert as rollback.
-    screen("6. Rollback by git revert", "bob's change misbehaves; on-call reverts it with a new signed commit (git revert -S).");
-    let before_bob: Vec<String> = {
-        let mut p = demo.policies();
-        p.iter_mut().filter(|l| l.starts_with("payments/payments-api ")).for_each(|l| *l = l.replace("9444", "9443"));
-        p
-    };
-    demo.repo.git(Some("bob"), &["revert", "--no-edit", "-S", "HEAD"])?;
+    screen(
+        "6. Rollback by git revert",
+        "bob's change misbehaves; on-call reverts it with a new signed commit (git revert -S).",
+    );
+    demo.repo
+        .git(Some("bob"), &["revert", "--no-edit", "-S", "HEAD"])?;
     let o = demo.sync().await;
-    let ok = o.verdict == Verdict::Applied && o.counts.is_some_and(|c| c.updated == 1) && demo.policies() == before_bob;
-    demo.record("git revert rollback", "applied, ~1, back to before bob's change", &o, ok);
+    let ok = o.verdict == Verdict::Applied
+        && o.counts.is_some_and(|c| c.updated == 1)
+        && demo.policies() == before_bob;
+    demo.record(
+        "git revert rollback",
+        "applied, ~1, back to before bob's change",
+        &o,
+        ok,
+    );
 
     // 7. A force-push to an old revision is refused.
     screen(
@@ -386,15 +538,33 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     let ok = o.verdict == Verdict::Rejected
         && o.reason == Some(crate::reason::ReasonCode::NotFastForward)
         && (demo.policies(), demo.policy_changes()) == before;
-    demo.record("force-push refused", "rejected (not-fast-forward), cluster untouched", &o, ok);
+    demo.record(
+        "force-push refused",
+        "rejected (not-fast-forward), cluster untouched",
+        &o,
+        ok,
+    );
 
     println!("\n━━ Summary ({:.1}s)", started.elapsed().as_secs_f64());
     println!("  {:<26} {:<48} {:<28} ok", "step", "expected", "got");
     for s in &demo.steps {
-        println!("  {:<26} {:<48} {:<28} {}", s.name, s.expected, s.got, if s.ok { "yes" } else { "NO" });
+        println!(
+            "  {:<26} {:<48} {:<28} {}",
+            s.name,
+            s.expected,
+            s.got,
+            if s.ok { "yes" } else { "NO" }
+        );
     }
     let all_ok = demo.steps.iter().all(|s| s.ok);
-    println!("\n  {}", if all_ok { "Every step behaved as it should." } else { "Some steps did NOT behave as they should." });
+    println!(
+        "\n  {}",
+        if all_ok {
+            "Every step behaved as it should."
+        } else {
+            "Some steps did NOT behave as they should."
+        }
+    );
 
     if hold {
         let kept = work.keep();
@@ -410,14 +580,21 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
 mod tests {
     use super::*;
 
+    /// The tour edits the example by text replacement; if the example changes under it,
+    /// a step must not silently become a no-op.
     #[test]
-    fn example_policies_are_valid_network_policies_in_the_bundle_namespaces() {
-        for (path, body) in example_files() {
-            let value: serde_json::Value = serde_yaml::from_str(&body).unwrap();
-            let np = netpol_policy::decode_strict(value).unwrap_or_else(|e| panic!("{path}: {e:?}"));
-            assert!(netpol_policy::validate_create(&np).is_empty(), "{path}");
-            let ns = np.metadata.namespace.unwrap();
-            assert!(NAMESPACES.contains(&ns.as_str()) && path.starts_with(&ns), "{path}");
-        }
+    fn every_edit_the_tour_makes_matches_the_example_bundle() {
+        assert!(example_file("frontend/web.yaml").contains("port: http\n"));
+        assert!(
+            example_file("checkout/checkout-api.yaml").contains("name: checkout-api-to-payments")
+        );
+        assert_eq!(
+            example_file("payments/payments-api.yaml")
+                .matches("port: 8443")
+                .count(),
+            1
+        );
+        assert!(manifest_header().contains("namespaces: [frontend, checkout, payments]"));
+        assert!(example_policy_count() >= NAMESPACES.len());
     }
 }

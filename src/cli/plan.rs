@@ -29,7 +29,14 @@ pub fn print_detail(outcome: &Outcome) {
 pub fn detail_text(outcome: &Outcome) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let list = |k: &str| outcome.extra.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = |k: &str| {
+        outcome
+            .extra
+            .get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let writes = list("plan");
     for w in writes.iter().take(MAX_TEXT_WRITES) {
@@ -38,14 +45,31 @@ pub fn detail_text(outcome: &Outcome) -> String {
             "update" => "~ update",
             _ => "- delete",
         };
-        let bundle = w.get("bundle").and_then(Value::as_str).map(|b| format!("  (bundle {b})")).unwrap_or_default();
-        let _ = writeln!(s, "  {sign} {}/{}{bundle}", str_of(w, "namespace"), str_of(w, "name"));
+        let bundle = w
+            .get("bundle")
+            .and_then(Value::as_str)
+            .map(|b| format!("  (bundle {b})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {sign} {}/{}{bundle}",
+            str_of(w, "namespace"),
+            str_of(w, "name")
+        );
     }
     if writes.len() > MAX_TEXT_WRITES {
-        let _ = writeln!(s, "  … and {} more writes (--output json lists all)", writes.len() - MAX_TEXT_WRITES);
+        let _ = writeln!(
+            s,
+            "  … and {} more writes (--output json lists all)",
+            writes.len() - MAX_TEXT_WRITES
+        );
     }
     for d in list("drift") {
-        let manager = d.get("field_manager").and_then(Value::as_str).map(|m| format!(" by {m}")).unwrap_or_default();
+        let manager = d
+            .get("field_manager")
+            .and_then(Value::as_str)
+            .map(|m| format!(" by {m}"))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
             "  drift: {}/{} {}{manager}, reverted",
@@ -61,7 +85,11 @@ pub fn detail_text(outcome: &Outcome) -> String {
             "  would open namespace {} (bundle {}): {}",
             str_of(&o, "namespace"),
             str_of(&o, "bundle"),
-            if allowed { "allowed by allowOpen" } else { "refused" }
+            if allowed {
+                "allowed by allowOpen"
+            } else {
+                "refused"
+            }
         );
     }
     s

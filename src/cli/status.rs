@@ -40,7 +40,8 @@ async fn status(args: &StatusArgs) -> Outcome {
                 store.namespace()
             ),
         );
-        o.extra.insert("stateNamespace".into(), json!(store.namespace()));
+        o.extra
+            .insert("stateNamespace".into(), json!(store.namespace()));
         return o;
     };
     let r = loaded.record;
@@ -52,11 +53,21 @@ async fn status(args: &StatusArgs) -> Outcome {
         },
     );
     o.revision = r.revision.clone();
-    o.bundles = r.bundles.iter().map(|b| BundleSummary { name: b.name.clone(), digest: b.digest.clone(), signers: Vec::new() }).collect();
-    o.extra.insert("stateNamespace".into(), json!(store.namespace()));
+    o.bundles = r
+        .bundles
+        .iter()
+        .map(|b| BundleSummary {
+            name: b.name.clone(),
+            digest: b.digest.clone(),
+            signers: Vec::new(),
+        })
+        .collect();
+    o.extra
+        .insert("stateNamespace".into(), json!(store.namespace()));
     o.extra.insert("appliedAt".into(), json!(r.applied_at));
     o.extra.insert("signer".into(), json!(r.signer));
-    o.extra.insert("managedPolicies".into(), json!(r.inventory.len()));
+    o.extra
+        .insert("managedPolicies".into(), json!(r.inventory.len()));
     o.extra.insert("lastFailure".into(), json!(r.last_failure));
     o
 }
@@ -69,15 +80,32 @@ fn detail_text(o: &Outcome) -> String {
         let _ = writeln!(s, "  applied at {at}");
     }
     if let Some(signer) = get("signer").as_object() {
-        let field = |k: &str| signer.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-        let _ = writeln!(s, "  signed by  {} ({})", field("principal"), field("fingerprint"));
+        let field = |k: &str| {
+            signer
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+                .to_string()
+        };
+        let _ = writeln!(
+            s,
+            "  signed by  {} ({})",
+            field("principal"),
+            field("fingerprint")
+        );
     }
     if let Some(n) = get("managedPolicies").as_u64() {
         let _ = writeln!(s, "  managed policies {n}");
     }
     if let Some(f) = get("lastFailure").as_object() {
         let field = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-        let _ = writeln!(s, "  last failure {} at {}: {}", field("reason"), field("at"), field("message"));
+        let _ = writeln!(
+            s,
+            "  last failure {} at {}: {}",
+            field("reason"),
+            field("at"),
+            field("message")
+        );
     }
     s
 }

@@ -36,18 +36,27 @@ pub fn run(args: ClusterRunArgs, mode: Mode) -> ExitCode {
 }
 
 pub(super) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// Logs go to stderr as readable text (drift, retries, conflicts); `RUST_LOG` tunes them.
 pub(super) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .try_init();
 }
 
 pub(super) fn cluster_target(k: &KubeArgs) -> ClusterTarget {
-    ClusterTarget { kubeconfig: k.kubeconfig.clone(), context: k.context.clone() }
+    ClusterTarget {
+        kubeconfig: k.kubeconfig.clone(),
+        context: k.context.clone(),
+    }
 }
 
 pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
@@ -60,11 +69,19 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         Ok(l) => l,
         Err(e) => return Outcome::error(format!("{} (API server {url})", error_chain(&e))),
     };
-    let since = args.since.clone().or_else(|| loaded.as_ref().and_then(|l| l.record.revision.clone()));
+    let since = args
+        .since
+        .clone()
+        .or_else(|| loaded.as_ref().and_then(|l| l.record.revision.clone()));
     if since.is_none() {
         tracing::info!("no state record: judging the revision against the trust anchor alone");
     }
-    let ctx = SyncContext { client, state: &store, loaded, options: ApplyOptions::default() };
+    let ctx = SyncContext {
+        client,
+        state: &store,
+        loaded,
+        options: ApplyOptions::default(),
+    };
 
     let verified = match verify_and_load(&args, since.as_deref()) {
         Ok(v) => v,
@@ -78,8 +95,12 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
     let mut outcome = match mode {
         Mode::Plan => ctx.plan_outcome(&verified.bundles).await,
         Mode::Sync => {
-            ctx.sync_once(SyncInput { bundles: verified.bundles, previous: verified.previous, signer: verified.signer })
-                .await
+            ctx.sync_once(SyncInput {
+                bundles: verified.bundles,
+                previous: verified.previous,
+                signer: verified.signer,
+            })
+            .await
         }
     };
     outcome.commits = verified.commits;
@@ -95,11 +116,17 @@ struct Verified {
 
 fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verified, Box<Outcome>> {
     let error = |m: String| Box::new(Outcome::error(m));
-    let repo = Repo::open(&args.repo.repo).map_err(|e| error(format!("cannot open repository {}: {e}", args.repo.repo)))?;
+    let repo = Repo::open(&args.repo.repo)
+        .map_err(|e| error(format!("cannot open repository {}: {e}", args.repo.repo)))?;
     let anchor_path = &args.trust.trust_anchor;
-    let anchor_bytes = std::fs::read(anchor_path)
-        .map_err(|e| error(format!("cannot read trust anchor {}: {e}", anchor_path.display())))?;
-    let rejected = |reason, message: String, location| Box::new(Outcome::rejected(reason, message, location));
+    let anchor_bytes = std::fs::read(anchor_path).map_err(|e| {
+        error(format!(
+            "cannot read trust anchor {}: {e}",
+            anchor_path.display()
+        ))
+    })?;
+    let rejected =
+        |reason, message: String, location| Box::new(Outcome::rejected(reason, message, location));
     let anchor = AllowedSigners::parse(&anchor_path.display().to_string(), &anchor_bytes)
         .map_err(|e| rejected(e.reason(), e.to_string(), e.location()))?;
     let policy = SignaturePolicy {
@@ -117,11 +144,18 @@ fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verifie
     let previous = previous_bundles(&repo, &rev, &opts);
     let head = rev.commits().iter().find(|c| c.commit == rev.commit_id());
     Ok(Verified {
-        signer: head.map(|c| RecordedSigner { principal: c.principal.clone(), fingerprint: c.fingerprint.clone() }),
+        signer: head.map(|c| RecordedSigner {
+            principal: c.principal.clone(),
+            fingerprint: c.fingerprint.clone(),
+        }),
         commits: rev
             .commits()
             .iter()
-            .map(|c| CommitSummary { commit: c.commit.to_string(), principal: c.principal.clone(), fingerprint: c.fingerprint.clone() })
+            .map(|c| CommitSummary {
+                commit: c.commit.to_string(),
+                principal: c.principal.clone(),
+                fingerprint: c.fingerprint.clone(),
+            })
             .collect(),
         bundles,
         previous,
@@ -131,7 +165,11 @@ fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verifie
 /// The last applied revision's bundles, from its verified commit: what a failed apply
 /// puts back. A base that no longer loads (for example under stricter validation) cannot
 /// be restored; that is logged and the failure path says so.
-fn previous_bundles(repo: &Repo, rev: &VerifiedRevision, opts: &BundleOptions) -> Option<VerifiedBundles> {
+fn previous_bundles(
+    repo: &Repo,
+    rev: &VerifiedRevision,
+    opts: &BundleOptions,
+) -> Option<VerifiedBundles> {
     let base = rev.base()?;
     match load_verified(repo, &base, opts) {
         Ok(b) => Some(b),
@@ -141,4 +179,3 @@ fn previous_bundles(repo: &Repo, rev: &VerifiedRevision, opts: &BundleOptions) -
         }
     }
 }
-

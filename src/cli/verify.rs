@@ -1,8 +1,9 @@
 //! `netpol-sync verify`: the signed commit chain of a revision, offline.
 
 use super::VerifyArgs;
+use crate::bundle::{load_verified, VerifiedBundles};
 use crate::git::Repo;
-use crate::outcome::{CommitSummary, Outcome, Verdict};
+use crate::outcome::{BundleSummary, CommitSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
 use crate::verify::{
     verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError,
@@ -42,9 +43,9 @@ pub fn run(args: VerifyArgs) -> Outcome {
     }
 }
 
-/// The Outcome of a revision whose chain verified. Later stages that take a
-/// [`VerifiedRevision`] (the bundles) report here.
-fn verified_outcome(_repo: &Repo, verified: &VerifiedRevision, _args: &VerifyArgs) -> Outcome {
+/// The Outcome of a revision whose chain verified: its bundles must verify too, or the
+/// whole revision is rejected.
+fn verified_outcome(repo: &Repo, verified: &VerifiedRevision, args: &VerifyArgs) -> Outcome {
     let commits: Vec<CommitSummary> = verified
         .commits()
         .iter()
@@ -59,10 +60,45 @@ fn verified_outcome(_repo: &Repo, verified: &VerifiedRevision, _args: &VerifyArg
         1 => "1 commit verified".to_string(),
         n => format!("{n} commits verified along the first-parent chain"),
     };
-    let mut outcome = Outcome::new(Verdict::Verified, message);
-    outcome.revision = Some(verified.commit_id().to_string());
+    let revision = Some(verified.commit_id().to_string());
+    let bundles = match load_verified(repo, verified, &args.select.bundle_options()) {
+        Ok(b) => b,
+        Err(e) => {
+            // A bundle that is not there (or a repository that cannot be read) is a usage
+            // or I/O error; everything else is a verdict on the revision's content.
+            let mut outcome = if e.reason() != ReasonCode::NotFound {
+                Outcome::rejected(e.reason(), e.to_string(), e.location())
+            } else {
+                let mut o = Outcome::error(e.to_string());
+                o.reason = Some(e.reason());
+                o.location = e.location();
+                o
+            };
+            outcome.revision = revision;
+            outcome.commits = commits;
+            return outcome;
+        }
+    };
+    let mut outcome = Outcome::new(
+        Verdict::Verified,
+        format!("{message}; {} bundle(s) verified", bundles.bundles().len()),
+    );
+    outcome.revision = revision;
     outcome.commits = commits;
+    outcome.bundles = bundle_summaries(&bundles);
     outcome
+}
+
+pub(crate) fn bundle_summaries(bundles: &VerifiedBundles) -> Vec<BundleSummary> {
+    bundles
+        .bundles()
+        .iter()
+        .map(|b| BundleSummary {
+            name: b.name().to_string(),
+            digest: b.digest().to_string(),
+            signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
+        })
+        .collect()
 }
 
 fn load_anchor(path: &std::path::Path) -> Result<AllowedSigners, Box<Outcome>> {

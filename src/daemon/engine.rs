@@ -23,8 +23,8 @@ pub struct CycleInput {
 pub struct DriftReverted {
     pub namespace: String,
     pub name: String,
-    /// `created` (a deleted policy put back), `updated` (a hand edit undone), `deleted`
-    /// (a hand-made policy removed).
+    /// What was found, as the sync engine names it: `modified` (edited by hand, undone),
+    /// `created` (made by hand, removed), `deleted` (deleted by hand, put back).
     pub kind: String,
     pub field_manager: Option<String>,
 }

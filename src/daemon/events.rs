@@ -85,7 +85,7 @@ impl SyncEvent {
                 "DriftReverted",
                 "Warning",
                 format!(
-                    "NetworkPolicy {namespace}/{name}: {change} reverted (changed by {})",
+                    "NetworkPolicy {namespace}/{name}: {change} by hand, reverted (field manager {})",
                     field_manager.as_deref().unwrap_or("unknown field manager")
                 ),
             ),

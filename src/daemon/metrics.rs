@@ -23,8 +23,8 @@ pub struct ReasonLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
-    /// `created` (a deleted policy put back), `updated` (a hand edit undone), `deleted`
-    /// (a hand-made policy removed)
+    /// The sync engine's drift kinds: `modified` (a hand edit undone), `created` (a
+    /// hand-made policy removed), `deleted` (a policy deleted by hand put back).
     pub kind: String,
 }
 

@@ -40,6 +40,9 @@ impl Default for LoopConfig {
     }
 }
 
+/// How often a standby replica looks at its leadership.
+const STANDBY_CHECK: Duration = Duration::from_secs(1);
+
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoopExit {
@@ -81,9 +84,15 @@ impl<E: SyncEngine> RunLoop<E> {
         let mut failures = 0u32;
         let mut last_revision: Option<String> = None;
         let mut first = true;
+        let mut standby = false;
         loop {
             if !first {
-                let delay = next_delay(&self.config, failures, rand::random::<f64>());
+                let mut delay = next_delay(&self.config, failures, rand::random::<f64>());
+                if standby {
+                    // A standby replica checks its leadership often, so it starts syncing
+                    // soon after it acquires the lease, not an interval later.
+                    delay = delay.min(STANDBY_CHECK);
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = self.trigger.fired() => tracing::debug!("woken by webhook"),
@@ -94,10 +103,10 @@ impl<E: SyncEngine> RunLoop<E> {
             if *shutdown.borrow() {
                 return LoopExit::Shutdown;
             }
-            if !self.leader.is_leader() {
+            standby = !self.leader.is_leader();
+            if standby {
                 self.metrics.leader.set(0);
                 self.http.set_readiness(Readiness::Standby);
-                // Standby: check again soon, the leader may be gone.
                 failures = 0;
                 continue;
             }

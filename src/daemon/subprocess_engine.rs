@@ -129,8 +129,11 @@ pub fn parse_outcome(stdout: &[u8]) -> Option<CycleReport> {
             unchanged,
         });
     }
+    // `Outcome` keeps command-specific detail under `extra`.
     let drift = v
-        .get("drift")
+        .get("extra")
+        .and_then(|e| e.get("drift"))
+        .or_else(|| v.get("drift"))
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(drift_entry).collect())
         .unwrap_or_default();
@@ -168,7 +171,7 @@ mod tests {
 
     #[test]
     fn reads_an_applied_outcome() {
-        let json = br#"{"verdict":"applied","revision":"abc","message":"ok","bundles":[{"name":"prod","digest":"sha256:00"}],"created":1,"updated":2,"deleted":3,"unchanged":4,"drift":[{"namespace":"p","name":"n","kind":"updated","field_manager":"kubectl-edit"}]}"#;
+        let json = br#"{"verdict":"applied","revision":"abc","message":"ok","bundles":[{"name":"prod","digest":"sha256:00"}],"created":1,"updated":2,"deleted":3,"unchanged":4,"extra":{"drift":[{"namespace":"p","name":"n","kind":"modified","field_manager":"kubectl-edit"}]}}"#;
         let r = parse_outcome(json).unwrap();
         assert_eq!(r.outcome.verdict, Verdict::Applied);
         assert_eq!(r.outcome.revision.as_deref(), Some("abc"));

@@ -27,7 +27,12 @@ pub struct Drift {
 
 impl Drift {
     pub(super) fn deleted(key: ObjectKey) -> Drift {
-        Drift { kind: DriftKind::Deleted, namespace: key.namespace, name: key.name, field_manager: None }
+        Drift {
+            kind: DriftKind::Deleted,
+            namespace: key.namespace,
+            name: key.name,
+            field_manager: None,
+        }
     }
 
     pub(super) fn created(live: &LivePolicy) -> Drift {
@@ -60,7 +65,8 @@ impl std::fmt::Display for Drift {
 /// matches our own annotation, the revision changed and this is an ordinary update. A
 /// hand-made object with exactly the desired content is adopted, not reported.
 pub(super) fn classify_changed(live: &LivePolicy, desired_hash: &str) -> Option<Drift> {
-    let ours_untouched = live.managed && live.written_hash.as_deref() == Some(live.content_hash.as_str());
+    let ours_untouched =
+        live.managed && live.written_hash.as_deref() == Some(live.content_hash.as_str());
     if ours_untouched || live.content_hash == desired_hash {
         return None;
     }

@@ -39,7 +39,10 @@ pub struct LivePolicy {
 impl LivePolicy {
     pub fn from_object(np: &NetworkPolicy) -> Option<LivePolicy> {
         let meta = &np.metadata;
-        let key = ObjectKey { namespace: meta.namespace.clone()?, name: meta.name.clone()? };
+        let key = ObjectKey {
+            namespace: meta.namespace.clone()?,
+            name: meta.name.clone()?,
+        };
         let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
         let annotation = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k)).cloned();
         Some(LivePolicy {
@@ -106,7 +109,10 @@ impl LiveSet {
             .filter(|p| p.managed || governed.contains(&p.key.namespace))
             .map(|p| (p.key.clone(), p))
             .collect();
-        LiveSet { policies, namespaces: None }
+        LiveSet {
+            policies,
+            namespaces: None,
+        }
     }
 
     pub fn with_namespaces(mut self, namespaces: BTreeMap<String, NamespacePhase>) -> LiveSet {
@@ -135,7 +141,10 @@ impl LiveSet {
     }
 
     pub fn count_in(&self, namespace: &str) -> usize {
-        self.policies.keys().filter(|k| k.namespace == namespace).count()
+        self.policies
+            .keys()
+            .filter(|k| k.namespace == namespace)
+            .count()
     }
 }
 
@@ -152,8 +161,13 @@ const LIST_PAGE: u32 = 500;
 
 /// Read the live set with one paginated cluster-wide list (one request per page instead of
 /// one per namespace) and the namespaces' phases.
-pub async fn read_live(client: &kube::Client, governed: &BTreeSet<String>) -> Result<LiveSet, LiveError> {
-    let objects = list_all::<NetworkPolicy>(&Api::all(client.clone())).await.map_err(LiveError::ListPolicies)?;
+pub async fn read_live(
+    client: &kube::Client,
+    governed: &BTreeSet<String>,
+) -> Result<LiveSet, LiveError> {
+    let objects = list_all::<NetworkPolicy>(&Api::all(client.clone()))
+        .await
+        .map_err(LiveError::ListPolicies)?;
     let namespaces = list_all::<Namespace>(&Api::all(client.clone()))
         .await
         .map_err(LiveError::ListNamespaces)?
@@ -197,7 +211,12 @@ mod tests {
             metadata: ObjectMeta {
                 namespace: Some(ns.into()),
                 name: Some(name.into()),
-                labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 ..Default::default()
             },
             ..Default::default()
@@ -205,11 +224,16 @@ mod tests {
     }
 
     #[test]
-    fn live_set_holds_governed_namespaces_and_our_objects_anywhere_but_not_foreign_objects_elsewhere() {
+    fn live_set_holds_governed_namespaces_and_our_objects_anywhere_but_not_foreign_objects_elsewhere(
+    ) {
         let governed: BTreeSet<String> = ["payments".to_string()].into();
         let objects = [
             policy("payments", "hand-made", &[]),
-            policy("left-scope", "ours", &[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)]),
+            policy(
+                "left-scope",
+                "ours",
+                &[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)],
+            ),
             policy("kube-system", "theirs", &[(MANAGED_BY_LABEL, "helm")]),
         ];
         let live = LiveSet::from_objects(&objects, &governed);

@@ -13,7 +13,9 @@ pub use live::{read_live, LiveError, LivePolicy, LiveSet, NamespacePhase};
 
 use crate::bundle::{DesiredPolicy, VerifiedBundles, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::outcome::{BundleSummary, Counts};
-use live::{BUNDLE_ANNOTATION, BUNDLE_DIGEST_ANNOTATION, CONTENT_HASH_ANNOTATION, REVISION_ANNOTATION};
+use live::{
+    BUNDLE_ANNOTATION, BUNDLE_DIGEST_ANNOTATION, CONTENT_HASH_ANNOTATION, REVISION_ANNOTATION,
+};
 use netpol_policy::NetworkPolicy;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,13 +65,19 @@ impl DesiredObject {
         let meta = &mut object.metadata;
         meta.namespace = Some(d.namespace.clone());
         meta.name = Some(d.name.clone());
-        meta.labels.get_or_insert_with(Default::default).insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+        meta.labels
+            .get_or_insert_with(Default::default)
+            .insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
         let annotations = meta.annotations.get_or_insert_with(Default::default);
         annotations.insert(REVISION_ANNOTATION.into(), revision.into());
         annotations.insert(BUNDLE_ANNOTATION.into(), d.bundle.clone());
         annotations.insert(BUNDLE_DIGEST_ANNOTATION.into(), digest.into());
         annotations.insert(CONTENT_HASH_ANNOTATION.into(), d.content_hash.clone());
-        DesiredObject { object, content_hash: d.content_hash.clone(), bundle: d.bundle.clone() }
+        DesiredObject {
+            object,
+            content_hash: d.content_hash.clone(),
+            bundle: d.bundle.clone(),
+        }
     }
 
     /// True when `live` needs no write: same content after defaulting, and it carries
@@ -98,10 +106,18 @@ pub struct PlannedWrite {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "kebab-case")]
 pub enum Blocker {
-    NamespaceMissing { namespace: String },
-    NamespaceTerminating { namespace: String },
+    NamespaceMissing {
+        namespace: String,
+    },
+    NamespaceTerminating {
+        namespace: String,
+    },
     /// A policy the revision needs is being deleted and held by finalizers.
-    ObjectTerminating { namespace: String, name: String, finalizers: Vec<String> },
+    ObjectTerminating {
+        namespace: String,
+        name: String,
+        finalizers: Vec<String>,
+    },
 }
 
 impl fmt::Display for Blocker {
@@ -182,16 +198,26 @@ impl Plan {
             .iter()
             .flat_map(|b| b.policies.iter().map(move |d| (b, d)))
             .map(|(b, d)| {
-                let key = ObjectKey { namespace: d.namespace.clone(), name: d.name.clone() };
+                let key = ObjectKey {
+                    namespace: d.namespace.clone(),
+                    name: d.name.clone(),
+                };
                 (key, DesiredObject::from_desired(d, &revision, &b.digest))
             })
             .collect();
-        let governed: BTreeSet<String> = views.iter().flat_map(|b| b.namespaces.iter().cloned()).collect();
+        let governed: BTreeSet<String> = views
+            .iter()
+            .flat_map(|b| b.namespaces.iter().cloned())
+            .collect();
         let mut plan = Plan {
             revision: revision_id,
             bundles: views
                 .iter()
-                .map(|b| BundleSummary { name: b.name.to_string(), digest: b.digest.clone(), signers: b.signers.clone() })
+                .map(|b| BundleSummary {
+                    name: b.name.to_string(),
+                    digest: b.digest.clone(),
+                    signers: b.signers.clone(),
+                })
                 .collect(),
             governed,
             writes: Vec::new(),
@@ -199,7 +225,10 @@ impl Plan {
             would_open: Vec::new(),
             drift: Vec::new(),
             blockers: Vec::new(),
-            inventory: desired.iter().map(|(k, d)| (k.clone(), d.content_hash.clone())).collect(),
+            inventory: desired
+                .iter()
+                .map(|(k, d)| (k.clone(), d.content_hash.clone()))
+                .collect(),
         };
         plan.diff(&desired, live, previously_applied);
         plan.would_open = guard::would_open(views, &desired, live);
@@ -254,7 +283,8 @@ impl Plan {
                 live: Some(version(have)),
             });
         }
-        self.writes.sort_by(|a, b| a.action.cmp(&b.action).then_with(|| a.key.cmp(&b.key)));
+        self.writes
+            .sort_by(|a, b| a.action.cmp(&b.action).then_with(|| a.key.cmp(&b.key)));
     }
 
     pub fn revision(&self) -> git2::Oid {
@@ -318,10 +348,14 @@ fn blockers(writes: &[PlannedWrite], live: &LiveSet) -> Vec<Blocker> {
     for w in writes.iter().filter(|w| w.action != Action::Delete) {
         match live.namespace_phase(&w.key.namespace) {
             Some(None) => {
-                out.insert(Blocker::NamespaceMissing { namespace: w.key.namespace.clone() });
+                out.insert(Blocker::NamespaceMissing {
+                    namespace: w.key.namespace.clone(),
+                });
             }
             Some(Some(NamespacePhase::Terminating)) => {
-                out.insert(Blocker::NamespaceTerminating { namespace: w.key.namespace.clone() });
+                out.insert(Blocker::NamespaceTerminating {
+                    namespace: w.key.namespace.clone(),
+                });
             }
             _ => {}
         }

@@ -3,23 +3,31 @@
 use super::*;
 use crate::bundle::ANNOTATION_PREFIX;
 use k8s_openapi::api::networking::v1::{NetworkPolicyPort, NetworkPolicySpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ManagedFieldsEntry, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ManagedFieldsEntry, ObjectMeta,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub(crate) fn policy(ns: &str, name: &str, port: i32) -> NetworkPolicy {
     NetworkPolicy {
-        metadata: ObjectMeta { namespace: Some(ns.into()), name: Some(name.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            ..Default::default()
+        },
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
             policy_types: Some(vec!["Ingress".into()]),
-            ingress: Some(vec![k8s_openapi::api::networking::v1::NetworkPolicyIngressRule {
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::Int(port)),
-                    protocol: Some("TCP".into()),
+            ingress: Some(vec![
+                k8s_openapi::api::networking::v1::NetworkPolicyIngressRule {
+                    ports: Some(vec![NetworkPolicyPort {
+                        port: Some(IntOrString::Int(port)),
+                        protocol: Some("TCP".into()),
+                        ..Default::default()
+                    }]),
                     ..Default::default()
-                }]),
-                ..Default::default()
-            }]),
+                },
+            ]),
             ..Default::default()
         }),
     }
@@ -98,22 +106,57 @@ fn governed(namespaces: &[&str]) -> BTreeSet<String> {
 }
 
 fn actions(plan: &Plan) -> Vec<(Action, String)> {
-    plan.writes().iter().map(|w| (w.action, w.key.to_string())).collect()
+    plan.writes()
+        .iter()
+        .map(|w| (w.action, w.key.to_string()))
+        .collect()
 }
 
 #[test]
 fn empty_cluster_plans_a_create_per_policy_marked_with_our_label_and_annotations() {
-    let b = [bundle("prod", &["a", "b"], vec![desired("prod", "a", "p1", 80), desired("prod", "b", "p2", 443)])];
+    let b = [bundle(
+        "prod",
+        &["a", "b"],
+        vec![
+            desired("prod", "a", "p1", 80),
+            desired("prod", "b", "p2", 443),
+        ],
+    )];
     let plan = plan_for(revision(1), &b, &LiveSet::default(), None);
-    assert_eq!(plan.counts(), Counts { created: 2, updated: 0, deleted: 0, unchanged: 0 });
+    assert_eq!(
+        plan.counts(),
+        Counts {
+            created: 2,
+            updated: 0,
+            deleted: 0,
+            unchanged: 0
+        }
+    );
     let obj = &plan.writes()[0].desired.as_ref().unwrap().object;
     let labels = obj.metadata.labels.as_ref().unwrap();
-    assert_eq!(labels.get("app.kubernetes.io/managed-by").map(String::as_str), Some("netpol-sync"));
+    assert_eq!(
+        labels
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("netpol-sync")
+    );
     let ann = obj.metadata.annotations.as_ref().unwrap();
-    assert_eq!(ann.get("netpol-sync.io/revision"), Some(&revision(1).to_string()));
-    assert_eq!(ann.get("netpol-sync.io/bundle").map(String::as_str), Some("prod"));
-    assert!(ann.get("netpol-sync.io/bundle-digest").unwrap().starts_with("sha256:"));
-    assert_eq!(ann.get("netpol-sync.io/content-hash"), Some(&b[0].policies[0].content_hash));
+    assert_eq!(
+        ann.get("netpol-sync.io/revision"),
+        Some(&revision(1).to_string())
+    );
+    assert_eq!(
+        ann.get("netpol-sync.io/bundle").map(String::as_str),
+        Some("prod")
+    );
+    assert!(ann
+        .get("netpol-sync.io/bundle-digest")
+        .unwrap()
+        .starts_with("sha256:"));
+    assert_eq!(
+        ann.get("netpol-sync.io/content-hash"),
+        Some(&b[0].policies[0].content_hash)
+    );
     assert!(plan.drift().is_empty());
 }
 
@@ -131,13 +174,20 @@ fn cluster_already_at_the_revision_plans_nothing() {
 #[test]
 fn revision_change_is_an_update_without_drift() {
     let old = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
-    let new = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 8080)])];
+    let new = [bundle(
+        "prod",
+        &["a"],
+        vec![desired("prod", "a", "p1", 8080)],
+    )];
     let first = plan_for(revision(1), &old, &LiveSet::default(), None);
     let live = LiveSet::from_objects(&written_objects(&first), &governed(&["a"]));
     let plan = plan_for(revision(2), &new, &live, None);
     assert_eq!(actions(&plan), vec![(Action::Update, "a/p1".to_string())]);
     let w = &plan.writes()[0];
-    assert_eq!(w.live.as_ref().unwrap().resource_version.as_deref(), Some("1"));
+    assert_eq!(
+        w.live.as_ref().unwrap().resource_version.as_deref(),
+        Some("1")
+    );
     assert!(plan.drift().is_empty());
 }
 
@@ -161,7 +211,12 @@ fn hand_edit_is_reverted_and_reported_with_its_field_manager() {
     assert_eq!(actions(&plan), vec![(Action::Update, "a/p1".to_string())]);
     assert_eq!(
         plan.drift(),
-        &[Drift { kind: DriftKind::Modified, namespace: "a".into(), name: "p1".into(), field_manager: Some("kubectl-edit".into()) }]
+        &[Drift {
+            kind: DriftKind::Modified,
+            namespace: "a".into(),
+            name: "p1".into(),
+            field_manager: Some("kubectl-edit".into())
+        }]
     );
 }
 
@@ -176,18 +231,34 @@ fn hand_made_debug_hole_in_governed_namespace_is_deleted_and_reported() {
     objects.push(hole);
     let live = LiveSet::from_objects(&objects, &governed(&["a"]));
     let plan = plan_for(revision(1), &b, &live, None);
-    assert_eq!(actions(&plan), vec![(Action::Delete, "a/debug-allow-all".to_string())]);
+    assert_eq!(
+        actions(&plan),
+        vec![(Action::Delete, "a/debug-allow-all".to_string())]
+    );
     let w = &plan.writes()[0];
     assert_eq!(w.live.as_ref().unwrap().uid.as_deref(), Some("hole"));
-    assert_eq!(w.live.as_ref().unwrap().resource_version.as_deref(), Some("9"));
+    assert_eq!(
+        w.live.as_ref().unwrap().resource_version.as_deref(),
+        Some("9")
+    );
     assert_eq!(plan.drift()[0].kind, DriftKind::Created);
 }
 
 #[test]
 fn deletion_of_an_applied_policy_is_recreated_and_reported_when_inventory_is_known() {
-    let b = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80), desired("prod", "a", "p2", 81)])];
+    let b = [bundle(
+        "prod",
+        &["a"],
+        vec![
+            desired("prod", "a", "p1", 80),
+            desired("prod", "a", "p2", 81),
+        ],
+    )];
     let first = plan_for(revision(1), &b, &LiveSet::default(), None);
-    let objects: Vec<_> = written_objects(&first).into_iter().filter(|o| o.metadata.name.as_deref() == Some("p1")).collect();
+    let objects: Vec<_> = written_objects(&first)
+        .into_iter()
+        .filter(|o| o.metadata.name.as_deref() == Some("p1"))
+        .collect();
     let live = LiveSet::from_objects(&objects, &governed(&["a"]));
     let inventory: BTreeSet<ObjectKey> = first.inventory().keys().cloned().collect();
     let plan = plan_for(revision(1), &b, &live, Some(&inventory));
@@ -201,7 +272,14 @@ fn deletion_of_an_applied_policy_is_recreated_and_reported_when_inventory_is_kno
 
 #[test]
 fn namespace_leaving_scope_has_its_managed_policies_pruned_without_drift() {
-    let old = [bundle("prod", &["a", "b"], vec![desired("prod", "a", "p1", 80), desired("prod", "b", "p2", 80)])];
+    let old = [bundle(
+        "prod",
+        &["a", "b"],
+        vec![
+            desired("prod", "a", "p1", 80),
+            desired("prod", "b", "p2", 80),
+        ],
+    )];
     let new = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
     let first = plan_for(revision(1), &old, &LiveSet::default(), None);
     let live = LiveSet::from_objects(&written_objects(&first), &governed(&["a"]));
@@ -223,8 +301,24 @@ fn foreign_policy_outside_the_governed_scope_is_never_touched() {
 
 #[test]
 fn writes_are_ordered_creates_then_updates_then_deletes() {
-    let old = [bundle("prod", &["a"], vec![desired("prod", "a", "keep", 1), desired("prod", "a", "change", 2), desired("prod", "a", "drop", 3)])];
-    let new = [bundle("prod", &["a"], vec![desired("prod", "a", "keep", 1), desired("prod", "a", "change", 20), desired("prod", "a", "add", 4)])];
+    let old = [bundle(
+        "prod",
+        &["a"],
+        vec![
+            desired("prod", "a", "keep", 1),
+            desired("prod", "a", "change", 2),
+            desired("prod", "a", "drop", 3),
+        ],
+    )];
+    let new = [bundle(
+        "prod",
+        &["a"],
+        vec![
+            desired("prod", "a", "keep", 1),
+            desired("prod", "a", "change", 20),
+            desired("prod", "a", "add", 4),
+        ],
+    )];
     let first = plan_for(revision(1), &old, &LiveSet::default(), None);
     let live = LiveSet::from_objects(&written_objects(&first), &governed(&["a"]));
     let plan = plan_for(revision(2), &new, &live, None);
@@ -236,7 +330,15 @@ fn writes_are_ordered_creates_then_updates_then_deletes() {
             (Action::Delete, "a/drop".to_string()),
         ]
     );
-    assert_eq!(plan.counts(), Counts { created: 1, updated: 1, deleted: 1, unchanged: 1 });
+    assert_eq!(
+        plan.counts(),
+        Counts {
+            created: 1,
+            updated: 1,
+            deleted: 1,
+            unchanged: 1
+        }
+    );
 }
 
 #[test]
@@ -270,19 +372,36 @@ fn missing_and_terminating_namespaces_and_finalizer_held_objects_block_the_plan(
     let b = [bundle(
         "prod",
         &["gone", "dying", "ok"],
-        vec![desired("prod", "gone", "p", 1), desired("prod", "dying", "p", 1), desired("prod", "ok", "held", 1)],
+        vec![
+            desired("prod", "gone", "p", 1),
+            desired("prod", "dying", "p", 1),
+            desired("prod", "ok", "held", 1),
+        ],
     )];
     let mut held = policy("ok", "held", 99);
-    held.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-01-01T00:00:00Z".parse().unwrap()));
+    held.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    ));
     held.metadata.finalizers = Some(vec!["example.com/keep".into()]);
-    let namespaces = [("dying".to_string(), NamespacePhase::Terminating), ("ok".to_string(), NamespacePhase::Active)].into();
-    let live = LiveSet::from_objects(&[held], &governed(&["gone", "dying", "ok"])).with_namespaces(namespaces);
+    let namespaces = [
+        ("dying".to_string(), NamespacePhase::Terminating),
+        ("ok".to_string(), NamespacePhase::Active),
+    ]
+    .into();
+    let live = LiveSet::from_objects(&[held], &governed(&["gone", "dying", "ok"]))
+        .with_namespaces(namespaces);
     let plan = plan_for(revision(1), &b, &live, None);
     let text: Vec<String> = plan.blockers().iter().map(|b| b.to_string()).collect();
     assert_eq!(text.len(), 3, "{text:?}");
-    assert!(text.iter().any(|t| t.contains("namespace gone does not exist")));
-    assert!(text.iter().any(|t| t.contains("namespace dying is terminating")));
-    assert!(text.iter().any(|t| t.contains("ok/held") && t.contains("example.com/keep")));
+    assert!(text
+        .iter()
+        .any(|t| t.contains("namespace gone does not exist")));
+    assert!(text
+        .iter()
+        .any(|t| t.contains("namespace dying is terminating")));
+    assert!(text
+        .iter()
+        .any(|t| t.contains("ok/held") && t.contains("example.com/keep")));
 }
 
 #[test]
@@ -291,7 +410,9 @@ fn object_being_deleted_that_the_revision_does_not_want_is_left_to_its_finalizer
     let first = plan_for(revision(1), &b, &LiveSet::default(), None);
     let mut objects = written_objects(&first);
     let mut going = policy("a", "old", 1);
-    going.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-01-01T00:00:00Z".parse().unwrap()));
+    going.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    ));
     objects.push(going);
     let live = LiveSet::from_objects(&objects, &governed(&["a"]));
     let plan = plan_for(revision(1), &b, &live, None);
@@ -305,7 +426,11 @@ fn two_bundles_each_write_their_own_bundle_annotation() {
         bundle("infra", &["b"], vec![desired("infra", "b", "p", 1)]),
     ];
     let plan = plan_for(revision(1), &b, &LiveSet::default(), None);
-    let bundles: Vec<&str> = plan.writes().iter().map(|w| w.desired.as_ref().unwrap().bundle.as_str()).collect();
+    let bundles: Vec<&str> = plan
+        .writes()
+        .iter()
+        .map(|w| w.desired.as_ref().unwrap().bundle.as_str())
+        .collect();
     assert_eq!(bundles, vec!["prod", "infra"]);
     assert_eq!(plan.bundles().len(), 2);
 }

@@ -66,7 +66,8 @@ impl StateRecord {
 
     /// Encode as ConfigMap data.
     pub fn to_data(&self) -> Result<BTreeMap<String, String>, StateError> {
-        let json = serde_json::to_string_pretty(self).map_err(|e| StateError::Malformed(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(self).map_err(|e| StateError::Malformed(e.to_string()))?;
         let mut inventory = String::with_capacity(self.inventory.len() * 48);
         for (key, hash) in &self.inventory {
             let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
@@ -75,16 +76,26 @@ impl StateRecord {
         }
         let size = json.len() + inventory.len();
         if size > MAX_RECORD_BYTES {
-            return Err(StateError::TooLarge { bytes: size, limit: MAX_RECORD_BYTES });
+            return Err(StateError::TooLarge {
+                bytes: size,
+                limit: MAX_RECORD_BYTES,
+            });
         }
-        Ok([(RECORD_KEY.to_string(), json), (INVENTORY_KEY.to_string(), inventory)].into())
+        Ok([
+            (RECORD_KEY.to_string(), json),
+            (INVENTORY_KEY.to_string(), inventory),
+        ]
+        .into())
     }
 
     /// Decode ConfigMap data, checking sizes and shapes first.
     pub fn from_data(data: &BTreeMap<String, String>) -> Result<StateRecord, StateError> {
         let size: usize = data.iter().map(|(k, v)| k.len() + v.len()).sum();
         if size > MAX_RECORD_BYTES {
-            return Err(StateError::TooLarge { bytes: size, limit: MAX_RECORD_BYTES });
+            return Err(StateError::TooLarge {
+                bytes: size,
+                limit: MAX_RECORD_BYTES,
+            });
         }
         let json = data
             .get(RECORD_KEY)
@@ -93,13 +104,16 @@ impl StateRecord {
             .map_err(|e| StateError::Malformed(format!("data.{RECORD_KEY}: {e}")))?;
         if let Some(rev) = &record.revision {
             if rev.len() != 40 || !rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(StateError::Malformed(format!("data.{RECORD_KEY}: revision {rev:?} is not a full commit id")));
+                return Err(StateError::Malformed(format!(
+                    "data.{RECORD_KEY}: revision {rev:?} is not a full commit id"
+                )));
             }
         }
         if let Some(text) = data.get(INVENTORY_KEY) {
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
-                let entry = parse_inventory_line(line)
-                    .ok_or_else(|| StateError::Malformed(format!("data.{INVENTORY_KEY} line {}: {line:?}", i + 1)))?;
+                let entry = parse_inventory_line(line).ok_or_else(|| {
+                    StateError::Malformed(format!("data.{INVENTORY_KEY} line {}: {line:?}", i + 1))
+                })?;
                 record.inventory.insert(entry.0, entry.1);
             }
         }
@@ -111,10 +125,20 @@ fn parse_inventory_line(line: &str) -> Option<(ObjectKey, String)> {
     let (key, hash) = line.split_once(' ')?;
     let (namespace, name) = key.split_once('/')?;
     let valid = |s: &str| !s.is_empty() && s.len() <= 253 && !s.contains(['/', ' ']);
-    if !valid(namespace) || !valid(name) || hash.is_empty() || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !valid(namespace)
+        || !valid(name)
+        || hash.is_empty()
+        || !hash.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
-    Some((ObjectKey { namespace: namespace.into(), name: name.into() }, hash.into()))
+    Some((
+        ObjectKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        },
+        hash.into(),
+    ))
 }
 
 #[cfg(test)]
@@ -125,11 +149,24 @@ mod tests {
     fn record() -> StateRecord {
         StateRecord {
             revision: Some("a".repeat(40)),
-            bundles: vec![RecordedBundle { name: "prod".into(), digest: format!("sha256:{}", "b".repeat(64)) }],
-            signer: Some(RecordedSigner { principal: "alice@example.com".into(), fingerprint: "SHA256:xyz".into() }),
+            bundles: vec![RecordedBundle {
+                name: "prod".into(),
+                digest: format!("sha256:{}", "b".repeat(64)),
+            }],
+            signer: Some(RecordedSigner {
+                principal: "alice@example.com".into(),
+                fingerprint: "SHA256:xyz".into(),
+            }),
             applied_at: Some("2026-01-01T00:00:00Z".into()),
             last_failure: None,
-            inventory: [(ObjectKey { namespace: "payments".into(), name: "deny".into() }, format!("sha256:{}", "c".repeat(64)))].into(),
+            inventory: [(
+                ObjectKey {
+                    namespace: "payments".into(),
+                    name: "deny".into(),
+                },
+                format!("sha256:{}", "c".repeat(64)),
+            )]
+            .into(),
         }
     }
 
@@ -149,12 +186,18 @@ mod tests {
         let mut r = record();
         for i in 0..10_000 {
             r.inventory.insert(
-                ObjectKey { namespace: format!("namespace-{}", i % 500), name: format!("policy-{i}-allow-ingress") },
+                ObjectKey {
+                    namespace: format!("namespace-{}", i % 500),
+                    name: format!("policy-{i}-allow-ingress"),
+                },
                 format!("sha256:{}", "d".repeat(64)),
             );
         }
         let data = r.to_data().unwrap();
-        assert_eq!(StateRecord::from_data(&data).unwrap().inventory.len(), 10_001);
+        assert_eq!(
+            StateRecord::from_data(&data).unwrap().inventory.len(),
+            10_001
+        );
     }
 
     #[test]
@@ -167,21 +210,33 @@ mod tests {
     fn forged_short_revision_is_refused() {
         let mut data = record().to_data().unwrap();
         data.insert(RECORD_KEY.into(), r#"{"revision":"HEAD~3"}"#.into());
-        assert!(matches!(StateRecord::from_data(&data), Err(StateError::Malformed(_))));
+        assert!(matches!(
+            StateRecord::from_data(&data),
+            Err(StateError::Malformed(_))
+        ));
     }
 
     #[test]
     fn unknown_field_in_record_is_refused() {
         let mut data = record().to_data().unwrap();
-        data.insert(RECORD_KEY.into(), r#"{"revision":null,"trustEverything":true}"#.into());
-        assert!(matches!(StateRecord::from_data(&data), Err(StateError::Malformed(_))));
+        data.insert(
+            RECORD_KEY.into(),
+            r#"{"revision":null,"trustEverything":true}"#.into(),
+        );
+        assert!(matches!(
+            StateRecord::from_data(&data),
+            Err(StateError::Malformed(_))
+        ));
     }
 
     #[test]
     fn oversized_record_is_refused_before_parsing() {
         let mut data = record().to_data().unwrap();
         data.insert("padding".into(), "x".repeat(MAX_RECORD_BYTES + 1));
-        assert!(matches!(StateRecord::from_data(&data), Err(StateError::TooLarge { .. })));
+        assert!(matches!(
+            StateRecord::from_data(&data),
+            Err(StateError::TooLarge { .. })
+        ));
     }
 
     #[test]

@@ -609,6 +609,24 @@ mod tests {
     }
 
     #[test]
+    fn hardware_key_line_verifies_with_touch_only() {
+        let s = TestSigner::sk(5);
+        let signers =
+            AllowedSigners::parse("f", line_for(&s, "hw@example.com", "").as_bytes()).unwrap();
+        let touched = armored(&s.sign("git", "sha512", b"m", 0x01));
+        let who = signers
+            .verify_detached(&touched, "git", b"m", &policy_at(JAN_2026))
+            .unwrap();
+        assert_eq!(who.principal, "hw@example.com");
+        let untouched = armored(&s.sign("git", "sha512", b"m", 0));
+        let err = signers
+            .verify_detached(&untouched, "git", b"m", &policy_at(JAN_2026))
+            .unwrap_err();
+        assert_eq!(err.reason(), ReasonCode::BadSignature);
+        assert!(err.message.contains("user presence"), "{}", err.message);
+    }
+
+    #[test]
     fn key_not_listed_is_untrusted() {
         let signers =
             AllowedSigners::parse("f", line_for(&TestSigner::ed25519(1), "a", "").as_bytes())

@@ -124,6 +124,12 @@ pub fn verify_revision(
         }
         Some(since) => {
             let base = resolve_since(repo, since)?;
+            // Cheap refusal first, so a rollback to a far older commit is not walked to
+            // the root. Only a "no" is taken from libgit2; a "yes" is re-checked below
+            // along first parents with our own commit parser.
+            if base != head && !repo.git2().graph_descendant_of(head, base).unwrap_or(false) {
+                return Err(not_fast_forward(repo, head, base));
+            }
             let chain = first_parent_chain(repo, head, head_commit.clone(), base)?;
             let base_commit = read_commit(repo, base)?;
             let mut parent_tree = tree_oid(&base_commit, base)?;

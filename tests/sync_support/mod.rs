@@ -41,7 +41,10 @@ impl BundleSpec {
             name: name.into(),
             namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
             allow_open: Vec::new(),
-            policies: policies.iter().map(|(n, p, port)| (n.to_string(), p.to_string(), *port)).collect(),
+            policies: policies
+                .iter()
+                .map(|(n, p, port)| (n.to_string(), p.to_string(), *port))
+                .collect(),
         }
     }
 }
@@ -65,7 +68,12 @@ impl PolicyRepo {
         repo.write("keys/allowed_signers", &signers);
         let anchor = dir.path().join("trust-anchor");
         std::fs::write(&anchor, &signers).unwrap();
-        PolicyRepo { repo, key, anchor, _dir: dir }
+        PolicyRepo {
+            repo,
+            key,
+            anchor,
+            _dir: dir,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -84,7 +92,8 @@ impl PolicyRepo {
             .collect();
         entries.sort();
         for (path, body) in &entries {
-            self.repo.write(&format!("bundles/{}/{path}", spec.name), body);
+            self.repo
+                .write(&format!("bundles/{}/{path}", spec.name), body);
             files.push_str(&format!(
                 "  - path: {path}\n    sha256: {}\n    size: {}\n",
                 hex::encode(Sha256::digest(body.as_bytes())),
@@ -99,9 +108,13 @@ impl PolicyRepo {
             list(&spec.allow_open),
             if files.is_empty() { " []" } else { "" }
         );
-        self.repo.write(&format!("bundles/{}/bundle.yaml", spec.name), &manifest);
-        let sig = self.key.sign_detached("netpol-sync-bundle", manifest.as_bytes());
-        self.repo.write(&format!("bundles/{}/signatures/alice.sig", spec.name), sig);
+        self.repo
+            .write(&format!("bundles/{}/bundle.yaml", spec.name), &manifest);
+        let sig = self
+            .key
+            .sign_detached("netpol-sync-bundle", manifest.as_bytes());
+        self.repo
+            .write(&format!("bundles/{}/signatures/alice.sig", spec.name), sig);
     }
 
     pub fn remove_bundle(&self, name: &str) {
@@ -133,7 +146,10 @@ impl Cluster {
         Cluster::start_with(EmuConfig {
             tls: false,
             token: None,
-            namespaces: std::iter::once(STATE_NS).chain(namespaces.iter().copied()).map(String::from).collect(),
+            namespaces: std::iter::once(STATE_NS)
+                .chain(namespaces.iter().copied())
+                .map(String::from)
+                .collect(),
         })
     }
 
@@ -142,7 +158,11 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         emu.write_kubeconfig(&kubeconfig).unwrap();
-        Cluster { emu, kubeconfig, _dir: dir }
+        Cluster {
+            emu,
+            kubeconfig,
+            _dir: dir,
+        }
     }
 
     /// Live NetworkPolicies as (namespace/name → content hash).
@@ -172,7 +192,11 @@ impl Cluster {
             .requests()
             .into_iter()
             .skip(from)
-            .filter(|r| r.method != "GET" && r.path.contains("/networkpolicies") && !r.query.contains("dryRun"))
+            .filter(|r| {
+                r.method != "GET"
+                    && r.path.contains("/networkpolicies")
+                    && !r.query.contains("dryRun")
+            })
             .collect()
     }
 
@@ -189,7 +213,9 @@ impl Cluster {
             // Hand edits skip client-side schema validation: the API server validates.
             cmd.arg("--validate=false");
         }
-        cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("kubectl runs");
         if let Some(s) = stdin {
             child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
@@ -207,10 +233,18 @@ pub struct Run {
 }
 
 pub fn netpol_sync(args: &[&str]) -> Run {
-    let out = Command::new(support::netpol_sync_bin()).args(args).env_remove("KUBECONFIG").output().unwrap();
+    let out = Command::new(support::netpol_sync_bin())
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-    Run { code: out.status.code().unwrap_or(-1), json, stderr: String::from_utf8_lossy(&out.stderr).to_string() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        json,
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
 }
 
 /// `sync --once --output json` against `cluster` from `repo`, extra args appended.
@@ -230,7 +264,16 @@ fn cluster_command(command: &str, repo: &PolicyRepo, cluster: &Cluster, extra: &
     if command == "sync" {
         args.push("--once");
     }
-    args.extend(["--repo", &repo_path, "--trust-anchor", &anchor, "--kubeconfig", &kubeconfig, "--output", "json"]);
+    args.extend([
+        "--repo",
+        &repo_path,
+        "--trust-anchor",
+        &anchor,
+        "--kubeconfig",
+        &kubeconfig,
+        "--output",
+        "json",
+    ]);
     args.extend(extra);
     netpol_sync(&args)
 }
@@ -246,7 +289,10 @@ pub fn expected_hashes(bundles: &[BundleSpec]) -> BTreeMap<ObjectKey, String> {
             let mut np = netpol_policy::decode_strict(value).unwrap();
             netpol_policy::apply_defaults(&mut np);
             out.insert(
-                ObjectKey { namespace: ns.clone(), name: name.clone() },
+                ObjectKey {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                },
                 netpol_policy::content_hash(&np, ANNOTATION_PREFIX),
             );
         }
@@ -263,9 +309,14 @@ pub fn observed_changes(history: &[ChangeRecord], from: usize) -> Vec<ObservedCh
         .skip(from)
         .filter(|c| c.kind == "networkpolicies")
         .map(|c| {
-            let key = ObjectKey { namespace: c.namespace.clone().unwrap_or_default(), name: c.name.clone() };
-            let after: Option<netpol_policy::NetworkPolicy> =
-                c.after.clone().map(|v| serde_json::from_value(v).expect("emulator object decodes"));
+            let key = ObjectKey {
+                namespace: c.namespace.clone().unwrap_or_default(),
+                name: c.name.clone(),
+            };
+            let after: Option<netpol_policy::NetworkPolicy> = c
+                .after
+                .clone()
+                .map(|v| serde_json::from_value(v).expect("emulator object decodes"));
             let by_netpol_sync = match (&c.verb, &c.after) {
                 (ChangeVerb::Deleted, _) => true,
                 (_, Some(v)) => last_manager(v).as_deref() == Some("netpol-sync"),
@@ -281,12 +332,19 @@ pub fn observed_changes(history: &[ChangeRecord], from: usize) -> Vec<ObservedCh
 }
 
 fn last_manager(v: &Value) -> Option<String> {
-    v["metadata"]["managedFields"].as_array()?.last()?["manager"].as_str().map(String::from)
+    v["metadata"]["managedFields"].as_array()?.last()?["manager"]
+        .as_str()
+        .map(String::from)
 }
 
 /// Assert the invariant over every change since `from`: each live policy in scope was
 /// always at its start version or its version in `new`.
-pub fn assert_invariant(cluster: &Cluster, from: usize, start: &BTreeMap<ObjectKey, String>, new: &BTreeMap<ObjectKey, String>) {
+pub fn assert_invariant(
+    cluster: &Cluster,
+    from: usize,
+    start: &BTreeMap<ObjectKey, String>,
+    new: &BTreeMap<ObjectKey, String>,
+) {
     let history = cluster.emu.history();
     let changes = observed_changes(&history, from);
     if let Err(violations) = invariant::check(start, new, &changes) {
@@ -313,6 +371,12 @@ pub fn write_actions(cluster: &Cluster, from: usize) -> Vec<netpol_sync::plan::A
 }
 
 /// Only the keys in `namespaces` (the governed scope), for comparing with a revision.
-pub fn in_namespaces(map: &BTreeMap<ObjectKey, String>, namespaces: &[&str]) -> BTreeMap<ObjectKey, String> {
-    map.iter().filter(|(k, _)| namespaces.contains(&k.namespace.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+pub fn in_namespaces(
+    map: &BTreeMap<ObjectKey, String>,
+    namespaces: &[&str],
+) -> BTreeMap<ObjectKey, String> {
+    map.iter()
+        .filter(|(k, _)| namespaces.contains(&k.namespace.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }

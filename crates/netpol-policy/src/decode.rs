@@ -1,12 +1,15 @@
 //! Strict decoding of a NetworkPolicy: the apiserver's strict field validation (unknown or
 //! misspelt fields rejected with their path) on top of k8s-openapi's lenient deserialiser.
 //!
-//! k8s-openapi ignores unknown fields, so the decoded object is serialised again and every
-//! non-null member of the input that did not survive the round trip is an unknown field.
+//! k8s-openapi ignores unknown fields, so the input is first walked against the schema of
+//! the fields k8s-openapi knows (`crate::schema`, checked against k8s-openapi by a test);
+//! every non-null member outside it is an unknown field.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::render::go_quote;
+use crate::schema::{Shape, NETWORK_POLICY};
 use crate::{ErrorKind, FieldError, NetworkPolicy};
 
 pub const API_VERSION: &str = "networking.k8s.io/v1";
@@ -76,36 +79,50 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Collects the paths of input members absent from the round-tripped output.
-fn collect_unknown(input: &Value, output: &Value, path: &mut String, found: &mut Vec<String>) {
-    match (input, output) {
-        (Value::Object(inp), Value::Object(out)) => {
-            for (key, value) in inp {
+/// Collects the paths of the input's non-null members that `shape` does not have.
+fn collect_unknown(input: &Value, shape: &Shape, path: &mut String, found: &mut Vec<String>) {
+    match (shape, input) {
+        (Shape::Struct(fields), Value::Object(members)) => {
+            for (key, value) in members {
                 if value.is_null() {
                     continue;
                 }
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
+                let known = fields.iter().find(|(name, _)| name == key);
+                match known {
+                    Some((_, Shape::Leaf)) => {}
+                    Some((_, inner)) => {
+                        let len = path.len();
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(key);
+                        collect_unknown(value, inner, path, found);
+                        path.truncate(len);
+                    }
+                    None => {
+                        let mut unknown = String::with_capacity(path.len() + key.len() + 1);
+                        unknown.push_str(path);
+                        if !unknown.is_empty() {
+                            unknown.push('.');
+                        }
+                        unknown.push_str(key);
+                        found.push(unknown);
+                    }
                 }
-                path.push_str(key);
-                match out.get(key) {
-                    None => found.push(path.clone()),
-                    Some(o) => collect_unknown(value, o, path, found),
-                }
-                path.truncate(len);
             }
         }
-        (Value::Array(inp), Value::Array(out)) => {
-            for (i, (value, o)) in inp.iter().zip(out).enumerate() {
+        (Shape::List(inner), Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
                 let len = path.len();
                 path.push('[');
                 path.push_str(&i.to_string());
                 path.push(']');
-                collect_unknown(value, o, path, found);
+                collect_unknown(item, inner, path, found);
                 path.truncate(len);
             }
         }
+        // Leaves, free-form maps and opaque values have no unknown members; a value of the
+        // wrong JSON type is the deserialiser's to report.
         _ => {}
     }
 }
@@ -141,26 +158,29 @@ pub fn decode_strict(value: serde_json::Value) -> Result<NetworkPolicy, Vec<Fiel
             format!("nesting deeper than {MAX_DEPTH} levels"),
         )]);
     }
-    let np: NetworkPolicy = serde_path_to_error::deserialize(&value).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
-        vec![FieldError::new(
-            ErrorKind::TypeInvalid,
-            field,
-            None,
-            e.inner().to_string(),
-        )]
-    })?;
-    let round_trip = serde_json::to_value(&np).map_err(|e| {
-        vec![FieldError::new(
-            ErrorKind::TypeInvalid,
-            "",
-            None,
-            e.to_string(),
-        )]
-    })?;
+    let np = match NetworkPolicy::deserialize(&value) {
+        Ok(np) => np,
+        Err(_) => {
+            // Decode again, slower, only to learn where the error is.
+            let with_path = serde_path_to_error::deserialize::<_, NetworkPolicy>(&value);
+            let (field, detail) = match with_path {
+                Err(e) => {
+                    let field = e.path().to_string();
+                    let field = if field == "." { String::new() } else { field };
+                    (field, e.inner().to_string())
+                }
+                Ok(_) => (String::new(), "malformed NetworkPolicy".to_string()),
+            };
+            return Err(vec![FieldError::new(
+                ErrorKind::TypeInvalid,
+                field,
+                None,
+                detail,
+            )]);
+        }
+    };
     let mut unknown = Vec::new();
-    collect_unknown(&value, &round_trip, &mut String::new(), &mut unknown);
+    collect_unknown(&value, &NETWORK_POLICY, &mut String::new(), &mut unknown);
     if unknown.is_empty() {
         return Ok(np);
     }
@@ -185,6 +205,79 @@ pub fn decode_strict(value: serde_json::Value) -> Result<NetworkPolicy, Vec<Fiel
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Every field k8s-openapi 0.29 (v1_33) has, set, so that the round trip shows which
+    /// fields the deserialiser knows.
+    fn fully_populated() -> Value {
+        let selector = json!({"matchLabels": {"a": "b"}, "matchExpressions": [{"key": "k", "operator": "In", "values": ["v"]}]});
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"annotations": {"a": "b"}, "creationTimestamp": "2026-01-01T00:00:00Z",
+                "deletionGracePeriodSeconds": 30, "deletionTimestamp": "2026-01-01T00:00:00Z",
+                "finalizers": ["example.com/f"], "generateName": "g-", "generation": 1, "labels": {"a": "b"},
+                "managedFields": [{"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}},
+                                   "manager": "m", "operation": "Update", "subresource": "s", "time": "2026-01-01T00:00:00Z"}],
+                "name": "n", "namespace": "ns",
+                "ownerReferences": [{"apiVersion": "v1", "blockOwnerDeletion": true, "controller": true, "kind": "K", "name": "o", "uid": "u"}],
+                "resourceVersion": "1", "selfLink": "/s", "uid": "u"},
+            "spec": {"podSelector": selector, "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": selector, "namespaceSelector": selector, "ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+                             "ports": [{"port": 1, "endPort": 2, "protocol": "TCP"}]}],
+                "egress": [{"to": [{"podSelector": selector, "namespaceSelector": selector, "ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+                            "ports": [{"port": 1, "endPort": 2, "protocol": "TCP"}]}]}})
+    }
+
+    /// Every object key path in a value (array indices dropped).
+    fn key_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, inner) in m {
+                    let p = format!("{prefix}.{k}");
+                    out.push(p.clone());
+                    if k != "fieldsV1" && k != "matchLabels" && k != "labels" && k != "annotations"
+                    {
+                        key_paths(inner, &p, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| key_paths(i, prefix, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn schema_matches_the_fields_k8s_openapi_knows() {
+        let input = fully_populated();
+        let np: NetworkPolicy = serde_json::from_value(input.clone()).expect("decodes");
+        let output = serde_json::to_value(&np).expect("encodes");
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        key_paths(&input, "", &mut want);
+        key_paths(&output, "", &mut got);
+        want.sort();
+        got.sort();
+        assert_eq!(
+            want, got,
+            "the fixture must set exactly the fields k8s-openapi round-trips"
+        );
+        let mut unknown = Vec::new();
+        collect_unknown(&input, &NETWORK_POLICY, &mut String::new(), &mut unknown);
+        assert_eq!(
+            unknown,
+            Vec::<String>::new(),
+            "the schema must know every k8s-openapi field"
+        );
+        for removed in ["clusterName", "status", "initializers"] {
+            let mut v = input.clone();
+            if removed == "clusterName" || removed == "initializers" {
+                v["metadata"][removed] = json!("x");
+            } else {
+                v[removed] = json!({});
+            }
+            assert!(
+                decode_strict(v).is_err(),
+                "{removed} is not a field of networking/v1 in 1.33"
+            );
+        }
+    }
 
     fn base() -> Value {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -297,6 +390,23 @@ mod tests {
         v["metadata"]["managedFields"] = json!([{"fieldsV1": deep}]);
         let got = messages(decode_strict(v));
         assert_eq!(got, vec!["Invalid value: nesting deeper than 64 levels"]);
+    }
+
+    #[test]
+    fn flood_of_unknown_fields_is_reported_bounded() {
+        let mut v = base();
+        for i in 0..10_000 {
+            v["metadata"][format!("junk{i}")] = json!(i);
+        }
+        let got = messages(decode_strict(v));
+        assert_eq!(got.len(), MAX_UNKNOWN_REPORTED + 1);
+        assert_eq!(
+            got[MAX_UNKNOWN_REPORTED],
+            format!(
+                "Invalid value: {} more unknown fields",
+                10_000 - MAX_UNKNOWN_REPORTED
+            )
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //!
 //! The order of work on a write, as the apiserver does it: [`decode_strict`] (400 on
 //! failure, message [`strict_decoding_message`]), fill the name from generateName, then
-//! [`apply_defaults`]; on update also [`prepare_for_update`]; then [`validate_create`] or
+//! [`apply_defaults`]; then [`prepare_for_create`] or [`prepare_for_update`]; then [`validate_create`] or
 //! [`validate_update`] (422 on failure, message [`invalid_message`], causes from each
 //! error's `field`, `cause_reason()` and `body()`).
 
@@ -39,6 +39,7 @@ mod names;
 mod normalize;
 mod path;
 mod render;
+mod schema;
 mod selector;
 mod validate;
 
@@ -52,6 +53,16 @@ pub use validate::{validate_create, validate_update};
 
 /// `schema.GroupKind.String()` of NetworkPolicy, for [`invalid_message`].
 pub const GROUP_KIND: &str = "NetworkPolicy.networking.k8s.io";
+
+/// What the generic registry and the NetworkPolicy strategy do to a new object before
+/// validating it (besides generating the name and filling uid/creationTimestamp, which are
+/// the server's to choose): generation starts at 1, and a client cannot create an object
+/// that is already being deleted.
+pub fn prepare_for_create(np: &mut NetworkPolicy) {
+    np.metadata.generation = Some(1);
+    np.metadata.deletion_timestamp = None;
+    np.metadata.deletion_grace_period_seconds = None;
+}
 
 /// What the generic registry and the NetworkPolicy strategy do to an update before
 /// validating it: an update without resourceVersion becomes unconditional (takes the
@@ -68,6 +79,15 @@ pub fn prepare_for_update(new: &mut NetworkPolicy, old: &NetworkPolicy) {
     }
     if old.metadata.creation_timestamp.is_some() {
         m.creation_timestamp = old.metadata.creation_timestamp.clone();
+    }
+    // An update can never remove or change a deletion timestamp or grace period.
+    if old.metadata.deletion_timestamp.is_some() {
+        m.deletion_timestamp = old.metadata.deletion_timestamp.clone();
+    }
+    if old.metadata.deletion_grace_period_seconds.is_some()
+        && m.deletion_grace_period_seconds.is_none()
+    {
+        m.deletion_grace_period_seconds = old.metadata.deletion_grace_period_seconds;
     }
     let old_generation = old.metadata.generation.unwrap_or(0);
     m.generation = Some(if new.spec != old.spec {

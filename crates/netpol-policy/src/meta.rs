@@ -605,3 +605,136 @@ pub fn validate_common_update(
     push_object_meta_update(&mut errs, new, old, &path);
     errs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: namespace.map(str::to_string),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn messages(errs: &[FieldError]) -> Vec<String> {
+        errs.iter().map(FieldError::message).collect()
+    }
+
+    #[test]
+    fn cluster_scoped_object_may_not_carry_a_namespace() {
+        let ns = meta("payments", Some("default"));
+        assert_eq!(
+            messages(&validate_object_meta_core(&ns, false, name_is_dns_label)),
+            vec!["metadata.namespace: Forbidden: not allowed on this type"]
+        );
+        assert!(
+            validate_object_meta_core(&meta("payments", None), false, name_is_dns_label).is_empty()
+        );
+    }
+
+    #[test]
+    fn namespace_names_are_dns_labels() {
+        let errs = validate_object_meta_core(&meta("pay.ments", None), false, name_is_dns_label);
+        assert_eq!(
+            messages(&errs),
+            vec!["metadata.name: Invalid value: \"pay.ments\": must not contain dots"]
+        );
+    }
+
+    #[test]
+    fn generate_name_may_end_in_a_dash() {
+        let mut m = meta("web-x7k2p", Some("shop"));
+        m.generate_name = Some("web-".into());
+        assert!(validate_object_meta_core(&m, true, name_is_dns_subdomain).is_empty());
+        m.generate_name = Some("-".into());
+        assert_eq!(
+            validate_object_meta_core(&m, true, name_is_dns_subdomain).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn map_validators_report_at_the_given_field() {
+        let labels = BTreeMap::from([
+            ("ok".to_string(), "fine".to_string()),
+            ("bad key".to_string(), "v".to_string()),
+        ]);
+        let errs = validate_labels(&labels, "metadata.labels");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field, "metadata.labels");
+        assert_eq!(errs[0].bad_value.as_deref(), Some("\"bad key\""));
+        let annotations = BTreeMap::from([(
+            "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+            "{}".to_string(),
+        )]);
+        assert!(validate_annotations(&annotations, "metadata.annotations").is_empty());
+        let dotted_i = BTreeMap::from([("\u{130}".to_string(), String::new())]);
+        assert!(
+            validate_annotations(&dotted_i, "metadata.annotations").is_empty(),
+            "Go lowers U+0130 to 'i', which is a valid key"
+        );
+    }
+
+    #[test]
+    fn name_validators_for_other_kinds() {
+        assert!(validate_dns_subdomain_name("netpol-sync.state", "metadata.name").is_empty());
+        assert_eq!(validate_dns_label_name("a.b", "metadata.name").len(), 1);
+        assert_eq!(validate_qualified_name("a/b/c", "spec.key").len(), 1);
+        assert_eq!(
+            name_is_path_segment("..", false),
+            vec!["may not be '..'".to_string()]
+        );
+    }
+
+    #[test]
+    fn owner_references_rules() {
+        let mut m = meta("x", Some("n"));
+        let owner = |kind: &str, controller: bool| OwnerReference {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            name: "o".into(),
+            uid: "u".into(),
+            controller: Some(controller),
+            block_owner_deletion: None,
+        };
+        m.owner_references = Some(vec![
+            owner("ConfigMap", true),
+            owner("Secret", true),
+            owner("Event", false),
+        ]);
+        assert_eq!(
+            messages(&validate_object_meta(&m, true, name_is_dns_subdomain)),
+            vec![
+                "metadata.ownerReferences: Invalid value: [{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"o\",\"uid\":\"u\",\"controller\":true},{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"name\":\"o\",\"uid\":\"u\",\"controller\":true},{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"name\":\"o\",\"uid\":\"u\",\"controller\":false}]: Only one reference can have Controller set to true. Found \"true\" in references for ConfigMap/o and Secret/o",
+                "metadata.ownerReferences: Invalid value: {\"apiVersion\":\"v1\",\"kind\":\"Event\",\"name\":\"o\",\"uid\":\"u\",\"controller\":false}: /v1, Kind=Event is disallowed from being an owner",
+            ]
+        );
+    }
+
+    #[test]
+    fn finalizers_orphan_and_foreground_conflict() {
+        let mut m = meta("x", Some("n"));
+        m.finalizers = Some(vec!["orphan".into(), "foregroundDeletion".into()]);
+        assert_eq!(
+            messages(&validate_object_meta_core(&m, true, name_is_dns_subdomain)),
+            vec!["metadata.finalizers: Invalid value: [\"orphan\",\"foregroundDeletion\"]: finalizer orphan and foregroundDeletion cannot be both set"]
+        );
+    }
+
+    #[test]
+    fn no_new_finalizers_while_deleting() {
+        let mut old = meta("x", Some("n"));
+        old.resource_version = Some("1".into());
+        old.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            Default::default(),
+        ));
+        let mut new = old.clone();
+        new.finalizers = Some(vec!["example.com/b".into(), "example.com/a".into()]);
+        assert_eq!(
+            messages(&validate_object_meta_update(&new, &old)),
+            vec!["metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/a\", \"example.com/b\"}"]
+        );
+    }
+}

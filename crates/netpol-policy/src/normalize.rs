@@ -17,7 +17,6 @@
 
 use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::NetworkPolicy;
@@ -120,47 +119,14 @@ pub fn normalize(np: &NetworkPolicy, strip_annotation_prefix: &str) -> NetworkPo
     out
 }
 
-/// JSON with object keys sorted and no whitespace, so the bytes depend only on content.
-fn write_canonical(v: &Value, out: &mut Vec<u8>) {
-    match v {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (k, val)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                // Serialising a string to JSON cannot fail.
-                let _ = serde_json::to_writer(&mut *out, k);
-                out.push(b':');
-                write_canonical(val, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(b']');
-        }
-        scalar => {
-            let _ = serde_json::to_writer(&mut *out, scalar);
-        }
-    }
-}
-
-/// The canonical JSON bytes of [`normalize`]'s output (what [`content_hash`] hashes).
+/// The canonical JSON bytes of [`normalize`]'s output (what [`content_hash`] hashes):
+/// compact, object keys in sorted order. k8s-openapi writes struct fields in sorted JSON
+/// name order and maps are BTreeMaps, so serialising directly is canonical; a test checks
+/// this against an explicitly sorting writer.
 pub fn canonical_json(np: &NetworkPolicy, strip_annotation_prefix: &str) -> Vec<u8> {
     let normalized = normalize(np, strip_annotation_prefix);
-    let value = serde_json::to_value(&normalized).unwrap_or(Value::Null);
-    let mut out = Vec::with_capacity(512);
-    write_canonical(&value, &mut out);
-    out
+    // Serialising these types to memory has no failure path.
+    serde_json::to_vec(&normalized).unwrap_or_default()
 }
 
 /// `sha256:<hex>` of the canonical JSON of [`normalize`].
@@ -172,7 +138,64 @@ pub fn content_hash(np: &NetworkPolicy, strip_annotation_prefix: &str) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    /// JSON with object keys sorted explicitly, whatever order the map type keeps.
+    fn write_sorted(v: &Value, out: &mut Vec<u8>) {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (k, val)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend(serde_json::to_vec(k).expect("string"));
+                    out.push(b':');
+                    write_sorted(val, out);
+                }
+                out.push(b'}');
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_sorted(item, out);
+                }
+                out.push(b']');
+            }
+            scalar => out.extend(serde_json::to_vec(scalar).expect("scalar")),
+        }
+    }
+
+    #[test]
+    fn direct_serialisation_is_key_sorted() {
+        let mut everything = live_copy();
+        everything.metadata.owner_references = Some(vec![serde_json::from_value(json!(
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "u", "controller": true, "blockOwnerDeletion": false}
+        )).expect("owner reference")]);
+        everything.metadata.finalizers = Some(vec!["example.com/f".into()]);
+        if let Some(spec) = everything.spec.as_mut() {
+            *spec = serde_json::from_value(json!({
+                "podSelector": {"matchLabels": {"b": "1", "a": "2"}, "matchExpressions": [{"key": "k", "operator": "In", "values": ["z", "y"]}]},
+                "policyTypes": ["Egress", "Ingress"],
+                "ingress": [{"ports": [{"protocol": "UDP", "port": 53, "endPort": 60}],
+                             "from": [{"podSelector": {}, "namespaceSelector": {"matchLabels": {"x": "y"}}},
+                                      {"ipBlock": {"except": ["10.1.0.0/16"], "cidr": "10.0.0.0/8"}}]}],
+                "egress": [{"to": [{"ipBlock": {"cidr": "::/0"}}], "ports": [{"port": "dns"}]}]
+            })).expect("spec");
+        }
+        let direct = canonical_json(&everything, PREFIX);
+        let mut sorted = Vec::new();
+        write_sorted(&serde_json::from_slice(&direct).expect("json"), &mut sorted);
+        assert_eq!(
+            String::from_utf8(direct).expect("utf-8"),
+            String::from_utf8(sorted).expect("utf-8")
+        );
+    }
 
     const PREFIX: &str = "netpol-sync.io/";
 

@@ -226,6 +226,18 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+            if let Ok(np) = decode_strict(v) {
+                let _ = validate_create(&np);
+            }
+        }
+        if let Ok(v) = serde_yaml::from_slice::<Value>(&bytes) {
+            let _ = decode_strict(v);
+        }
+    }
+
+    #[test]
     fn validation_never_panics_on_arbitrary_strings(name in ".{0,300}", value in ".{0,80}", cidr in ".{0,60}", port_name in ".{0,20}") {
         let doc = typed_doc(
             json!({"podSelector": {"matchLabels": {value.clone(): value.clone()}, "matchExpressions": [{"key": value.clone(), "operator": value.clone(), "values": [value.clone()]}]},

@@ -476,6 +476,39 @@ fn update_keeps_invalid_selector_values_that_were_already_stored() {
 }
 
 #[test]
+fn create_preparation_makes_client_sent_server_fields_harmless() {
+    let mut np = with_meta(json!({"name": "bar", "namespace": "foo", "generation": -4,
+        "deletionTimestamp": "2026-01-01T00:00:00Z", "deletionGracePeriodSeconds": 30}));
+    assert_eq!(
+        messages(&np),
+        vec![
+            "metadata.generation: Invalid value: -4: must be greater than or equal to 0"
+                .to_string()
+        ]
+    );
+    netpol_policy::prepare_for_create(&mut np);
+    assert_eq!(messages(&np), Vec::<String>::new());
+    assert_eq!(np.metadata.generation, Some(1));
+    assert!(np.metadata.deletion_timestamp.is_none());
+}
+
+#[test]
+fn update_preparation_keeps_identity_and_generation_from_the_stored_object() {
+    let old = stored(&policy(json!({"podSelector": {}})));
+    let mut same_spec = policy(json!({"podSelector": {}}));
+    apply_defaults(&mut same_spec);
+    same_spec.metadata.generation = Some(99);
+    netpol_policy::prepare_for_update(&mut same_spec, &old);
+    assert_eq!(
+        same_spec.metadata.generation,
+        Some(1),
+        "an unchanged spec keeps the stored generation"
+    );
+    assert_eq!(same_spec.metadata.uid, old.metadata.uid);
+    assert_eq!(validate_update(&same_spec, &old), vec![]);
+}
+
+#[test]
 fn update_without_resource_version_is_invalid_when_not_prepared() {
     let old = stored(&policy(json!({"podSelector": {}})));
     let mut new = old.clone();

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Benchmarks `netpol-sync run` on loopback, with real parts only: git's http-backend
+# (scripts/git-http-backend-server.py), the API server emulator, signed commits and bundles made
+# by git and ssh-keygen, and the release binaries.
+#
+#   scripts/bench-daemon.sh [POLICIES] [SAMPLES]      (defaults: 10000 policies, 11 samples)
+#
+# Prints: time of the first full apply; webhook-to-enforced latency (p50, max) for a
+# one-policy change; no-change poll cycle time (ls-remote + drift check, from the daemon's
+# own cycle histogram); steady-state RSS of `run`; CPU used while idle between cycles.
+set -euo pipefail
+
+POLICIES=${1:-10000}
+SAMPLES=${2:-11}
+NAMESPACES=10
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+PROFILE=${PROFILE:-release}   # PROFILE=debug only to try the script quickly
+BIN=$TARGET/$PROFILE/netpol-sync
+EMU=$TARGET/$PROFILE/apiserver-emu
+[ "$PROFILE" = release ] && FLAG=--release || FLAG=
+[ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build $FLAG -p netpol-sync --bin netpol-sync && cargo build $FLAG -p apiserver-emu --bin apiserver-emu) >&2
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now_ms() { date +%s%3N; }
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
+
+# --- a signed repository with $POLICIES policies in one bundle ------------------------
+ssh-keygen -q -t ed25519 -N '' -C bench@example.com -f "$WORK/key"
+echo "bench@example.com $(cut -d' ' -f1,2 "$WORK/key.pub")" > "$WORK/anchor"
+REPO=$WORK/repo
+git init -q -b main "$REPO"
+git -C "$REPO" config gpg.format ssh
+git -C "$REPO" config user.signingkey "$WORK/key"
+mkdir -p "$REPO/keys" "$REPO/bundles/bench"
+cp "$WORK/anchor" "$REPO/keys/allowed_signers"
+ns_list=$(seq -f 'bench-%g' 0 $((NAMESPACES - 1)) | paste -sd, -)
+policy() { # ns name port
+    printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  podSelector:\n    matchLabels:\n      app: %s\n  policyTypes: [Ingress]\n  ingress:\n  - ports:\n    - port: %s\n' "$2" "$1" "$2" "$3"
+}
+for i in $(seq 0 $((POLICIES - 1))); do
+    ns=bench-$((i % NAMESPACES))
+    mkdir -p "$REPO/bundles/bench/$ns"
+    policy "$ns" "p$i" 8080 > "$REPO/bundles/bench/$ns/p$i.yaml"
+done
+printf 'apiVersion: netpol-sync/v1\nkind: Bundle\nname: bench\nnamespaces: [%s]\nfiles: []\n' "$ns_list" > "$REPO/bundles/bench/bundle.yaml"
+seal_and_commit() {
+    "$BIN" bundle seal "$REPO/bundles/bench" >/dev/null
+    rm -rf "$REPO/bundles/bench/signatures"; mkdir -p "$REPO/bundles/bench/signatures"
+    ssh-keygen -q -Y sign -n netpol-sync-bundle -f "$WORK/key" "$REPO/bundles/bench/bundle.yaml"
+    mv "$REPO/bundles/bench/bundle.yaml.sig" "$REPO/bundles/bench/signatures/bench.sig"
+    git -C "$REPO" add -A
+    git -C "$REPO" commit -q -S -m "$1"
+    git -C "$REPO" push -q "$WORK/srv/policies.git" main
+    git -C "$REPO" rev-parse HEAD
+}
+mkdir -p "$WORK/srv"
+git init -q --bare -b main "$WORK/srv/policies.git"
+FIRST=$(seal_and_commit "bench: $POLICIES policies")
+
+# --- servers ---------------------------------------------------------------------------
+GIT_PORT=$(free_port)
+python3 "$ROOT/scripts/git-http-backend-server.py" "$WORK/srv" "$GIT_PORT" >/dev/null 2>&1 &
+PIDS+=($!)
+EMU_PORT=$(free_port)
+emu_ns=(--namespace netpol-sync); for n in $(seq 0 $((NAMESPACES - 1))); do emu_ns+=(--namespace "bench-$n"); done
+"$EMU" --listen "127.0.0.1:$EMU_PORT" --kubeconfig-out "$WORK/kubeconfig" "${emu_ns[@]}" >/dev/null &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
+echo -n 'hook-secret' > "$WORK/hook"
+HTTP_PORT=$(free_port)
+START=$(now_ms)
+RUST_LOG=warn "$BIN" run --repo "http://127.0.0.1:$GIT_PORT/policies.git" --branch main \
+    --trust-anchor "$WORK/anchor" --kubeconfig "$WORK/kubeconfig" --cache-dir "$WORK/cache" \
+    --listen "127.0.0.1:$HTTP_PORT" --webhook-secret-file "$WORK/hook" --interval "${INTERVAL:-1h}" 2>"$WORK/run.log" &
+RUN_PID=$!
+PIDS+=($RUN_PID)
+readyz() { curl -s "http://127.0.0.1:$HTTP_PORT/readyz" || true; }
+wait_enforced() { # revision, timeout seconds
+    local deadline=$(( $(date +%s) + $2 ))
+    until readyz | grep -q "$1"; do
+        [ "$(date +%s)" -lt "$deadline" ] || { echo "timeout waiting for $1: $(readyz)"; tail -5 "$WORK/run.log"; exit 1; }
+        sleep 0.02
+    done
+}
+wait_enforced "$FIRST" 900
+echo "first apply of $POLICIES policies: $(( $(now_ms) - START )) ms"
+
+hook() {
+    local body='{"ref":"refs/heads/main"}'
+    local sig; sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac hook-secret | sed 's/^.*= //')
+    curl -s -o /dev/null -X POST -H "X-Hub-Signature-256: sha256=$sig" --data "$body" "http://127.0.0.1:$HTTP_PORT/hooks/git"
+}
+
+# --- webhook-to-enforced latency for a one-policy change -------------------------------
+lat=()
+for s in $(seq 1 "$SAMPLES"); do
+    policy bench-0 p0 $((9000 + s)) > "$REPO/bundles/bench/bench-0/p0.yaml"
+    REV=$(seal_and_commit "bench: change $s")
+    t0=$(now_ms); hook; wait_enforced "$REV" 120; t1=$(now_ms)
+    lat+=($((t1 - t0)))
+done
+sorted=$(printf '%s\n' "${lat[@]}" | sort -n)
+p50=$(echo "$sorted" | sed -n "$(( (SAMPLES + 1) / 2 ))p")
+echo "webhook-to-enforced (one policy of $POLICIES): p50 ${p50} ms, max $(echo "$sorted" | tail -1) ms, samples: ${lat[*]}"
+
+# --- no-change poll cycles: trigger N cycles on an unchanged branch ----------------------
+metric() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+c0=$(metric netpol_sync_cycle_duration_seconds_count); s0=$(metric netpol_sync_cycle_duration_seconds_sum)
+for _ in $(seq 1 "$SAMPLES"); do
+    before=$(metric netpol_sync_cycle_duration_seconds_count); hook
+    until [ "$(metric netpol_sync_cycle_duration_seconds_count)" != "$before" ]; do sleep 0.02; done
+done
+c1=$(metric netpol_sync_cycle_duration_seconds_count); s1=$(metric netpol_sync_cycle_duration_seconds_sum)
+python3 -c "print(f'no-change cycle (ls-remote + drift check, {int($c1-$c0)} cycles): mean {($s1-$s0)/($c1-$c0)*1000:.0f} ms')"
+
+# --- steady state: RSS and idle CPU ----------------------------------------------------
+sleep 2
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$RUN_PID/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$RUN_PID/status")
+ticks() { awk '{print $14 + $15}' "/proc/$RUN_PID/stat"; }
+t0=$(ticks); sleep 30; t1=$(ticks)
+hz=$(getconf CLK_TCK)
+echo "run RSS steady state: $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB); idle CPU over 30 s: $(( (t1 - t0) * 1000 / hz )) ms"
+# Each cycle's verify/plan/apply runs in a child `sync --once`; its peak RSS is what the
+# pod's memory limit must also cover.
+child_kib=$(python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+    "$BIN" sync --once --repo "$WORK/cache/repo.git" --rev refs/remotes/origin/main --trust-anchor "$WORK/anchor" \
+    --kubeconfig "$WORK/kubeconfig" --output json)
+echo "one no-change 'sync --once' cycle child: peak RSS $((child_kib / 1024)) MiB"

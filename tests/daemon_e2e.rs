@@ -1,0 +1,285 @@
+//! `netpol-sync run` end to end on loopback: a signed policy repository served by git's
+//! http-backend behind basic auth, the API server emulator, the real binary. Covers
+//! applying at start, webhook-triggered sync of a push, drift put back with an event, a
+//! force-push refused as not-fast-forward with the cluster untouched, and SIGTERM.
+
+#[path = "remote_servers/mod.rs"]
+mod remote_servers;
+#[path = "sync_support/mod.rs"]
+mod sync_support;
+
+use hmac::{KeyInit, Mac};
+use remote_servers::HttpGitServer;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use sync_support::{BundleSpec, Cluster, PolicyRepo};
+
+const SECRET: &str = "hook-s3cret";
+
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    let mut raw = String::new();
+    let _ = stream.read_to_string(&mut raw);
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        raw.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+fn hook(port: u16) -> u16 {
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    http(
+        port,
+        "POST",
+        "/hooks/git",
+        &[("X-Hub-Signature-256", sig)],
+        body,
+    )
+    .0
+}
+
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    None
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn run_applies_syncs_on_webhook_reverts_drift_refuses_force_push_and_stops_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = PolicyRepo::new();
+    let first = repo.revision(
+        &[BundleSpec::new(
+            "prod",
+            &["payments"],
+            &[("payments", "allow-web", 80)],
+        )],
+        "first",
+    );
+    let srv = tmp.path().join("srv");
+    let bare = srv.join("policies.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    remote_servers::git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+    let push = |rev: &str| {
+        repo.repo.git(&[
+            "push",
+            "-q",
+            "--force",
+            bare.to_str().unwrap(),
+            &format!("{rev}:refs/heads/main"),
+        ])
+    };
+    push(&first);
+    let server = HttpGitServer::start(&srv, Some(("deploy", "git-token")));
+    let cluster = Cluster::start(&["payments"]);
+    std::fs::write(tmp.path().join("token"), "deploy:git-token\n").unwrap();
+    std::fs::write(tmp.path().join("hook"), format!("{SECRET}\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let child = Command::new(env!("CARGO_BIN_EXE_netpol-sync"))
+        .arg("run")
+        .args(["--repo", &server.url("policies.git"), "--branch", "main"])
+        .arg("--trust-anchor")
+        .arg(&repo.anchor)
+        .arg("--token-file")
+        .arg(tmp.path().join("token"))
+        .arg("--webhook-secret-file")
+        .arg(tmp.path().join("hook"))
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache"))
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--interval",
+            "1h",
+            "--log-format",
+            "json",
+        ])
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+
+    // At start: the first revision is applied.
+    let ready = wait_for(Duration::from_secs(30), || {
+        http(port, "GET", "/readyz", &[], b"").0 == 200
+    });
+    assert!(
+        ready.is_some(),
+        "readyz: {:?}",
+        http(port, "GET", "/readyz", &[], b"")
+    );
+    assert!(cluster.policy("payments", "allow-web").is_some());
+    assert!(http(port, "GET", "/readyz", &[], b"").1.contains(&first));
+
+    // A push plus a webhook: applied at once (the interval is an hour).
+    let second = repo.revision(
+        &[BundleSpec::new(
+            "prod",
+            &["payments"],
+            &[
+                ("payments", "allow-web", 80),
+                ("payments", "allow-api", 443),
+            ],
+        )],
+        "second",
+    );
+    push(&second);
+    assert_eq!(hook(port), 202);
+    let synced = wait_for(Duration::from_secs(20), || {
+        cluster.policy("payments", "allow-api").is_some()
+    });
+    assert!(synced.is_some(), "webhook-triggered sync");
+    assert!(wait_for(Duration::from_secs(10), || http(
+        port,
+        "GET",
+        "/readyz",
+        &[],
+        b""
+    )
+    .1
+    .contains(&second))
+    .is_some());
+
+    // Drift: a hand deletion is put back on the next cycle, and an event says so.
+    let out = cluster.kubectl(
+        &["delete", "networkpolicy", "allow-web", "-n", "payments"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hook(port), 202);
+    assert!(
+        wait_for(Duration::from_secs(20), || cluster
+            .policy("payments", "allow-web")
+            .is_some())
+        .is_some(),
+        "drift reverted"
+    );
+    let drift_event = wait_for(Duration::from_secs(10), || {
+        cluster.emu.list_objects("events").iter().any(|e| {
+            e["reason"] == "DriftReverted"
+                && e["message"].as_str().unwrap_or("").contains("allow-web")
+        })
+    });
+    assert!(
+        drift_event.is_some(),
+        "{:#?}",
+        cluster.emu.list_objects("events")
+    );
+    let metrics = http(port, "GET", "/metrics", &[], b"").1;
+    assert!(
+        metrics.contains("netpol_sync_drift_reverted_total{kind=\"deleted\"} 1"),
+        "{metrics}"
+    );
+    assert!(cluster
+        .emu
+        .list_objects("events")
+        .iter()
+        .any(|e| e["reason"] == "Applied"));
+
+    // Force-push back to the first revision: refused, the cluster keeps the second.
+    push(&first);
+    let before = cluster.policy_hashes();
+    assert_eq!(hook(port), 202);
+    let refused = wait_for(Duration::from_secs(20), || {
+        let (status, body) = http(port, "GET", "/readyz", &[], b"");
+        status == 503 && body.contains("not-fast-forward")
+    });
+    assert!(
+        refused.is_some(),
+        "readyz: {:?}",
+        http(port, "GET", "/readyz", &[], b"")
+    );
+    assert_eq!(
+        cluster.policy_hashes(),
+        before,
+        "a refused revision changes nothing"
+    );
+    let metrics = http(port, "GET", "/metrics", &[], b"").1;
+    assert!(
+        metrics.contains("netpol_sync_cycle_failures_total{reason=\"not-fast-forward\"}"),
+        "{metrics}"
+    );
+    assert!(cluster
+        .emu
+        .list_objects("events")
+        .iter()
+        .any(|e| e["reason"] == "Rejected"
+            && e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not-fast-forward")));
+
+    // SIGTERM: clean exit 0.
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_for(Duration::from_secs(20), || child
+        .0
+        .try_wait()
+        .unwrap()
+        .is_some())
+    .is_some());
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+}
