@@ -82,6 +82,7 @@ fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "netpol_sync=info")
         .output()
         .unwrap();
     let wall = start.elapsed();
@@ -91,6 +92,9 @@ fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
         .find_map(|l| l.strip_prefix("MAXRSS "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
+    for line in stderr.lines().filter(|l| l.contains("INFO")) {
+        println!("    {line}");
+    }
     if !out.status.success() {
         eprintln!(
             "sync failed: {}\n{}",
@@ -200,12 +204,22 @@ fn main() {
     let out = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
-        .args(["create", "-f"])
+        .args(["create", "--validate=false", "-f"])
         .arg(&docs)
         .output()
         .unwrap();
     let kubectl = start.elapsed();
     let kubectl_ok = out.status.success();
+    if !kubectl_ok {
+        println!(
+            "kubectl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
     let kubectl_live = emu.list_objects("networkpolicies").len();
 
     println!("\nnetpol-sync scale benchmark: {POLICIES} policies across {NAMESPACES} namespaces, apiserver-emu on loopback");

@@ -2,7 +2,8 @@
 //! on failure, record. Everything the cycle decides ends up in one [`Outcome`].
 
 use super::{Applier, ApplyError, ApplyOptions, WriteError, WriteFailure};
-use crate::bundle::VerifiedBundles;
+use crate::bundle::{load_verified, BundleOptions, VerifiedBundles};
+use crate::git::Repo;
 use crate::kube_client::error_chain;
 use crate::outcome::{Outcome, Verdict};
 use crate::plan::{read_live, LiveError, Plan};
@@ -10,7 +11,8 @@ use crate::reason::ReasonCode;
 use crate::state::{
     LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore,
 };
-use std::time::SystemTime;
+use crate::verify::VerifiedRevision;
+use std::time::{Instant, SystemTime};
 
 /// Where the cycle runs and what it already knows.
 pub struct SyncContext<'a> {
@@ -21,12 +23,33 @@ pub struct SyncContext<'a> {
     pub options: ApplyOptions,
 }
 
+/// The last applied revision, loaded from its verified commit (never from memory) only
+/// when a failed apply must put it back.
+pub struct PreviousRevision {
+    pub repo: Repo,
+    pub base: VerifiedRevision,
+    pub options: BundleOptions,
+}
+
+impl PreviousRevision {
+    fn load(&self) -> Option<VerifiedBundles> {
+        match load_verified(&self.repo, &self.base, &self.options) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                // A base that no longer loads (stricter validation since) cannot be restored;
+                // the failure message says so.
+                tracing::warn!(revision = %self.base.commit_id(), error = %e, "the previous revision's bundles do not load");
+                None
+            }
+        }
+    }
+}
+
 /// The verified revision to enforce, and the one to put back if that fails.
 pub struct SyncInput {
     pub bundles: VerifiedBundles,
-    /// The last applied revision's bundles, loaded from its verified commit (never from
-    /// memory); `None` on the first sync ever or after the state was lost.
-    pub previous: Option<VerifiedBundles>,
+    /// `None` on the first sync ever or after the state was lost.
+    pub previous: Option<PreviousRevision>,
     /// Who signed the revision's head commit.
     pub signer: Option<RecordedSigner>,
 }
@@ -42,8 +65,12 @@ impl SyncContext<'_> {
 
     /// Read the live set and compute the plan; no writes.
     pub async fn plan(&self, bundles: &VerifiedBundles) -> Result<Plan, LiveError> {
+        let started = Instant::now();
         let live = read_live(&self.client, &bundles.governed_namespaces()).await?;
-        Ok(Plan::compute(bundles, &live, self.inventory().as_ref()))
+        let listed = started.elapsed();
+        let plan = Plan::compute(bundles, &live, self.inventory().as_ref());
+        tracing::info!(live = live.len(), ?listed, planned = ?(started.elapsed() - listed), "live set read and plan computed");
+        Ok(plan)
     }
 
     /// `netpol-sync plan`: what a sync would do, and whether it would be allowed to.
@@ -107,7 +134,10 @@ impl SyncContext<'_> {
         } else {
             let snapshot = plan.clone();
             let applier = Applier::new(self.client.clone(), self.options.clone());
-            match applier.apply(plan.clone()).await {
+            let started = Instant::now();
+            let applied = applier.apply(plan.clone()).await;
+            tracing::info!(writes = snapshot.writes().len(), took = ?started.elapsed(), "dry-run and apply");
+            match applied {
                 Ok(report) => {
                     outcome = Outcome::new(
                         Verdict::Applied,
@@ -122,7 +152,8 @@ impl SyncContext<'_> {
                     return o;
                 }
                 Err(ApplyError::Write { error, .. }) => {
-                    let restored = self.restore(&applier, input.previous.as_ref()).await;
+                    let previous = input.previous.as_ref().and_then(PreviousRevision::load);
+                    let restored = self.restore(&applier, previous.as_ref()).await;
                     let mut o = Outcome::error(format!("{error}; {restored}"));
                     o.reason = Some(ReasonCode::ApplyFailed);
                     o.extra.insert(

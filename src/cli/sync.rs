@@ -2,16 +2,16 @@
 //! `--since` from the state record, verify, load bundles, then one cycle.
 
 use super::{emit, ClusterRunArgs, KubeArgs, OutputFormat};
-use crate::apply::cycle::{SyncContext, SyncInput};
+use crate::apply::cycle::{PreviousRevision, SyncContext, SyncInput};
 use crate::apply::ApplyOptions;
-use crate::bundle::{load_verified, BundleOptions, VerifiedBundles};
+use crate::bundle::{load_verified, VerifiedBundles};
 use crate::git::Repo;
 use crate::kube_client::{connect, error_chain, ClusterTarget};
 use crate::outcome::{CommitSummary, Outcome};
 use crate::state::{RecordedSigner, StateStore};
-use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision};
+use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy};
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -109,7 +109,7 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
 
 struct Verified {
     bundles: VerifiedBundles,
-    previous: Option<VerifiedBundles>,
+    previous: Option<PreviousRevision>,
     signer: Option<RecordedSigner>,
     commits: Vec<CommitSummary>,
 }
@@ -133,15 +133,25 @@ fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verifie
         at: args.trust.at.unwrap_or_else(SystemTime::now),
         require_user_presence: !args.trust.allow_no_touch,
     };
+    let started = Instant::now();
     let rev = verify_revision(&repo, &args.repo.rev, since, &anchor, &policy)
         .map_err(|e| rejected(e.reason(), e.to_string(), e.location()))?;
     let opts = args.select.bundle_options();
+    let verified_in = started.elapsed();
     let bundles = load_verified(&repo, &rev, &opts).map_err(|e| {
         let mut o = rejected(e.reason(), e.to_string(), e.location());
         o.revision = Some(rev.commit_id().to_string());
         o
     })?;
-    let previous = previous_bundles(&repo, &rev, &opts);
+    let previous = rev
+        .base()
+        .filter(|base| base.commit_id() != rev.commit_id())
+        .map(|base| PreviousRevision {
+            repo,
+            base,
+            options: opts,
+        });
+    tracing::info!(?verified_in, loaded_in = ?(started.elapsed() - verified_in), "revision verified and bundles loaded");
     let head = rev.commits().iter().find(|c| c.commit == rev.commit_id());
     Ok(Verified {
         signer: head.map(|c| RecordedSigner {
@@ -160,22 +170,4 @@ fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verifie
         bundles,
         previous,
     })
-}
-
-/// The last applied revision's bundles, from its verified commit: what a failed apply
-/// puts back. A base that no longer loads (for example under stricter validation) cannot
-/// be restored; that is logged and the failure path says so.
-fn previous_bundles(
-    repo: &Repo,
-    rev: &VerifiedRevision,
-    opts: &BundleOptions,
-) -> Option<VerifiedBundles> {
-    let base = rev.base()?;
-    match load_verified(repo, &base, opts) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            tracing::warn!(revision = %base.commit_id(), error = %e, "the previous revision's bundles do not load; it cannot be restored");
-            None
-        }
-    }
 }
