@@ -367,7 +367,9 @@ fn load_content(
         max_documents: limits.max_documents_per_file,
         max_depth: limits.max_yaml_depth,
     };
-    let mut policies = Vec::new();
+    // Pass 1, in manifest order: sizes, the read budget and hashes. The repository
+    // handle is not shared across threads, and nothing is parsed before it is pinned.
+    let mut pinned: Vec<(&str, Vec<u8>)> = Vec::with_capacity(t.manifest.files.len());
     for entry in &t.manifest.files {
         let path = entry.path.as_str();
         let Some(&id) = t.tree.files.get(path) else {
@@ -394,26 +396,66 @@ fn load_content(
             )
             .in_file(path));
         }
-        let documents = load_documents(&bytes, yaml_limits).map_err(|e| {
+        pinned.push((path, bytes));
+    }
+    // Pass 2: YAML parsing and policy validation are most of a load's CPU time and each
+    // file is independent, so files are spread over the cores. The error reported is
+    // still the first in manifest order, whatever thread met it.
+    let load_one = |(path, bytes): &(&str, Vec<u8>)| -> Result<Vec<DesiredPolicy>, BundleError> {
+        let documents = load_documents(bytes, yaml_limits).map_err(|e| {
             let reason = match e.error {
                 YamlError::TooManyDocuments { .. }
                 | YamlError::TooDeep { .. }
                 | YamlError::ExpansionBudget { .. } => ReasonCode::LimitExceeded,
                 _ => ReasonCode::InvalidPolicy,
             };
-            let err = BundleError::new(reason, format!("{path}: {}", e.error)).in_file(path);
+            let err = BundleError::new(reason, format!("{path}: {}", e.error)).in_file(*path);
             match e.document {
                 Some(d) => err.in_document(d),
                 None => err,
             }
         })?;
-        drop(bytes);
         let ctx = policy::PolicyContext {
             bundle: &t.manifest.name,
             file: path,
             namespaces: &t.manifest.namespaces,
         };
-        policies.extend(policy::load_file(&ctx, documents)?);
+        policy::load_file(&ctx, documents)
+    };
+    let per_file = parallel_map(&pinned, load_one);
+    let mut policies = Vec::new();
+    for result in per_file {
+        policies.extend(result?);
     }
     Ok(policies)
+}
+
+/// `items.iter().map(f)` on up to `available_parallelism` scoped threads, results in
+/// input order. Small inputs stay on the calling thread.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const MIN_ITEMS_PER_THREAD: usize = 16;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len() / MIN_ITEMS_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(results) => results,
+                // A panic in a worker is a bug; surface it on the caller's thread.
+                Err(payload) => std::panic::resume_unwind(payload),
+            })
+            .collect()
+    })
 }

@@ -526,3 +526,52 @@ fn oversized_file_is_rejected_from_its_header() {
         ReasonCode::LimitExceeded
     );
 }
+
+/// Enough files that loading spreads them over threads (see `parallel_map`).
+fn many_files(count: usize, broken: &[usize]) -> Vec<(String, Vec<u8>)> {
+    (0..count)
+        .map(|i| {
+            let path = format!("payments/p{i:03}.yaml");
+            let body = if broken.contains(&i) {
+                // A Deployment smuggled in: rejected as invalid-policy.
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n  namespace: payments\n".to_string()
+            } else {
+                policy("payments", &format!("p{i:03}"))
+            };
+            (path, body.into_bytes())
+        })
+        .collect()
+}
+
+fn load_many(files: &[(String, Vec<u8>)]) -> Result<Vec<VerifiedBundle>, BundleError> {
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+    load(vec![("prod", bundle("prod", &["payments"], &refs))])
+}
+
+#[test]
+fn many_files_load_in_manifest_order_whatever_the_threads() {
+    let files = many_files(200, &[]);
+    let b = load_many(&files).unwrap();
+    let names: Vec<&str> = b[0].policies().iter().map(|p| p.name.as_str()).collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("p{i:03}")).collect();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn the_first_broken_file_in_manifest_order_is_reported_whatever_the_threads() {
+    // Broken files in different chunks: the earliest one must be named, every time.
+    let files = many_files(200, &[180, 57, 120]);
+    for _ in 0..5 {
+        let (code, file) = reason(load_many(&files));
+        assert_eq!(code, ReasonCode::InvalidPolicy);
+        assert_eq!(file.as_deref(), Some("payments/p057.yaml"));
+    }
+}
+
+#[test]
+fn parallel_map_keeps_input_order() {
+    let items: Vec<u32> = (0..1000).collect();
+    let doubled = parallel_map(&items, |x| x * 2);
+    assert_eq!(doubled, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+    assert_eq!(parallel_map(&[] as &[u32], |x| *x), Vec::<u32>::new());
+}
