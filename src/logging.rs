@@ -69,6 +69,9 @@ mod tests {
         let (f, problem) = filter_from(None);
         assert!(problem.is_none());
         let shown = f.to_string();
-        assert!(shown.contains("netpol_sync=info") && shown.split(',').any(|d| d == "warn"), "{shown}");
+        assert!(
+            shown.contains("netpol_sync=info") && shown.split(',').any(|d| d == "warn"),
+            "{shown}"
+        );
     }
 }

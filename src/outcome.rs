@@ -124,7 +124,8 @@ impl Outcome {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("Outcome serialises: it holds only strings, numbers and maps")
+        serde_json::to_string(self)
+            .expect("Outcome serialises: it holds only strings, numbers and maps")
     }
 
     /// A screen a person reads: the verdict first, then where and why.
@@ -163,7 +164,13 @@ impl Outcome {
         if !self.commits.is_empty() {
             let _ = writeln!(s, "  commits verified: {}", self.commits.len());
             for c in self.commits.iter().take(10) {
-                let _ = writeln!(s, "    {}  {}  {}", &c.commit[..c.commit.len().min(12)], c.principal, c.fingerprint);
+                let _ = writeln!(
+                    s,
+                    "    {}  {}  {}",
+                    &c.commit[..c.commit.len().min(12)],
+                    c.principal,
+                    c.fingerprint
+                );
             }
             if self.commits.len() > 10 {
                 let _ = writeln!(s, "    … and {} more", self.commits.len() - 10);

@@ -544,7 +544,10 @@ fn many_files(count: usize, broken: &[usize]) -> Vec<(String, Vec<u8>)> {
 }
 
 fn load_many(files: &[(String, Vec<u8>)]) -> Result<Vec<VerifiedBundle>, BundleError> {
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
     load(vec![("prod", bundle("prod", &["payments"], &refs))])
 }
 

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "netpol-sync", version, about = "Make a cluster's NetworkPolicies exactly a verified, signed Git revision")]
+#[command(
+    name = "netpol-sync",
+    version,
+    about = "Make a cluster's NetworkPolicies exactly a verified, signed Git revision"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -117,7 +121,11 @@ pub struct KubeArgs {
     #[arg(long)]
     pub context: Option<String>,
     /// Namespace holding netpol-sync's state record, lease and events.
-    #[arg(long, default_value = "netpol-sync", env = "NETPOL_SYNC_STATE_NAMESPACE")]
+    #[arg(
+        long,
+        default_value = "netpol-sync",
+        env = "NETPOL_SYNC_STATE_NAMESPACE"
+    )]
     pub state_namespace: String,
 }
 

@@ -322,10 +322,23 @@ pub struct SshGitServer {
 }
 
 pub fn sshd_path() -> Option<PathBuf> {
-    ["/usr/sbin/sshd", "/usr/local/sbin/sshd"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    let find = || {
+        ["/usr/sbin/sshd", "/usr/local/sbin/sshd"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    };
+    if find().is_none() {
+        // A fresh machine lacks sshd: the project's own script installs it (once per
+        // test process), so `cargo test` alone is enough.
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-test-servers.sh");
+            let _ = Command::new("bash").arg(script).status();
+        });
+    }
+    find()
 }
 
 impl SshGitServer {

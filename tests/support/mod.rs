@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 
 /// Run a command, panicking with its stderr if it fails: a broken fixture is a broken test.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -33,7 +35,8 @@ impl Key {
     pub fn generate(dir: &Path, principal: &str, kind: &str) -> Key {
         let private = dir.join(format!("key-{principal}-{kind}"));
         let mut cmd = Command::new("ssh-keygen");
-        cmd.args(["-q", "-t", kind, "-N", "", "-C", principal, "-f"]).arg(&private);
+        cmd.args(["-q", "-t", kind, "-N", "", "-C", principal, "-f"])
+            .arg(&private);
         if kind == "rsa" {
             cmd.args(["-b", "2048"]);
         }
@@ -41,7 +44,12 @@ impl Key {
         // ssh-keygen appends `.pub`; `with_extension` would cut a principal containing a dot.
         let public = PathBuf::from(format!("{}.pub", private.display()));
         let public_line = std::fs::read_to_string(&public).unwrap().trim().to_string();
-        Key { private, public, public_line, principal: principal.to_string() }
+        Key {
+            private,
+            public,
+            public_line,
+            principal: principal.to_string(),
+        }
     }
 
     pub fn ed25519(dir: &Path, principal: &str) -> Key {
@@ -50,7 +58,12 @@ impl Key {
 
     /// The allowed_signers line trusting this key, with optional options (`namespaces="git"`).
     pub fn allowed_signers_line(&self, options: &str) -> String {
-        let key = self.public_line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let key = self
+            .public_line
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
         if options.is_empty() {
             format!("{} {}\n", self.principal, key)
         } else {
@@ -61,7 +74,12 @@ impl Key {
     /// `SHA256:…` as `ssh-keygen -l` prints it.
     pub fn fingerprint(&self) -> String {
         let out = run(Command::new("ssh-keygen").arg("-lf").arg(&self.public));
-        String::from_utf8(out.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
     }
 
     /// A detached SSHSIG over `data` in `namespace`, armored, from `ssh-keygen -Y sign`.
@@ -85,7 +103,9 @@ pub struct TestRepo {
 impl TestRepo {
     pub fn init(dir: &Path) -> TestRepo {
         std::fs::create_dir_all(dir).unwrap();
-        let repo = TestRepo { dir: dir.to_path_buf() };
+        let repo = TestRepo {
+            dir: dir.to_path_buf(),
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.git(&["config", "user.name", "Test"]);
         repo.git(&["config", "user.email", "test@example.com"]);
@@ -123,7 +143,16 @@ impl TestRepo {
     pub fn commit_signed(&self, message: &str, key: &Key) -> String {
         self.git(&["add", "-A"]);
         let signing_key = format!("user.signingkey={}", key.private.display());
-        self.git(&["-c", &signing_key, "commit", "-q", "-S", "--allow-empty", "-m", message]);
+        self.git(&[
+            "-c",
+            &signing_key,
+            "commit",
+            "-q",
+            "-S",
+            "--allow-empty",
+            "-m",
+            message,
+        ]);
         self.head()
     }
 
@@ -154,7 +183,14 @@ impl TestRepo {
         use std::io::Write;
         let mut child = self
             .git_cmd()
-            .args(["hash-object", "-t", "commit", "-w", "--literally", "--stdin"])
+            .args([
+                "hash-object",
+                "-t",
+                "commit",
+                "-w",
+                "--literally",
+                "--stdin",
+            ])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -199,7 +235,11 @@ pub fn run_netpol_sync(args: &[&str]) -> (i32, String, String) {
 /// Insert a header block (already formatted, ending in `\n`) into a raw commit object
 /// right before the blank line that ends its headers.
 pub fn insert_header(raw: &[u8], header: &[u8]) -> Vec<u8> {
-    let end = raw.windows(2).position(|w| w == b"\n\n").expect("commit has a message") + 1;
+    let end = raw
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .expect("commit has a message")
+        + 1;
     let mut out = raw[..end].to_vec();
     out.extend_from_slice(header);
     out.extend_from_slice(&raw[end..]);
