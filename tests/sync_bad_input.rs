@@ -238,3 +238,27 @@ fn foreign_labelled_policy_in_scope_is_deleted_by_name_and_foreign_finalizers_su
     let again = sync(&repo, &cluster, &[]);
     assert_eq!(again.json["verdict"], "unchanged", "{}", again.json);
 }
+
+#[test]
+fn malformed_or_oversized_trust_anchor_is_an_error_and_nothing_is_written() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    let original = std::fs::read(&repo.anchor).unwrap();
+    // A line with an unknown key type, then an anchor past the reader's 1 MiB limit.
+    let hostile: [Vec<u8>; 2] = [
+        b"alice ssh-unknown AAAAC3NzaC1lZDI1NTE5AAAAIA==\n".to_vec(),
+        vec![b'#'; 2 * 1024 * 1024],
+    ];
+    for anchor in hostile {
+        std::fs::write(&repo.anchor, &anchor).unwrap();
+        let requests = cluster.request_count();
+        let run = sync(&repo, &cluster, &[]);
+        assert_eq!(run.code, 2, "{}", run.json);
+        assert_eq!(run.json["verdict"], "error");
+        assert_eq!(run.json["reason"], "trust-file-invalid", "{}", run.json);
+        assert!(cluster.policy_writes_since(requests).is_empty());
+    }
+    std::fs::write(&repo.anchor, original).unwrap();
+    assert_eq!(sync(&repo, &cluster, &[]).code, 0);
+}

@@ -9,7 +9,7 @@ use crate::git::Repo;
 use crate::kube_client::{connect, error_chain, ClusterTarget};
 use crate::outcome::{CommitSummary, Outcome};
 use crate::state::{RecordedSigner, StateStore};
-use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy};
+use crate::verify::{verify_revision, SignaturePolicy};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
@@ -118,28 +118,20 @@ fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verifie
     let error = |m: String| Box::new(Outcome::error(m));
     let repo = Repo::open(&args.repo.repo)
         .map_err(|e| error(format!("cannot open repository {}: {e}", args.repo.repo)))?;
-    let anchor_path = &args.trust.trust_anchor;
-    let anchor_bytes = std::fs::read(anchor_path).map_err(|e| {
-        error(format!(
-            "cannot read trust anchor {}: {e}",
-            anchor_path.display()
-        ))
-    })?;
-    let rejected =
-        |reason, message: String, location| Box::new(Outcome::rejected(reason, message, location));
-    let anchor = AllowedSigners::parse(&anchor_path.display().to_string(), &anchor_bytes)
-        .map_err(|e| rejected(e.reason(), e.to_string(), e.location()))?;
+    // The same bounded reader and error classes as `verify`: a malformed or oversized
+    // anchor is a deployment error (exit 2), never read without a limit.
+    let anchor = super::verify::load_anchor(&args.trust.trust_anchor)?;
     let policy = SignaturePolicy {
         at: args.trust.at.unwrap_or_else(SystemTime::now),
         require_user_presence: !args.trust.allow_no_touch,
     };
     let started = Instant::now();
     let rev = verify_revision(&repo, &args.repo.rev, since, &anchor, &policy)
-        .map_err(|e| rejected(e.reason(), e.to_string(), e.location()))?;
+        .map_err(|e| Box::new(super::verify::from_verify_error(e)))?;
     let opts = args.select.bundle_options();
     let verified_in = started.elapsed();
     let bundles = load_verified(&repo, &rev, &opts).map_err(|e| {
-        let mut o = rejected(e.reason(), e.to_string(), e.location());
+        let mut o = Box::new(Outcome::rejected(e.reason(), e.to_string(), e.location()));
         o.revision = Some(rev.commit_id().to_string());
         o
     })?;

@@ -101,7 +101,7 @@ pub(crate) fn bundle_summaries(bundles: &VerifiedBundles) -> Vec<BundleSummary> 
         .collect()
 }
 
-fn load_anchor(path: &std::path::Path) -> Result<AllowedSigners, Box<Outcome>> {
+pub(crate) fn load_anchor(path: &std::path::Path) -> Result<AllowedSigners, Box<Outcome>> {
     let shown = path.display().to_string();
     let io_error = |e: std::io::Error| {
         let mut o = Outcome::error(format!("cannot read the trust anchor {shown}: {e}"));
@@ -127,7 +127,7 @@ fn load_anchor(path: &std::path::Path) -> Result<AllowedSigners, Box<Outcome>> {
     })
 }
 
-fn from_verify_error(e: VerifyError) -> Outcome {
+pub(crate) fn from_verify_error(e: VerifyError) -> Outcome {
     let location = e.location();
     let reason = e.reason();
     if e.is_rejection() {
