@@ -1,5 +1,5 @@
 //! Every Kubernetes API call netpol-sync makes, as (API group, resource, verb, scope).
-//! `deploy/rbac.yaml` must grant exactly these and nothing more; `tests/deploy_manifests.rs`
+//! `deploy/rbac.yaml` must grant exactly these and nothing more; `tests/it/deploy_manifests.rs`
 //! compares the two, so a new call without a matching rule (or a rule nothing uses) fails
 //! the build instead of failing in a cluster.
 

@@ -1,6 +1,6 @@
 //! Injected faults, seen from a client over HTTP.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! made. The emulator runs in this test process (its own thread and runtime), netpol-sync
 //! in a child process: killing the child cannot touch the server's state.
 
-mod sync_support;
+use crate::sync_support;
 
 use apiserver_emu::{FaultAction, FaultRule};
 use std::path::Path;

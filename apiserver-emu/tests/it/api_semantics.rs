@@ -1,6 +1,6 @@
 //! The REST semantics kube-apiserver gives every client, checked over real HTTP.
 
-mod support;
+use crate::support;
 
 use apiserver_emu::{ChangeVerb, EmuConfig, Emulator};
 use serde_json::{json, Value};

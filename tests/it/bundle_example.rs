@@ -2,7 +2,7 @@
 //! into a fresh repository, committed with a test key the anchor trusts, verified and
 //! loaded. Also: the committed example is sealed (sealing it again changes nothing).
 
-mod support;
+use crate::support;
 
 use netpol_sync::bundle::{load_verified, BundleOptions};
 use netpol_sync::git::Repo;

@@ -2,7 +2,7 @@
 //! A policy edited but not resealed fails with `digest-mismatch`; resealed but not
 //! re-signed fails with `bundle-signature-threshold`; resealed and re-signed passes.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use support::{Key, TestRepo};

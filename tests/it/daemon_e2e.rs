@@ -3,10 +3,8 @@
 //! applying at start, webhook-triggered sync of a push, drift put back with an event, a
 //! force-push refused as not-fast-forward with the cluster untouched, and SIGTERM.
 
-#[path = "remote_servers/mod.rs"]
-mod remote_servers;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::remote_servers;
+use crate::sync_support;
 
 use hmac::{KeyInit, Mac};
 use remote_servers::HttpGitServer;

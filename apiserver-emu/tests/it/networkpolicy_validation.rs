@@ -2,7 +2,7 @@
 //! pkg/apis/networking/validation test cases, sent to the emulator over HTTP. Invalid ones
 //! must come back as 422 with the causes' field paths and reasons the apiserver gives.
 
-mod support;
+use crate::support;
 
 use apiserver_emu::{EmuConfig, Emulator};
 use serde_json::{json, Value};

@@ -2,8 +2,7 @@
 //! a certificate made by openssl). libgit2's CA setting is process-wide, so this file is
 //! its own test binary and its one test checks the system store first, then `--ca-file`.
 
-#[path = "remote_servers/mod.rs"]
-mod remote_servers;
+use crate::remote_servers;
 
 use netpol_sync::remote::{GitAuth, GitRemote, RemoteConfig, RemoteError};
 use remote_servers::{bare_repo, wait_until, Author};

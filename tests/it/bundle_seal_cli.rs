@@ -1,6 +1,6 @@
 //! `netpol-sync bundle seal DIR` as a person runs it: exit codes and what it writes.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! apiserver-emu (5xx, 429, 409, dropped connections, latency). Every run must end at the
 //! new revision or back at the old one, and the invariant must hold throughout.
 
-mod sync_support;
+use crate::sync_support;
 
 use apiserver_emu::{FaultAction, FaultRule};
 use rand::rngs::StdRng;

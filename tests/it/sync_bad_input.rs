@@ -3,7 +3,7 @@
 //! Each is a clear error naming what is wrong, and nothing is deleted that the plan did not
 //! name.
 
-mod sync_support;
+use crate::sync_support;
 
 use apiserver_emu::{EmuConfig, FaultAction, FaultRule};
 use serde_json::Value;

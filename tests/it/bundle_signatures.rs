@@ -2,7 +2,7 @@
 //! signatures made with the real `ssh-keygen -Y sign -n netpol-sync-bundle`, verified
 //! by `verify_revision` and loaded by `load_verified`. One test per attack or mistake.
 
-mod support;
+use crate::support;
 
 use netpol_sync::bundle::seal::seal;
 use netpol_sync::bundle::{load_verified, BundleError, BundleOptions, Limits, VerifiedBundles};

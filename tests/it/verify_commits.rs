@@ -2,7 +2,7 @@
 //! `git verify-commit` given the same allowed_signers file. Where netpol-sync is stricter
 //! by design, the test says why and asserts both verdicts.
 
-mod support;
+use crate::support;
 
 use netpol_sync::git::Repo;
 use netpol_sync::reason::ReasonCode;

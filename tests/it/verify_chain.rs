@@ -2,7 +2,7 @@
 //! only, second-parent history unsigned. Repositories are built with the real
 //! `git commit -S` (gpg.format=ssh).
 
-mod support;
+use crate::support;
 
 use netpol_sync::git::Repo;
 use netpol_sync::reason::ReasonCode;

@@ -1,7 +1,7 @@
 //! `netpol-sync verify` end to end: exit codes, `--output json`, and bad input that must
 //! give a clear message and exit 1 or 2, never a panic.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! apiserver-emu, with repositories signed by the real git and ssh-keygen. Every sync is
 //! checked against the invariant over the emulator's change log.
 
-mod sync_support;
+use crate::sync_support;
 
 use apiserver_emu::{FaultAction, FaultRule};
 use serde_json::Value;

@@ -1,7 +1,6 @@
 //! `remote` against real Git servers on loopback: git's http-backend and OpenSSH's sshd.
 
-#[path = "remote_servers/mod.rs"]
-mod remote_servers;
+use crate::remote_servers;
 
 use netpol_sync::remote::{GitAuth, GitRemote, KnownHosts, RemoteConfig, RemoteError};
 use remote_servers::*;

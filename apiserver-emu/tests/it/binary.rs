@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-mod support;
+use crate::support;
 
 struct KillOnDrop(std::process::Child);
 

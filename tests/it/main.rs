@@ -1,0 +1,27 @@
+//! netpol-sync's integration tests, one binary: each module was its own test crate,
+//! and linking kube, git2 and tokio into ~20 binaries cost CI minutes and gigabytes.
+//! Run one area with a filter, e.g. `cargo test --test it verify_chain::`.
+
+mod remote_servers;
+mod support;
+mod sync_support;
+
+mod bundle_example;
+mod bundle_seal_cli;
+mod bundle_signatures;
+mod bundle_verify_cli;
+mod daemon_e2e;
+mod daemon_events;
+mod daemon_leader;
+mod daemon_loop;
+mod demo_tour;
+mod deploy_manifests;
+mod remote_git_servers;
+mod remote_https;
+mod sync_bad_input;
+mod sync_crash;
+mod sync_flows;
+mod sync_random;
+mod verify_chain;
+mod verify_cli;
+mod verify_commits;
