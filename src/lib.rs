@@ -22,5 +22,6 @@ pub mod outcome;
 pub mod plan;
 pub mod reason;
 pub mod remote;
+pub mod revision;
 pub mod state;
 pub mod verify;

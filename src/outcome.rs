@@ -189,3 +189,20 @@ impl Outcome {
         s
     }
 }
+
+/// A verification failure as a command reports it: a verdict on the revision (rejected)
+/// or an error that says nothing about it (unreadable repository, …).
+impl From<crate::verify::VerifyError> for Outcome {
+    fn from(e: crate::verify::VerifyError) -> Outcome {
+        let location = e.location();
+        let reason = e.reason();
+        if e.is_rejection() {
+            Outcome::rejected(reason, e.message, location)
+        } else {
+            let mut o = Outcome::error(e.message);
+            o.reason = Some(reason);
+            o.location = location;
+            o
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::paging::{PageEnd, PageRequest};
 use crate::request::{ApiRequest, ApiResult, Reply};
 use crate::resources::{ResourceKind, CORE_EVENTS, NAMESPACES};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -65,6 +66,7 @@ pub fn list(
     if req.query.watch()? {
         return watch::start(shared, req, *kind, namespace, filter);
     }
+    let page = PageRequest::parse(req.query.get("limit"), req.query.get("continue"))?;
     let (items, rv) = {
         let store = lock(&shared.store);
         let items: Vec<(Arc<Value>, Arc<[u8]>)> = store
@@ -74,25 +76,57 @@ pub fn list(
             .collect();
         (items, store.current_rv())
     };
+    let (items, end) = page.apply(items, rv, object_key);
     if table::wanted(req.accept.as_deref()) {
         let objects: Vec<Arc<Value>> = items.into_iter().map(|(o, _)| o).collect();
-        return Ok(Reply::ok(table::render(kind, &objects, rv)));
+        let mut rendered = table::render(kind, &objects, rv);
+        if let (Some(end), Some(meta)) = (&end, rendered.get_mut("metadata")) {
+            meta["continue"] = Value::String(end.continue_token.clone());
+            meta["remainingItemCount"] = Value::from(end.remaining);
+        }
+        return Ok(Reply::ok(rendered));
     }
     let encoded: Vec<Arc<[u8]>> = items.into_iter().map(|(_, e)| e).collect();
     Ok(Reply::Raw {
         status: 200,
-        body: list_body(kind, &encoded, rv),
+        body: list_body(kind, &encoded, rv, end.as_ref()),
     })
 }
 
+/// The key the store orders by (namespace empty when cluster-scoped), as the continue
+/// token carries it.
+fn object_key(item: &(Arc<Value>, Arc<[u8]>)) -> (&str, &str) {
+    let meta = |k: &str| {
+        item.0
+            .get("metadata")
+            .and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    (meta("namespace"), meta("name"))
+}
+
 /// The list body: the header, then the items' stored encodings.
-pub fn list_body(kind: &ResourceKind, items: &[Arc<[u8]>], rv: u64) -> Vec<u8> {
+pub fn list_body(
+    kind: &ResourceKind,
+    items: &[Arc<[u8]>],
+    rv: u64,
+    end: Option<&PageEnd>,
+) -> Vec<u8> {
     let total: usize = items.iter().map(|i| i.len() + 1).sum();
-    let mut out = Vec::with_capacity(128 + total);
+    let mut out = Vec::with_capacity(256 + total);
+    let more = end
+        .map(|e| {
+            format!(
+                ",\"continue\":\"{}\",\"remainingItemCount\":{}",
+                e.continue_token, e.remaining
+            )
+        })
+        .unwrap_or_default();
     // Writes to a Vec cannot fail.
     let _ = write!(
         out,
-        "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
+        "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"{more}}},\"items\":[",
         kind.list_kind(),
         kind.api_version(),
         rv
@@ -143,7 +177,8 @@ mod tests {
             .iter()
             .map(|o| Arc::from(crate::store::list_item_json(o)))
             .collect();
-        let body: Value = serde_json::from_slice(&list_body(&NETWORK_POLICIES, &items, 9)).unwrap();
+        let body: Value =
+            serde_json::from_slice(&list_body(&NETWORK_POLICIES, &items, 9, None)).unwrap();
         assert_eq!(body["kind"], "NetworkPolicyList");
         assert_eq!(body["metadata"]["resourceVersion"], "9");
         assert_eq!(body["items"][0], json!({"metadata": {"name": "a"}}));

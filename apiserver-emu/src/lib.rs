@@ -12,6 +12,7 @@ mod emulator;
 mod faults;
 mod kubeconfig;
 mod openapi;
+mod paging;
 mod query;
 mod records;
 mod request;

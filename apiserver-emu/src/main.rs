@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use apiserver_emu::{EmuConfig, Emulator};
 use clap::Parser;
 
+// The same allocator as netpol-sync's binary: the emulator is allocation-bound too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "apiserver-emu",

@@ -6,7 +6,7 @@ use crate::bundle::{load_verified, BundleOptions, VerifiedBundles};
 use crate::git::Repo;
 use crate::kube_client::error_chain;
 use crate::outcome::{Outcome, Verdict};
-use crate::plan::{read_live, LiveError, Plan};
+use crate::plan::{read_live, LiveError, LiveHashes, Plan};
 use crate::reason::ReasonCode;
 use crate::state::{
     LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore,
@@ -21,6 +21,8 @@ pub struct SyncContext<'a> {
     /// The record read at the start of the cycle (`None`: first run or record lost).
     pub loaded: Option<LoadedState>,
     pub options: ApplyOptions,
+    /// Content hashes of live versions already seen (the daemon keeps one across cycles).
+    pub live_hashes: Option<std::sync::Arc<LiveHashes>>,
 }
 
 /// The last applied revision, loaded from its verified commit (never from memory) only
@@ -66,7 +68,12 @@ impl SyncContext<'_> {
     /// Read the live set and compute the plan; no writes.
     pub async fn plan(&self, bundles: &VerifiedBundles) -> Result<Plan, LiveError> {
         let started = Instant::now();
-        let live = read_live(&self.client, &bundles.governed_namespaces()).await?;
+        let live = read_live(
+            &self.client,
+            &bundles.governed_namespaces(),
+            self.live_hashes.as_deref(),
+        )
+        .await?;
         let listed = started.elapsed();
         let plan = Plan::compute(bundles, &live, self.inventory().as_ref());
         tracing::info!(live = live.len(), ?listed, planned = ?(started.elapsed() - listed), "live set read and plan computed");
@@ -95,10 +102,19 @@ impl SyncContext<'_> {
 
     /// `netpol-sync sync --once`.
     pub async fn sync_once(&self, input: SyncInput) -> Outcome {
-        let plan = match self.plan(&input.bundles).await {
+        let SyncInput {
+            bundles,
+            previous,
+            signer,
+        } = input;
+        let plan = match self.plan(&bundles).await {
             Ok(p) => p,
-            Err(e) => return with_revision(Outcome::error(error_chain(&e)), &input.bundles),
+            Err(e) => return with_revision(Outcome::error(error_chain(&e)), &bundles),
         };
+        let revision = bundles.revision().to_string();
+        // The plan carries its own write bodies; the loaded bundles are not needed any
+        // more, and a first sync of 10,000 policies should not hold both.
+        drop(bundles);
         for d in plan.drift() {
             tracing::warn!(kind = ?d.kind, object = %format!("{}/{}", d.namespace, d.name),
                 field_manager = d.field_manager.as_deref().unwrap_or("unknown"), "drift: reverting");
@@ -109,7 +125,6 @@ impl SyncContext<'_> {
             return refused;
         }
         let recorded_revision = self.loaded.as_ref().and_then(|l| l.record.revision.clone());
-        let revision = input.bundles.revision().to_string();
         let bundles_now: Vec<RecordedBundle> = plan
             .bundles()
             .iter()
@@ -124,6 +139,7 @@ impl SyncContext<'_> {
                 .as_ref()
                 .is_some_and(|l| l.record.bundles == bundles_now);
 
+        let inventory = plan.inventory().clone();
         let mut outcome;
         if plan.is_empty() {
             outcome = Outcome::new(Verdict::Unchanged, "the cluster already is this revision");
@@ -132,27 +148,30 @@ impl SyncContext<'_> {
                 return outcome;
             }
         } else {
-            let snapshot = plan.clone();
+            // The plan moves into the applier; what the outcome reports of it is kept
+            // small (a 10,000-object plan is not held twice).
+            let snapshot = PlanSummary::of(&plan);
+            let writes = plan.writes().len();
             let applier = Applier::new(self.client.clone(), self.options.clone());
             let started = Instant::now();
-            let applied = applier.apply(plan.clone()).await;
-            tracing::info!(writes = snapshot.writes().len(), took = ?started.elapsed(), "dry-run and apply");
+            let applied = applier.apply(plan).await;
+            tracing::info!(writes, took = ?started.elapsed(), "dry-run and apply");
             match applied {
                 Ok(report) => {
                     outcome = Outcome::new(
                         Verdict::Applied,
                         format!("applied: {} writes", report.written),
                     );
-                    describe(&mut outcome, &snapshot);
+                    snapshot.describe(&mut outcome);
                 }
                 Err(ApplyError::DryRun(e)) => {
                     let mut o = dry_run_refused(&e);
-                    describe(&mut o, &snapshot);
+                    snapshot.describe(&mut o);
                     self.record_failure(&o).await;
                     return o;
                 }
                 Err(ApplyError::Write { error, .. }) => {
-                    let previous = input.previous.as_ref().and_then(PreviousRevision::load);
+                    let previous = previous.as_ref().and_then(PreviousRevision::load);
                     let restored = self.restore(&applier, previous.as_ref()).await;
                     let mut o = Outcome::error(format!("{error}; {restored}"));
                     o.reason = Some(ReasonCode::ApplyFailed);
@@ -160,7 +179,7 @@ impl SyncContext<'_> {
                         "failedObject".into(),
                         serde_json::json!(error.key.to_string()),
                     );
-                    describe(&mut o, &snapshot);
+                    snapshot.describe(&mut o);
                     o.counts = None;
                     self.record_failure(&o).await;
                     return o;
@@ -170,13 +189,13 @@ impl SyncContext<'_> {
         let record = StateRecord {
             revision: Some(revision),
             bundles: bundles_now,
-            signer: input.signer,
+            signer,
             applied_at: Some(now()),
             last_failure: self
                 .loaded
                 .as_ref()
                 .and_then(|l| l.record.last_failure.clone()),
-            inventory: plan.inventory().clone(),
+            inventory,
         };
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
             outcome.verdict = Verdict::Error;
@@ -300,8 +319,31 @@ fn with_revision(mut o: Outcome, bundles: &VerifiedBundles) -> Outcome {
 
 /// Revision, bundles, counts and plan detail on any outcome about `plan`.
 fn describe(o: &mut Outcome, plan: &Plan) {
-    o.revision = Some(plan.revision().to_string());
-    o.bundles = plan.bundles().to_vec();
-    o.counts = Some(plan.counts());
-    o.extra.extend(plan.to_extra());
+    PlanSummary::of(plan).describe(o);
+}
+
+/// What an outcome reports of a plan, kept after the plan itself moved into the applier.
+struct PlanSummary {
+    revision: String,
+    bundles: Vec<crate::outcome::BundleSummary>,
+    counts: crate::outcome::Counts,
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl PlanSummary {
+    fn of(plan: &Plan) -> PlanSummary {
+        PlanSummary {
+            revision: plan.revision().to_string(),
+            bundles: plan.bundles().to_vec(),
+            counts: plan.counts(),
+            extra: plan.to_extra(),
+        }
+    }
+
+    fn describe(&self, o: &mut Outcome) {
+        o.revision = Some(self.revision.clone());
+        o.bundles = self.bundles.clone();
+        o.counts = Some(self.counts);
+        o.extra.extend(self.extra.clone());
+    }
 }

@@ -97,8 +97,9 @@ impl Writer {
                     let Some(desired) = &w.desired else {
                         return Ok(WriteDone::Gone);
                     };
+                    let object = desired.object();
                     self.retry
-                        .run(|| api.create(&pp, &desired.object))
+                        .run(|| api.create(&pp, &object))
                         .await
                         .map(|_| WriteDone::Written)
                 }
@@ -106,7 +107,7 @@ impl Writer {
                     let Some(desired) = &w.desired else {
                         return Ok(WriteDone::Gone);
                     };
-                    let mut object = desired.object.clone();
+                    let mut object = desired.object();
                     object.metadata.resource_version = live.resource_version.clone();
                     // Someone else's finalizers are theirs to remove, not ours.
                     if !live.finalizers.is_empty() {

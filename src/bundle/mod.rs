@@ -21,6 +21,7 @@
 //! [`policy`] (documents → validated, defaulted policies), [`select`] (selection and
 //! cross-bundle rules), [`seal`] (writing the `files:` list).
 
+pub mod cache;
 pub mod digest;
 mod error;
 pub mod limits;
@@ -36,16 +37,19 @@ pub mod yaml;
 #[cfg(test)]
 mod tests;
 
+pub use cache::PolicyCache;
 pub use error::BundleError;
 pub use limits::Limits;
 
 use crate::git::Repo;
 use crate::reason::ReasonCode;
 use crate::verify::{SignerIdentity, VerifiedRevision};
+use cache::FileKey;
 use manifest::Manifest;
 use netpol_policy::NetworkPolicy;
 use signatures::{DetachedVerifier, RevisionSigners};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use yaml::{load_documents, YamlError, YamlLimits};
 
 /// Where bundles live in a revision.
@@ -82,7 +86,8 @@ pub struct DesiredPolicy {
     pub bundle: String,
     pub namespace: String,
     pub name: String,
-    pub object: NetworkPolicy,
+    /// Shared, not copied, between a revision's bundles and the daemon's cache.
+    pub object: Arc<NetworkPolicy>,
     pub content_hash: String,
     pub file: String,
     pub document: usize,
@@ -151,6 +156,9 @@ pub struct BundleOptions {
     /// is always signed.
     pub signatures_required: usize,
     pub limits: Limits,
+    /// Reuse the validated policies of files already loaded by this process (the
+    /// daemon); `None` loads everything afresh (one-shot commands).
+    pub cache: Option<Arc<PolicyCache>>,
 }
 
 impl Default for BundleOptions {
@@ -159,6 +167,7 @@ impl Default for BundleOptions {
             select: Vec::new(),
             signatures_required: 1,
             limits: Limits::default(),
+            cache: None,
         }
     }
 }
@@ -257,10 +266,11 @@ pub(crate) fn load_tree(
     )?;
 
     let mut bundles = Vec::with_capacity(trusted.len());
+    let mut loaded_files = Vec::new();
     for t in trusted {
         let name = t.manifest.name.clone();
-        let policies =
-            load_content(repo, &t, limits, &mut budget).map_err(|e| e.in_bundle(&name))?;
+        let policies = load_content(repo, &t, opts, &mut budget, &mut loaded_files)
+            .map_err(|e| e.in_bundle(&name))?;
         bundles.push(VerifiedBundle {
             name: t.manifest.name,
             digest: t.digest,
@@ -271,6 +281,9 @@ pub(crate) fn load_tree(
         });
     }
     select::check_duplicate_policies(&bundles)?;
+    if let Some(cache) = &opts.cache {
+        cache.replace(loaded_files);
+    }
     Ok(bundles)
 }
 
@@ -335,9 +348,11 @@ fn trust_manifest(
 fn load_content(
     repo: &git2::Repository,
     t: &TrustedManifest,
-    limits: &Limits,
+    opts: &BundleOptions,
     budget: &mut ReadBudget,
+    loaded_files: &mut Vec<(FileKey, Arc<[DesiredPolicy]>)>,
 ) -> Result<Vec<DesiredPolicy>, BundleError> {
+    let limits = &opts.limits;
     let listed: BTreeMap<&str, &manifest::FileEntry> = t
         .manifest
         .files
@@ -369,7 +384,7 @@ fn load_content(
     };
     // Pass 1, in manifest order: sizes, the read budget and hashes. The repository
     // handle is not shared across threads, and nothing is parsed before it is pinned.
-    let mut pinned: Vec<(&str, Vec<u8>)> = Vec::with_capacity(t.manifest.files.len());
+    let mut pinned: Vec<(&str, Vec<u8>, [u8; 32])> = Vec::with_capacity(t.manifest.files.len());
     for entry in &t.manifest.files {
         let path = entry.path.as_str();
         let Some(&id) = t.tree.files.get(path) else {
@@ -389,19 +404,20 @@ fn load_content(
         }
         budget.charge(size, path)?;
         let bytes = tree::read_blob(repo, id)?;
-        if digest::sha256(&bytes) != entry.sha256 {
+        let sha256 = digest::sha256(&bytes);
+        if sha256 != entry.sha256 {
             return Err(BundleError::new(
                 ReasonCode::DigestMismatch,
                 format!("`{path}` has sha256 {}; bundle.yaml pins {} (reseal and re-sign after editing)", digest::sha256_hex(&bytes), hex::encode(entry.sha256)),
             )
             .in_file(path));
         }
-        pinned.push((path, bytes));
+        pinned.push((path, bytes, sha256));
     }
     // Pass 2: YAML parsing and policy validation are most of a load's CPU time and each
     // file is independent, so files are spread over the cores. The error reported is
     // still the first in manifest order, whatever thread met it.
-    let load_one = |(path, bytes): &(&str, Vec<u8>)| -> Result<Vec<DesiredPolicy>, BundleError> {
+    let parse = |path: &str, bytes: &[u8]| -> Result<Vec<DesiredPolicy>, BundleError> {
         let documents = load_documents(bytes, yaml_limits).map_err(|e| {
             let reason = match e.error {
                 YamlError::TooManyDocuments { .. }
@@ -409,7 +425,7 @@ fn load_content(
                 | YamlError::ExpansionBudget { .. } => ReasonCode::LimitExceeded,
                 _ => ReasonCode::InvalidPolicy,
             };
-            let err = BundleError::new(reason, format!("{path}: {}", e.error)).in_file(*path);
+            let err = BundleError::new(reason, format!("{path}: {}", e.error)).in_file(path);
             match e.document {
                 Some(d) => err.in_document(d),
                 None => err,
@@ -422,10 +438,35 @@ fn load_content(
         };
         policy::load_file(&ctx, documents)
     };
+    let key_of = |path: &str, sha256: &[u8; 32]| FileKey {
+        bundle: t.manifest.name.clone(),
+        path: path.to_string(),
+        sha256: *sha256,
+        max_documents: yaml_limits.max_documents,
+        max_depth: yaml_limits.max_depth,
+    };
+    let load_one = |(path, bytes, sha256): &(&str, Vec<u8>, [u8; 32])| {
+        if let Some(cache) = &opts.cache {
+            let hit = cache.get(&key_of(path, sha256)).filter(|policies| {
+                // The one check that reads the manifest rather than the file.
+                policies
+                    .iter()
+                    .all(|p| t.manifest.namespaces.contains(&p.namespace))
+            });
+            if let Some(policies) = hit {
+                return Ok(policies);
+            }
+        }
+        parse(path, bytes).map(Arc::<[DesiredPolicy]>::from)
+    };
     let per_file = parallel_map(&pinned, load_one);
     let mut policies = Vec::new();
-    for result in per_file {
-        policies.extend(result?);
+    for ((path, _, sha256), result) in pinned.iter().zip(per_file) {
+        let file_policies = result?;
+        policies.extend(file_policies.iter().cloned());
+        if opts.cache.is_some() {
+            loaded_files.push((key_of(path, sha256), file_policies));
+        }
     }
     Ok(policies)
 }

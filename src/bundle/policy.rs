@@ -163,7 +163,7 @@ fn load_document(
         bundle: ctx.bundle.to_string(),
         namespace,
         name,
-        object,
+        object: std::sync::Arc::new(object),
         content_hash,
         file: ctx.file.to_string(),
         document,

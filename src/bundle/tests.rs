@@ -578,3 +578,110 @@ fn parallel_map_keeps_input_order() {
     assert_eq!(doubled, items.iter().map(|x| x * 2).collect::<Vec<_>>());
     assert_eq!(parallel_map(&[] as &[u32], |x| *x), Vec::<u32>::new());
 }
+
+fn cached_options() -> BundleOptions {
+    BundleOptions {
+        cache: Some(Arc::new(PolicyCache::new())),
+        ..BundleOptions::default()
+    }
+}
+
+fn policy_ptr(bundles: &[VerifiedBundle], name: &str) -> *const NetworkPolicy {
+    let p = bundles[0]
+        .policies()
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap();
+    Arc::as_ptr(&p.object)
+}
+
+#[test]
+fn cache_reuses_unchanged_files_and_reparses_changed_ones() {
+    let opts = cached_options();
+    let a = policy("payments", "a");
+    let b = policy("payments", "b");
+    let first = load_with(
+        vec![(
+            "prod",
+            bundle(
+                "prod",
+                &["payments"],
+                &[("a.yaml", a.as_bytes()), ("b.yaml", b.as_bytes())],
+            ),
+        )],
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(opts.cache.as_ref().unwrap().len(), 2);
+
+    let b2 = b.replace("policyTypes: [Ingress]", "policyTypes: [Egress]");
+    let second = load_with(
+        vec![(
+            "prod",
+            bundle(
+                "prod",
+                &["payments"],
+                &[("a.yaml", a.as_bytes()), ("b.yaml", b2.as_bytes())],
+            ),
+        )],
+        &opts,
+    )
+    .unwrap();
+    // The unchanged file's policies are the very objects of the first load.
+    assert_eq!(policy_ptr(&first, "a"), policy_ptr(&second, "a"));
+    assert_ne!(policy_ptr(&first, "b"), policy_ptr(&second, "b"));
+    let b_now = second[0].policies().iter().find(|p| p.name == "b").unwrap();
+    let b_then = first[0].policies().iter().find(|p| p.name == "b").unwrap();
+    assert_ne!(b_now.content_hash, b_then.content_hash);
+    // Only the latest load's files are kept.
+    assert_eq!(opts.cache.as_ref().unwrap().len(), 2);
+}
+
+#[test]
+fn cache_hit_still_checks_the_manifests_namespaces() {
+    let opts = cached_options();
+    let a = policy("payments", "a");
+    load_with(
+        vec![(
+            "prod",
+            bundle("prod", &["payments"], &[("a.yaml", a.as_bytes())]),
+        )],
+        &opts,
+    )
+    .unwrap();
+    // Same file bytes, but the manifest no longer governs `payments`.
+    let r = load_with(
+        vec![(
+            "prod",
+            bundle("prod", &["billing"], &[("a.yaml", a.as_bytes())]),
+        )],
+        &opts,
+    );
+    assert_eq!(
+        reason(r),
+        (ReasonCode::NamespaceOutOfScope, Some("a.yaml".to_string()))
+    );
+}
+
+#[test]
+fn cache_never_hides_a_tampered_file() {
+    let opts = cached_options();
+    let a = policy("payments", "a");
+    load_with(
+        vec![(
+            "prod",
+            bundle("prod", &["payments"], &[("a.yaml", a.as_bytes())]),
+        )],
+        &opts,
+    )
+    .unwrap();
+    // The manifest still pins the old bytes; the tree carries new ones.
+    let tampered = a.replace("[Ingress]", "[Egress]");
+    let node = bundle_with(
+        &manifest("prod", &["payments"], &[("a.yaml", a.as_bytes())]),
+        &[("a.yaml", tampered.as_bytes())],
+        vec![("signatures", dir(vec![("alice.sig", file("key:alice"))]))],
+    );
+    let r = load_with(vec![("prod", node)], &opts);
+    assert_eq!(reason(r).0, ReasonCode::DigestMismatch);
+}

@@ -17,6 +17,7 @@ impl BundleSelectArgs {
                 max_total_bytes: self.max_total_bytes,
                 max_yaml_depth: self.max_yaml_depth,
             },
+            cache: None,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! `netpol-sync run`: the long-running daemon (DESIGN §4). Every flag also reads from an
 //! environment variable `NETPOL_SYNC_…`, which is how deploy/ configures it.
 
+use crate::bundle::BundleOptions;
 use crate::daemon::events::{EventRecorder, SyncEvent};
 use crate::daemon::http::{self, HttpState};
+use crate::daemon::inprocess_engine::InProcessEngine;
 use crate::daemon::leader::{LeaderConfig, LeaderElector, LeaderHandle};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::run_loop::{LoopConfig, RunLoop};
@@ -118,6 +120,11 @@ pub struct RunArgs {
     /// `json` in a pod, `text` on a terminal.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "NETPOL_SYNC_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// `thread`: cycles run in this process and reuse the validated policies of
+    /// unchanged files (fast). `process`: each cycle is a `sync --once` child process,
+    /// which gives all its memory back between cycles.
+    #[arg(long, value_enum, default_value_t = CycleIsolation::Thread, env = "NETPOL_SYNC_CYCLE_ISOLATION")]
+    pub cycle_isolation: CycleIsolation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +142,12 @@ pub enum RunError {
         what: String,
         source: std::io::Error,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CycleIsolation {
+    Thread,
+    Process,
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -322,28 +335,59 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         }
     });
 
-    let program = std::env::current_exe().map_err(|source| RunError::Io {
-        what: "finding the netpol-sync binary".into(),
-        source,
-    })?;
-    let run_loop = RunLoop {
-        config: LoopConfig {
-            interval: args.interval,
-            shutdown_grace: args.shutdown_grace,
-            ..LoopConfig::default()
-        },
-        remote,
-        engine: SubprocessEngine {
-            program,
-            args: sync_flags(&args),
-        },
-        leader,
-        trigger,
-        http: http_state,
-        metrics,
-        events: Some(events_tx),
+    let config = LoopConfig {
+        interval: args.interval,
+        shutdown_grace: args.shutdown_grace,
+        ..LoopConfig::default()
     };
-    run_loop.run(shutdown_rx.clone()).await;
+    let _exit = match args.cycle_isolation {
+        CycleIsolation::Thread => {
+            let engine = InProcessEngine::new(
+                client.clone(),
+                &args.state_namespace,
+                args.trust_anchor.clone(),
+                !args.allow_no_touch,
+                BundleOptions {
+                    select: args.bundles.clone(),
+                    signatures_required: args.bundle_signatures,
+                    ..BundleOptions::default()
+                },
+            );
+            RunLoop {
+                config,
+                remote,
+                engine,
+                leader,
+                trigger,
+                http: http_state,
+                metrics,
+                events: Some(events_tx),
+            }
+            .run(shutdown_rx.clone())
+            .await
+        }
+        CycleIsolation::Process => {
+            let program = std::env::current_exe().map_err(|source| RunError::Io {
+                what: "finding the netpol-sync binary".into(),
+                source,
+            })?;
+            RunLoop {
+                config,
+                remote,
+                engine: SubprocessEngine {
+                    program,
+                    args: sync_flags(&args),
+                },
+                leader,
+                trigger,
+                http: http_state,
+                metrics,
+                events: Some(events_tx),
+            }
+            .run(shutdown_rx.clone())
+            .await
+        }
+    };
     // The loop returns only on shutdown; make sure every task sees it.
     let _ = shutdown_tx.send(true);
     if let Some(task) = elector_task {

@@ -2,16 +2,15 @@
 //! `--since` from the state record, verify, load bundles, then one cycle.
 
 use super::{emit, ClusterRunArgs, KubeArgs, OutputFormat};
-use crate::apply::cycle::{PreviousRevision, SyncContext, SyncInput};
+use crate::apply::cycle::SyncContext;
 use crate::apply::ApplyOptions;
-use crate::bundle::{load_verified, VerifiedBundles};
-use crate::git::Repo;
 use crate::kube_client::{connect, error_chain, ClusterTarget};
-use crate::outcome::{CommitSummary, Outcome};
-use crate::state::{RecordedSigner, StateStore};
-use crate::verify::{verify_revision, SignaturePolicy};
+use crate::outcome::Outcome;
+use crate::revision::{verify_and_load, RevisionRequest};
+use crate::state::StateStore;
+use crate::verify::SignaturePolicy;
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -81,9 +80,21 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         state: &store,
         loaded,
         options: ApplyOptions::default(),
+        live_hashes: None,
     };
 
-    let verified = match verify_and_load(&args, since.as_deref()) {
+    let request = RevisionRequest {
+        repo: args.repo.repo.clone().into(),
+        rev: args.repo.rev.clone(),
+        since,
+        trust_anchor: args.trust.trust_anchor.clone(),
+        policy: SignaturePolicy {
+            at: args.trust.at.unwrap_or_else(SystemTime::now),
+            require_user_presence: !args.trust.allow_no_touch,
+        },
+        bundles: args.select.bundle_options(),
+    };
+    let prepared = match verify_and_load(&request) {
         Ok(v) => v,
         Err(rejected) => {
             if mode == Mode::Sync {
@@ -93,73 +104,9 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         }
     };
     let mut outcome = match mode {
-        Mode::Plan => ctx.plan_outcome(&verified.bundles).await,
-        Mode::Sync => {
-            ctx.sync_once(SyncInput {
-                bundles: verified.bundles,
-                previous: verified.previous,
-                signer: verified.signer,
-            })
-            .await
-        }
+        Mode::Plan => ctx.plan_outcome(&prepared.input.bundles).await,
+        Mode::Sync => ctx.sync_once(prepared.input).await,
     };
-    outcome.commits = verified.commits;
+    outcome.commits = prepared.commits;
     outcome
-}
-
-struct Verified {
-    bundles: VerifiedBundles,
-    previous: Option<PreviousRevision>,
-    signer: Option<RecordedSigner>,
-    commits: Vec<CommitSummary>,
-}
-
-fn verify_and_load(args: &ClusterRunArgs, since: Option<&str>) -> Result<Verified, Box<Outcome>> {
-    let error = |m: String| Box::new(Outcome::error(m));
-    let repo = Repo::open(&args.repo.repo)
-        .map_err(|e| error(format!("cannot open repository {}: {e}", args.repo.repo)))?;
-    // The same bounded reader and error classes as `verify`: a malformed or oversized
-    // anchor is a deployment error (exit 2), never read without a limit.
-    let anchor = super::verify::load_anchor(&args.trust.trust_anchor)?;
-    let policy = SignaturePolicy {
-        at: args.trust.at.unwrap_or_else(SystemTime::now),
-        require_user_presence: !args.trust.allow_no_touch,
-    };
-    let started = Instant::now();
-    let rev = verify_revision(&repo, &args.repo.rev, since, &anchor, &policy)
-        .map_err(|e| Box::new(super::verify::from_verify_error(e)))?;
-    let opts = args.select.bundle_options();
-    let verified_in = started.elapsed();
-    let bundles = load_verified(&repo, &rev, &opts).map_err(|e| {
-        let mut o = Box::new(Outcome::rejected(e.reason(), e.to_string(), e.location()));
-        o.revision = Some(rev.commit_id().to_string());
-        o
-    })?;
-    let previous = rev
-        .base()
-        .filter(|base| base.commit_id() != rev.commit_id())
-        .map(|base| PreviousRevision {
-            repo,
-            base,
-            options: opts,
-        });
-    tracing::info!(?verified_in, loaded_in = ?(started.elapsed() - verified_in), "revision verified and bundles loaded");
-    let head = rev.commits().iter().find(|c| c.commit == rev.commit_id());
-    Ok(Verified {
-        signer: head.map(|c| RecordedSigner {
-            principal: c.principal.clone(),
-            fingerprint: c.fingerprint.clone(),
-        }),
-        commits: rev
-            .commits()
-            .iter()
-            .map(|c| CommitSummary {
-                commit: c.commit.to_string(),
-                principal: c.principal.clone(),
-                fingerprint: c.fingerprint.clone(),
-            })
-            .collect(),
-        bundles,
-        previous,
-    })
 }

@@ -5,20 +5,15 @@ use crate::bundle::{load_verified, VerifiedBundles};
 use crate::git::Repo;
 use crate::outcome::{BundleSummary, CommitSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
-use crate::verify::{
-    verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision, VerifyError,
-};
+use crate::verify::{verify_revision, SignaturePolicy, VerifiedRevision};
 use std::time::SystemTime;
-
-/// Largest trust anchor file read (the parser has its own, equal, limit).
-const MAX_ANCHOR_BYTES: u64 = 1024 * 1024;
 
 pub fn run(args: VerifyArgs) -> Outcome {
     let policy = SignaturePolicy {
         at: args.trust.at.unwrap_or_else(SystemTime::now),
         require_user_presence: !args.trust.allow_no_touch,
     };
-    let anchor = match load_anchor(&args.trust.trust_anchor) {
+    let anchor = match crate::revision::load_anchor(&args.trust.trust_anchor) {
         Ok(a) => a,
         Err(outcome) => return *outcome,
     };
@@ -36,7 +31,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
     ) {
         Ok(verified) => verified_outcome(&repo, &verified, &args),
         Err(e) => {
-            let mut outcome = from_verify_error(e);
+            let mut outcome = Outcome::from(e);
             outcome.revision = revision;
             outcome
         }
@@ -99,43 +94,4 @@ pub(crate) fn bundle_summaries(bundles: &VerifiedBundles) -> Vec<BundleSummary> 
             signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
         })
         .collect()
-}
-
-pub(crate) fn load_anchor(path: &std::path::Path) -> Result<AllowedSigners, Box<Outcome>> {
-    let shown = path.display().to_string();
-    let io_error = |e: std::io::Error| {
-        let mut o = Outcome::error(format!("cannot read the trust anchor {shown}: {e}"));
-        o.reason = Some(ReasonCode::TrustFileInvalid);
-        o.location.file = Some(shown.clone());
-        Box::new(o)
-    };
-    let meta = std::fs::metadata(path).map_err(io_error)?;
-    if meta.len() > MAX_ANCHOR_BYTES {
-        let mut o = Outcome::error(format!(
-            "the trust anchor {shown} is {} bytes, more than the {MAX_ANCHOR_BYTES} allowed",
-            meta.len()
-        ));
-        o.reason = Some(ReasonCode::TrustFileInvalid);
-        return Err(Box::new(o));
-    }
-    let bytes = std::fs::read(path).map_err(io_error)?;
-    // A malformed anchor is a deployment mistake, not a verdict on the repository.
-    AllowedSigners::parse(&shown, &bytes).map_err(|e| {
-        let mut o = from_verify_error(e);
-        o.verdict = Verdict::Error;
-        Box::new(o)
-    })
-}
-
-pub(crate) fn from_verify_error(e: VerifyError) -> Outcome {
-    let location = e.location();
-    let reason = e.reason();
-    if e.is_rejection() {
-        Outcome::rejected(reason, e.message, location)
-    } else {
-        let mut o = Outcome::error(e.message);
-        o.reason = Some(reason);
-        o.location = location;
-        o
-    }
 }

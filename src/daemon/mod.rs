@@ -5,6 +5,7 @@
 pub mod engine;
 pub mod events;
 pub mod http;
+pub mod inprocess_engine;
 pub mod leader;
 pub mod metrics;
 pub mod rbac;

@@ -38,16 +38,34 @@ pub struct LivePolicy {
 
 impl LivePolicy {
     pub fn from_object(np: &NetworkPolicy) -> Option<LivePolicy> {
+        Self::from_object_cached(np, None)
+    }
+
+    /// As [`from_object`](Self::from_object), taking the content hash from `hashes` when
+    /// this exact version (uid and resourceVersion) was hashed before.
+    pub fn from_object_cached(
+        np: &NetworkPolicy,
+        hashes: Option<&LiveHashes>,
+    ) -> Option<LivePolicy> {
         let meta = &np.metadata;
         let key = ObjectKey {
             namespace: meta.namespace.clone()?,
             name: meta.name.clone()?,
         };
+        let version = match (&meta.uid, &meta.resource_version) {
+            (Some(uid), Some(rv)) => Some((uid.clone(), rv.clone())),
+            _ => None,
+        };
+        let known = hashes.zip(version.as_ref()).and_then(|(h, v)| h.get(v));
+        let content_hash = known.unwrap_or_else(|| content_hash_without_finalizers(np));
+        if let (Some(h), Some(v)) = (hashes, version) {
+            h.record(v, &content_hash);
+        }
         let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
         let annotation = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k)).cloned();
         Some(LivePolicy {
             key,
-            content_hash: content_hash_without_finalizers(np),
+            content_hash,
             uid: meta.uid.clone(),
             resource_version: meta.resource_version.clone(),
             managed: label(MANAGED_BY_LABEL).as_deref() == Some(MANAGED_BY_VALUE),
@@ -57,6 +75,58 @@ impl LivePolicy {
             terminating: meta.deletion_timestamp.is_some(),
             last_foreign_manager: last_foreign_manager(np),
         })
+    }
+}
+
+/// Content hashes of live objects by version, for a process that reads the live set cycle
+/// after cycle (the daemon). The API server changes an object's resourceVersion on every
+/// write, so `(uid, resourceVersion)` names one immutable content. Holds the versions of
+/// the latest read only ([`LiveHashes::finish_read`]).
+#[derive(Debug, Default)]
+pub struct LiveHashes {
+    inner: std::sync::Mutex<LiveHashesInner>,
+}
+
+#[derive(Debug, Default)]
+struct LiveHashesInner {
+    previous: std::collections::HashMap<(String, String), String>,
+    current: std::collections::HashMap<(String, String), String>,
+}
+
+impl LiveHashes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LiveHashesInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, version: &(String, String)) -> Option<String> {
+        let inner = self.lock();
+        inner
+            .current
+            .get(version)
+            .or_else(|| inner.previous.get(version))
+            .cloned()
+    }
+
+    fn record(&self, version: (String, String), hash: &str) {
+        self.lock().current.insert(version, hash.to_string());
+    }
+
+    /// A read is complete: forget versions it did not see.
+    fn finish_read(&self) {
+        let mut inner = self.lock();
+        inner.previous = std::mem::take(&mut inner.current);
+    }
+
+    /// Versions remembered.
+    pub fn len(&self) -> usize {
+        let inner = self.lock();
+        inner.previous.len().max(inner.current.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -140,11 +210,13 @@ impl LiveSet {
         self.namespaces.as_ref().map(|n| n.get(namespace).copied())
     }
 
-    pub fn count_in(&self, namespace: &str) -> usize {
-        self.policies
-            .keys()
-            .filter(|k| k.namespace == namespace)
-            .count()
+    /// Live policies per namespace.
+    pub fn counts_by_namespace(&self) -> BTreeMap<&str, usize> {
+        let mut counts = BTreeMap::new();
+        for key in self.policies.keys() {
+            *counts.entry(key.namespace.as_str()).or_insert(0) += 1;
+        }
+        counts
     }
 }
 
@@ -160,43 +232,61 @@ pub enum LiveError {
 const LIST_PAGE: u32 = 500;
 
 /// Read the live set with one paginated cluster-wide list (one request per page instead of
-/// one per namespace) and the namespaces' phases.
+/// one per namespace) and the namespaces' phases. Each page is reduced to [`LivePolicy`]
+/// values as it arrives, so at most one page of full objects is in memory at a time.
 pub async fn read_live(
     client: &kube::Client,
     governed: &BTreeSet<String>,
+    hashes: Option<&LiveHashes>,
 ) -> Result<LiveSet, LiveError> {
-    let objects = list_all::<NetworkPolicy>(&Api::all(client.clone()))
-        .await
-        .map_err(LiveError::ListPolicies)?;
-    let namespaces = list_all::<Namespace>(&Api::all(client.clone()))
-        .await
-        .map_err(LiveError::ListNamespaces)?
-        .into_iter()
-        .filter_map(|ns| {
+    let mut policies = BTreeMap::new();
+    for_each_page::<NetworkPolicy>(&Api::all(client.clone()), |page| {
+        for np in page {
+            if let Some(p) = LivePolicy::from_object_cached(&np, hashes) {
+                if p.managed || governed.contains(&p.key.namespace) {
+                    policies.insert(p.key.clone(), p);
+                }
+            }
+        }
+    })
+    .await
+    .map_err(LiveError::ListPolicies)?;
+    if let Some(h) = hashes {
+        h.finish_read();
+    }
+    let mut namespaces = BTreeMap::new();
+    for_each_page::<Namespace>(&Api::all(client.clone()), |page| {
+        namespaces.extend(page.into_iter().filter_map(|ns| {
             let phase = match ns.status.as_ref().and_then(|s| s.phase.as_deref()) {
                 Some("Terminating") => NamespacePhase::Terminating,
                 _ if ns.metadata.deletion_timestamp.is_some() => NamespacePhase::Terminating,
                 _ => NamespacePhase::Active,
             };
             Some((ns.metadata.name?, phase))
-        })
-        .collect();
-    Ok(LiveSet::from_objects(&objects, governed).with_namespaces(namespaces))
+        }))
+    })
+    .await
+    .map_err(LiveError::ListNamespaces)?;
+    Ok(LiveSet {
+        policies,
+        namespaces: Some(namespaces),
+    })
 }
 
-pub async fn list_all<K>(api: &Api<K>) -> Result<Vec<K>, kube::Error>
+/// Every object of a list, page by page (`LIST_PAGE` at a time), handed to `f` a page at
+/// a time.
+async fn for_each_page<K>(api: &Api<K>, mut f: impl FnMut(Vec<K>)) -> Result<(), kube::Error>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let mut out = Vec::new();
     let mut params = ListParams::default().limit(LIST_PAGE);
     loop {
         let page = api.list(&params).await?;
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        out.extend(page.items);
+        f(page.items);
         match next {
             Some(token) => params = params.continue_token(&token),
-            None => return Ok(out),
+            None => return Ok(()),
         }
     }
 }
@@ -239,6 +329,38 @@ mod tests {
         let live = LiveSet::from_objects(&objects, &governed);
         let keys: Vec<String> = live.policies().map(|p| p.key.to_string()).collect();
         assert_eq!(keys, vec!["left-scope/ours", "payments/hand-made"]);
+    }
+
+    #[test]
+    fn a_remembered_hash_is_used_only_for_the_same_uid_and_resource_version() {
+        let hashes = LiveHashes::default();
+        let mut np = policy("ns", "p", &[]);
+        np.metadata.uid = Some("u1".into());
+        np.metadata.resource_version = Some("7".into());
+        let fresh = LivePolicy::from_object_cached(&np, Some(&hashes)).unwrap();
+        assert_eq!(
+            fresh.content_hash,
+            LivePolicy::from_object(&np).unwrap().content_hash
+        );
+        hashes.finish_read();
+        assert_eq!(hashes.len(), 1);
+        // Plant a different hash for this version: a hit must return it unrecomputed...
+        hashes.record(("u1".into(), "7".into()), "sha256:planted");
+        let hit = LivePolicy::from_object_cached(&np, Some(&hashes)).unwrap();
+        assert_eq!(hit.content_hash, "sha256:planted");
+        // ...and any other version (an edit bumps resourceVersion) is hashed afresh.
+        np.metadata.resource_version = Some("8".into());
+        np.metadata.labels = Some([("edited".to_string(), "yes".to_string())].into());
+        let edited = LivePolicy::from_object_cached(&np, Some(&hashes)).unwrap();
+        assert_eq!(
+            edited.content_hash,
+            LivePolicy::from_object(&np).unwrap().content_hash
+        );
+        assert_ne!(edited.content_hash, fresh.content_hash);
+        // Versions not seen in the latest read are forgotten.
+        hashes.finish_read();
+        hashes.finish_read();
+        assert!(hashes.is_empty());
     }
 
     #[test]

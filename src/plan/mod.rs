@@ -9,7 +9,7 @@ mod render;
 
 pub use drift::{Drift, DriftKind};
 pub use guard::WouldOpen;
-pub use live::{read_live, LiveError, LivePolicy, LiveSet, NamespacePhase};
+pub use live::{read_live, LiveError, LiveHashes, LivePolicy, LiveSet, NamespacePhase};
 
 use crate::bundle::{DesiredPolicy, VerifiedBundles, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::outcome::{BundleSummary, Counts};
@@ -51,33 +51,53 @@ pub struct LiveVersion {
     pub finalizers: Vec<String>,
 }
 
-/// The object a create or update writes, carrying our ownership marks.
+/// The object a create or update writes, carrying our ownership marks. The verified
+/// policy is shared with the loaded bundles, and the marked copy is built only when the
+/// write is sent ([`DesiredObject::object`]): a 10,000-object first sync holds each policy
+/// once, not once per stage.
 #[derive(Debug, Clone)]
 pub struct DesiredObject {
-    pub object: NetworkPolicy,
+    source: std::sync::Arc<NetworkPolicy>,
+    namespace: String,
+    name: String,
+    revision: std::sync::Arc<str>,
+    digest: std::sync::Arc<str>,
     pub content_hash: String,
     pub bundle: String,
 }
 
 impl DesiredObject {
-    fn from_desired(d: &DesiredPolicy, revision: &str, digest: &str) -> DesiredObject {
-        let mut object = d.object.clone();
+    fn from_desired(
+        d: &DesiredPolicy,
+        revision: &std::sync::Arc<str>,
+        digest: &std::sync::Arc<str>,
+    ) -> DesiredObject {
+        DesiredObject {
+            source: d.object.clone(),
+            namespace: d.namespace.clone(),
+            name: d.name.clone(),
+            revision: revision.clone(),
+            digest: digest.clone(),
+            content_hash: d.content_hash.clone(),
+            bundle: d.bundle.clone(),
+        }
+    }
+
+    /// The object to send: the verified policy with our label and annotations.
+    pub fn object(&self) -> NetworkPolicy {
+        let mut object = (*self.source).clone();
         let meta = &mut object.metadata;
-        meta.namespace = Some(d.namespace.clone());
-        meta.name = Some(d.name.clone());
+        meta.namespace = Some(self.namespace.clone());
+        meta.name = Some(self.name.clone());
         meta.labels
             .get_or_insert_with(Default::default)
             .insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
         let annotations = meta.annotations.get_or_insert_with(Default::default);
-        annotations.insert(REVISION_ANNOTATION.into(), revision.into());
-        annotations.insert(BUNDLE_ANNOTATION.into(), d.bundle.clone());
-        annotations.insert(BUNDLE_DIGEST_ANNOTATION.into(), digest.into());
-        annotations.insert(CONTENT_HASH_ANNOTATION.into(), d.content_hash.clone());
-        DesiredObject {
-            object,
-            content_hash: d.content_hash.clone(),
-            bundle: d.bundle.clone(),
-        }
+        annotations.insert(REVISION_ANNOTATION.into(), self.revision.to_string());
+        annotations.insert(BUNDLE_ANNOTATION.into(), self.bundle.clone());
+        annotations.insert(BUNDLE_DIGEST_ANNOTATION.into(), self.digest.to_string());
+        annotations.insert(CONTENT_HASH_ANNOTATION.into(), self.content_hash.clone());
+        object
     }
 
     /// True when `live` needs no write: same content after defaulting, and it carries
@@ -89,6 +109,27 @@ impl DesiredObject {
             && live.managed
             && live.written_hash.as_deref() == Some(self.content_hash.as_str())
             && live.bundle.as_deref() == Some(self.bundle.as_str())
+    }
+}
+
+/// A desired policy as the diff sees it, borrowed from the verified bundles.
+struct Wanted<'a> {
+    policy: &'a DesiredPolicy,
+    digest: &'a std::sync::Arc<str>,
+}
+
+impl Wanted<'_> {
+    /// [`DesiredObject::matches`] without building the object.
+    fn matches(&self, live: &LivePolicy) -> bool {
+        let hash = self.policy.content_hash.as_str();
+        live.content_hash == hash
+            && live.managed
+            && live.written_hash.as_deref() == Some(hash)
+            && live.bundle.as_deref() == Some(self.policy.bundle.as_str())
+    }
+
+    fn object(&self, revision: &std::sync::Arc<str>) -> DesiredObject {
+        DesiredObject::from_desired(self.policy, revision, self.digest)
     }
 }
 
@@ -141,7 +182,7 @@ impl fmt::Display for Blocker {
 /// One bundle's contents as the plan reads them.
 struct BundleView<'a> {
     name: &'a str,
-    digest: String,
+    digest: std::sync::Arc<str>,
     namespaces: &'a BTreeSet<String>,
     allow_open: &'a BTreeSet<String>,
     signers: Vec<String>,
@@ -175,7 +216,7 @@ impl Plan {
             .iter()
             .map(|b| BundleView {
                 name: b.name(),
-                digest: b.digest().to_string(),
+                digest: b.digest().to_string().into(),
                 namespaces: b.namespaces(),
                 allow_open: b.allow_open(),
                 signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
@@ -193,8 +234,10 @@ impl Plan {
         live: &LiveSet,
         previously_applied: Option<&BTreeSet<ObjectKey>>,
     ) -> Plan {
-        let revision = revision_id.to_string();
-        let desired: BTreeMap<ObjectKey, DesiredObject> = views
+        let revision: std::sync::Arc<str> = revision_id.to_string().into();
+        // Borrowed: a write's object is built only for the writes (a no-op cycle over
+        // 10,000 policies builds none).
+        let desired: BTreeMap<ObjectKey, Wanted<'_>> = views
             .iter()
             .flat_map(|b| b.policies.iter().map(move |d| (b, d)))
             .map(|(b, d)| {
@@ -202,7 +245,13 @@ impl Plan {
                     namespace: d.namespace.clone(),
                     name: d.name.clone(),
                 };
-                (key, DesiredObject::from_desired(d, &revision, &b.digest))
+                (
+                    key,
+                    Wanted {
+                        policy: d,
+                        digest: &b.digest,
+                    },
+                )
             })
             .collect();
         let governed: BTreeSet<String> = views
@@ -215,7 +264,7 @@ impl Plan {
                 .iter()
                 .map(|b| BundleSummary {
                     name: b.name.to_string(),
-                    digest: b.digest.clone(),
+                    digest: b.digest.to_string(),
                     signers: b.signers.clone(),
                 })
                 .collect(),
@@ -227,10 +276,10 @@ impl Plan {
             blockers: Vec::new(),
             inventory: desired
                 .iter()
-                .map(|(k, d)| (k.clone(), d.content_hash.clone()))
+                .map(|(k, d)| (k.clone(), d.policy.content_hash.clone()))
                 .collect(),
         };
-        plan.diff(&desired, live, previously_applied);
+        plan.diff(&revision, &desired, live, previously_applied);
         plan.would_open = guard::would_open(views, &desired, live);
         plan.blockers = blockers(&plan.writes, live);
         plan
@@ -238,7 +287,8 @@ impl Plan {
 
     fn diff(
         &mut self,
-        desired: &BTreeMap<ObjectKey, DesiredObject>,
+        revision: &std::sync::Arc<str>,
+        desired: &BTreeMap<ObjectKey, Wanted<'_>>,
         live: &LiveSet,
         previously_applied: Option<&BTreeSet<ObjectKey>>,
     ) {
@@ -251,19 +301,19 @@ impl Plan {
                     self.writes.push(PlannedWrite {
                         action: Action::Create,
                         key: key.clone(),
-                        desired: Some(want.clone()),
+                        desired: Some(want.object(revision)),
                         live: None,
                     });
                 }
                 Some(have) if want.matches(have) => self.unchanged += 1,
                 Some(have) => {
-                    if let Some(d) = drift::classify_changed(have, &want.content_hash) {
+                    if let Some(d) = drift::classify_changed(have, &want.policy.content_hash) {
                         self.drift.push(d);
                     }
                     self.writes.push(PlannedWrite {
                         action: Action::Update,
                         key: key.clone(),
-                        desired: Some(want.clone()),
+                        desired: Some(want.object(revision)),
                         live: Some(version(have)),
                     });
                 }

@@ -40,7 +40,7 @@ pub(crate) fn desired(bundle: &str, ns: &str, name: &str, port: i32) -> DesiredP
         namespace: ns.into(),
         name: name.into(),
         content_hash: netpol_policy::content_hash(&object, ANNOTATION_PREFIX),
-        object,
+        object: std::sync::Arc::new(object),
         file: format!("{ns}/{name}.yaml"),
         document: 0,
     }
@@ -76,7 +76,7 @@ pub(crate) fn plan_for(
         .iter()
         .map(|f| BundleView {
             name: &f.name,
-            digest: format!("sha256:{}", "0".repeat(64)),
+            digest: format!("sha256:{}", "0".repeat(64)).into(),
             namespaces: &f.namespaces,
             allow_open: &f.allow_open,
             signers: Vec::new(),
@@ -93,7 +93,7 @@ pub(crate) fn written_objects(plan: &Plan) -> Vec<NetworkPolicy> {
         .filter_map(|w| w.desired.as_ref())
         .enumerate()
         .map(|(i, d)| {
-            let mut o = d.object.clone();
+            let mut o = d.object();
             o.metadata.uid = Some(format!("uid-{i}"));
             o.metadata.resource_version = Some(format!("{}", i + 1));
             o
@@ -132,7 +132,7 @@ fn empty_cluster_plans_a_create_per_policy_marked_with_our_label_and_annotations
             unchanged: 0
         }
     );
-    let obj = &plan.writes()[0].desired.as_ref().unwrap().object;
+    let obj = &plan.writes()[0].desired.as_ref().unwrap().object();
     let labels = obj.metadata.labels.as_ref().unwrap();
     assert_eq!(
         labels

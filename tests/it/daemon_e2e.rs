@@ -90,6 +90,16 @@ impl Drop for Killed {
 
 #[test]
 fn run_applies_syncs_on_webhook_reverts_drift_refuses_force_push_and_stops_on_sigterm() {
+    daemon_scenario("thread");
+}
+
+/// The same scenario with every cycle in a `sync --once` child process.
+#[test]
+fn the_same_with_cycles_in_child_processes() {
+    daemon_scenario("process");
+}
+
+fn daemon_scenario(isolation: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = PolicyRepo::new();
     let first = repo.revision(
@@ -144,6 +154,8 @@ fn run_applies_syncs_on_webhook_reverts_drift_refuses_force_push_and_stops_on_si
             "1h",
             "--log-format",
             "json",
+            "--cycle-isolation",
+            isolation,
         ])
         .env_remove("KUBECONFIG")
         .stdout(Stdio::null())

@@ -626,3 +626,46 @@ fn watch_streams_changes_after_a_resource_version() {
     assert_eq!(events[0]["type"], "DELETED");
     assert_eq!(events[0]["object"]["kind"], "NetworkPolicy");
 }
+
+#[test]
+fn lists_paginate_with_limit_and_continue_in_namespace_then_name_order() {
+    let emu = emulator(&["a", "a-b"]);
+    for (ns, name) in [("a-b", "x"), ("a", "y"), ("a", "x")] {
+        let r = post_json(&emu.url(), &netpol_path(ns), &netpol(ns, name, json!({})));
+        assert_eq!(r.status, 201);
+    }
+    let all = "/apis/networking.k8s.io/v1/networkpolicies";
+    let first = get(&emu.url(), &format!("{all}?limit=2")).json();
+    let names = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["metadata"]["namespace"].as_str().unwrap(),
+                    i["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(names(&first), ["a/x", "a/y"]);
+    assert_eq!(first["metadata"]["remainingItemCount"], 1);
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    let second = get(&emu.url(), &format!("{all}?limit=2&continue={token}")).json();
+    assert_eq!(names(&second), ["a-b/x"]);
+    assert!(second["metadata"].get("continue").is_none());
+    assert!(second["metadata"].get("remainingItemCount").is_none());
+
+    let forged = get(
+        &emu.url(),
+        &format!("{all}?limit=2&continue=bm90LWEtdG9rZW4"),
+    );
+    assert_eq!(forged.status, 400);
+    assert_eq!(forged.json()["reason"], "BadRequest");
+    assert!(forged.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("continue key is not valid"));
+}

@@ -227,6 +227,18 @@ fn list_across_namespaces_by_label_and_namespaces() {
             "networkpolicy.networking.k8s.io/web"
         ]
     );
+    // kubectl walks `continue` tokens page by page, for names and for tables alike.
+    let paged = k.ok(&[
+        "get",
+        "networkpolicies",
+        "-A",
+        "--chunk-size=1",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(paged.lines().count(), 4, "{paged}");
+    let paged_table = k.ok(&["get", "networkpolicies", "-A", "--chunk-size=3"]);
+    assert_eq!(paged_table.lines().count(), 5, "{paged_table}");
     let table = k.ok(&["get", "networkpolicies", "-A", "-l", "app=web"]);
     let rows: Vec<Vec<&str>> = table
         .lines()

@@ -3,7 +3,7 @@
 //! the invariant checker over the emulator's change log.
 #![allow(dead_code)]
 
-pub use crate::support;
+pub(crate) use crate::support;
 
 use apiserver_emu::{ChangeRecord, ChangeVerb, EmuConfig, Emulator};
 use netpol_sync::apply::invariant::{self, ObservedChange};

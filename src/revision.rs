@@ -1,0 +1,116 @@
+//! What one sync cycle enforces, from the repository alone: the trust anchor read through a
+//! bounded reader, the revision verified along its first-parent chain since the recorded
+//! one, and its bundles loaded. Shared by `plan`, `sync --once` and the daemon's cycles, so
+//! a revision is judged the same way however it arrives.
+
+use crate::apply::cycle::{PreviousRevision, SyncInput};
+use crate::bundle::{load_verified, BundleOptions};
+use crate::git::Repo;
+use crate::outcome::{CommitSummary, Outcome, Verdict};
+use crate::reason::ReasonCode;
+use crate::state::RecordedSigner;
+use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Largest trust anchor file read (the parser has its own, equal, limit).
+pub const MAX_ANCHOR_BYTES: u64 = 1024 * 1024;
+
+/// Read and parse the trust anchor. A missing, oversized or malformed anchor is a
+/// deployment error (exit 2, `trust-file-invalid`), not a verdict on the repository.
+pub fn load_anchor(path: &Path) -> Result<AllowedSigners, Box<Outcome>> {
+    let shown = path.display().to_string();
+    let io_error = |e: std::io::Error| {
+        let mut o = Outcome::error(format!("cannot read the trust anchor {shown}: {e}"));
+        o.reason = Some(ReasonCode::TrustFileInvalid);
+        o.location.file = Some(shown.clone());
+        Box::new(o)
+    };
+    let meta = std::fs::metadata(path).map_err(io_error)?;
+    if meta.len() > MAX_ANCHOR_BYTES {
+        let mut o = Outcome::error(format!(
+            "the trust anchor {shown} is {} bytes, more than the {MAX_ANCHOR_BYTES} allowed",
+            meta.len()
+        ));
+        o.reason = Some(ReasonCode::TrustFileInvalid);
+        return Err(Box::new(o));
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    AllowedSigners::parse(&shown, &bytes).map_err(|e| {
+        let mut o = Outcome::from(e);
+        o.verdict = Verdict::Error;
+        Box::new(o)
+    })
+}
+
+/// Which revision to verify, against what.
+#[derive(Debug, Clone)]
+pub struct RevisionRequest {
+    pub repo: PathBuf,
+    pub rev: String,
+    /// The last applied revision (exclusive): the chain is verified from here.
+    pub since: Option<String>,
+    pub trust_anchor: PathBuf,
+    pub policy: SignaturePolicy,
+    pub bundles: BundleOptions,
+}
+
+/// A verified revision ready for a cycle, and the commits that were verified.
+pub struct Prepared {
+    pub input: SyncInput,
+    pub commits: Vec<CommitSummary>,
+}
+
+/// Verify the revision and load its bundles; any refusal comes back as the outcome to
+/// report (and record), never as a half-verified value.
+pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> {
+    let error = |m: String| Box::new(Outcome::error(m));
+    let shown = req.repo.display();
+    let path = req
+        .repo
+        .to_str()
+        .ok_or_else(|| error(format!("repository path {shown} is not UTF-8")))?;
+    let repo =
+        Repo::open(path).map_err(|e| error(format!("cannot open repository {shown}: {e}")))?;
+    let anchor = load_anchor(&req.trust_anchor)?;
+    let started = Instant::now();
+    let rev = verify_revision(&repo, &req.rev, req.since.as_deref(), &anchor, &req.policy)
+        .map_err(|e| Box::new(Outcome::from(e)))?;
+    let verified_in = started.elapsed();
+    let bundles = load_verified(&repo, &rev, &req.bundles).map_err(|e| {
+        let mut o = Box::new(Outcome::rejected(e.reason(), e.to_string(), e.location()));
+        o.revision = Some(rev.commit_id().to_string());
+        o
+    })?;
+    tracing::info!(?verified_in, loaded_in = ?(started.elapsed() - verified_in), "revision verified and bundles loaded");
+    let head = rev.commits().iter().find(|c| c.commit == rev.commit_id());
+    let signer = head.map(|c| RecordedSigner {
+        principal: c.principal.clone(),
+        fingerprint: c.fingerprint.clone(),
+    });
+    let commits = rev
+        .commits()
+        .iter()
+        .map(|c| CommitSummary {
+            commit: c.commit.to_string(),
+            principal: c.principal.clone(),
+            fingerprint: c.fingerprint.clone(),
+        })
+        .collect();
+    let previous = rev
+        .base()
+        .filter(|base| base.commit_id() != rev.commit_id())
+        .map(|base| PreviousRevision {
+            repo,
+            base,
+            options: req.bundles.clone(),
+        });
+    Ok(Prepared {
+        input: SyncInput {
+            bundles,
+            previous,
+            signer,
+        },
+        commits,
+    })
+}
