@@ -27,6 +27,7 @@ mod error;
 pub mod limits;
 pub mod manifest;
 pub mod path;
+mod pipeline;
 pub mod policy;
 pub mod seal;
 pub mod select;
@@ -382,41 +383,6 @@ fn load_content(
         max_documents: limits.max_documents_per_file,
         max_depth: limits.max_yaml_depth,
     };
-    // Pass 1, in manifest order: sizes, the read budget and hashes. The repository
-    // handle is not shared across threads, and nothing is parsed before it is pinned.
-    let mut pinned: Vec<(&str, Vec<u8>, [u8; 32])> = Vec::with_capacity(t.manifest.files.len());
-    for entry in &t.manifest.files {
-        let path = entry.path.as_str();
-        let Some(&id) = t.tree.files.get(path) else {
-            return Err(BundleError::new(
-                ReasonCode::MissingFile,
-                format!("`{path}` is listed in bundle.yaml but not in the revision"),
-            )
-            .in_file(path));
-        };
-        let size = tree::blob_size(repo, id)?;
-        if size != entry.size {
-            return Err(BundleError::new(
-                ReasonCode::DigestMismatch,
-                format!("`{path}` is {size} bytes; bundle.yaml pins {} (reseal and re-sign after editing)", entry.size),
-            )
-            .in_file(path));
-        }
-        budget.charge(size, path)?;
-        let bytes = tree::read_blob(repo, id)?;
-        let sha256 = digest::sha256(&bytes);
-        if sha256 != entry.sha256 {
-            return Err(BundleError::new(
-                ReasonCode::DigestMismatch,
-                format!("`{path}` has sha256 {}; bundle.yaml pins {} (reseal and re-sign after editing)", digest::sha256_hex(&bytes), hex::encode(entry.sha256)),
-            )
-            .in_file(path));
-        }
-        pinned.push((path, bytes, sha256));
-    }
-    // Pass 2: YAML parsing and policy validation are most of a load's CPU time and each
-    // file is independent, so files are spread over the cores. The error reported is
-    // still the first in manifest order, whatever thread met it.
     let parse = |path: &str, bytes: &[u8]| -> Result<Vec<DesiredPolicy>, BundleError> {
         let documents = load_documents(bytes, yaml_limits).map_err(|e| {
             let reason = match e.error {
@@ -445,58 +411,73 @@ fn load_content(
         max_documents: yaml_limits.max_documents,
         max_depth: yaml_limits.max_depth,
     };
-    let load_one = |(path, bytes, sha256): &(&str, Vec<u8>, [u8; 32])| {
-        if let Some(cache) = &opts.cache {
-            let hit = cache.get(&key_of(path, sha256)).filter(|policies| {
-                // The one check that reads the manifest rather than the file.
-                policies
-                    .iter()
-                    .all(|p| t.manifest.namespaces.contains(&p.namespace))
-            });
-            if let Some(policies) = hit {
-                return Ok(policies);
+    // Files travel by their index in the manifest.
+    let load_one = |(index, bytes, sha256): (usize, Vec<u8>, [u8; 32])| {
+        let path = t.manifest.files[index].path.as_str();
+        let result = (|| {
+            if let Some(cache) = &opts.cache {
+                let hit = cache.get(&key_of(path, &sha256)).filter(|policies| {
+                    // The one check that reads the manifest rather than the file.
+                    policies
+                        .iter()
+                        .all(|p| t.manifest.namespaces.contains(&p.namespace))
+                });
+                if let Some(policies) = hit {
+                    return Ok(policies);
+                }
             }
-        }
-        parse(path, bytes).map(Arc::<[DesiredPolicy]>::from)
+            parse(path, &bytes).map(Arc::<[DesiredPolicy]>::from)
+        })();
+        (index, sha256, result)
     };
-    let per_file = parallel_map(&pinned, load_one);
+    // The calling thread reads in manifest order: sizes (from object headers, before
+    // reading), the read budget and SHA-256, and hands each pinned file to the parsing
+    // threads; nothing is parsed before it is pinned. A read failure wins over any parse
+    // failure, and parse failures are reported first in manifest order, whatever thread
+    // met them.
+    let read = |send: &mut dyn FnMut((usize, Vec<u8>, [u8; 32]))| -> Result<(), BundleError> {
+        for (index, entry) in t.manifest.files.iter().enumerate() {
+            let path = entry.path.as_str();
+            let Some(&id) = t.tree.files.get(path) else {
+                return Err(BundleError::new(
+                    ReasonCode::MissingFile,
+                    format!("`{path}` is listed in bundle.yaml but not in the revision"),
+                )
+                .in_file(path));
+            };
+            let size = tree::blob_size(repo, id)?;
+            if size != entry.size {
+                return Err(BundleError::new(
+                    ReasonCode::DigestMismatch,
+                    format!("`{path}` is {size} bytes; bundle.yaml pins {} (reseal and re-sign after editing)", entry.size),
+                )
+                .in_file(path));
+            }
+            budget.charge(size, path)?;
+            let bytes = tree::read_blob(repo, id)?;
+            let sha256 = digest::sha256(&bytes);
+            if sha256 != entry.sha256 {
+                return Err(BundleError::new(
+                    ReasonCode::DigestMismatch,
+                    format!("`{path}` has sha256 {}; bundle.yaml pins {} (reseal and re-sign after editing)", digest::sha256_hex(&bytes), hex::encode(entry.sha256)),
+                )
+                .in_file(path));
+            }
+            send((index, bytes, sha256));
+        }
+        Ok(())
+    };
+    let workers = pipeline::workers_for(t.manifest.files.len());
+    let (read_result, per_file) = pipeline::produce_and_work(workers, read, load_one);
+    read_result?;
     let mut policies = Vec::new();
-    for ((path, _, sha256), result) in pinned.iter().zip(per_file) {
+    for (index, sha256, result) in per_file {
         let file_policies = result?;
         policies.extend(file_policies.iter().cloned());
         if opts.cache.is_some() {
-            loaded_files.push((key_of(path, sha256), file_policies));
+            let path = t.manifest.files[index].path.as_str();
+            loaded_files.push((key_of(path, &sha256), file_policies));
         }
     }
     Ok(policies)
-}
-
-/// `items.iter().map(f)` on up to `available_parallelism` scoped threads, results in
-/// input order. Small inputs stay on the calling thread.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    const MIN_ITEMS_PER_THREAD: usize = 16;
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len() / MIN_ITEMS_PER_THREAD)
-        .max(1);
-    if threads == 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(results) => results,
-                // A panic in a worker is a bug; surface it on the caller's thread.
-                Err(payload) => std::panic::resume_unwind(payload),
-            })
-            .collect()
-    })
 }

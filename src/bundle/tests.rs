@@ -527,7 +527,7 @@ fn oversized_file_is_rejected_from_its_header() {
     );
 }
 
-/// Enough files that loading spreads them over threads (see `parallel_map`).
+/// Enough files that loading spreads them over threads (see `pipeline`).
 fn many_files(count: usize, broken: &[usize]) -> Vec<(String, Vec<u8>)> {
     (0..count)
         .map(|i| {
@@ -569,14 +569,6 @@ fn the_first_broken_file_in_manifest_order_is_reported_whatever_the_threads() {
         assert_eq!(code, ReasonCode::InvalidPolicy);
         assert_eq!(file.as_deref(), Some("payments/p057.yaml"));
     }
-}
-
-#[test]
-fn parallel_map_keeps_input_order() {
-    let items: Vec<u32> = (0..1000).collect();
-    let doubled = parallel_map(&items, |x| x * 2);
-    assert_eq!(doubled, items.iter().map(|x| x * 2).collect::<Vec<_>>());
-    assert_eq!(parallel_map(&[] as &[u32], |x| *x), Vec::<u32>::new());
 }
 
 fn cached_options() -> BundleOptions {
