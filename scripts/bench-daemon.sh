@@ -23,7 +23,8 @@ EMU=$TARGET/$PROFILE/apiserver-emu
 
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+# RUN_LOG=FILE keeps the daemon's log (with RUST_LOG for its level, default warn).
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -z "${RUN_LOG:-}" ] || cp "$WORK/run.log" "$RUN_LOG"; rm -rf "$WORK"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
@@ -75,7 +76,7 @@ for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
 echo -n 'hook-secret' > "$WORK/hook"
 HTTP_PORT=$(free_port)
 START=$(now_ms)
-RUST_LOG=warn "$BIN" run --repo "http://127.0.0.1:$GIT_PORT/policies.git" --branch main \
+RUST_LOG=${RUST_LOG:-warn} "$BIN" run --repo "http://127.0.0.1:$GIT_PORT/policies.git" --branch main \
     --trust-anchor "$WORK/anchor" --kubeconfig "$WORK/kubeconfig" --cache-dir "$WORK/cache" \
     --listen "127.0.0.1:$HTTP_PORT" --webhook-secret-file "$WORK/hook" --interval "${INTERVAL:-1h}" 2>"$WORK/run.log" &
 RUN_PID=$!

@@ -71,7 +71,7 @@ impl SyncContext<'_> {
         let live = read_live(
             &self.client,
             &bundles.governed_namespaces(),
-            self.live_hashes.as_deref(),
+            self.live_hashes.as_ref(),
         )
         .await?;
         let listed = started.elapsed();

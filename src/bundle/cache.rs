@@ -5,10 +5,16 @@
 //! the signed manifest, never taken from git's SHA-1 object ids or from a previous load.
 //! What depends on the rest of the bundle (its `namespaces:`) is checked again on a hit.
 //!
-//! Only the files of the latest successful load are kept, so memory is bounded by one
-//! revision's policies (shared with that revision's `VerifiedBundles`, not copied).
+//! Parsed manifests are kept the same way, keyed by the bundle digest (the SHA-256 of
+//! bundle.yaml's exact bytes, computed in the load that asks), the directory name and the
+//! limits; their signatures are checked again on every load.
+//!
+//! Only the files and manifests of the latest successful load are kept, so memory is
+//! bounded by one revision's policies (shared with that revision's `VerifiedBundles`, not
+//! copied).
 
-use super::DesiredPolicy;
+use super::manifest::Manifest;
+use super::{DesiredPolicy, Limits};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -21,10 +27,18 @@ pub(crate) struct FileKey {
     pub max_depth: usize,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ManifestKey {
+    pub dir_name: String,
+    pub digest: String,
+    pub limits: Limits,
+}
+
 /// Shared by reference between loads (`BundleOptions::cache`).
 #[derive(Default)]
 pub struct PolicyCache {
     files: Mutex<HashMap<FileKey, Arc<[DesiredPolicy]>>>,
+    manifests: Mutex<HashMap<ManifestKey, Arc<Manifest>>>,
 }
 
 impl std::fmt::Debug for PolicyCache {
@@ -59,10 +73,27 @@ impl PolicyCache {
         self.lock().get(key).cloned()
     }
 
-    /// After a successful load: keep exactly its files.
-    pub(crate) fn replace(&self, files: Vec<(FileKey, Arc<[DesiredPolicy]>)>) {
+    /// After a successful load: keep exactly its files and manifests.
+    pub(crate) fn replace(
+        &self,
+        files: Vec<(FileKey, Arc<[DesiredPolicy]>)>,
+        manifests: Vec<(ManifestKey, Arc<Manifest>)>,
+    ) {
         let mut map = self.lock();
         map.clear();
         map.extend(files);
+        let mut m = self.manifests();
+        m.clear();
+        m.extend(manifests);
+    }
+
+    fn manifests(&self) -> std::sync::MutexGuard<'_, HashMap<ManifestKey, Arc<Manifest>>> {
+        self.manifests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn manifest(&self, key: &ManifestKey) -> Option<Arc<Manifest>> {
+        self.manifests().get(key).cloned()
     }
 }

@@ -4,7 +4,7 @@
 /// Per-revision bounds with defaults that fit any realistic policy repository
 /// (a 10,000-policy bundle loads within them) while keeping a hostile one to a few
 /// tens of MiB and a fraction of a second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Limits {
     /// Largest file (policy file or bundle.yaml) in bytes.
     pub max_file_bytes: u64,

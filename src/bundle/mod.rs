@@ -45,7 +45,7 @@ pub use limits::Limits;
 use crate::git::Repo;
 use crate::reason::ReasonCode;
 use crate::verify::{SignerIdentity, VerifiedRevision};
-use cache::FileKey;
+use cache::{FileKey, ManifestKey};
 use manifest::Manifest;
 use netpol_policy::NetworkPolicy;
 use signatures::{DetachedVerifier, RevisionSigners};
@@ -222,7 +222,8 @@ impl ReadBudget {
 /// A bundle whose manifest and signatures have been checked, content not yet read.
 struct TrustedManifest {
     tree: tree::BundleTree,
-    manifest: Manifest,
+    manifest: Arc<Manifest>,
+    manifest_key: ManifestKey,
     digest: BundleDigest,
     signers: Vec<SignerIdentity>,
 }
@@ -268,22 +269,24 @@ pub(crate) fn load_tree(
 
     let mut bundles = Vec::with_capacity(trusted.len());
     let mut loaded_files = Vec::new();
+    let mut loaded_manifests = Vec::new();
     for t in trusted {
         let name = t.manifest.name.clone();
         let policies = load_content(repo, &t, opts, &mut budget, &mut loaded_files)
             .map_err(|e| e.in_bundle(&name))?;
         bundles.push(VerifiedBundle {
-            name: t.manifest.name,
+            name: t.manifest.name.clone(),
             digest: t.digest,
-            namespaces: t.manifest.namespaces,
-            allow_open: t.manifest.allow_open,
+            namespaces: t.manifest.namespaces.clone(),
+            allow_open: t.manifest.allow_open.clone(),
             policies,
             signers: t.signers,
         });
+        loaded_manifests.push((t.manifest_key, t.manifest));
     }
     select::check_duplicate_policies(&bundles)?;
     if let Some(cache) = &opts.cache {
-        cache.replace(loaded_files);
+        cache.replace(loaded_files, loaded_manifests);
     }
     Ok(bundles)
 }
@@ -324,8 +327,16 @@ fn trust_manifest(
         limits.max_file_bytes,
         budget,
     )?;
-    let manifest = manifest::parse(&bytes, name, limits)?;
     let digest = BundleDigest::of_manifest(&bytes);
+    let manifest_key = ManifestKey {
+        dir_name: name.to_string(),
+        digest: digest.to_string(),
+        limits: *limits,
+    };
+    let manifest = match opts.cache.as_ref().and_then(|c| c.manifest(&manifest_key)) {
+        Some(parsed) => parsed,
+        None => Arc::new(manifest::parse(&bytes, name, limits)?),
+    };
     let mut sigs = Vec::with_capacity(tree.signatures.len());
     for (file, id) in &tree.signatures {
         let path = format!("{SIGNATURES_DIR}/{file}");
@@ -339,6 +350,7 @@ fn trust_manifest(
     Ok(TrustedManifest {
         tree,
         manifest,
+        manifest_key,
         digest,
         signers,
     })

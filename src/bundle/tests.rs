@@ -677,3 +677,15 @@ fn cache_never_hides_a_tampered_file() {
     let r = load_with(vec![("prod", node)], &opts);
     assert_eq!(reason(r).0, ReasonCode::DigestMismatch);
 }
+
+#[test]
+fn cached_manifest_still_needs_its_signatures_every_load() {
+    let opts = cached_options();
+    let a = policy("payments", "a");
+    let files: &[(&str, &[u8])] = &[("a.yaml", a.as_bytes())];
+    load_with(vec![("prod", bundle("prod", &["payments"], files))], &opts).unwrap();
+    // The very same bundle.yaml, now without its signature.
+    let unsigned = bundle_with(&manifest("prod", &["payments"], files), files, vec![]);
+    let r = load_with(vec![("prod", unsigned)], &opts);
+    assert_eq!(reason(r).0, ReasonCode::BundleSignatureThreshold);
+}

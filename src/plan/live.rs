@@ -224,8 +224,95 @@ impl LiveSet {
 pub enum LiveError {
     #[error("cannot list NetworkPolicies")]
     ListPolicies(#[source] kube::Error),
+    #[error("reading the live set was interrupted (the process is shutting down)")]
+    Interrupted,
     #[error("cannot list Namespaces")]
     ListNamespaces(#[source] kube::Error),
+}
+
+const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
+
+/// A listed NetworkPolicy with only what the live set reads. The apiserver sends each
+/// object's managedFields with a `fieldsV1` as large as the object itself; it is skipped
+/// unparsed (only each entry's manager and time are read), which halves the cost of
+/// reading 10,000 policies.
+mod listed {
+    use super::{LiveHashes, LivePolicy};
+    use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference, Time,
+    };
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Deserialize)]
+    pub(super) struct Page {
+        #[serde(default)]
+        pub metadata: ListMeta,
+        #[serde(default)]
+        pub items: Vec<Item>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Item {
+        #[serde(default)]
+        metadata: Meta,
+        spec: Option<NetworkPolicySpec>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        name: Option<String>,
+        namespace: Option<String>,
+        uid: Option<String>,
+        resource_version: Option<String>,
+        labels: Option<BTreeMap<String, String>>,
+        annotations: Option<BTreeMap<String, String>>,
+        finalizers: Option<Vec<String>>,
+        owner_references: Option<Vec<OwnerReference>>,
+        deletion_timestamp: Option<Time>,
+        managed_fields: Option<Vec<Manager>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Manager {
+        manager: Option<String>,
+        time: Option<Time>,
+    }
+
+    impl Item {
+        /// The same [`LivePolicy`] as [`LivePolicy::from_object_cached`] on the whole object.
+        pub(super) fn into_live(self, hashes: Option<&LiveHashes>) -> Option<LivePolicy> {
+            let m = self.metadata;
+            let object = NetworkPolicy {
+                metadata: ObjectMeta {
+                    name: m.name,
+                    namespace: m.namespace,
+                    uid: m.uid,
+                    resource_version: m.resource_version,
+                    labels: m.labels,
+                    annotations: m.annotations,
+                    finalizers: m.finalizers,
+                    owner_references: m.owner_references,
+                    deletion_timestamp: m.deletion_timestamp,
+                    managed_fields: m.managed_fields.map(|entries| {
+                        entries
+                            .into_iter()
+                            .map(|e| ManagedFieldsEntry {
+                                manager: e.manager,
+                                time: e.time,
+                                ..Default::default()
+                            })
+                            .collect()
+                    }),
+                    ..Default::default()
+                },
+                spec: self.spec,
+            };
+            LivePolicy::from_object_cached(&object, hashes)
+        }
+    }
 }
 
 /// Page size for lists: what kubectl uses, so a 10,000-object list is never one giant body.
@@ -237,20 +324,45 @@ const LIST_PAGE: u32 = 500;
 pub async fn read_live(
     client: &kube::Client,
     governed: &BTreeSet<String>,
-    hashes: Option<&LiveHashes>,
+    hashes: Option<&std::sync::Arc<LiveHashes>>,
 ) -> Result<LiveSet, LiveError> {
-    let mut policies = BTreeMap::new();
-    for_each_page::<NetworkPolicy>(&Api::all(client.clone()), |page| {
-        for np in page {
-            if let Some(p) = LivePolicy::from_object_cached(&np, hashes) {
-                if p.managed || governed.contains(&p.key.namespace) {
-                    policies.insert(p.key.clone(), p);
-                }
-            }
+    // Hashing a page runs on the blocking pool while the next page is fetched and parsed.
+    let governed_shared = std::sync::Arc::new(governed.clone());
+    let mut reductions = Vec::new();
+    let mut params = ListParams::default().limit(LIST_PAGE);
+    loop {
+        let request = kube::core::Request::new(NETWORK_POLICIES_PATH)
+            .list(&params)
+            .map_err(|e| LiveError::ListPolicies(kube::Error::BuildRequest(e)))?;
+        let page: listed::Page = client
+            .request(request)
+            .await
+            .map_err(LiveError::ListPolicies)?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        let governed = governed_shared.clone();
+        let hashes = hashes.cloned();
+        reductions.push(tokio::task::spawn_blocking(move || {
+            page.items
+                .into_iter()
+                .filter_map(|item| item.into_live(hashes.as_deref()))
+                .filter(|p| p.managed || governed.contains(&p.key.namespace))
+                .collect::<Vec<_>>()
+        }));
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
         }
-    })
-    .await
-    .map_err(LiveError::ListPolicies)?;
+    }
+    let mut policies = BTreeMap::new();
+    for reduction in reductions {
+        let reduced = match reduction.await {
+            Ok(r) => r,
+            // A panic while hashing is a bug; surface it here.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Err(LiveError::Interrupted),
+        };
+        policies.extend(reduced.into_iter().map(|p| (p.key.clone(), p)));
+    }
     if let Some(h) = hashes {
         h.finish_read();
     }
@@ -361,6 +473,43 @@ mod tests {
         hashes.finish_read();
         hashes.finish_read();
         assert!(hashes.is_empty());
+    }
+
+    #[test]
+    fn the_lean_list_reading_equals_reading_the_whole_object() {
+        let json = serde_json::json!({
+            "metadata": {"resourceVersion": "9", "continue": ""},
+            "items": [{
+                "metadata": {
+                    "name": "p", "namespace": "ns", "uid": "u", "resourceVersion": "8",
+                    "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, "team": "a"},
+                    "annotations": {CONTENT_HASH_ANNOTATION: "sha256:x", "note": "n", BUNDLE_ANNOTATION: "b"},
+                    "finalizers": ["example.com/hold"],
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "ou"}],
+                    "managedFields": [
+                        {"manager": "netpol-sync", "operation": "Update", "time": "2026-01-01T00:00:01Z",
+                         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:podSelector": {}}}},
+                        {"manager": "kubectl-edit", "operation": "Update", "time": "2026-01-01T00:00:02Z",
+                         "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}}
+                    ]
+                },
+                "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"],
+                         "ingress": [{"ports": [{"port": 80}]}]}
+            }]
+        });
+        let page: listed::Page = serde_json::from_value(json.clone()).unwrap();
+        let whole: NetworkPolicy = serde_json::from_value(json["items"][0].clone()).unwrap();
+        let lean = page
+            .items
+            .into_iter()
+            .next()
+            .unwrap()
+            .into_live(None)
+            .unwrap();
+        let full = LivePolicy::from_object(&whole).unwrap();
+        assert_eq!(format!("{lean:?}"), format!("{full:?}"));
+        assert_eq!(lean.last_foreign_manager.as_deref(), Some("kubectl-edit"));
+        assert!(lean.managed);
     }
 
     #[test]
