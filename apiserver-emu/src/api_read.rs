@@ -51,6 +51,11 @@ impl Filter {
         Ok(Filter { labels, fields })
     }
 
+    /// No label or field selector.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         self.labels.matches_object(object) && self.fields.matches_object(object)
     }
@@ -67,22 +72,26 @@ pub fn list(
         return watch::start(shared, req, *kind, namespace, filter);
     }
     let page = PageRequest::parse(req.query.get("limit"), req.query.get("continue"))?;
-    let (items, rv) = {
+    let (items, end, rv) = {
         let store = lock(&shared.store);
-        let items: Vec<(Arc<Value>, Arc<[u8]>)> = store
-            .list_encoded(kind, namespace)
-            .into_iter()
+        let rv = store.current_rv();
+        // Only the page is cloned out of the store, so walking 10,000 objects in pages of
+        // 500 stays linear.
+        let matching = store
+            .iter_encoded(kind, namespace, page.after.as_ref())
             .filter(|(o, _)| filter.matches(o))
-            .collect();
-        (items, store.current_rv())
+            .map(|(o, e)| (o.clone(), e.clone()));
+        let (items, end) = page.take(matching, rv, filter.is_empty(), object_key);
+        (items, end, rv)
     };
-    let (items, end) = page.apply(items, rv, object_key);
     if table::wanted(req.accept.as_deref()) {
         let objects: Vec<Arc<Value>> = items.into_iter().map(|(o, _)| o).collect();
         let mut rendered = table::render(kind, &objects, rv);
         if let (Some(end), Some(meta)) = (&end, rendered.get_mut("metadata")) {
             meta["continue"] = Value::String(end.continue_token.clone());
-            meta["remainingItemCount"] = Value::from(end.remaining);
+            if let Some(remaining) = end.remaining {
+                meta["remainingItemCount"] = Value::from(remaining);
+            }
         }
         return Ok(Reply::ok(rendered));
     }
@@ -95,13 +104,14 @@ pub fn list(
 
 /// The key the store orders by (namespace empty when cluster-scoped), as the continue
 /// token carries it.
-fn object_key(item: &(Arc<Value>, Arc<[u8]>)) -> (&str, &str) {
+fn object_key(item: &(Arc<Value>, Arc<[u8]>)) -> (String, String) {
     let meta = |k: &str| {
         item.0
             .get("metadata")
             .and_then(|m| m.get(k))
             .and_then(Value::as_str)
             .unwrap_or("")
+            .to_string()
     };
     (meta("namespace"), meta("name"))
 }
@@ -117,10 +127,11 @@ pub fn list_body(
     let mut out = Vec::with_capacity(256 + total);
     let more = end
         .map(|e| {
-            format!(
-                ",\"continue\":\"{}\",\"remainingItemCount\":{}",
-                e.continue_token, e.remaining
-            )
+            let count = e
+                .remaining
+                .map(|n| format!(",\"remainingItemCount\":{n}"))
+                .unwrap_or_default();
+            format!(",\"continue\":\"{}\"{count}", e.continue_token)
         })
         .unwrap_or_default();
     // Writes to a Vec cannot fail.

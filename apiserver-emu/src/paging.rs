@@ -26,7 +26,8 @@ pub struct PageRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageEnd {
     pub continue_token: String,
-    pub remaining: usize,
+    /// `None` when the list has selectors (the apiserver cannot know it then).
+    pub remaining: Option<usize>,
 }
 
 pub type ObjectKey = (String, String);
@@ -64,40 +65,35 @@ impl PageRequest {
         Ok(PageRequest { limit, after })
     }
 
-    /// Cut `items` (in key order, `key_of` naming each) to this page.
-    pub fn apply<T>(
+    /// This page of `items`, which must be in key order and already start after
+    /// [`PageRequest::after`] (the store positions its iterator there). Only the page is
+    /// collected; the rest is counted for `remainingItemCount` when `count_rest` (the
+    /// apiserver leaves it unset when the list has selectors) and otherwise only probed.
+    pub fn take<T>(
         &self,
-        mut items: Vec<T>,
+        mut items: impl Iterator<Item = T>,
         rv: u64,
-        key_of: impl for<'a> Fn(&'a T) -> (&'a str, &'a str),
+        count_rest: bool,
+        key_of: impl Fn(&T) -> ObjectKey,
     ) -> (Vec<T>, Option<PageEnd>) {
-        if let Some((ns, name)) = &self.after {
-            let after = (ns.as_str(), name.as_str());
-            let start = items.partition_point(|i| key_of(i) <= after);
-            items.drain(..start);
-        }
         let Some(limit) = self.limit else {
-            return (items, None);
+            return (items.collect(), None);
         };
-        if items.len() <= limit {
-            return (items, None);
+        let page: Vec<T> = items.by_ref().take(limit).collect();
+        let remaining = if count_rest {
+            items.count()
+        } else {
+            usize::from(items.next().is_some())
+        };
+        if remaining == 0 {
+            return (page, None);
         }
-        let remaining = items.len() - limit;
-        items.truncate(limit);
-        let last = items
-            .last()
-            .map(|i| {
-                let (ns, name) = key_of(i);
-                (ns.to_string(), name.to_string())
-            })
-            .unwrap_or_default();
-        (
-            items,
-            Some(PageEnd {
-                continue_token: encode_token(rv, &last),
-                remaining,
-            }),
-        )
+        let last = page.last().map(&key_of).unwrap_or_default();
+        let end = PageEnd {
+            continue_token: encode_token(rv, &last),
+            remaining: count_rest.then_some(remaining),
+        };
+        (page, Some(end))
     }
 }
 
@@ -144,32 +140,19 @@ fn decode_token(raw: &str) -> Result<ObjectKey, ApiError> {
 mod tests {
     use super::*;
 
-    fn key(k: &ObjectKey) -> (&str, &str) {
-        (&k.0, &k.1)
-    }
-
     fn keys(n: usize) -> Vec<ObjectKey> {
         (0..n)
             .map(|i| ("ns".to_string(), format!("p{i:03}")))
             .collect()
     }
 
-    #[test]
-    fn pages_follow_the_store_order_not_string_order() {
-        // As strings "a-b/x" < "a/x"; the store orders by namespace first: "a" < "a-b".
-        let all: Vec<ObjectKey> = [("a", "x"), ("a", "y"), ("a-b", "x")]
+    /// What the store does: position after the token's key, in key order.
+    fn page(req: &PageRequest, all: &[ObjectKey]) -> (Vec<ObjectKey>, Option<PageEnd>) {
+        let items = all
             .iter()
-            .map(|(n, m)| (n.to_string(), m.to_string()))
-            .collect();
-        let (first, end) = PageRequest::parse(Some("1"), None)
-            .unwrap()
-            .apply(all.clone(), 1, key);
-        assert_eq!(first, all[..1]);
-        let token = end.unwrap().continue_token;
-        let (rest, _) = PageRequest::parse(None, Some(&token))
-            .unwrap()
-            .apply(all.clone(), 1, key);
-        assert_eq!(rest, all[1..]);
+            .filter(|k| req.after.as_ref().is_none_or(|a| *k > a))
+            .cloned();
+        req.take(items, 5, true, |k| k.clone())
     }
 
     #[test]
@@ -179,12 +162,12 @@ mod tests {
         let mut req = PageRequest::parse(Some("3"), None).unwrap();
         let mut pages = 0;
         loop {
-            let (page, end) = req.apply(all.clone(), 5, key);
+            let (items, end) = page(&req, &all);
             pages += 1;
-            seen.extend(page);
+            seen.extend(items);
             match end {
                 Some(end) => {
-                    assert_eq!(end.remaining, all.len() - seen.len());
+                    assert_eq!(end.remaining, Some(all.len() - seen.len()));
                     req = PageRequest::parse(Some("3"), Some(&end.continue_token)).unwrap();
                 }
                 None => break,
@@ -195,22 +178,39 @@ mod tests {
     }
 
     #[test]
+    fn pages_follow_the_store_order_not_string_order() {
+        // As strings "a-b/x" < "a/x"; the store orders by namespace first: "a" < "a-b".
+        let all: Vec<ObjectKey> = [("a", "x"), ("a", "y"), ("a-b", "x")]
+            .iter()
+            .map(|(n, m)| (n.to_string(), m.to_string()))
+            .collect();
+        let (first, end) = page(&PageRequest::parse(Some("1"), None).unwrap(), &all);
+        assert_eq!(first, all[..1]);
+        let token = end.unwrap().continue_token;
+        let (rest, _) = page(&PageRequest::parse(None, Some(&token)).unwrap(), &all);
+        assert_eq!(rest, all[1..]);
+    }
+
+    #[test]
+    fn with_selectors_the_remaining_count_is_left_unset() {
+        let req = PageRequest::parse(Some("2"), None).unwrap();
+        let (_, end) = req.take(keys(5).into_iter(), 1, false, |k| k.clone());
+        assert_eq!(end.unwrap().remaining, None);
+    }
+
+    #[test]
     fn no_limit_zero_or_negative_means_everything() {
         for limit in [None, Some("0"), Some("-4")] {
-            let (page, end) = PageRequest::parse(limit, None)
-                .unwrap()
-                .apply(keys(4), 1, key);
-            assert_eq!(page.len(), 4);
+            let (items, end) = page(&PageRequest::parse(limit, None).unwrap(), &keys(4));
+            assert_eq!(items.len(), 4);
             assert!(end.is_none());
         }
     }
 
     #[test]
     fn an_exact_last_page_has_no_continue() {
-        let (page, end) = PageRequest::parse(Some("4"), None)
-            .unwrap()
-            .apply(keys(4), 1, key);
-        assert_eq!(page.len(), 4);
+        let (items, end) = page(&PageRequest::parse(Some("4"), None).unwrap(), &keys(4));
+        assert_eq!(items.len(), 4);
         assert!(end.is_none());
     }
 

@@ -293,6 +293,11 @@ impl Parser {
 }
 
 impl LabelSelector {
+    /// Selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
     pub fn parse(input: &str) -> Result<LabelSelector, SelectorError> {
         if input.len() > MAX_SELECTOR_LEN {
             return Err(SelectorError::TooLong);
@@ -368,6 +373,11 @@ pub struct FieldSelector {
 }
 
 impl FieldSelector {
+    /// Selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
     /// `supported` lists the dotted field names allowed for this kind beyond
     /// `metadata.name` and `metadata.namespace`.
     pub fn parse(input: &str, supported: &[&str]) -> Result<FieldSelector, SelectorError> {

@@ -140,26 +140,29 @@ impl Store {
         }
     }
 
-    /// The stored objects with their list-item encoding, in [`Store::list`] order.
-    pub fn list_encoded(
-        &self,
+    /// The stored objects with their list-item encoding, in [`Store::list`] order, by
+    /// reference, starting strictly after `after` (a continue token's key).
+    pub fn iter_encoded<'a>(
+        &'a self,
         kind: &ResourceKind,
-        namespace: Option<&str>,
-    ) -> Vec<(Arc<Value>, Arc<[u8]>)> {
+        namespace: Option<&'a str>,
+        after: Option<&ObjectKey>,
+    ) -> impl Iterator<Item = (&'a Arc<Value>, &'a Arc<[u8]>)> + 'a {
+        use std::ops::Bound;
         let idx = resources::index_of(kind);
-        let (Some(objects), Some(encoded)) = (self.objects.get(idx), self.encoded.get(idx)) else {
-            return Vec::new();
+        let objects = self.objects.get(idx);
+        let encoded = self.encoded.get(idx);
+        let start = match (namespace, after) {
+            (Some(ns), Some(a)) if a.0.as_str() >= ns => Bound::Excluded(a.clone()),
+            (Some(ns), _) => Bound::Included((ns.to_string(), String::new())),
+            (None, Some(a)) => Bound::Excluded(a.clone()),
+            (None, None) => Bound::Unbounded,
         };
-        let pairs =
-            |(k, v): (&ObjectKey, &Arc<Value>)| encoded.get(k).map(|e| (v.clone(), e.clone()));
-        match namespace {
-            Some(ns) => objects
-                .range((ns.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == ns)
-                .filter_map(pairs)
-                .collect(),
-            None => objects.iter().filter_map(pairs).collect(),
-        }
+        objects
+            .into_iter()
+            .flat_map(move |map| map.range((start.clone(), Bound::Unbounded)))
+            .take_while(move |((n, _), _)| namespace.is_none_or(|ns| n == ns))
+            .filter_map(move |(k, v)| encoded.and_then(|e| e.get(k)).map(|e| (v, e)))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StoredChange> {

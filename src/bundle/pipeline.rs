@@ -8,6 +8,8 @@ use std::sync::{Mutex, PoisonError};
 
 /// Fewest items per worker thread worth starting one for.
 const MIN_ITEMS_PER_THREAD: usize = 16;
+/// Items handed to a worker at once.
+const BATCH: usize = 8;
 
 /// Worker threads for `items` items: up to the cores available, none for small inputs.
 pub(crate) fn workers_for(items: usize) -> usize {
@@ -41,7 +43,9 @@ where
         let produced = produce(&mut |item| out.push(work(item)));
         return (produced, out);
     }
-    let (tx, rx) = mpsc::sync_channel::<(usize, T)>(workers * 4);
+    // Items travel in batches: a handoff costs a lock and a wake-up, which for small
+    // files (or cache hits) would cost more than the work itself.
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<T>)>(workers * 2);
     let rx = Mutex::new(rx);
     let work = &work;
     let rx = &rx;
@@ -51,10 +55,15 @@ where
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
-                        // The lock is held only to take the next item, not while working.
+                        // The lock is held only to take the next batch, not while working.
                         let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
                         match next {
-                            Ok((index, item)) => done.push((index, work(item))),
+                            Ok((first, batch)) => done.extend(
+                                batch
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(i, item)| (first + i, work(item))),
+                            ),
                             Err(_) => return done,
                         }
                     }
@@ -62,12 +71,20 @@ where
             })
             .collect();
         let mut index = 0;
+        let mut batch = Vec::with_capacity(BATCH);
         let produced = produce(&mut |item| {
-            // A send fails only if every worker is gone, i.e. panicked; the join below
-            // re-raises that panic.
-            let _ = tx.send((index, item));
+            batch.push(item);
             index += 1;
+            if batch.len() == BATCH {
+                // A send fails only if every worker is gone, i.e. panicked; the join
+                // below re-raises that panic.
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let _ = tx.send((index - BATCH, full));
+            }
         });
+        if !batch.is_empty() {
+            let _ = tx.send((index - batch.len(), batch));
+        }
         drop(tx);
         let mut results: Vec<(usize, R)> = Vec::with_capacity(index);
         for handle in handles {

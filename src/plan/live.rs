@@ -257,7 +257,8 @@ mod listed {
     pub(super) struct Item {
         #[serde(default)]
         metadata: Meta,
-        spec: Option<NetworkPolicySpec>,
+        /// Parsed only when this version's content hash is not already known.
+        spec: Option<Box<serde_json::value::RawValue>>,
     }
 
     #[derive(Deserialize, Default)]
@@ -283,8 +284,19 @@ mod listed {
 
     impl Item {
         /// The same [`LivePolicy`] as [`LivePolicy::from_object_cached`] on the whole object.
-        pub(super) fn into_live(self, hashes: Option<&LiveHashes>) -> Option<LivePolicy> {
+        pub(super) fn into_live(
+            self,
+            hashes: Option<&LiveHashes>,
+        ) -> Result<Option<LivePolicy>, serde_json::Error> {
             let m = self.metadata;
+            let known = match (hashes, &m.uid, &m.resource_version) {
+                (Some(h), Some(uid), Some(rv)) => h.get(&(uid.clone(), rv.clone())).is_some(),
+                _ => false,
+            };
+            let spec: Option<NetworkPolicySpec> = match &self.spec {
+                Some(raw) if !known => Some(serde_json::from_str(raw.get())?),
+                _ => None,
+            };
             let object = NetworkPolicy {
                 metadata: ObjectMeta {
                     name: m.name,
@@ -308,9 +320,9 @@ mod listed {
                     }),
                     ..Default::default()
                 },
-                spec: self.spec,
+                spec,
             };
-            LivePolicy::from_object_cached(&object, hashes)
+            Ok(LivePolicy::from_object_cached(&object, hashes))
         }
     }
 }
@@ -342,11 +354,15 @@ pub async fn read_live(
         let governed = governed_shared.clone();
         let hashes = hashes.cloned();
         reductions.push(tokio::task::spawn_blocking(move || {
-            page.items
-                .into_iter()
-                .filter_map(|item| item.into_live(hashes.as_deref()))
-                .filter(|p| p.managed || governed.contains(&p.key.namespace))
-                .collect::<Vec<_>>()
+            let mut kept = Vec::with_capacity(page.items.len());
+            for item in page.items {
+                if let Some(p) = item.into_live(hashes.as_deref())? {
+                    if p.managed || governed.contains(&p.key.namespace) {
+                        kept.push(p);
+                    }
+                }
+            }
+            Ok::<_, serde_json::Error>(kept)
         }));
         match next {
             Some(token) => params = params.continue_token(&token),
@@ -356,7 +372,7 @@ pub async fn read_live(
     let mut policies = BTreeMap::new();
     for reduction in reductions {
         let reduced = match reduction.await {
-            Ok(r) => r,
+            Ok(r) => r.map_err(|e| LiveError::ListPolicies(kube::Error::SerdeError(e)))?,
             // A panic while hashing is a bug; surface it here.
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => return Err(LiveError::Interrupted),
@@ -505,11 +521,26 @@ mod tests {
             .next()
             .unwrap()
             .into_live(None)
+            .unwrap()
             .unwrap();
         let full = LivePolicy::from_object(&whole).unwrap();
         assert_eq!(format!("{lean:?}"), format!("{full:?}"));
         assert_eq!(lean.last_foreign_manager.as_deref(), Some("kubectl-edit"));
         assert!(lean.managed);
+
+        // A known version is not parsed again: its spec may as well be garbage.
+        let hashes = LiveHashes::default();
+        hashes.record(("u".into(), "8".into()), &full.content_hash);
+        let mut garbled = json.clone();
+        garbled["items"][0]["spec"] = serde_json::json!({"podSelector": 42});
+        let page: listed::Page = serde_json::from_value(garbled.clone()).unwrap();
+        let item = page.items.into_iter().next().unwrap();
+        let known = item.into_live(Some(&hashes)).unwrap().unwrap();
+        assert_eq!(known.content_hash, full.content_hash);
+        // An unknown version with a malformed spec is an error, not a silent skip.
+        let page: listed::Page = serde_json::from_value(garbled).unwrap();
+        let item = page.items.into_iter().next().unwrap();
+        assert!(item.into_live(None).is_err());
     }
 
     #[test]

@@ -658,6 +658,16 @@ fn lists_paginate_with_limit_and_continue_in_namespace_then_name_order() {
     assert!(second["metadata"].get("continue").is_none());
     assert!(second["metadata"].get("remainingItemCount").is_none());
 
+    // With a selector the apiserver cannot know how many remain: the count is left unset.
+    let selected = get(
+        &emu.url(),
+        &format!("{all}?limit=1&labelSelector=%21absent"),
+    )
+    .json();
+    assert_eq!(names(&selected), ["a/x"]);
+    assert!(selected["metadata"]["continue"].is_string());
+    assert!(selected["metadata"].get("remainingItemCount").is_none());
+
     let forged = get(
         &emu.url(),
         &format!("{all}?limit=2&continue=bm90LWEtdG9rZW4"),
