@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod git;
 pub mod kube_client;
 pub mod logging;
+pub mod memory;
 pub mod outcome;
 pub mod plan;
 pub mod reason;

@@ -97,6 +97,9 @@ impl SyncEngine for InProcessEngine {
     fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_> {
         Box::pin(async move {
             let outcome = self.run_cycle(input).await;
+            // The cycle's transient memory (pages of live objects, parsed YAML) is free
+            // now; hand it back rather than hold the peak through the idle interval.
+            crate::memory::release_unused();
             // Drift and managed counts are read from the outcome exactly as the
             // subprocess engine reads them from the child's JSON.
             match parse_outcome(outcome.to_json().as_bytes()) {
