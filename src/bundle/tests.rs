@@ -578,6 +578,12 @@ fn cached_options() -> BundleOptions {
     }
 }
 
+/// Load a signed bundle `prod` governing `payments` whose one file is `a.yaml`.
+fn warm_with_one_file(opts: &BundleOptions, a: &str) {
+    let files: &[(&str, &[u8])] = &[("a.yaml", a.as_bytes())];
+    load_with(vec![("prod", bundle("prod", &["payments"], files))], opts).unwrap();
+}
+
 fn policy_ptr(bundles: &[VerifiedBundle], name: &str) -> *const NetworkPolicy {
     let p = bundles[0]
         .policies()
@@ -633,14 +639,7 @@ fn cache_reuses_unchanged_files_and_reparses_changed_ones() {
 fn cache_hit_still_checks_the_manifests_namespaces() {
     let opts = cached_options();
     let a = policy("payments", "a");
-    load_with(
-        vec![(
-            "prod",
-            bundle("prod", &["payments"], &[("a.yaml", a.as_bytes())]),
-        )],
-        &opts,
-    )
-    .unwrap();
+    warm_with_one_file(&opts, &a);
     // Same file bytes, but the manifest no longer governs `payments`.
     let r = load_with(
         vec![(
@@ -659,14 +658,7 @@ fn cache_hit_still_checks_the_manifests_namespaces() {
 fn cache_never_hides_a_tampered_file() {
     let opts = cached_options();
     let a = policy("payments", "a");
-    load_with(
-        vec![(
-            "prod",
-            bundle("prod", &["payments"], &[("a.yaml", a.as_bytes())]),
-        )],
-        &opts,
-    )
-    .unwrap();
+    warm_with_one_file(&opts, &a);
     // The manifest still pins the old bytes; the tree carries new ones.
     let tampered = a.replace("[Ingress]", "[Egress]");
     let node = bundle_with(
@@ -683,7 +675,7 @@ fn cached_manifest_still_needs_its_signatures_every_load() {
     let opts = cached_options();
     let a = policy("payments", "a");
     let files: &[(&str, &[u8])] = &[("a.yaml", a.as_bytes())];
-    load_with(vec![("prod", bundle("prod", &["payments"], files))], &opts).unwrap();
+    warm_with_one_file(&opts, &a);
     // The very same bundle.yaml, now without its signature.
     let unsigned = bundle_with(&manifest("prod", &["payments"], files), files, vec![]);
     let r = load_with(vec![("prod", unsigned)], &opts);
