@@ -26,6 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // As the netpol-sync binary does.
+    netpol_sync::memory::purge_freed_pages_at_once();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
