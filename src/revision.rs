@@ -9,7 +9,7 @@ use crate::git::Repo;
 use crate::outcome::{CommitSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
 use crate::state::RecordedSigner;
-use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy};
+use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -41,6 +41,18 @@ pub fn load_anchor(path: &Path) -> Result<AllowedSigners, Box<Outcome>> {
         o.verdict = Verdict::Error;
         Box::new(o)
     })
+}
+
+/// The verified commits as a command reports them.
+pub fn commit_summaries(rev: &VerifiedRevision) -> Vec<CommitSummary> {
+    rev.commits()
+        .iter()
+        .map(|c| CommitSummary {
+            commit: c.commit.to_string(),
+            principal: c.principal.clone(),
+            fingerprint: c.fingerprint.clone(),
+        })
+        .collect()
 }
 
 /// Which revision to verify, against what.
@@ -88,15 +100,7 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> 
         principal: c.principal.clone(),
         fingerprint: c.fingerprint.clone(),
     });
-    let commits = rev
-        .commits()
-        .iter()
-        .map(|c| CommitSummary {
-            commit: c.commit.to_string(),
-            principal: c.principal.clone(),
-            fingerprint: c.fingerprint.clone(),
-        })
-        .collect();
+    let commits = commit_summaries(&rev);
     let previous = rev
         .base()
         .filter(|base| base.commit_id() != rev.commit_id())

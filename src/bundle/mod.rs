@@ -423,23 +423,23 @@ fn load_content(
         max_documents: yaml_limits.max_documents,
         max_depth: yaml_limits.max_depth,
     };
+    // A cached file's policies, when its exact bytes were loaded before and it still
+    // lies in the manifest's namespaces (the one check that reads the manifest).
+    let cached = |path: &str, sha256: &[u8; 32]| {
+        let cache = opts.cache.as_ref()?;
+        cache.get(&key_of(path, sha256)).filter(|policies| {
+            policies
+                .iter()
+                .all(|p| t.manifest.namespaces.contains(&p.namespace))
+        })
+    };
     // Files travel by their index in the manifest.
     let load_one = |(index, bytes, sha256): (usize, Vec<u8>, [u8; 32])| {
         let path = t.manifest.files[index].path.as_str();
-        let result = (|| {
-            if let Some(cache) = &opts.cache {
-                let hit = cache.get(&key_of(path, &sha256)).filter(|policies| {
-                    // The one check that reads the manifest rather than the file.
-                    policies
-                        .iter()
-                        .all(|p| t.manifest.namespaces.contains(&p.namespace))
-                });
-                if let Some(policies) = hit {
-                    return Ok(policies);
-                }
-            }
-            parse(path, &bytes).map(Arc::<[DesiredPolicy]>::from)
-        })();
+        let result = match cached(path, &sha256) {
+            Some(policies) => Ok(policies),
+            None => parse(path, &bytes).map(Arc::<[DesiredPolicy]>::from),
+        };
         (index, sha256, result)
     };
     // The calling thread reads in manifest order: sizes (from object headers, before

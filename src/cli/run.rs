@@ -2,6 +2,7 @@
 //! environment variable `NETPOL_SYNC_…`, which is how deploy/ configures it.
 
 use crate::bundle::BundleOptions;
+use crate::daemon::engine::SyncEngine;
 use crate::daemon::events::{EventRecorder, SyncEvent};
 use crate::daemon::http::{self, HttpState};
 use crate::daemon::inprocess_engine::InProcessEngine;
@@ -335,59 +336,41 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         }
     });
 
-    let config = LoopConfig {
-        interval: args.interval,
-        shutdown_grace: args.shutdown_grace,
-        ..LoopConfig::default()
-    };
-    let _exit = match args.cycle_isolation {
-        CycleIsolation::Thread => {
-            let engine = InProcessEngine::new(
-                client.clone(),
-                &args.state_namespace,
-                args.trust_anchor.clone(),
-                !args.allow_no_touch,
-                BundleOptions {
-                    select: args.bundles.clone(),
-                    signatures_required: args.bundle_signatures,
-                    ..BundleOptions::default()
-                },
-            );
-            RunLoop {
-                config,
-                remote,
-                engine,
-                leader,
-                trigger,
-                http: http_state,
-                metrics,
-                events: Some(events_tx),
-            }
-            .run(shutdown_rx.clone())
-            .await
-        }
-        CycleIsolation::Process => {
-            let program = std::env::current_exe().map_err(|source| RunError::Io {
+    let engine: Box<dyn SyncEngine> = match args.cycle_isolation {
+        CycleIsolation::Thread => Box::new(InProcessEngine::new(
+            client.clone(),
+            &args.state_namespace,
+            args.trust_anchor.clone(),
+            !args.allow_no_touch,
+            BundleOptions {
+                select: args.bundles.clone(),
+                signatures_required: args.bundle_signatures,
+                ..BundleOptions::default()
+            },
+        )),
+        CycleIsolation::Process => Box::new(SubprocessEngine {
+            program: std::env::current_exe().map_err(|source| RunError::Io {
                 what: "finding the netpol-sync binary".into(),
                 source,
-            })?;
-            RunLoop {
-                config,
-                remote,
-                engine: SubprocessEngine {
-                    program,
-                    args: sync_flags(&args),
-                },
-                leader,
-                trigger,
-                http: http_state,
-                metrics,
-                events: Some(events_tx),
-            }
-            .run(shutdown_rx.clone())
-            .await
-        }
+            })?,
+            args: sync_flags(&args),
+        }),
     };
+    let run_loop = RunLoop {
+        config: LoopConfig {
+            interval: args.interval,
+            shutdown_grace: args.shutdown_grace,
+            ..LoopConfig::default()
+        },
+        remote,
+        engine,
+        leader,
+        trigger,
+        http: http_state,
+        metrics,
+        events: Some(events_tx),
+    };
+    run_loop.run(shutdown_rx.clone()).await;
     // The loop returns only on shutdown; make sure every task sees it.
     let _ = shutdown_tx.send(true);
     if let Some(task) = elector_task {

@@ -3,7 +3,7 @@
 use super::VerifyArgs;
 use crate::bundle::{load_verified, VerifiedBundles};
 use crate::git::Repo;
-use crate::outcome::{BundleSummary, CommitSummary, Outcome, Verdict};
+use crate::outcome::{BundleSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
 use crate::verify::{verify_revision, SignaturePolicy, VerifiedRevision};
 use std::time::SystemTime;
@@ -41,15 +41,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
 /// The Outcome of a revision whose chain verified: its bundles must verify too, or the
 /// whole revision is rejected.
 fn verified_outcome(repo: &Repo, verified: &VerifiedRevision, args: &VerifyArgs) -> Outcome {
-    let commits: Vec<CommitSummary> = verified
-        .commits()
-        .iter()
-        .map(|c| CommitSummary {
-            commit: c.commit.to_string(),
-            principal: c.principal.clone(),
-            fingerprint: c.fingerprint.clone(),
-        })
-        .collect();
+    let commits = crate::revision::commit_summaries(verified);
     let message = match commits.len() {
         0 => "no new commits since the last applied revision".to_string(),
         1 => "1 commit verified".to_string(),

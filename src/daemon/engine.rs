@@ -3,6 +3,7 @@
 //! a cycle does is the engine's. Tests drive the loop with their own engine.
 
 use crate::outcome::Outcome;
+use serde_json::Value;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -38,14 +39,41 @@ pub struct CycleReport {
     pub managed: Option<usize>,
 }
 
+/// The report of a cycle is read off its outcome: drift from the plan detail
+/// (`extra.drift`, as `sync --output json` prints it), policies managed from the counts.
 impl From<Outcome> for CycleReport {
     fn from(outcome: Outcome) -> Self {
+        let drift = outcome
+            .extra
+            .get("drift")
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(drift_entry).collect())
+            .unwrap_or_default();
+        let managed = outcome.counts.map(|c| c.created + c.updated + c.unchanged);
         CycleReport {
             outcome,
-            drift: Vec::new(),
-            managed: None,
+            drift,
+            managed,
         }
     }
+}
+
+fn drift_entry(v: &Value) -> Option<DriftReverted> {
+    Some(DriftReverted {
+        namespace: v.get("namespace")?.as_str()?.to_string(),
+        name: v.get("name")?.as_str()?.to_string(),
+        kind: v
+            .get("kind")
+            .or_else(|| v.get("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("updated")
+            .to_string(),
+        field_manager: v
+            .get("field_manager")
+            .or_else(|| v.get("fieldManager"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
 }
 
 pub type CycleFuture<'a> = Pin<Box<dyn Future<Output = CycleReport> + Send + 'a>>;
@@ -55,4 +83,11 @@ pub trait SyncEngine: Send {
     /// shutdown grace period over); the next cycle, here or on another replica, repairs
     /// whatever it left half done, because it converges the cluster to a whole revision.
     fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_>;
+}
+
+/// The engine `run` picks at start-up (`--cycle-isolation`).
+impl SyncEngine for Box<dyn SyncEngine> {
+    fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_> {
+        (**self).cycle(input)
+    }
 }

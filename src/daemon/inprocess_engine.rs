@@ -13,7 +13,6 @@
 //! each cycle as a child process instead, giving all its memory back between cycles.
 
 use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine};
-use super::subprocess_engine::parse_outcome;
 use crate::apply::cycle::SyncContext;
 use crate::apply::ApplyOptions;
 use crate::bundle::{BundleOptions, PolicyCache};
@@ -100,15 +99,7 @@ impl SyncEngine for InProcessEngine {
             // The cycle's transient memory (pages of live objects, parsed YAML) is free
             // now; hand it back rather than hold the peak through the idle interval.
             crate::memory::release_unused();
-            // Drift and managed counts are read from the outcome exactly as the
-            // subprocess engine reads them from the child's JSON.
-            match parse_outcome(outcome.to_json().as_bytes()) {
-                Some(mut report) => {
-                    report.outcome = outcome;
-                    report
-                }
-                None => CycleReport::from(outcome),
-            }
+            CycleReport::from(outcome)
         })
     }
 }

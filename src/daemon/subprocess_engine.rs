@@ -3,7 +3,7 @@
 //! The child is killed when the cycle is abandoned (leadership lapsed, or the shutdown
 //! grace period is over); the next cycle converges whatever it left half done.
 
-use super::engine::{CycleFuture, CycleInput, CycleReport, DriftReverted, SyncEngine};
+use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine};
 use crate::outcome::{BundleSummary, Counts, Outcome, Verdict};
 use crate::reason::ReasonCode;
 use serde_json::Value;
@@ -129,39 +129,11 @@ pub fn parse_outcome(stdout: &[u8]) -> Option<CycleReport> {
             unchanged,
         });
     }
-    // `Outcome` keeps command-specific detail under `extra`.
-    let drift = v
-        .get("extra")
-        .and_then(|e| e.get("drift"))
-        .or_else(|| v.get("drift"))
-        .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(drift_entry).collect())
-        .unwrap_or_default();
-    let managed =
-        count("managed").or_else(|| outcome.counts.map(|c| c.created + c.updated + c.unchanged));
-    Some(CycleReport {
-        outcome,
-        drift,
-        managed,
-    })
-}
-
-fn drift_entry(v: &Value) -> Option<DriftReverted> {
-    Some(DriftReverted {
-        namespace: v.get("namespace")?.as_str()?.to_string(),
-        name: v.get("name")?.as_str()?.to_string(),
-        kind: v
-            .get("kind")
-            .or_else(|| v.get("action"))
-            .and_then(Value::as_str)
-            .unwrap_or("updated")
-            .to_string(),
-        field_manager: v
-            .get("field_manager")
-            .or_else(|| v.get("fieldManager"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
+    // `Outcome` keeps command-specific detail (the drift report) under `extra`.
+    if let Some(Value::Object(extra)) = v.get("extra") {
+        outcome.extra = extra.clone();
+    }
+    Some(CycleReport::from(outcome))
 }
 
 #[cfg(test)]

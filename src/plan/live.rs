@@ -5,6 +5,7 @@ use super::ObjectKey;
 use crate::bundle::{ANNOTATION_PREFIX, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,6 +48,16 @@ impl LivePolicy {
         np: &NetworkPolicy,
         hashes: Option<&LiveHashes>,
     ) -> Option<LivePolicy> {
+        let known = hashes.and_then(|h| h.get_for(&np.metadata));
+        Self::from_object_known(np, known, hashes)
+    }
+
+    /// `known`: this version's hash as `hashes` remembers it (then `np.spec` is not read).
+    fn from_object_known(
+        np: &NetworkPolicy,
+        known: Option<String>,
+        hashes: Option<&LiveHashes>,
+    ) -> Option<LivePolicy> {
         let meta = &np.metadata;
         let key = ObjectKey {
             namespace: meta.namespace.clone()?,
@@ -56,7 +67,6 @@ impl LivePolicy {
             (Some(uid), Some(rv)) => Some((uid.clone(), rv.clone())),
             _ => None,
         };
-        let known = hashes.zip(version.as_ref()).and_then(|(h, v)| h.get(v));
         let content_hash = known.unwrap_or_else(|| content_hash_without_finalizers(np));
         if let (Some(h), Some(v)) = (hashes, version) {
             h.record(v, &content_hash);
@@ -98,6 +108,12 @@ impl LiveHashes {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The remembered hash of the version `meta` names, if any.
+    fn get_for(&self, meta: &ObjectMeta) -> Option<String> {
+        let version = (meta.uid.clone()?, meta.resource_version.clone()?);
+        self.get(&version)
     }
 
     fn get(&self, version: &(String, String)) -> Option<String> {
@@ -289,12 +305,13 @@ mod listed {
             hashes: Option<&LiveHashes>,
         ) -> Result<Option<LivePolicy>, serde_json::Error> {
             let m = self.metadata;
-            let known = match (hashes, &m.uid, &m.resource_version) {
-                (Some(h), Some(uid), Some(rv)) => h.get(&(uid.clone(), rv.clone())).is_some(),
-                _ => false,
+            let version = (m.uid.clone(), m.resource_version.clone());
+            let known = match (hashes, version) {
+                (Some(h), (Some(uid), Some(rv))) => h.get(&(uid, rv)),
+                _ => None,
             };
             let spec: Option<NetworkPolicySpec> = match &self.spec {
-                Some(raw) if !known => Some(serde_json::from_str(raw.get())?),
+                Some(raw) if known.is_none() => Some(serde_json::from_str(raw.get())?),
                 _ => None,
             };
             let object = NetworkPolicy {
@@ -322,7 +339,7 @@ mod listed {
                 },
                 spec,
             };
-            Ok(LivePolicy::from_object_cached(&object, hashes))
+            Ok(LivePolicy::from_object_known(&object, known, hashes))
         }
     }
 }
