@@ -10,6 +10,7 @@ use crate::outcome::{CommitSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
 use crate::state::RecordedSigner;
 use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,16 +27,19 @@ pub fn load_anchor(path: &Path) -> Result<AllowedSigners, Box<Outcome>> {
         o.location.file = Some(shown.clone());
         Box::new(o)
     };
-    let meta = std::fs::metadata(path).map_err(io_error)?;
-    if meta.len() > MAX_ANCHOR_BYTES {
+    // Read at most one byte past the limit: the size is judged on what was read, not on
+    // a length looked up before the read (a file can grow in between).
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_ANCHOR_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_ANCHOR_BYTES {
         let mut o = Outcome::error(format!(
-            "the trust anchor {shown} is {} bytes, more than the {MAX_ANCHOR_BYTES} allowed",
-            meta.len()
+            "the trust anchor {shown} is more than the {MAX_ANCHOR_BYTES} bytes allowed"
         ));
         o.reason = Some(ReasonCode::TrustFileInvalid);
         return Err(Box::new(o));
     }
-    let bytes = std::fs::read(path).map_err(io_error)?;
     AllowedSigners::parse(&shown, &bytes).map_err(|e| {
         let mut o = Outcome::from(e);
         o.verdict = Verdict::Error;
