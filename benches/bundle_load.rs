@@ -28,6 +28,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // As the netpol-sync binary does.
     netpol_sync::memory::purge_freed_pages_at_once();
+    netpol_sync::memory::no_transparent_huge_pages();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")

@@ -8,5 +8,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     netpol_sync::memory::purge_freed_pages_at_once();
+    netpol_sync::memory::no_transparent_huge_pages();
     netpol_sync::cli::run(netpol_sync::cli::Cli::parse())
 }

@@ -28,9 +28,34 @@ pub fn purge_freed_pages_at_once() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
 }
 
+/// Transparent huge pages off for this process. mimalloc asks for huge pages on its
+/// arenas (`madvise`), and a 2 MiB huge page stays resident as long as any object in it
+/// lives: a daemon holding 13 MiB of small objects between cycles had 20 MiB of its
+/// resident memory in huge pages. Returns whether the kernel took the setting.
+pub fn no_transparent_huge_pages() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process's address space.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn huge_pages_are_off_once_asked() {
+        assert!(no_transparent_huge_pages());
+        // SAFETY: PR_GET_THP_DISABLE only reads the flag.
+        let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        assert_eq!(disabled, 1);
+    }
 
     /// The unnamed index is the option mimalloc reads from `MIMALLOC_PURGE_DELAY`: it
     /// holds that option's default in mimalloc v3 (1000 ms, src/options.c), and setting

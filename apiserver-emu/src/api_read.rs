@@ -75,13 +75,16 @@ pub fn list(
     let (items, end, rv) = {
         let store = lock(&shared.store);
         let rv = store.current_rv();
-        // Only the page is cloned out of the store, so walking 10,000 objects in pages of
-        // 500 stays linear.
+        // Only the page is cloned out of the store; the rest is walked by reference to
+        // count it (remainingItemCount).
         let matching = store
             .iter_encoded(kind, namespace, page.after.as_ref())
-            .filter(|(o, _)| filter.matches(o))
-            .map(|(o, e)| (o.clone(), e.clone()));
-        let (items, end) = page.take(matching, rv, filter.is_empty(), object_key);
+            .filter(|(o, _)| filter.matches(o));
+        let (items, end) = page.take(matching, rv, filter.is_empty(), |(o, _)| object_key(o));
+        let items: Vec<(Arc<Value>, Arc<[u8]>)> = items
+            .into_iter()
+            .map(|(o, e)| (o.clone(), e.clone()))
+            .collect();
         (items, end, rv)
     };
     if table::wanted(req.accept.as_deref()) {
@@ -104,9 +107,9 @@ pub fn list(
 
 /// The key the store orders by (namespace empty when cluster-scoped), as the continue
 /// token carries it.
-fn object_key(item: &(Arc<Value>, Arc<[u8]>)) -> (String, String) {
+fn object_key(object: &Value) -> (String, String) {
     let meta = |k: &str| {
-        item.0
+        object
             .get("metadata")
             .and_then(|m| m.get(k))
             .and_then(Value::as_str)

@@ -49,12 +49,16 @@ impl StoredChange {
     }
 }
 
+/// An object and its JSON as a list item (no apiVersion/kind), encoded once when stored
+/// so that a list of thousands is a concatenation.
+struct Stored {
+    object: Arc<Value>,
+    encoded: Arc<[u8]>,
+}
+
 pub struct Store {
     last_rv: u64,
-    objects: Vec<BTreeMap<ObjectKey, Arc<Value>>>,
-    /// Each object's JSON as a list item (no apiVersion/kind), encoded once when stored so
-    /// that a list of thousands is a concatenation.
-    encoded: Vec<BTreeMap<ObjectKey, Arc<[u8]>>>,
+    objects: Vec<BTreeMap<ObjectKey, Stored>>,
     history: Vec<StoredChange>,
     changes: broadcast::Sender<StoredChange>,
 }
@@ -65,7 +69,6 @@ impl Default for Store {
         Store {
             last_rv: 0,
             objects: resources::ALL.iter().map(|_| BTreeMap::new()).collect(),
-            encoded: resources::ALL.iter().map(|_| BTreeMap::new()).collect(),
             history: Vec::new(),
             changes,
         }
@@ -122,7 +125,7 @@ impl Store {
         self.objects
             .get(resources::index_of(kind))?
             .get(&key(namespace, name))
-            .cloned()
+            .map(|s| s.object.clone())
     }
 
     /// Objects of a kind, in one namespace or all, ordered by namespace then name.
@@ -134,9 +137,9 @@ impl Store {
             Some(ns) => map
                 .range((ns.to_string(), String::new())..)
                 .take_while(|((n, _), _)| n == ns)
-                .map(|(_, v)| v.clone())
+                .map(|(_, s)| s.object.clone())
                 .collect(),
-            None => map.values().cloned().collect(),
+            None => map.values().map(|s| s.object.clone()).collect(),
         }
     }
 
@@ -151,7 +154,6 @@ impl Store {
         use std::ops::Bound;
         let idx = resources::index_of(kind);
         let objects = self.objects.get(idx);
-        let encoded = self.encoded.get(idx);
         let start = match (namespace, after) {
             (Some(ns), Some(a)) if a.0.as_str() >= ns => Bound::Excluded(a.clone()),
             (Some(ns), _) => Bound::Included((ns.to_string(), String::new())),
@@ -162,7 +164,7 @@ impl Store {
             .into_iter()
             .flat_map(move |map| map.range((start.clone(), Bound::Unbounded)))
             .take_while(move |((n, _), _)| namespace.is_none_or(|ns| n == ns))
-            .filter_map(move |(k, v)| encoded.and_then(|e| e.get(k)).map(|e| (v, e)))
+            .map(|(_, s)| (&s.object, &s.encoded))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StoredChange> {
@@ -190,16 +192,18 @@ impl Store {
             set_resource_version(&mut v, rv);
             Arc::new(v)
         });
-        let encoded = self.encoded.get_mut(idx)?;
-        match &stored {
-            Some(obj) => encoded.insert(k.clone(), Arc::from(list_item_json(obj))),
-            None => encoded.remove(&k),
-        };
         let map = self.objects.get_mut(idx)?;
         let before = match &stored {
-            Some(obj) => map.insert(k, obj.clone()),
+            Some(obj) => map.insert(
+                k,
+                Stored {
+                    object: obj.clone(),
+                    encoded: Arc::from(list_item_json(obj)),
+                },
+            ),
             None => map.remove(&k),
-        };
+        }
+        .map(|s| s.object);
         let verb = match (&before, &stored) {
             (None, _) => ChangeVerb::Created,
             (Some(_), Some(_)) => ChangeVerb::Updated,
@@ -245,9 +249,6 @@ impl Store {
     /// versions a client saw before the reset never come back.
     pub fn clear(&mut self) {
         for map in &mut self.objects {
-            map.clear();
-        }
-        for map in &mut self.encoded {
             map.clear();
         }
         self.history.clear();

@@ -12,9 +12,15 @@
 //! Only the files and manifests of the latest successful load are kept, so memory is
 //! bounded by one revision's policies (shared with that revision's `VerifiedBundles`, not
 //! copied).
+//!
+//! The latest load's tree is kept too: a cycle over the same tree (the branch did not
+//! move; a drift check) re-reads bundle.yaml and checks its signatures against the clock,
+//! but not the policy files again. That leans on our own earlier SHA-256 checks, not on
+//! SHA-1: git never replaces an object it already holds, so the tree id names the very
+//! objects this process read and hashed, and what is reused is what was checked then.
 
 use super::manifest::Manifest;
-use super::{DesiredPolicy, Limits};
+use super::{BundleDigest, BundlePolicies, DesiredPolicy, Limits};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -34,11 +40,25 @@ pub(crate) struct ManifestKey {
     pub limits: Limits,
 }
 
+/// A whole revision tree, as loaded with one selection and one set of limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TreeKey {
+    /// The repository's object store: the argument above holds within one store.
+    pub repo: std::path::PathBuf,
+    pub tree: git2::Oid,
+    pub select: Vec<String>,
+    pub limits: Limits,
+}
+
+/// The selected bundles' contents, by bundle name and digest.
+type TreeContents = Vec<(String, BundleDigest, BundlePolicies)>;
+
 /// Shared by reference between loads (`BundleOptions::cache`).
 #[derive(Default)]
 pub struct PolicyCache {
     files: Mutex<HashMap<FileKey, Arc<[DesiredPolicy]>>>,
     manifests: Mutex<HashMap<ManifestKey, Arc<Manifest>>>,
+    tree: Mutex<Option<(TreeKey, TreeContents)>>,
 }
 
 impl std::fmt::Debug for PolicyCache {
@@ -95,5 +115,33 @@ impl PolicyCache {
 
     pub(crate) fn manifest(&self, key: &ManifestKey) -> Option<Arc<Manifest>> {
         self.manifests().get(key).cloned()
+    }
+
+    fn trees(&self) -> std::sync::MutexGuard<'_, Option<(TreeKey, TreeContents)>> {
+        self.tree.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The policies of bundle `name` with manifest `digest`, when the latest load was of
+    /// the same tree with the same selection and limits.
+    pub(crate) fn tree_policies(
+        &self,
+        key: &TreeKey,
+        name: &str,
+        digest: &BundleDigest,
+    ) -> Option<BundlePolicies> {
+        let trees = self.trees();
+        let (held, contents) = trees.as_ref()?;
+        if held != key {
+            return None;
+        }
+        contents
+            .iter()
+            .find(|(n, d, _)| n == name && d == digest)
+            .map(|(_, _, policies)| policies.clone())
+    }
+
+    /// After a successful load of a whole tree.
+    pub(crate) fn remember_tree(&self, key: TreeKey, contents: TreeContents) {
+        *self.trees() = Some((key, contents));
     }
 }

@@ -43,6 +43,13 @@ impl BundleError {
         self
     }
 
+    /// A read of `file` failed (the object store lost it, or is unreadable): the
+    /// message names the file, not only the object id git knows it by.
+    pub(crate) fn reading(mut self, file: &str) -> Self {
+        self.message = format!("reading `{file}`: {}", self.message);
+        self.in_file(file)
+    }
+
     pub(crate) fn in_document(mut self, document: usize) -> Self {
         self.location.document = Some(document);
         self

@@ -9,9 +9,9 @@
 //! - `VerifiedBundles::{revision() -> git2::Oid, bundles() -> &[VerifiedBundle],
 //!    governed_namespaces() -> BTreeSet<String>, policies() -> impl Iterator<Item = &DesiredPolicy>}`
 //! - `VerifiedBundle::{name(), digest() -> &BundleDigest, namespaces() -> &BTreeSet<String>,
-//!    allow_open() -> &BTreeSet<String>, policies() -> &[DesiredPolicy], signers() -> &[SignerIdentity]}`
-//! - `DesiredPolicy { bundle, namespace, name, object (defaulted NetworkPolicy, no
-//!    netpol-sync labels/annotations), content_hash ("sha256:…" from
+//!    allow_open() -> &BTreeSet<String>, policies() -> &BundlePolicies, signers() -> &[SignerIdentity]}`
+//! - `DesiredPolicy { bundle, namespace, name, object (defaulted NetworkPolicy as
+//!    [`PolicyJson`], no netpol-sync labels/annotations), content_hash ("sha256:…" from
 //!    netpol_policy::content_hash(&object, ANNOTATION_PREFIX)), file, document }`
 //! - `BundleError::{reason() -> ReasonCode, location() -> Location}`
 
@@ -22,6 +22,7 @@
 //! cross-bundle rules), [`seal`] (writing the `files:` list).
 
 pub mod cache;
+mod desired;
 pub mod digest;
 mod error;
 pub mod limits;
@@ -39,15 +40,15 @@ pub mod yaml;
 mod tests;
 
 pub use cache::PolicyCache;
+pub use desired::{BundlePolicies, DesiredPolicy, PolicyJson};
 pub use error::BundleError;
 pub use limits::Limits;
 
 use crate::git::Repo;
 use crate::reason::ReasonCode;
 use crate::verify::{SignerIdentity, VerifiedRevision};
-use cache::{FileKey, ManifestKey};
+use cache::{FileKey, ManifestKey, TreeKey};
 use manifest::Manifest;
-use netpol_policy::NetworkPolicy;
 use signatures::{DetachedVerifier, RevisionSigners};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -82,25 +83,13 @@ impl std::fmt::Display for BundleDigest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct DesiredPolicy {
-    pub bundle: String,
-    pub namespace: String,
-    pub name: String,
-    /// Shared, not copied, between a revision's bundles and the daemon's cache.
-    pub object: Arc<NetworkPolicy>,
-    pub content_hash: String,
-    pub file: String,
-    pub document: usize,
-}
-
 #[derive(Debug, Clone)]
 pub struct VerifiedBundle {
     name: String,
     digest: BundleDigest,
     namespaces: BTreeSet<String>,
     allow_open: BTreeSet<String>,
-    policies: Vec<DesiredPolicy>,
+    policies: BundlePolicies,
     signers: Vec<SignerIdentity>,
 }
 
@@ -117,7 +106,7 @@ impl VerifiedBundle {
     pub fn allow_open(&self) -> &BTreeSet<String> {
         &self.allow_open
     }
-    pub fn policies(&self) -> &[DesiredPolicy] {
+    pub fn policies(&self) -> &BundlePolicies {
         &self.policies
     }
     pub fn signers(&self) -> &[SignerIdentity] {
@@ -267,6 +256,35 @@ pub(crate) fn load_tree(
             .map(|t| (t.manifest.name.as_str(), &t.manifest.namespaces)),
     )?;
 
+    // The same tree as the latest load, with every manifest just re-read and its
+    // signatures checked again: its files are the ones already read and hashed.
+    let tree_key = TreeKey {
+        repo: repo.path().to_path_buf(),
+        tree: tree_id,
+        select: opts.select.clone(),
+        limits: *limits,
+    };
+    let reused: Option<Vec<BundlePolicies>> = opts.cache.as_ref().and_then(|cache| {
+        trusted
+            .iter()
+            .map(|t| cache.tree_policies(&tree_key, &t.manifest.name, &t.digest))
+            .collect()
+    });
+    if let Some(reused) = reused {
+        return Ok(trusted
+            .into_iter()
+            .zip(reused)
+            .map(|(t, policies)| VerifiedBundle {
+                name: t.manifest.name.clone(),
+                digest: t.digest,
+                namespaces: t.manifest.namespaces.clone(),
+                allow_open: t.manifest.allow_open.clone(),
+                policies,
+                signers: t.signers,
+            })
+            .collect());
+    }
+
     let mut bundles = Vec::with_capacity(trusted.len());
     let mut loaded_files = Vec::new();
     let mut loaded_manifests = Vec::new();
@@ -287,6 +305,13 @@ pub(crate) fn load_tree(
     select::check_duplicate_policies(&bundles)?;
     if let Some(cache) = &opts.cache {
         cache.replace(loaded_files, loaded_manifests);
+        cache.remember_tree(
+            tree_key,
+            bundles
+                .iter()
+                .map(|b| (b.name.clone(), b.digest.clone(), b.policies.clone()))
+                .collect(),
+        );
     }
     Ok(bundles)
 }
@@ -298,7 +323,7 @@ fn read_bounded(
     max: u64,
     budget: &mut ReadBudget,
 ) -> Result<Vec<u8>, BundleError> {
-    let size = tree::blob_size(repo, id)?;
+    let size = tree::blob_size(repo, id).map_err(|e| e.reading(file))?;
     if size > max {
         return Err(BundleError::new(
             ReasonCode::LimitExceeded,
@@ -307,7 +332,7 @@ fn read_bounded(
         .in_file(file.to_string()));
     }
     budget.charge(size, file)?;
-    tree::read_blob(repo, id)
+    tree::read_blob(repo, id).map_err(|e| e.reading(file))
 }
 
 fn trust_manifest(
@@ -364,7 +389,7 @@ fn load_content(
     opts: &BundleOptions,
     budget: &mut ReadBudget,
     loaded_files: &mut Vec<(FileKey, Arc<[DesiredPolicy]>)>,
-) -> Result<Vec<DesiredPolicy>, BundleError> {
+) -> Result<BundlePolicies, BundleError> {
     let limits = &opts.limits;
     let listed: BTreeMap<&str, &manifest::FileEntry> = t
         .manifest
@@ -457,7 +482,7 @@ fn load_content(
                 )
                 .in_file(path));
             };
-            let size = tree::blob_size(repo, id)?;
+            let size = tree::blob_size(repo, id).map_err(|e| e.reading(path))?;
             if size != entry.size {
                 return Err(BundleError::new(
                     ReasonCode::DigestMismatch,
@@ -466,7 +491,7 @@ fn load_content(
                 .in_file(path));
             }
             budget.charge(size, path)?;
-            let bytes = tree::read_blob(repo, id)?;
+            let bytes = tree::read_blob(repo, id).map_err(|e| e.reading(path))?;
             let sha256 = digest::sha256(&bytes);
             if sha256 != entry.sha256 {
                 return Err(BundleError::new(
@@ -482,10 +507,10 @@ fn load_content(
     let workers = pipeline::workers_for(t.manifest.files.len());
     let (read_result, per_file) = pipeline::produce_and_work(workers, read, load_one);
     read_result?;
-    let mut policies = Vec::new();
+    let mut policies = BundlePolicies::default();
     for (index, sha256, result) in per_file {
         let file_policies = result?;
-        policies.extend(file_policies.iter().cloned());
+        policies.push_file(file_policies.clone());
         if opts.cache.is_some() {
             let path = t.manifest.files[index].path.as_str();
             loaded_files.push((key_of(path, &sha256), file_policies));

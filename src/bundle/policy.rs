@@ -163,7 +163,7 @@ fn load_document(
         bundle: ctx.bundle.to_string(),
         namespace,
         name,
-        object: std::sync::Arc::new(object),
+        object: super::PolicyJson::encode(&object),
         content_hash,
         file: ctx.file.to_string(),
         document,
@@ -495,7 +495,8 @@ mod tests {
     #[test]
     fn defaulting_fills_protocol_and_policy_types_before_hashing() {
         let p = load("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: p\n  namespace: payments\nspec:\n  podSelector: {}\n  egress:\n    - ports:\n        - port: 53\n").unwrap();
-        let spec = p[0].object.spec.as_ref().unwrap();
+        let object = p[0].object.decode();
+        let spec = object.spec.as_ref().unwrap();
         // Upstream SetDefaults_NetworkPolicySpec: Ingress always, Egress when egress rules exist.
         assert_eq!(
             spec.policy_types.as_deref(),

@@ -132,7 +132,10 @@ fn a_signed_sealed_bundle_loads() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].name(), "prod");
     assert_eq!(b[0].policies().len(), 1);
-    assert_eq!(b[0].policies()[0].file, "payments/deny.yaml");
+    assert_eq!(
+        b[0].policies().iter().next().unwrap().file,
+        "payments/deny.yaml"
+    );
     assert_eq!(b[0].signers().len(), 1);
     let expected = BundleDigest::of_manifest(
         manifest(
@@ -584,13 +587,13 @@ fn warm_with_one_file(opts: &BundleOptions, a: &str) {
     load_with(vec![("prod", bundle("prod", &["payments"], files))], opts).unwrap();
 }
 
-fn policy_ptr(bundles: &[VerifiedBundle], name: &str) -> *const NetworkPolicy {
+fn policy_ptr(bundles: &[VerifiedBundle], name: &str) -> *const u8 {
     let p = bundles[0]
         .policies()
         .iter()
         .find(|p| p.name == name)
         .unwrap();
-    Arc::as_ptr(&p.object)
+    p.object.as_str().as_ptr()
 }
 
 #[test]
@@ -680,4 +683,92 @@ fn cached_manifest_still_needs_its_signatures_every_load() {
     let unsigned = bundle_with(&manifest("prod", &["payments"], files), files, vec![]);
     let r = load_with(vec![("prod", unsigned)], &opts);
     assert_eq!(reason(r).0, ReasonCode::BundleSignatureThreshold);
+}
+
+/// A repository holding one signed bundle `prod` (file `a.yaml`), the id of its tree and
+/// the id of a.yaml's blob.
+fn repo_with_one_file(dir: &std::path::Path) -> (git2::Repository, git2::Oid, git2::Oid) {
+    let a = policy("payments", "a");
+    let repo = git2::Repository::init_bare(dir).unwrap();
+    let root = build(
+        &repo,
+        &super::tree::test_trees::dir(vec![
+            (
+                "bundles",
+                super::tree::test_trees::dir(vec![(
+                    "prod",
+                    bundle("prod", &["payments"], &[("a.yaml", a.as_bytes())]),
+                )]),
+            ),
+            (
+                "keys",
+                super::tree::test_trees::dir(vec![("allowed_signers", file("x"))]),
+            ),
+        ]),
+    );
+    let blob = repo.blob(a.as_bytes()).unwrap();
+    (repo, root, blob)
+}
+
+/// Remove a loose object from the store, as if the cache directory lost it.
+fn delete_object(repo: &git2::Repository, id: git2::Oid) {
+    let hex = id.to_string();
+    let path = repo.path().join("objects").join(&hex[..2]).join(&hex[2..]);
+    std::fs::remove_file(&path).unwrap();
+}
+
+struct NoTrustedKeys;
+
+impl DetachedVerifier for NoTrustedKeys {
+    fn verify(&self, _: &[u8], _: &[u8]) -> Result<SignerIdentity, SignatureRejection> {
+        Err(SignatureRejection {
+            reason: ReasonCode::UntrustedKey,
+            message: "the key is no longer trusted".into(),
+        })
+    }
+}
+
+#[test]
+fn same_tree_again_reuses_its_checked_files_without_reading_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, root, blob) = repo_with_one_file(tmp.path());
+    let opts = cached_options();
+    let first = load_tree(&repo, root, Ok(&NamedKeys), &opts).unwrap();
+    delete_object(&repo, blob);
+    // Without the cache the file is read, and it is gone.
+    assert!(load_tree(&repo, root, Ok(&NamedKeys), &BundleOptions::default()).is_err());
+    // With it, the tree already read and hashed is not read again.
+    let again = load_tree(&repo, root, Ok(&NamedKeys), &opts).unwrap();
+    assert_eq!(policy_ptr(&first, "a"), policy_ptr(&again, "a"));
+    assert_eq!(again[0].digest(), first[0].digest());
+}
+
+#[test]
+fn same_tree_again_still_needs_its_signatures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, root, _) = repo_with_one_file(tmp.path());
+    let opts = cached_options();
+    load_tree(&repo, root, Ok(&NamedKeys), &opts).unwrap();
+    // The signer's key expired or was revoked between two cycles over the same tree.
+    let e = load_tree(&repo, root, Ok(&NoTrustedKeys), &opts).unwrap_err();
+    assert_eq!(e.reason, ReasonCode::BundleSignatureThreshold, "{e}");
+    let stricter = BundleOptions {
+        signatures_required: 2,
+        ..opts.clone()
+    };
+    let e = load_tree(&repo, root, Ok(&NamedKeys), &stricter).unwrap_err();
+    assert_eq!(e.reason, ReasonCode::BundleSignatureThreshold, "{e}");
+}
+
+#[test]
+fn same_tree_in_another_repository_is_read_afresh() {
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (repo_one, root, _) = repo_with_one_file(one.path());
+    let (repo_two, root_two, blob) = repo_with_one_file(two.path());
+    assert_eq!(root, root_two, "same content, same tree id");
+    let opts = cached_options();
+    load_tree(&repo_one, root, Ok(&NamedKeys), &opts).unwrap();
+    delete_object(&repo_two, blob);
+    let e = load_tree(&repo_two, root, Ok(&NamedKeys), &opts).unwrap_err();
+    assert!(e.to_string().contains("a.yaml"), "{e}");
 }

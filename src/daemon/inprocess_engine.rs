@@ -5,9 +5,11 @@
 //! the live set and a diff, and a one-policy change parses one file.
 //!
 //! Nothing about trust is cached: every cycle reads the state record, verifies the chain
-//! since the recorded revision, re-reads and re-hashes every file of the revision against
-//! its signed manifest and checks the bundle signatures again; only the parse of bytes
-//! whose SHA-256 it has just checked is reused.
+//! since the recorded revision, re-reads every bundle.yaml and checks its signatures
+//! against the clock. Policy files are re-read and re-hashed against their signed
+//! manifest whenever the tree changed; only the parse of bytes whose SHA-256 was just
+//! checked is reused. A cycle over the very tree of the last load (the branch did not
+//! move) reuses that load's files without reading them again (see [`PolicyCache`]).
 //!
 //! `--cycle-isolation process` (the [`SubprocessEngine`](super::subprocess_engine)) runs
 //! each cycle as a child process instead, giving all its memory back between cycles.

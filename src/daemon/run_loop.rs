@@ -112,6 +112,11 @@ impl<E: SyncEngine> RunLoop<E> {
             }
             self.metrics.leader.set(1);
             let ok = self.one_cycle(&mut last_revision, &mut shutdown).await;
+            if !ok {
+                // Whatever failed may have been the cache itself (a damaged emptyDir):
+                // the next cycle checks it in full, and reclones it if need be.
+                self.remote.recheck_cache();
+            }
             failures = if ok { 0 } else { failures.saturating_add(1) };
             if *shutdown.borrow() {
                 return LoopExit::Shutdown;

@@ -67,10 +67,16 @@ impl LivePolicy {
             (Some(uid), Some(rv)) => Some((uid.clone(), rv.clone())),
             _ => None,
         };
-        let content_hash = known.unwrap_or_else(|| content_hash_without_finalizers(np));
-        if let (Some(h), Some(v)) = (hashes, version) {
-            h.record(v, &content_hash);
-        }
+        let content_hash = match known {
+            Some(hash) => hash,
+            None => {
+                let hash = content_hash_without_finalizers(np);
+                if let (Some(h), Some(v)) = (hashes, version) {
+                    h.record(v, &hash);
+                }
+                hash
+            }
+        };
         let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
         let annotation = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k)).cloned();
         Some(LivePolicy {
@@ -110,19 +116,23 @@ impl LiveHashes {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The remembered hash of the version `meta` names, if any.
+    /// The remembered hash of the version `meta` names, if any; it is remembered for the
+    /// current read too. The entry moves from the previous read's map with its
+    /// allocations: a daemon re-reading an unchanged live set does not re-allocate what it
+    /// keeps between cycles, scattered among each page's garbage.
     fn get_for(&self, meta: &ObjectMeta) -> Option<String> {
-        let version = (meta.uid.clone()?, meta.resource_version.clone()?);
-        self.get(&version)
+        self.recall((meta.uid.clone()?, meta.resource_version.clone()?))
     }
 
-    fn get(&self, version: &(String, String)) -> Option<String> {
-        let inner = self.lock();
-        inner
-            .current
-            .get(version)
-            .or_else(|| inner.previous.get(version))
-            .cloned()
+    fn recall(&self, version: (String, String)) -> Option<String> {
+        let mut inner = self.lock();
+        if let Some(hash) = inner.current.get(&version) {
+            return Some(hash.clone());
+        }
+        let (version, hash) = inner.previous.remove_entry(&version)?;
+        let copy = hash.clone();
+        inner.current.insert(version, hash);
+        Some(copy)
     }
 
     fn record(&self, version: (String, String), hash: &str) {
@@ -132,7 +142,11 @@ impl LiveHashes {
     /// A read is complete: forget versions it did not see.
     fn finish_read(&self) {
         let mut inner = self.lock();
-        inner.previous = std::mem::take(&mut inner.current);
+        let capacity = inner.current.len();
+        inner.previous = std::mem::replace(
+            &mut inner.current,
+            std::collections::HashMap::with_capacity(capacity),
+        );
     }
 
     /// Versions remembered.
@@ -307,7 +321,7 @@ mod listed {
             let m = self.metadata;
             let version = (m.uid.clone(), m.resource_version.clone());
             let known = match (hashes, version) {
-                (Some(h), (Some(uid), Some(rv))) => h.get(&(uid, rv)),
+                (Some(h), (Some(uid), Some(rv))) => h.recall((uid, rv)),
                 _ => None,
             };
             let spec: Option<NetworkPolicySpec> = match &self.spec {

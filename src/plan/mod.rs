@@ -11,7 +11,9 @@ pub use drift::{Drift, DriftKind};
 pub use guard::WouldOpen;
 pub use live::{read_live, LiveError, LiveHashes, LivePolicy, LiveSet, NamespacePhase};
 
-use crate::bundle::{DesiredPolicy, VerifiedBundles, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::bundle::{
+    DesiredPolicy, PolicyJson, VerifiedBundles, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+};
 use crate::outcome::{BundleSummary, Counts};
 use live::{
     BUNDLE_ANNOTATION, BUNDLE_DIGEST_ANNOTATION, CONTENT_HASH_ANNOTATION, REVISION_ANNOTATION,
@@ -57,7 +59,7 @@ pub struct LiveVersion {
 /// once, not once per stage.
 #[derive(Debug, Clone)]
 pub struct DesiredObject {
-    source: std::sync::Arc<NetworkPolicy>,
+    source: PolicyJson,
     namespace: String,
     name: String,
     revision: std::sync::Arc<str>,
@@ -85,7 +87,7 @@ impl DesiredObject {
 
     /// The object to send: the verified policy with our label and annotations.
     pub fn object(&self) -> NetworkPolicy {
-        let mut object = (*self.source).clone();
+        let mut object = self.source.decode();
         let meta = &mut object.metadata;
         meta.namespace = Some(self.namespace.clone());
         meta.name = Some(self.name.clone());
@@ -186,7 +188,7 @@ struct BundleView<'a> {
     namespaces: &'a BTreeSet<String>,
     allow_open: &'a BTreeSet<String>,
     signers: Vec<String>,
-    policies: &'a [DesiredPolicy],
+    policies: Vec<&'a DesiredPolicy>,
 }
 
 /// Desired vs live for one verified revision.
@@ -220,7 +222,7 @@ impl Plan {
                 namespaces: b.namespaces(),
                 allow_open: b.allow_open(),
                 signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
-                policies: b.policies(),
+                policies: b.policies().iter().collect(),
             })
             .collect();
         Plan::from_views(bundles.revision(), &views, live, previously_applied)
@@ -239,7 +241,7 @@ impl Plan {
         // 10,000 policies builds none).
         let desired: BTreeMap<ObjectKey, Wanted<'_>> = views
             .iter()
-            .flat_map(|b| b.policies.iter().map(move |d| (b, d)))
+            .flat_map(|b| b.policies.iter().map(move |d| (b, *d)))
             .map(|(b, d)| {
                 let key = ObjectKey {
                     namespace: d.namespace.clone(),

@@ -40,7 +40,7 @@ pub(crate) fn desired(bundle: &str, ns: &str, name: &str, port: i32) -> DesiredP
         namespace: ns.into(),
         name: name.into(),
         content_hash: netpol_policy::content_hash(&object, ANNOTATION_PREFIX),
-        object: std::sync::Arc::new(object),
+        object: crate::bundle::PolicyJson::encode(&object),
         file: format!("{ns}/{name}.yaml"),
         document: 0,
     }
@@ -80,7 +80,7 @@ pub(crate) fn plan_for(
             namespaces: &f.namespaces,
             allow_open: &f.allow_open,
             signers: Vec::new(),
-            policies: &f.policies,
+            policies: f.policies.iter().collect(),
         })
         .collect();
     Plan::from_views(rev, &views, live, inventory)

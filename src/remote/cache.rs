@@ -54,6 +54,11 @@ pub struct GitRemote {
     config: RemoteConfig,
     transport: Transport,
     repo_dir: PathBuf,
+    /// The head this process last found intact (after a fetch, or on first use). Reading
+    /// every object of a 10,000-file tree again each poll would cost more than the rest
+    /// of a no-change cycle; the check runs again after any fetch, and after any failed
+    /// cycle ([`GitRemote::recheck_cache`]).
+    checked_head: std::sync::Mutex<Option<Oid>>,
 }
 
 impl std::fmt::Debug for GitRemote {
@@ -84,6 +89,7 @@ impl GitRemote {
             transport,
             repo_dir: cache_dir.join("repo.git"),
             config,
+            checked_head: std::sync::Mutex::new(None),
         })
     }
 
@@ -105,7 +111,24 @@ impl GitRemote {
     pub fn cached_head(&self) -> Option<Oid> {
         let repo = Repository::open_bare(&self.repo_dir).ok()?;
         let head = repo.refname_to_id(&self.tracking_ref()).ok()?;
-        intact(&repo, head).then_some(head)
+        if *self.checked() == Some(head) {
+            return Some(head);
+        }
+        let ok = intact(&repo, head);
+        *self.checked() = ok.then_some(head);
+        ok.then_some(head)
+    }
+
+    /// Check the cache in full again at its next use: something read from it failed.
+    pub fn recheck_cache(&self) {
+        *self.checked() = None;
+    }
+
+    fn checked(&self) -> std::sync::MutexGuard<'_, Option<Oid>> {
+        // A plain value: a panic elsewhere cannot leave it half-written.
+        self.checked_head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The branch head on the remote, without fetching (ls-remote).
@@ -138,11 +161,12 @@ impl GitRemote {
         let result = self.fetch_into(&repo);
         match result {
             Ok((head, bytes)) if intact(&repo, head) => {
+                *self.checked() = Some(head);
                 return Ok(FetchOutcome {
                     head,
                     received_bytes: bytes,
                     recloned,
-                })
+                });
             }
             Ok(_) => {
                 tracing::warn!(cache = %self.repo_dir.display(), "cache is missing objects after fetch; recloning")
@@ -162,6 +186,7 @@ impl GitRemote {
                 "fetched head {head} is not readable even after a fresh clone"
             )));
         }
+        *self.checked() = Some(head);
         Ok(FetchOutcome {
             head,
             received_bytes: bytes,
@@ -225,6 +250,7 @@ impl GitRemote {
     }
 
     fn wipe(&self) -> Result<(), RemoteError> {
+        *self.checked() = None;
         match std::fs::remove_dir_all(&self.repo_dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

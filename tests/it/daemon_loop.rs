@@ -498,6 +498,47 @@ async fn rejections_and_errors_never_end_the_loop_and_readyz_says_why() {
     let _ = d.shutdown.send(true);
 }
 
+/// Every object file in `dir` (recursively) truncated to nothing.
+fn truncate_objects(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            truncate_objects(&path);
+        } else {
+            std::fs::write(&path, b"").unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_damaged_under_a_running_daemon_is_recloned_after_a_failed_cycle() {
+    let d = start(
+        Duration::from_millis(100),
+        None,
+        LeaderHandle::always(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(eventually(Duration::from_secs(10), || !d.cycles().is_empty()).await);
+    let head = d.cycles()[0].revision.clone();
+    let cache = d.work.parent().unwrap().join("cache").join("repo.git");
+    let readable = || {
+        git2::Repository::open_bare(&cache)
+            .and_then(|r| r.find_commit(git2::Oid::from_str(&head)?).map(|_| ()))
+            .is_ok()
+    };
+    // The objects go while the branch stays put: the cycle that reads them fails.
+    d.engine.0.lock().unwrap().answer = Some(Outcome::error("reading `a.yaml`: object not found"));
+    truncate_objects(&cache.join("objects"));
+    assert!(!readable());
+    let n = d.cycles().len();
+    assert!(eventually(Duration::from_secs(10), || d.cycles().len() >= n + 2).await);
+    d.engine.0.lock().unwrap().answer = None;
+    // After the failure the cache is checked in full, found damaged, and fetched afresh.
+    assert!(eventually(Duration::from_secs(10), readable).await);
+    let _ = d.shutdown.send(true);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_replica_runs_no_cycle_and_reports_leader_zero() {
     let d = start(

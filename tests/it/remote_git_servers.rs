@@ -207,11 +207,25 @@ fn corrupted_cache_is_detected_and_recloned() {
     for entry in walk(&remote.cache_path().join("objects")) {
         std::fs::write(&entry, b"").unwrap();
     }
+    // A process starting over this cache checks it in full.
+    let restarted = GitRemote::new(
+        config(server.url("policies.git"), GitAuth::Anonymous),
+        &cache,
+    )
+    .unwrap();
     assert_eq!(
-        remote.cached_head(),
+        restarted.cached_head(),
         None,
         "a cache missing its objects is not trusted"
     );
+    // The running one takes the head it checked after its fetch, until told otherwise
+    // (the daemon does after any failed cycle).
+    assert_eq!(
+        remote.cached_head().map(|h| h.to_string()),
+        Some(head.clone())
+    );
+    remote.recheck_cache();
+    assert_eq!(remote.cached_head(), None);
     let fetched = remote.fetch().unwrap();
     assert!(fetched.recloned);
     assert_eq!(fetched.head.to_string(), head);
