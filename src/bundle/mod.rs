@@ -217,6 +217,20 @@ struct TrustedManifest {
     signers: Vec<SignerIdentity>,
 }
 
+impl TrustedManifest {
+    /// The verified bundle this manifest makes with its checked content.
+    fn bundle(&self, policies: BundlePolicies) -> VerifiedBundle {
+        VerifiedBundle {
+            name: self.manifest.name.clone(),
+            digest: self.digest.clone(),
+            namespaces: self.manifest.namespaces.clone(),
+            allow_open: self.manifest.allow_open.clone(),
+            policies,
+            signers: self.signers.clone(),
+        }
+    }
+}
+
 /// The work of [`load_verified`] on a tree. `verifier` is the revision's allowed_signers
 /// (or why it is unusable: that only matters once a bundle needs it).
 pub(crate) fn load_tree(
@@ -274,14 +288,7 @@ pub(crate) fn load_tree(
         return Ok(trusted
             .into_iter()
             .zip(reused)
-            .map(|(t, policies)| VerifiedBundle {
-                name: t.manifest.name.clone(),
-                digest: t.digest,
-                namespaces: t.manifest.namespaces.clone(),
-                allow_open: t.manifest.allow_open.clone(),
-                policies,
-                signers: t.signers,
-            })
+            .map(|(t, policies)| t.bundle(policies))
             .collect());
     }
 
@@ -292,14 +299,7 @@ pub(crate) fn load_tree(
         let name = t.manifest.name.clone();
         let policies = load_content(repo, &t, opts, &mut budget, &mut loaded_files)
             .map_err(|e| e.in_bundle(&name))?;
-        bundles.push(VerifiedBundle {
-            name: t.manifest.name.clone(),
-            digest: t.digest,
-            namespaces: t.manifest.namespaces.clone(),
-            allow_open: t.manifest.allow_open.clone(),
-            policies,
-            signers: t.signers,
-        });
+        bundles.push(t.bundle(policies));
         loaded_manifests.push((t.manifest_key, t.manifest));
     }
     select::check_duplicate_policies(&bundles)?;

@@ -159,6 +159,17 @@ async fn start(
     }
 }
 
+/// The usual daemon: the leader, no webhook secret, a 5 s shutdown grace.
+async fn start_leading(interval: Duration) -> Daemon {
+    start(
+        interval,
+        None,
+        LeaderHandle::always(),
+        Duration::from_secs(5),
+    )
+    .await
+}
+
 /// One HTTP/1.1 request over a fresh connection; returns (status, body).
 fn request(
     port: u16,
@@ -368,13 +379,7 @@ async fn bad_missing_and_oversized_webhooks_are_refused_without_a_cycle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_without_a_configured_secret_is_disabled() {
-    let d = start(
-        Duration::from_secs(3600),
-        None,
-        LeaderHandle::always(),
-        Duration::from_secs(5),
-    )
-    .await;
+    let d = start_leading(Duration::from_secs(3600)).await;
     let payload = b"{}".to_vec();
     let (status, _) = http(
         d.port,
@@ -427,13 +432,7 @@ async fn a_webhook_flood_coalesces_into_few_cycles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_checks_run_every_interval_even_when_the_branch_did_not_move() {
-    let d = start(
-        Duration::from_millis(200),
-        None,
-        LeaderHandle::always(),
-        Duration::from_secs(5),
-    )
-    .await;
+    let d = start_leading(Duration::from_millis(200)).await;
     assert!(eventually(Duration::from_secs(10), || d.cycles().len() >= 4).await);
     let cycles = d.cycles();
     assert!(cycles[0].moved, "the first cycle sees a new head");
@@ -448,13 +447,7 @@ async fn drift_checks_run_every_interval_even_when_the_branch_did_not_move() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejections_and_errors_never_end_the_loop_and_readyz_says_why() {
-    let d = start(
-        Duration::from_millis(100),
-        None,
-        LeaderHandle::always(),
-        Duration::from_secs(5),
-    )
-    .await;
+    let d = start_leading(Duration::from_millis(100)).await;
     assert!(eventually(Duration::from_secs(10), || !d.cycles().is_empty()).await);
     {
         let mut rejected = Outcome::rejected(
@@ -512,13 +505,7 @@ fn truncate_objects(dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_damaged_under_a_running_daemon_is_recloned_after_a_failed_cycle() {
-    let d = start(
-        Duration::from_millis(100),
-        None,
-        LeaderHandle::always(),
-        Duration::from_secs(5),
-    )
-    .await;
+    let d = start_leading(Duration::from_millis(100)).await;
     assert!(eventually(Duration::from_secs(10), || !d.cycles().is_empty()).await);
     let head = d.cycles()[0].revision.clone();
     let cache = d.work.parent().unwrap().join("cache").join("repo.git");
@@ -559,13 +546,7 @@ async fn a_standby_replica_runs_no_cycle_and_reports_leader_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_a_running_cycle_finish_within_the_grace_period() {
-    let d = start(
-        Duration::from_secs(3600),
-        None,
-        LeaderHandle::always(),
-        Duration::from_secs(5),
-    )
-    .await;
+    let d = start_leading(Duration::from_secs(3600)).await;
     d.engine.0.lock().unwrap().delay = Duration::from_millis(800);
     assert!(eventually(Duration::from_secs(10), || d.cycles().len() == 1).await);
     let started = Instant::now();
