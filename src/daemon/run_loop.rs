@@ -118,9 +118,26 @@ impl<E: SyncEngine> RunLoop<E> {
                 self.remote.recheck_cache();
             }
             failures = if ok { 0 } else { failures.saturating_add(1) };
+            self.tidy_cache().await;
             if *shutdown.borrow() {
                 return LoopExit::Shutdown;
             }
+        }
+    }
+
+    /// Between cycles: fold the git cache's packs into one once fetches have piled them up.
+    async fn tidy_cache(&self) {
+        let remote = self.remote.clone();
+        let started = std::time::Instant::now();
+        match tokio::task::spawn_blocking(move || remote.consolidate_packs()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => {
+                tracing::info!(removed, took = ?started.elapsed(), "git cache packs consolidated into one")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not consolidate the git cache's packs; it stays usable")
+            }
+            Err(e) => tracing::warn!(error = %e, "git cache consolidation task failed"),
         }
     }
 

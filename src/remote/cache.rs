@@ -119,6 +119,23 @@ impl GitRemote {
         ok.then_some(head)
     }
 
+    /// Fold the cache's packs into one when fetches have piled up more than
+    /// [`repack::MAX_PACKS`](super::repack::MAX_PACKS); returns the packs removed. Run
+    /// between cycles, never during one.
+    pub fn consolidate_packs(&self) -> Result<usize, super::repack::RepackError> {
+        let repo = match Repository::open_bare(&self.repo_dir) {
+            Ok(repo) => repo,
+            // No cache yet, or one the next fetch will rebuild anyway.
+            Err(_) => return Ok(0),
+        };
+        let removed = super::repack::consolidate(&repo)?;
+        if removed > 0 {
+            // The same objects, in another file: checked again at the next use.
+            self.recheck_cache();
+        }
+        Ok(removed)
+    }
+
     /// Check the cache in full again at its next use: something read from it failed.
     pub fn recheck_cache(&self) {
         *self.checked() = None;

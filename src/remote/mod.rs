@@ -13,6 +13,7 @@ mod cache;
 mod credentials;
 mod error;
 mod known_hosts;
+pub mod repack;
 mod session;
 mod url;
 

@@ -527,6 +527,40 @@ async fn a_cache_damaged_under_a_running_daemon_is_recloned_after_a_failed_cycle
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packs_from_many_fetches_are_folded_into_one_between_cycles() {
+    use netpol_sync::remote::repack::{pack_count, MAX_PACKS};
+    let d = start_leading(Duration::from_millis(50)).await;
+    let cache = d.work.parent().unwrap().join("cache").join("repo.git");
+    let packs = || {
+        git2::Repository::open_bare(&cache)
+            .map(|r| pack_count(&r).unwrap())
+            .unwrap_or(0)
+    };
+    let mut most = 0;
+    for i in 0..MAX_PACKS + 4 {
+        let head = commit(&d.work, &format!("f{i}"));
+        assert!(
+            eventually(Duration::from_secs(10), || d
+                .cycles()
+                .iter()
+                .any(|c| c.revision == head))
+            .await
+        );
+        most = most.max(packs());
+    }
+    assert!(
+        most >= MAX_PACKS,
+        "each fetch adds a pack: at most {most} seen"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || packs() <= MAX_PACKS).await,
+        "{} packs",
+        packs()
+    );
+    let _ = d.shutdown.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_replica_runs_no_cycle_and_reports_leader_zero() {
     let d = start(
         Duration::from_millis(100),

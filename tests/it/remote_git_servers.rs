@@ -360,3 +360,46 @@ fn ssh_remote_without_known_hosts_is_a_configuration_error() {
         Err(RemoteError::Config(_))
     ));
 }
+
+#[test]
+fn packs_piled_up_by_fetches_are_consolidated_without_losing_an_object() {
+    use netpol_sync::remote::repack::{pack_count, MAX_PACKS};
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path());
+    let author = Author::new(tmp.path(), &bare);
+    let server = HttpGitServer::start(bare.parent().unwrap(), None);
+    let remote = GitRemote::new(
+        config(server.url("policies.git"), GitAuth::Anonymous),
+        &tmp.path().join("cache"),
+    )
+    .unwrap();
+    let mut heads = Vec::new();
+    for i in 0..=MAX_PACKS + 1 {
+        heads.push(author.commit_and_push(&format!("p{i}.yaml"), format!("{i}\n").as_bytes()));
+        remote.fetch().unwrap();
+    }
+    let cache = || git2::Repository::open_bare(remote.cache_path()).unwrap();
+    let piled = pack_count(&cache()).unwrap();
+    assert!(piled > MAX_PACKS, "one pack per fetch: {piled}");
+
+    // The branch is force-pushed back: later commits are no longer on any ref, and
+    // the verifier may still need them (to say `not-fast-forward`).
+    author.force_push(&heads[0]);
+    assert_eq!(remote.fetch().unwrap().head.to_string(), heads[0]);
+
+    let removed = remote.consolidate_packs().unwrap();
+    assert!(removed > MAX_PACKS, "removed {removed}");
+    assert_eq!(pack_count(&cache()).unwrap(), 1);
+    let repo = cache();
+    for head in &heads {
+        let commit = repo
+            .find_commit(git2::Oid::from_str(head).unwrap())
+            .unwrap_or_else(|e| panic!("commit {head} lost: {e}"));
+        for entry in commit.tree().unwrap().iter() {
+            repo.find_blob(entry.id()).expect("blob kept");
+        }
+    }
+    assert_eq!(remote.cached_head().unwrap().to_string(), heads[0]);
+    // Nothing to do the second time.
+    assert_eq!(remote.consolidate_packs().unwrap(), 0);
+}
