@@ -77,14 +77,6 @@ impl BundlePolicies {
     }
 }
 
-impl<'a> IntoIterator for &'a BundlePolicies {
-    type Item = &'a DesiredPolicy;
-    type IntoIter = Box<dyn Iterator<Item = &'a DesiredPolicy> + 'a>;
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

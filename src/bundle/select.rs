@@ -57,7 +57,7 @@ pub fn check_namespace_conflicts<'a>(
 
 pub fn check_duplicate_policies(bundles: &[VerifiedBundle]) -> Result<(), BundleError> {
     let mut seen: BTreeMap<(&str, &str), (&str, usize)> = BTreeMap::new();
-    for p in bundles.iter().flat_map(|b| b.policies()) {
+    for p in bundles.iter().flat_map(|b| b.policies().iter()) {
         if let Some((file, doc)) = seen.insert((&p.namespace, &p.name), (&p.file, p.document)) {
             return Err(BundleError::new(
                 ReasonCode::DuplicatePolicy,

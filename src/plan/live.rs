@@ -5,8 +5,7 @@ use super::ObjectKey;
 use crate::bundle::{ANNOTATION_PREFIX, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The annotation carrying the content hash netpol-sync wrote.
@@ -39,17 +38,7 @@ pub struct LivePolicy {
 
 impl LivePolicy {
     pub fn from_object(np: &NetworkPolicy) -> Option<LivePolicy> {
-        Self::from_object_cached(np, None)
-    }
-
-    /// As [`from_object`](Self::from_object), taking the content hash from `hashes` when
-    /// this exact version (uid and resourceVersion) was hashed before.
-    pub fn from_object_cached(
-        np: &NetworkPolicy,
-        hashes: Option<&LiveHashes>,
-    ) -> Option<LivePolicy> {
-        let known = hashes.and_then(|h| h.get_for(&np.metadata));
-        Self::from_object_known(np, known, hashes)
+        Self::from_object_known(np, None, None)
     }
 
     /// `known`: this version's hash as `hashes` remembers it (then `np.spec` is not read).
@@ -116,14 +105,10 @@ impl LiveHashes {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The remembered hash of the version `meta` names, if any; it is remembered for the
-    /// current read too. The entry moves from the previous read's map with its
-    /// allocations: a daemon re-reading an unchanged live set does not re-allocate what it
-    /// keeps between cycles, scattered among each page's garbage.
-    fn get_for(&self, meta: &ObjectMeta) -> Option<String> {
-        self.recall((meta.uid.clone()?, meta.resource_version.clone()?))
-    }
-
+    /// The remembered hash of this version (uid, resourceVersion), if any; it is
+    /// remembered for the current read too. The entry moves from the previous read's map
+    /// with its allocations: a daemon re-reading an unchanged live set does not
+    /// re-allocate what it keeps between cycles, scattered among each page's garbage.
     fn recall(&self, version: (String, String)) -> Option<String> {
         let mut inner = self.lock();
         if let Some(hash) = inner.current.get(&version) {
@@ -253,14 +238,26 @@ impl LiveSet {
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     #[error("cannot list NetworkPolicies")]
-    ListPolicies(#[source] kube::Error),
+    ListPolicies(#[source] PageError),
     #[error("reading the live set was interrupted (the process is shutting down)")]
     Interrupted,
     #[error("cannot list Namespaces")]
-    ListNamespaces(#[source] kube::Error),
+    ListNamespaces(#[source] PageError),
+}
+
+/// Why one page of a list could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error(transparent)]
+    Request(#[from] kube::Error),
+    #[error("reading the response")]
+    Read(#[source] std::io::Error),
+    #[error("the API server sent a list page larger than {limit} bytes; refusing to buffer it")]
+    TooLarge { limit: usize },
 }
 
 const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
+const NAMESPACES_PATH: &str = "/api/v1/namespaces";
 
 /// A listed NetworkPolicy with only what the live set reads. The apiserver sends each
 /// object's managedFields with a `fieldsV1` as large as the object itself; it is skipped
@@ -313,7 +310,9 @@ mod listed {
     }
 
     impl Item {
-        /// The same [`LivePolicy`] as [`LivePolicy::from_object_cached`] on the whole object.
+        /// The same [`LivePolicy`] as [`LivePolicy::from_object`] on the whole object,
+        /// taking the content hash from `hashes` when this exact version (uid and
+        /// resourceVersion) was hashed before.
         pub(super) fn into_live(
             self,
             hashes: Option<&LiveHashes>,
@@ -361,6 +360,56 @@ mod listed {
 /// Page size for lists: what kubectl uses, so a 10,000-object list is never one giant body.
 const LIST_PAGE: u32 = 500;
 
+/// Largest page body read: 128 KiB for each of [`LIST_PAGE`] objects, about fifty times a
+/// large NetworkPolicy with its managedFields. A server sending more is refused rather
+/// than buffered without bound.
+const MAX_LIST_PAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// One page of the list at `path`, its body read up to `limit` bytes.
+async fn fetch_page<T: serde::de::DeserializeOwned>(
+    client: &kube::Client,
+    path: &str,
+    params: &ListParams,
+    limit: usize,
+) -> Result<T, PageError> {
+    use futures::AsyncReadExt;
+    let request = kube::core::Request::new(path)
+        .list(params)
+        .map_err(kube::Error::BuildRequest)?;
+    let body = client.request_stream(request).await?;
+    let mut bytes = Vec::new();
+    body.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(PageError::Read)?;
+    if bytes.len() > limit {
+        return Err(PageError::TooLarge { limit });
+    }
+    Ok(serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?)
+}
+
+/// Every page of the list at `path`, handed to `f` one at a time.
+async fn for_each_page<T>(
+    client: &kube::Client,
+    path: &str,
+    limit: usize,
+    mut f: impl FnMut(kube::core::ObjectList<T>),
+) -> Result<(), PageError>
+where
+    T: Clone + serde::de::DeserializeOwned,
+{
+    let mut params = ListParams::default().limit(LIST_PAGE);
+    loop {
+        let page: kube::core::ObjectList<T> = fetch_page(client, path, &params, limit).await?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        f(page);
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
 /// Read the live set with one paginated cluster-wide list (one request per page instead of
 /// one per namespace) and the namespaces' phases. Each page is reduced to [`LivePolicy`]
 /// values as it arrives, so at most one page of full objects is in memory at a time.
@@ -369,16 +418,22 @@ pub async fn read_live(
     governed: &BTreeSet<String>,
     hashes: Option<&std::sync::Arc<LiveHashes>>,
 ) -> Result<LiveSet, LiveError> {
+    read_live_bounded(client, governed, hashes, MAX_LIST_PAGE_BYTES).await
+}
+
+/// [`read_live`] with the page body limit given (tests use a small one).
+async fn read_live_bounded(
+    client: &kube::Client,
+    governed: &BTreeSet<String>,
+    hashes: Option<&std::sync::Arc<LiveHashes>>,
+    max_page_bytes: usize,
+) -> Result<LiveSet, LiveError> {
     // Hashing a page runs on the blocking pool while the next page is fetched and parsed.
     let governed_shared = std::sync::Arc::new(governed.clone());
     let mut reductions = Vec::new();
     let mut params = ListParams::default().limit(LIST_PAGE);
     loop {
-        let request = kube::core::Request::new(NETWORK_POLICIES_PATH)
-            .list(&params)
-            .map_err(|e| LiveError::ListPolicies(kube::Error::BuildRequest(e)))?;
-        let page: listed::Page = client
-            .request(request)
+        let page: listed::Page = fetch_page(client, NETWORK_POLICIES_PATH, &params, max_page_bytes)
             .await
             .map_err(LiveError::ListPolicies)?;
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
@@ -403,7 +458,7 @@ pub async fn read_live(
     let mut policies = BTreeMap::new();
     for reduction in reductions {
         let reduced = match reduction.await {
-            Ok(r) => r.map_err(|e| LiveError::ListPolicies(kube::Error::SerdeError(e)))?,
+            Ok(r) => r.map_err(|e| LiveError::ListPolicies(kube::Error::SerdeError(e).into()))?,
             // A panic while hashing is a bug; surface it here.
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => return Err(LiveError::Interrupted),
@@ -414,8 +469,8 @@ pub async fn read_live(
         h.finish_read();
     }
     let mut namespaces = BTreeMap::new();
-    for_each_page::<Namespace>(&Api::all(client.clone()), |page| {
-        namespaces.extend(page.into_iter().filter_map(|ns| {
+    for_each_page::<Namespace>(client, NAMESPACES_PATH, max_page_bytes, |page| {
+        namespaces.extend(page.items.into_iter().filter_map(|ns| {
             let phase = match ns.status.as_ref().and_then(|s| s.phase.as_deref()) {
                 Some("Terminating") => NamespacePhase::Terminating,
                 _ if ns.metadata.deletion_timestamp.is_some() => NamespacePhase::Terminating,
@@ -430,24 +485,6 @@ pub async fn read_live(
         policies,
         namespaces: Some(namespaces),
     })
-}
-
-/// Every object of a list, page by page (`LIST_PAGE` at a time), handed to `f` a page at
-/// a time.
-async fn for_each_page<K>(api: &Api<K>, mut f: impl FnMut(Vec<K>)) -> Result<(), kube::Error>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let mut params = ListParams::default().limit(LIST_PAGE);
-    loop {
-        let page = api.list(&params).await?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        f(page.items);
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -490,13 +527,62 @@ mod tests {
         assert_eq!(keys, vec!["left-scope/ours", "payments/hand-made"]);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_list_page_over_the_byte_limit_is_refused_not_buffered() {
+        use apiserver_emu::{EmuConfig, Emulator};
+        let emu = Emulator::start(EmuConfig {
+            tls: false,
+            token: None,
+            namespaces: vec!["payments".into()],
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        emu.write_kubeconfig(&kubeconfig).unwrap();
+        let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
+            kubeconfig: Some(kubeconfig),
+            context: None,
+        })
+        .await
+        .unwrap();
+        let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), "payments");
+        for name in ["a", "b", "c"] {
+            let mut np = policy("payments", name, &[("team", "a")]);
+            np.spec = Some(Default::default());
+            api.create(&Default::default(), &np).await.unwrap();
+        }
+        let governed: BTreeSet<String> = ["payments".to_string()].into();
+        let whole = read_live_bounded(&client, &governed, None, MAX_LIST_PAGE_BYTES)
+            .await
+            .unwrap();
+        assert_eq!(whole.len(), 3);
+        // The same page from a server that sends more than the limit allows.
+        let err = read_live_bounded(&client, &governed, None, 200)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LiveError::ListPolicies(PageError::TooLarge { limit: 200 })
+            ),
+            "{err}"
+        );
+        emu.shutdown();
+    }
+
+    /// `np` read as a list item is read, with `hashes`.
+    fn listed(np: &NetworkPolicy, hashes: &LiveHashes) -> LivePolicy {
+        let item: listed::Item = serde_json::from_value(serde_json::to_value(np).unwrap()).unwrap();
+        item.into_live(Some(hashes)).unwrap().unwrap()
+    }
+
     #[test]
     fn a_remembered_hash_is_used_only_for_the_same_uid_and_resource_version() {
         let hashes = LiveHashes::default();
         let mut np = policy("ns", "p", &[]);
         np.metadata.uid = Some("u1".into());
         np.metadata.resource_version = Some("7".into());
-        let fresh = LivePolicy::from_object_cached(&np, Some(&hashes)).unwrap();
+        let fresh = listed(&np, &hashes);
         assert_eq!(
             fresh.content_hash,
             LivePolicy::from_object(&np).unwrap().content_hash
@@ -505,12 +591,12 @@ mod tests {
         assert_eq!(hashes.len(), 1);
         // Plant a different hash for this version: a hit must return it unrecomputed...
         hashes.record(("u1".into(), "7".into()), "sha256:planted");
-        let hit = LivePolicy::from_object_cached(&np, Some(&hashes)).unwrap();
+        let hit = listed(&np, &hashes);
         assert_eq!(hit.content_hash, "sha256:planted");
         // ...and any other version (an edit bumps resourceVersion) is hashed afresh.
         np.metadata.resource_version = Some("8".into());
         np.metadata.labels = Some([("edited".to_string(), "yes".to_string())].into());
-        let edited = LivePolicy::from_object_cached(&np, Some(&hashes)).unwrap();
+        let edited = listed(&np, &hashes);
         assert_eq!(
             edited.content_hash,
             LivePolicy::from_object(&np).unwrap().content_hash
