@@ -12,7 +12,7 @@
 # scripts/build-image.sh does so with the static binary of scripts/build-static.sh, then
 # runs the daemon in the image as deploy/ runs it.
 
-FROM rust:1-alpine AS build
+FROM docker.io/library/rust:1-alpine AS build
 RUN apk add --no-cache musl-dev openssl-dev openssl-libs-static zlib-dev zlib-static \
         pkgconfig perl make cmake
 ENV OPENSSL_STATIC=1 \
