@@ -2,30 +2,40 @@
 #
 #   docker build -t netpol-sync:0.1.0 .
 #
-# libgit2, libssh2 and OpenSSL are linked statically (Alpine's static archives), so the
-# image holds the binary, CA certificates and a passwd entry, and nothing else: no shell,
-# no package manager. deploy/deployment.yaml runs it with a read-only root filesystem.
+# The build stage runs scripts/build-static.sh, the one recipe for the static binary:
+# musl-gcc, a vendored OpenSSL, libgit2/libssh2/zlib built in, a refusal of anything
+# dynamically linked, and the demo run with the result. The image holds the binary, CA
+# certificates and a passwd entry, and nothing else: no shell, no package manager.
+# deploy/deployment.yaml runs it with a read-only root filesystem.
 #
 # The final stage takes only /out/netpol-sync and the CA bundle from `build`, so a builder
 # can replace that stage with a directory of the same layout:
 #   docker build --build-context build=DIR .
-# scripts/build-image.sh does so with the static binary of scripts/build-static.sh, then
-# runs the daemon in the image as deploy/ runs it.
+# scripts/build-image.sh builds the image either way and runs the daemon in it as deploy/
+# runs it.
 
-FROM docker.io/library/rust:1-alpine AS build
-RUN apk add --no-cache musl-dev openssl-dev openssl-libs-static zlib-dev zlib-static \
-        pkgconfig perl make cmake
-ENV OPENSSL_STATIC=1 \
-    OPENSSL_LIB_DIR=/usr/lib \
-    OPENSSL_INCLUDE_DIR=/usr/include \
-    LIBZ_SYS_STATIC=1 \
-    PKG_CONFIG_ALL_STATIC=1
+FROM docker.io/library/debian:bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl gcc libc6-dev make \
+        perl musl-tools git openssh-client \
+ && rm -rf /var/lib/apt/lists/*
+# A pinned rustup, checked against its published SHA-256, installs a pinned toolchain.
+ARG RUSTUP_VERSION=1.28.2
+ARG RUSTUP_SHA256=20a06e644b0d9bd2fbdbfd52d42540bdde820ea7df86e92e533c073da0cdd43c
+ARG RUST_TOOLCHAIN=1.95.0
+ENV RUSTUP_HOME=/usr/local/rustup \
+    CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+RUN curl --proto '=https' --tlsv1.2 -sSf -o /tmp/rustup-init \
+        "https://static.rust-lang.org/rustup/archive/${RUSTUP_VERSION}/x86_64-unknown-linux-gnu/rustup-init" \
+ && echo "${RUSTUP_SHA256}  /tmp/rustup-init" | sha256sum -c - \
+ && chmod +x /tmp/rustup-init \
+ && /tmp/rustup-init -y -q --no-modify-path --profile minimal \
+        --default-toolchain "${RUST_TOOLCHAIN}" --target x86_64-unknown-linux-musl \
+ && rm /tmp/rustup-init
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p netpol-sync --bin netpol-sync \
- && install -D -m 0755 target/release/netpol-sync /out/netpol-sync \
- # Refuse to ship a dynamically linked binary: it would not start on an empty base.
- && ! ldd /out/netpol-sync 2>/dev/null | grep -q '=>'
+RUN install -D -m 0755 "$(scripts/build-static.sh | tail -1)" /out/netpol-sync
 
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt

@@ -23,11 +23,16 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 if docker info >/dev/null 2>&1; then
     ENGINE=(docker)
     RUN_FLAGS=()
+    BUILD_FLAGS=()
 else
     command -v podman >/dev/null || apt-get install -y podman runc >&2
     ENGINE=(podman --storage-driver vfs)
     command -v runc >/dev/null && ENGINE+=(--runtime runc)
     RUN_FLAGS=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+    # The build's downloads (apt, rustup, crates.io) trust what this host trusts: build
+    # machines behind a TLS-inspecting proxy have its CA only in the host's bundle.
+    BUILD_FLAGS=(--isolation chroot --network host "${RUN_FLAGS[@]}"
+        --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
 fi
 
 WORK=$(mktemp -d)
@@ -51,7 +56,17 @@ prebuilt)
     "${ENGINE[@]}" build -q --build-context build="$WORK/stage" -t "$TAG" "$ROOT" >&2
     ;;
 --compile)
-    "${ENGINE[@]}" build -q -t "$TAG" "$ROOT" >&2
+    # The builder's base: pulled, or, where no registry answers, made from Debian's
+    # archive with debootstrap and given the name the Dockerfile uses.
+    BASE=$(sed -n 's/^FROM \([^ ]*\) AS build$/\1/p' "$ROOT/Dockerfile")
+    if ! "${ENGINE[@]}" image inspect "$BASE" >/dev/null 2>&1 \
+        && ! "${ENGINE[@]}" pull -q "$BASE" >/dev/null 2>&1; then
+        echo "build-image: cannot pull $BASE; making it with debootstrap from deb.debian.org" >&2
+        command -v debootstrap >/dev/null || apt-get install -y debootstrap >&2
+        debootstrap --variant=minbase bookworm "$WORK/base" http://deb.debian.org/debian >&2
+        tar -C "$WORK/base" -c . | "${ENGINE[@]}" import - "$BASE" >&2
+    fi
+    "${ENGINE[@]}" build "${BUILD_FLAGS[@]}" -t "$TAG" "$ROOT" >&2
     ;;
 *) fail "unknown mode $MODE (none, or --compile)" ;;
 esac
