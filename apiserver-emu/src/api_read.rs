@@ -74,6 +74,9 @@ pub fn list(
     let page = PageRequest::parse(req.query.get("limit"), req.query.get("continue"))?;
     let (items, end, rv) = {
         let store = lock(&shared.store);
+        if let Some(expired) = page.expired(store.compacted_rv()) {
+            return Err(expired);
+        }
         let rv = store.current_rv();
         // Only the page is cloned out of the store; the rest is walked by reference to
         // count it (remainingItemCount).

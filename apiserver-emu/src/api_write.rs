@@ -251,6 +251,7 @@ fn create_locked(
             message: "Internal error occurred: resourceVersion should not be set on objects to be created".into(),
             details: Some(json!({"causes": [{"message": "resourceVersion should not be set on objects to be created"}]})),
             retry_after: None,
+            list_continue: None,
         });
     }
     check_namespace(store, kind, namespace, &name)?;

@@ -53,6 +53,10 @@ pub fn handle(shared: &Shared, method: &http::Method, path: &str, body: &[u8]) -
             lock(&shared.faults).clear();
             ok(json!({}))
         }
+        ("POST", ["compact"]) => {
+            let rv = lock(&shared.store).compact();
+            ok(json!({ "compactedResourceVersion": rv.to_string() }))
+        }
         ("POST", ["reset"]) => {
             shared.reset();
             ok(json!({}))

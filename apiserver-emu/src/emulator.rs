@@ -135,6 +135,11 @@ impl Emulator {
         lock(&self.shared.faults).add(fault);
     }
 
+    /// The rules still installed (a rule with `times` is gone once it has fired that often).
+    pub fn faults(&self) -> Vec<FaultRule> {
+        lock(&self.shared.faults).rules()
+    }
+
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
     }
@@ -142,6 +147,12 @@ impl Emulator {
     /// Forget all objects, history, requests and faults; recreate the configured namespaces.
     pub fn reset(&self) {
         self.shared.reset();
+    }
+
+    /// Compact history up to the current revision, as etcd does every few minutes: a
+    /// continue token from an earlier list now gets 410 Expired. Returns the revision.
+    pub fn compact(&self) -> u64 {
+        lock(&self.shared.store).compact()
     }
 
     pub fn create_namespace(&self, name: &str) {

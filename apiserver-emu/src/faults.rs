@@ -26,6 +26,9 @@ pub enum FaultAction {
     /// Execute the request, then cut the response off after its headers and part of its
     /// body: the client cannot know whether a write happened.
     DropConnection,
+    /// 410 Expired, as for a list whose revision was compacted away (with a resuming
+    /// token when the request carries `continue`), without executing the request.
+    Expired,
 }
 
 /// Which requests a fault applies to, and how often.
@@ -38,6 +41,10 @@ pub struct FaultRule {
     /// matches any run of characters (including `/`) and the whole path must match;
     /// without one it is a substring match.
     pub path_pattern: String,
+    /// Only requests whose query carries this parameter with a value (`continue`: the
+    /// later pages of a list).
+    #[serde(default)]
+    pub query_param: Option<String>,
     pub action: FaultAction,
     /// Fire for the next N matching requests only.
     #[serde(default)]
@@ -124,7 +131,12 @@ impl FaultSet {
     }
 
     /// The fault to apply to this request, if any rule fires.
-    pub fn decide(&mut self, method: &str, path: &str) -> Option<FaultAction> {
+    pub fn decide(
+        &mut self,
+        method: &str,
+        path: &str,
+        has_param: impl Fn(&str) -> bool,
+    ) -> Option<FaultAction> {
         let mut fired_at = None;
         for (i, fault) in self.active.iter_mut().enumerate() {
             let rule = &fault.rule;
@@ -136,6 +148,9 @@ impl FaultSet {
                 continue;
             }
             if !path_matches(&rule.path_pattern, path) {
+                continue;
+            }
+            if rule.query_param.as_deref().is_some_and(|p| !has_param(p)) {
                 continue;
             }
             if let Some(p) = rule.probability {
@@ -170,6 +185,7 @@ mod tests {
         FaultRule {
             method: Some("PUT".into()),
             path_pattern: pattern.into(),
+            query_param: None,
             action: FaultAction::Status(503),
             times,
             probability,
@@ -200,10 +216,13 @@ mod tests {
     fn times_limits_the_firings_then_the_rule_is_gone() {
         let mut set = FaultSet::default();
         set.add(rule("/x", Some(2), None, None));
-        assert!(set.decide("GET", "/x").is_none(), "method filter");
-        assert!(set.decide("PUT", "/x").is_some());
-        assert!(set.decide("PUT", "/x").is_some());
-        assert!(set.decide("PUT", "/x").is_none());
+        assert!(
+            set.decide("GET", "/x", |_| false).is_none(),
+            "method filter"
+        );
+        assert!(set.decide("PUT", "/x", |_| false).is_some());
+        assert!(set.decide("PUT", "/x", |_| false).is_some());
+        assert!(set.decide("PUT", "/x", |_| false).is_none());
         assert!(set.rules().is_empty());
     }
 
@@ -213,7 +232,7 @@ mod tests {
             let mut set = FaultSet::default();
             set.add(rule("/x", None, Some(0.3), Some(seed)));
             (0..200)
-                .map(|_| set.decide("PUT", "/x").is_some())
+                .map(|_| set.decide("PUT", "/x", |_| false).is_some())
                 .collect::<Vec<_>>()
         };
         let a = run(7);
@@ -228,6 +247,7 @@ mod tests {
         let r = FaultRule {
             method: None,
             path_pattern: "*".into(),
+            query_param: None,
             action: FaultAction::Latency(Duration::from_millis(250)),
             times: Some(1),
             probability: None,

@@ -5,7 +5,9 @@
 //! only pass it back work unchanged.
 //!
 //! Difference from the apiserver: later pages are served from the current state, not
-//! from a snapshot at the first page's resourceVersion, so a token never expires (no 410).
+//! from a snapshot at the first page's resourceVersion. A token expires as the
+//! apiserver's does once history before its revision is compacted (`/_emu/compact`):
+//! 410 Expired, with a token (revision -1) that resumes after the same key.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,9 @@ pub struct PageRequest {
     /// Serve keys strictly after this `(namespace, name)` (namespace empty when
     /// cluster-scoped), in the store's order.
     pub after: Option<ObjectKey>,
+    /// The revision of the list the continue token belongs to; -1 for a token that
+    /// resumes an expired list at the latest revision.
+    pub token_rv: Option<i64>,
 }
 
 /// What the list metadata says about the rest.
@@ -39,7 +44,7 @@ const TOKEN_VERSION: &str = "meta.k8s.io/v1";
 #[derive(Serialize, Deserialize)]
 struct Token {
     v: String,
-    rv: u64,
+    rv: i64,
     start: String,
 }
 
@@ -58,11 +63,34 @@ impl PageRequest {
                 }
             },
         };
-        let after = match continue_ {
-            None | Some("") => None,
-            Some(raw) => Some(decode_token(raw)?),
+        let (after, token_rv) = match continue_ {
+            None | Some("") => (None, None),
+            Some(raw) => {
+                let (key, rv) = decode_token(raw)?;
+                (Some(key), Some(rv))
+            }
         };
-        Ok(PageRequest { limit, after })
+        Ok(PageRequest {
+            limit,
+            after,
+            token_rv,
+        })
+    }
+
+    /// The 410 for a continue token from a list at a revision before `compacted_rv`.
+    pub fn expired(&self, compacted_rv: u64) -> Option<ApiError> {
+        let rv = self.token_rv?;
+        let compacted = i64::try_from(compacted_rv).unwrap_or(i64::MAX);
+        (rv >= 0 && rv < compacted).then(|| self.expire())
+    }
+
+    /// The 410 the apiserver sends when this request's revision is compacted away: with a
+    /// token resuming after the same key when the request continues a list.
+    pub fn expire(&self) -> ApiError {
+        match &self.after {
+            Some(after) => ApiError::expired_continue(encode_token(-1, after)),
+            None => ApiError::expired_list(),
+        }
     }
 
     /// This page of `items`, which must be in key order and already start after
@@ -90,14 +118,14 @@ impl PageRequest {
         }
         let last = page.last().map(&key_of).unwrap_or_default();
         let end = PageEnd {
-            continue_token: encode_token(rv, &last),
+            continue_token: encode_token(i64::try_from(rv).unwrap_or(i64::MAX), &last),
             remaining: count_rest.then_some(remaining),
         };
         (page, Some(end))
     }
 }
 
-fn encode_token(rv: u64, (namespace, name): &ObjectKey) -> String {
+fn encode_token(rv: i64, (namespace, name): &ObjectKey) -> String {
     let last_key = if namespace.is_empty() {
         name.clone()
     } else {
@@ -113,7 +141,7 @@ fn encode_token(rv: u64, (namespace, name): &ObjectKey) -> String {
     base64::engine::general_purpose::URL_SAFE.encode(json)
 }
 
-fn decode_token(raw: &str) -> Result<ObjectKey, ApiError> {
+fn decode_token(raw: &str) -> Result<(ObjectKey, i64), ApiError> {
     let invalid = |why: &str| ApiError::bad_request(format!("continue key is not valid: {why}"));
     if raw.len() > MAX_TOKEN_LEN {
         return Err(invalid("too long"));
@@ -126,14 +154,21 @@ fn decode_token(raw: &str) -> Result<ObjectKey, ApiError> {
     if token.v != TOKEN_VERSION {
         return Err(invalid("unknown version"));
     }
+    // As the apiserver: a meta.k8s.io/v1 token always carries a revision.
+    if token.rv == 0 {
+        return Err(invalid(
+            "incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        ));
+    }
     let Some(start) = token.start.strip_suffix('\u{0}') else {
         return Err(invalid("malformed start key"));
     };
     // A namespace never contains `/`; a cluster-scoped key has none.
-    Ok(match start.split_once('/') {
+    let key = match start.split_once('/') {
         Some((namespace, name)) => (namespace.to_string(), name.to_string()),
         None => (String::new(), start.to_string()),
-    })
+    };
+    Ok((key, token.rv))
 }
 
 #[cfg(test)]
@@ -227,5 +262,43 @@ mod tests {
             assert_eq!(err.code, 400, "{token}");
         }
         assert_eq!(PageRequest::parse(Some("ten"), None).unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn a_token_from_before_a_compaction_expires_with_one_that_resumes_after_the_same_key() {
+        let all = keys(7);
+        let (first, end) = page(&PageRequest::parse(Some("3"), None).unwrap(), &all);
+        let token = end.unwrap().continue_token; // issued at revision 5
+        let next = PageRequest::parse(Some("3"), Some(&token)).unwrap();
+        assert!(next.expired(5).is_none(), "revision 5 itself is kept");
+        let err = next.expired(6).expect("history before 6 is gone");
+        assert_eq!((err.code, err.reason), (410, "Expired"));
+        let status = err.to_status();
+        let resume = status["metadata"]["continue"].as_str().unwrap();
+        let resumed = PageRequest::parse(Some("3"), Some(resume)).unwrap();
+        assert_eq!(resumed.token_rv, Some(-1));
+        assert!(
+            resumed.expired(u64::MAX).is_none(),
+            "an inconsistent token never expires"
+        );
+        let (rest, _) = page(&resumed, &all);
+        assert_eq!(rest, all[first.len()..first.len() + 3]);
+    }
+
+    #[test]
+    fn a_first_page_never_expires() {
+        assert!(PageRequest::parse(Some("3"), None)
+            .unwrap()
+            .expired(u64::MAX)
+            .is_none());
+    }
+
+    #[test]
+    fn a_token_without_a_revision_is_a_bad_request() {
+        let zero = base64::engine::general_purpose::URL_SAFE
+            .encode(br#"{"v":"meta.k8s.io/v1","rv":0,"start":"a\u0000"}"#);
+        let err = PageRequest::parse(None, Some(&zero)).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert!(err.message.contains("resourceVersion"), "{}", err.message);
     }
 }

@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::body::MAX_BODY_BYTES;
 use crate::faults::FaultAction;
+use crate::paging::PageRequest;
 use crate::query::Query;
 use crate::records::RequestRecord;
 use crate::request::{ApiRequest, ApiResult, Reply};
@@ -233,7 +234,12 @@ async fn respond(
         let e = ApiError::unauthorized();
         return (error_response(&e), e.code);
     }
-    let fault = lock(&shared.faults).decide(method.as_str(), path);
+    let has_param = |name: &str| {
+        query
+            .as_ref()
+            .is_ok_and(|q| q.get(name).is_some_and(|v| !v.is_empty()))
+    };
+    let fault = lock(&shared.faults).decide(method.as_str(), path, has_param);
     let mut drop_connection = false;
     match fault {
         Some(FaultAction::Status(code)) => {
@@ -246,6 +252,14 @@ async fn respond(
         }
         Some(FaultAction::Conflict) => {
             let e = conflict_for(path);
+            return (error_response(&e), e.code);
+        }
+        Some(FaultAction::Expired) => {
+            let continue_ = query.as_ref().ok().and_then(|q| q.get("continue"));
+            let e = match PageRequest::parse(None, continue_) {
+                Ok(page) => page.expire(),
+                Err(e) => e,
+            };
             return (error_response(&e), e.code);
         }
         Some(FaultAction::Latency(d)) => tokio::time::sleep(d).await,

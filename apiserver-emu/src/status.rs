@@ -22,6 +22,8 @@ pub struct ApiError {
     pub details: Option<Value>,
     /// Seconds for a `Retry-After` header (429/503).
     pub retry_after: Option<u64>,
+    /// `metadata.continue` of the Status: a token that resumes an expired list.
+    pub list_continue: Option<String>,
 }
 
 impl ApiError {
@@ -32,6 +34,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after: None,
+            list_continue: None,
         }
     }
 
@@ -195,6 +198,33 @@ impl ApiError {
         )
     }
 
+    /// A continue token from before the last compaction (etcd3's
+    /// `handleCompactedErrorForPaging`): 410 Expired, carrying a token that resumes after
+    /// the same key at the latest revision, for a client that accepts an inconsistent list.
+    pub fn expired_continue(resume: String) -> Self {
+        let mut e = ApiError::new(
+            410,
+            "Expired",
+            "The provided continue parameter is too old to display a consistent list result. \
+             You can start a new list without the continue parameter, or use the continue \
+             token in this response to retrieve the remainder of the results. Continuing \
+             with the provided token results in an inconsistent list - objects that were \
+             created, modified, or deleted between the time the first chunk was returned \
+             and now may show up in the list.",
+        );
+        e.list_continue = Some(resume);
+        e
+    }
+
+    /// A list at a compacted resourceVersion (etcd3's `interpretListError`).
+    pub fn expired_list() -> Self {
+        ApiError::new(
+            410,
+            "Expired",
+            "The resourceVersion for the provided list is too old.",
+        )
+    }
+
     pub fn too_large(limit: usize) -> Self {
         ApiError::new(
             413,
@@ -236,7 +266,11 @@ impl ApiError {
         let mut status = Map::new();
         status.insert("kind".into(), json!("Status"));
         status.insert("apiVersion".into(), json!("v1"));
-        status.insert("metadata".into(), json!({}));
+        let metadata = match &self.list_continue {
+            Some(token) => json!({ "continue": token }),
+            None => json!({}),
+        };
+        status.insert("metadata".into(), metadata);
         status.insert("status".into(), json!("Failure"));
         status.insert("message".into(), json!(self.message));
         if !self.reason.is_empty() {

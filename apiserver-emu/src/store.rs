@@ -58,6 +58,9 @@ struct Stored {
 
 pub struct Store {
     last_rv: u64,
+    /// Revisions before this one are compacted away (`/_emu/compact`): a continue token
+    /// from a list at an older revision has expired, as after etcd's compaction.
+    compacted_rv: u64,
     objects: Vec<BTreeMap<ObjectKey, Stored>>,
     history: Vec<StoredChange>,
     changes: broadcast::Sender<StoredChange>,
@@ -68,6 +71,7 @@ impl Default for Store {
         let (changes, _) = broadcast::channel(4096);
         Store {
             last_rv: 0,
+            compacted_rv: 0,
             objects: resources::ALL.iter().map(|_| BTreeMap::new()).collect(),
             history: Vec::new(),
             changes,
@@ -114,6 +118,17 @@ pub fn list_item_json(object: &Value) -> Vec<u8> {
 impl Store {
     pub fn current_rv(&self) -> u64 {
         self.last_rv
+    }
+
+    /// Compact history up to the current revision, as etcd's periodic compaction does:
+    /// continue tokens from lists at earlier revisions expire. Returns that revision.
+    pub fn compact(&mut self) -> u64 {
+        self.compacted_rv = self.last_rv;
+        self.compacted_rv
+    }
+
+    pub fn compacted_rv(&self) -> u64 {
+        self.compacted_rv
     }
 
     pub fn get(
@@ -252,6 +267,7 @@ impl Store {
             map.clear();
         }
         self.history.clear();
+        self.compacted_rv = 0;
     }
 }
 

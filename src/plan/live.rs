@@ -1,11 +1,11 @@
 //! The live set (DESIGN §3.2): what the cluster holds, reduced to what the plan compares.
 //! Building it from objects is pure; [`read_live`] fetches those objects.
 
+use super::pager::{ListPage, PageError, PageLimits, Paged, Pager};
 use super::ObjectKey;
 use crate::bundle::{ANNOTATION_PREFIX, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::ListParams;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The annotation carrying the content hash netpol-sync wrote.
@@ -245,17 +245,6 @@ pub enum LiveError {
     ListNamespaces(#[source] PageError),
 }
 
-/// Why one page of a list could not be had.
-#[derive(Debug, thiserror::Error)]
-pub enum PageError {
-    #[error(transparent)]
-    Request(#[from] kube::Error),
-    #[error("reading the response")]
-    Read(#[source] std::io::Error),
-    #[error("the API server sent a list page larger than {limit} bytes; refusing to buffer it")]
-    TooLarge { limit: usize },
-}
-
 const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
 const NAMESPACES_PATH: &str = "/api/v1/namespaces";
 
@@ -278,6 +267,12 @@ mod listed {
         pub metadata: ListMeta,
         #[serde(default)]
         pub items: Vec<Item>,
+    }
+
+    impl super::ListPage for Page {
+        fn continue_token(&self) -> Option<&str> {
+            self.metadata.continue_.as_deref()
+        }
     }
 
     #[derive(Deserialize)]
@@ -357,59 +352,6 @@ mod listed {
     }
 }
 
-/// Page size for lists: what kubectl uses, so a 10,000-object list is never one giant body.
-const LIST_PAGE: u32 = 500;
-
-/// Largest page body read: 128 KiB for each of [`LIST_PAGE`] objects, about fifty times a
-/// large NetworkPolicy with its managedFields. A server sending more is refused rather
-/// than buffered without bound.
-const MAX_LIST_PAGE_BYTES: usize = 64 * 1024 * 1024;
-
-/// One page of the list at `path`, its body read up to `limit` bytes.
-async fn fetch_page<T: serde::de::DeserializeOwned>(
-    client: &kube::Client,
-    path: &str,
-    params: &ListParams,
-    limit: usize,
-) -> Result<T, PageError> {
-    use futures::AsyncReadExt;
-    let request = kube::core::Request::new(path)
-        .list(params)
-        .map_err(kube::Error::BuildRequest)?;
-    let body = client.request_stream(request).await?;
-    let mut bytes = Vec::new();
-    body.take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(PageError::Read)?;
-    if bytes.len() > limit {
-        return Err(PageError::TooLarge { limit });
-    }
-    Ok(serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?)
-}
-
-/// Every page of the list at `path`, handed to `f` one at a time.
-async fn for_each_page<T>(
-    client: &kube::Client,
-    path: &str,
-    limit: usize,
-    mut f: impl FnMut(kube::core::ObjectList<T>),
-) -> Result<(), PageError>
-where
-    T: Clone + serde::de::DeserializeOwned,
-{
-    let mut params = ListParams::default().limit(LIST_PAGE);
-    loop {
-        let page: kube::core::ObjectList<T> = fetch_page(client, path, &params, limit).await?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        f(page);
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(()),
-        }
-    }
-}
-
 /// Read the live set with one paginated cluster-wide list (one request per page instead of
 /// one per namespace) and the namespaces' phases. Each page is reduced to [`LivePolicy`]
 /// values as it arrives, so at most one page of full objects is in memory at a time.
@@ -418,25 +360,32 @@ pub async fn read_live(
     governed: &BTreeSet<String>,
     hashes: Option<&std::sync::Arc<LiveHashes>>,
 ) -> Result<LiveSet, LiveError> {
-    read_live_bounded(client, governed, hashes, MAX_LIST_PAGE_BYTES).await
+    read_live_paged(client, governed, hashes, PageLimits::default()).await
 }
 
-/// [`read_live`] with the page body limit given (tests use a small one).
-async fn read_live_bounded(
+/// [`read_live`] with the page limits given (tests use small ones).
+async fn read_live_paged(
     client: &kube::Client,
     governed: &BTreeSet<String>,
     hashes: Option<&std::sync::Arc<LiveHashes>>,
-    max_page_bytes: usize,
+    limits: PageLimits,
 ) -> Result<LiveSet, LiveError> {
     // Hashing a page runs on the blocking pool while the next page is fetched and parsed.
     let governed_shared = std::sync::Arc::new(governed.clone());
     let mut reductions = Vec::new();
-    let mut params = ListParams::default().limit(LIST_PAGE);
-    loop {
-        let page: listed::Page = fetch_page(client, NETWORK_POLICIES_PATH, &params, max_page_bytes)
-            .await
-            .map_err(LiveError::ListPolicies)?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+    let mut pages = Pager::new(client, NETWORK_POLICIES_PATH, limits);
+    while let Some(paged) = pages
+        .next::<listed::Page>()
+        .await
+        .map_err(LiveError::ListPolicies)?
+    {
+        let page = match paged {
+            Paged::Page(page) => page,
+            Paged::Restarted => {
+                reductions.clear();
+                continue;
+            }
+        };
         let governed = governed_shared.clone();
         let hashes = hashes.cloned();
         reductions.push(tokio::task::spawn_blocking(move || {
@@ -450,10 +399,6 @@ async fn read_live_bounded(
             }
             Ok::<_, serde_json::Error>(kept)
         }));
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => break,
-        }
     }
     let mut policies = BTreeMap::new();
     for reduction in reductions {
@@ -469,7 +414,19 @@ async fn read_live_bounded(
         h.finish_read();
     }
     let mut namespaces = BTreeMap::new();
-    for_each_page::<Namespace>(client, NAMESPACES_PATH, max_page_bytes, |page| {
+    let mut pages = Pager::new(client, NAMESPACES_PATH, limits);
+    while let Some(paged) = pages
+        .next::<kube::core::ObjectList<Namespace>>()
+        .await
+        .map_err(LiveError::ListNamespaces)?
+    {
+        let page = match paged {
+            Paged::Page(page) => page,
+            Paged::Restarted => {
+                namespaces.clear();
+                continue;
+            }
+        };
         namespaces.extend(page.items.into_iter().filter_map(|ns| {
             let phase = match ns.status.as_ref().and_then(|s| s.phase.as_deref()) {
                 Some("Terminating") => NamespacePhase::Terminating,
@@ -477,10 +434,8 @@ async fn read_live_bounded(
                 _ => NamespacePhase::Active,
             };
             Some((ns.metadata.name?, phase))
-        }))
-    })
-    .await
-    .map_err(LiveError::ListNamespaces)?;
+        }));
+    }
     Ok(LiveSet {
         policies,
         namespaces: Some(namespaces),
@@ -529,22 +484,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_list_page_over_the_byte_limit_is_refused_not_buffered() {
-        use apiserver_emu::{EmuConfig, Emulator};
-        let emu = Emulator::start(EmuConfig {
-            tls: false,
-            token: None,
-            namespaces: vec!["payments".into()],
-        })
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        emu.write_kubeconfig(&kubeconfig).unwrap();
-        let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
-            kubeconfig: Some(kubeconfig),
-            context: None,
-        })
-        .await
-        .unwrap();
+        let cluster = crate::plan::pager::test_cluster::start(&["payments"]).await;
+        let client = cluster.client.clone();
         let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), "payments");
         for name in ["a", "b", "c"] {
             let mut np = policy("payments", name, &[("team", "a")]);
@@ -552,12 +493,16 @@ mod tests {
             api.create(&Default::default(), &np).await.unwrap();
         }
         let governed: BTreeSet<String> = ["payments".to_string()].into();
-        let whole = read_live_bounded(&client, &governed, None, MAX_LIST_PAGE_BYTES)
+        let whole = read_live_paged(&client, &governed, None, PageLimits::default())
             .await
             .unwrap();
         assert_eq!(whole.len(), 3);
         // The same page from a server that sends more than the limit allows.
-        let err = read_live_bounded(&client, &governed, None, 200)
+        let small = PageLimits {
+            bytes: 200,
+            ..PageLimits::default()
+        };
+        let err = read_live_paged(&client, &governed, None, small)
             .await
             .unwrap_err();
         assert!(
@@ -567,7 +512,63 @@ mod tests {
             ),
             "{err}"
         );
-        emu.shutdown();
+        cluster.emu.shutdown();
+    }
+
+    /// An object deleted after its page was read must not survive into the live set when
+    /// the list restarts: the pages read before the restart are dropped.
+    #[tokio::test]
+    async fn a_live_read_whose_list_expires_midway_is_the_list_read_again_not_a_mix() {
+        use apiserver_emu::{FaultAction, FaultRule};
+        let cluster = crate::plan::pager::test_cluster::start(&["payments"]).await;
+        let client = cluster.client.clone();
+        crate::plan::pager::test_cluster::create_policies(&client, "payments", &["a", "b", "c"])
+            .await;
+        // The first continue request waits long enough for `a` (on the first page) to be
+        // deleted and history compacted before the server looks at its token.
+        cluster.emu.inject(FaultRule {
+            method: Some("GET".into()),
+            path_pattern: "/apis/networking.k8s.io/v1/networkpolicies".into(),
+            query_param: Some("continue".into()),
+            action: FaultAction::Latency(std::time::Duration::from_secs(3)),
+            times: Some(1),
+            probability: None,
+            seed: None,
+        });
+        let governed: BTreeSet<String> = ["payments".to_string()].into();
+        let limits = PageLimits {
+            items: 1,
+            ..PageLimits::default()
+        };
+        let read = tokio::spawn({
+            let client = client.clone();
+            async move { read_live_paged(&client, &governed, None, limits).await }
+        });
+        // The rule is gone once it has fired: the second page request is now waiting.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !cluster.emu.faults().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the list never continued"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), "payments");
+        api.delete("a", &Default::default()).await.unwrap();
+        cluster.emu.compact();
+        let live = read.await.unwrap().unwrap();
+        let names: Vec<&str> = live.policies().map(|p| p.key.name.as_str()).collect();
+        assert_eq!(names, ["b", "c"]);
+        let restarted = cluster
+            .emu
+            .requests()
+            .iter()
+            .any(|r| r.status == 410 && r.path.ends_with("/networkpolicies"));
+        assert!(
+            restarted,
+            "the server expired the token and the reader started over"
+        );
+        cluster.emu.shutdown();
     }
 
     /// `np` read as a list item is read, with `hashes`.

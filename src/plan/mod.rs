@@ -5,6 +5,7 @@
 mod drift;
 mod guard;
 pub mod live;
+pub mod pager;
 mod render;
 
 pub use drift::{Drift, DriftKind};

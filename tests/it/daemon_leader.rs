@@ -144,6 +144,7 @@ async fn a_leader_that_cannot_renew_steps_down_before_the_lease_expires() {
     emu.inject(FaultRule {
         method: Some("PUT".into()),
         path_pattern: "/leases/".into(),
+        query_param: None,
         action: FaultAction::Status(503),
         times: None,
         probability: None,

@@ -140,6 +140,7 @@ fn forbidden_by_rbac_names_what_was_forbidden_and_nothing_is_written() {
     cluster.emu.inject(FaultRule {
         method: Some("GET".into()),
         path_pattern: "/apis/networking.k8s.io/v1/networkpolicies".into(),
+        query_param: None,
         action: FaultAction::Status(403),
         times: None,
         probability: None,

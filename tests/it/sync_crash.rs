@@ -76,6 +76,7 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
     let latency = FaultRule {
         method: None,
         path_pattern: "/apis/networking.k8s.io/v1/namespaces/*/networkpolicies*".into(),
+        query_param: None,
         action: FaultAction::Latency(Duration::from_millis(150)),
         times: None,
         probability: None,

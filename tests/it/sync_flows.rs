@@ -299,6 +299,7 @@ fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_plann
     cluster.emu.inject(FaultRule {
         method: Some("PUT".into()),
         path_pattern: "/namespaces/frontend/networkpolicies/web".into(),
+        query_param: None,
         action: FaultAction::Latency(std::time::Duration::from_millis(1500)),
         times: Some(1),
         probability: None,
@@ -601,6 +602,7 @@ fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_fa
         cluster.emu.inject(FaultRule {
             method: Some("POST".into()),
             path_pattern: path.into(),
+            query_param: None,
             action,
             times,
             probability: None,
@@ -645,6 +647,7 @@ fn dry_run_refusal_rejects_the_revision_with_nothing_changed_and_the_object_name
     cluster.emu.inject(FaultRule {
         method: Some("POST".into()),
         path_pattern: "/namespaces/payments/networkpolicies".into(),
+        query_param: None,
         action: FaultAction::Status(403),
         times: None,
         probability: None,
@@ -676,6 +679,7 @@ fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
     cluster.emu.inject(FaultRule {
         method: Some("POST".into()),
         path_pattern: "/networkpolicies".into(),
+        query_param: None,
         action: FaultAction::TooManyRequests {
             retry_after_secs: 1,
         },
@@ -686,6 +690,7 @@ fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
     cluster.emu.inject(FaultRule {
         method: Some("POST".into()),
         path_pattern: "/networkpolicies".into(),
+        query_param: None,
         action: FaultAction::Status(503),
         times: Some(2),
         probability: None,

@@ -44,6 +44,7 @@ fn random_fault(rng: &mut StdRng, seed: u64) -> FaultRule {
     FaultRule {
         method: Some(["POST", "PUT", "DELETE"][rng.random_range(0..3)].into()),
         path_pattern: "/networkpolicies".into(),
+        query_param: None,
         action,
         times: None,
         probability: Some(rng.random_range(0.1..0.6)),

@@ -628,6 +628,51 @@ fn watch_streams_changes_after_a_resource_version() {
 }
 
 #[test]
+fn a_continue_token_from_before_a_compaction_is_410_expired_with_a_resuming_token() {
+    let emu = emulator(&["a"]);
+    for name in ["p1", "p2", "p3"] {
+        let r = post_json(&emu.url(), &netpol_path("a"), &netpol("a", name, json!({})));
+        assert_eq!(r.status, 201);
+    }
+    let all = "/apis/networking.k8s.io/v1/networkpolicies";
+    let first = get(&emu.url(), &format!("{all}?limit=1")).json();
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    // A write after the first page, then the compaction that makes its revision history.
+    let r = post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p4", json!({})));
+    assert_eq!(r.status, 201);
+    let compacted = post_json(&emu.url(), "/_emu/compact", &json!({})).json();
+    assert!(compacted["compactedResourceVersion"].is_string());
+
+    let expired = get(&emu.url(), &format!("{all}?limit=1&continue={token}"));
+    assert_eq!(expired.status, 410);
+    let status = expired.json();
+    assert_eq!(status["kind"], "Status");
+    assert_eq!(status["reason"], "Expired");
+    assert_eq!(status["code"], 410);
+    assert!(status["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("The provided continue parameter is too old"));
+    // The token in the Status resumes after the same key, at the latest revision.
+    let resume = status["metadata"]["continue"].as_str().unwrap();
+    let rest = get(&emu.url(), &format!("{all}?continue={resume}")).json();
+    let names: Vec<&str> = rest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["p2", "p3", "p4"]);
+    // A list started after the compaction pages normally.
+    let fresh = get(&emu.url(), &format!("{all}?limit=1")).json();
+    let token = fresh["metadata"]["continue"].as_str().unwrap();
+    assert_eq!(
+        get(&emu.url(), &format!("{all}?limit=1&continue={token}")).status,
+        200
+    );
+}
+
+#[test]
 fn lists_paginate_with_limit_and_continue_in_namespace_then_name_order() {
     let emu = emulator(&["a", "a-b"]);
     for (ns, name) in [("a-b", "x"), ("a", "y"), ("a", "x")] {

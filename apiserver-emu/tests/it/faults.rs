@@ -20,6 +20,7 @@ fn rule(method: Option<&str>, pattern: &str, action: FaultAction) -> FaultRule {
     FaultRule {
         method: method.map(str::to_string),
         path_pattern: pattern.into(),
+        query_param: None,
         action,
         times: None,
         probability: None,

@@ -193,6 +193,37 @@ fn create_get_replace_delete_a_networkpolicy() {
 }
 
 #[test]
+fn an_expired_continue_token_reads_as_the_apiservers_410_expired() {
+    if !kubectl_available() {
+        return;
+    }
+    let emu = start();
+    let k = Kubectl::new(&emu);
+    let file = k.file("policy.yaml", POLICY);
+    k.ok(&["create", "-f", &file]);
+    let second = k.file("second.yaml", &POLICY.replace("payments", "frontend"));
+    k.ok(&["create", "-f", &second]);
+    let all = "/apis/networking.k8s.io/v1/networkpolicies";
+    let first: Value =
+        serde_json::from_str(&k.ok(&["get", "--raw", &format!("{all}?limit=1")])).unwrap();
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    k.ok(&[
+        "label",
+        "networkpolicy",
+        "default-deny",
+        "-n",
+        "payments",
+        "touched=yes",
+    ]);
+    emu.compact();
+    let err = k.fails(&["get", "--raw", &format!("{all}?limit=1&continue={token}")]);
+    assert!(
+        err.contains("Error from server (Expired): The provided continue parameter is too old"),
+        "{err}"
+    );
+}
+
+#[test]
 fn list_across_namespaces_by_label_and_namespaces() {
     if !kubectl_available() {
         return;

@@ -1,0 +1,327 @@
+//! Paginated lists from the API server: each page's body read up to a byte limit, and a
+//! list started over when the server expires its continue token.
+//!
+//! The apiserver expires a continue token once etcd has compacted the revision its list
+//! began at (every five minutes by default), answering `410 Expired`. That status carries
+//! a token to go on at the latest revision, but the pages would then mix two revisions:
+//! an object deleted in between could be read from an early page and acted on. The
+//! pager instead starts the list over, and tells its caller to drop what it has read
+//! ([`Paged::Restarted`]); after [`MAX_RESTARTS`] in a row it gives up.
+
+use kube::api::ListParams;
+
+/// Page size for lists: what kubectl uses, so a 10,000-object list is never one giant body.
+const LIST_PAGE: u32 = 500;
+
+/// Largest page body read: 128 KiB for each of [`LIST_PAGE`] objects, about fifty times a
+/// large NetworkPolicy with its managedFields. A server sending more is refused rather
+/// than buffered without bound.
+const MAX_LIST_PAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Lists started over after an expired continue token before the read fails. A list of
+/// 10,000 objects takes a fraction of a second; losing three in a row to compaction means
+/// something else is wrong.
+pub(crate) const MAX_RESTARTS: u32 = 3;
+
+/// How much one page may hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageLimits {
+    /// Objects asked for per page (`limit`).
+    pub items: u32,
+    /// Body bytes read per page before refusing it.
+    pub bytes: usize,
+}
+
+impl Default for PageLimits {
+    fn default() -> Self {
+        PageLimits {
+            items: LIST_PAGE,
+            bytes: MAX_LIST_PAGE_BYTES,
+        }
+    }
+}
+
+/// Why one page of a list could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error(transparent)]
+    Request(#[from] kube::Error),
+    #[error("reading the response")]
+    Read(#[source] std::io::Error),
+    #[error("the API server sent a list page larger than {limit} bytes; refusing to buffer it")]
+    TooLarge { limit: usize },
+    #[error(
+        "the API server expired the list's continue token {restarts} times in a row \
+         (410 Expired: its storage compacted the list's revision while it was being read)"
+    )]
+    Expired { restarts: u32 },
+}
+
+/// A list page and the token for the next one.
+pub(crate) trait ListPage: serde::de::DeserializeOwned {
+    fn continue_token(&self) -> Option<&str>;
+}
+
+impl<T: Clone + serde::de::DeserializeOwned> ListPage for kube::core::ObjectList<T> {
+    fn continue_token(&self) -> Option<&str> {
+        self.metadata.continue_.as_deref()
+    }
+}
+
+/// What [`Pager::next`] hands over.
+pub(crate) enum Paged<P> {
+    Page(P),
+    /// The list starts over from its first page: forget every page handed over so far.
+    Restarted,
+}
+
+/// The pages of one list, in order.
+pub(crate) struct Pager<'a> {
+    client: &'a kube::Client,
+    path: &'a str,
+    limits: PageLimits,
+    params: ListParams,
+    restarts: u32,
+    done: bool,
+}
+
+impl<'a> Pager<'a> {
+    pub(crate) fn new(client: &'a kube::Client, path: &'a str, limits: PageLimits) -> Self {
+        Pager {
+            client,
+            path,
+            limits,
+            params: ListParams::default().limit(limits.items),
+            restarts: 0,
+            done: false,
+        }
+    }
+
+    /// The next page, a restart, or `None` after the last page.
+    pub(crate) async fn next<P: ListPage>(&mut self) -> Result<Option<Paged<P>>, PageError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page: P =
+            match fetch_page(self.client, self.path, &self.params, self.limits.bytes).await {
+                Ok(page) => page,
+                Err(PageError::Request(kube::Error::Api(status)))
+                    if status.code == 410 && self.params.continue_token.is_some() =>
+                {
+                    if self.restarts == MAX_RESTARTS {
+                        return Err(PageError::Expired {
+                            restarts: self.restarts,
+                        });
+                    }
+                    self.restarts += 1;
+                    tracing::info!(
+                        path = self.path,
+                        restart = self.restarts,
+                        "list continue token expired (410); starting the list over"
+                    );
+                    self.params = ListParams::default().limit(self.limits.items);
+                    return Ok(Some(Paged::Restarted));
+                }
+                Err(e) => return Err(e),
+            };
+        match page.continue_token().filter(|c| !c.is_empty()) {
+            Some(token) => {
+                self.params = ListParams::default()
+                    .limit(self.limits.items)
+                    .continue_token(token)
+            }
+            None => self.done = true,
+        }
+        Ok(Some(Paged::Page(page)))
+    }
+}
+
+/// One page of the list at `path`, its body read up to `limit` bytes.
+async fn fetch_page<T: serde::de::DeserializeOwned>(
+    client: &kube::Client,
+    path: &str,
+    params: &ListParams,
+    limit: usize,
+) -> Result<T, PageError> {
+    use futures::AsyncReadExt;
+    let request = kube::core::Request::new(path)
+        .list(params)
+        .map_err(kube::Error::BuildRequest)?;
+    let body = client.request_stream(request).await?;
+    let mut bytes = Vec::new();
+    body.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(PageError::Read)?;
+    if bytes.len() > limit {
+        return Err(PageError::TooLarge { limit });
+    }
+    Ok(serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?)
+}
+
+/// An emulator and a client of it, for the tests of the list readers.
+#[cfg(test)]
+pub(crate) mod test_cluster {
+    use apiserver_emu::{EmuConfig, Emulator};
+
+    pub(crate) struct TestCluster {
+        pub emu: Emulator,
+        pub client: kube::Client,
+        _dir: tempfile::TempDir,
+    }
+
+    pub(crate) async fn start(namespaces: &[&str]) -> TestCluster {
+        let emu = Emulator::start(EmuConfig {
+            tls: false,
+            token: None,
+            namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        emu.write_kubeconfig(&kubeconfig).unwrap();
+        let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
+            kubeconfig: Some(kubeconfig),
+            context: None,
+        })
+        .await
+        .unwrap();
+        TestCluster {
+            emu,
+            client,
+            _dir: dir,
+        }
+    }
+
+    /// Create empty-spec NetworkPolicies `names` in `namespace`.
+    pub(crate) async fn create_policies(client: &kube::Client, namespace: &str, names: &[&str]) {
+        use k8s_openapi::api::networking::v1::NetworkPolicy;
+        let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), namespace);
+        for name in names {
+            let np: NetworkPolicy = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {}
+            }))
+            .unwrap();
+            api.create(&Default::default(), &np).await.unwrap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_cluster::{create_policies, start};
+    use super::*;
+    use apiserver_emu::{FaultAction, FaultRule};
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+    const PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
+
+    fn one_per_page() -> PageLimits {
+        PageLimits {
+            items: 1,
+            ..PageLimits::default()
+        }
+    }
+
+    async fn names_of(pages: &mut Pager<'_>) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Some(paged) = pages
+            .next::<kube::core::ObjectList<NetworkPolicy>>()
+            .await
+            .unwrap()
+        {
+            match paged {
+                Paged::Page(page) => names.extend(
+                    page.items
+                        .into_iter()
+                        .map(|np| np.metadata.name.unwrap_or_default()),
+                ),
+                Paged::Restarted => names.clear(),
+            }
+        }
+        names
+    }
+
+    #[tokio::test]
+    async fn a_list_whose_revision_is_compacted_mid_read_starts_over_and_sees_the_new_state() {
+        let cluster = start(&["payments"]).await;
+        create_policies(&cluster.client, "payments", &["a", "b", "c"]).await;
+        let mut pages = Pager::new(&cluster.client, PATH, one_per_page());
+        let first = pages
+            .next::<kube::core::ObjectList<NetworkPolicy>>()
+            .await
+            .unwrap();
+        assert!(matches!(first, Some(Paged::Page(ref p)) if p.items.len() == 1));
+        // Between two pages: `a`, already read, is deleted, and etcd compacts.
+        let api: kube::Api<NetworkPolicy> =
+            kube::Api::namespaced(cluster.client.clone(), "payments");
+        api.delete("a", &Default::default()).await.unwrap();
+        cluster.emu.compact();
+        let second = pages
+            .next::<kube::core::ObjectList<NetworkPolicy>>()
+            .await
+            .unwrap();
+        assert!(matches!(second, Some(Paged::Restarted)));
+        // The rest is the list read again from its start, without the deleted `a`.
+        assert_eq!(names_of(&mut pages).await, ["b", "c"]);
+        cluster.emu.shutdown();
+    }
+
+    #[tokio::test]
+    async fn a_list_expired_again_and_again_gives_up_after_its_restarts() {
+        let cluster = start(&["payments"]).await;
+        create_policies(&cluster.client, "payments", &["a", "b"]).await;
+        cluster.emu.inject(FaultRule {
+            method: Some("GET".into()),
+            path_pattern: PATH.into(),
+            query_param: Some("continue".into()),
+            action: FaultAction::Expired,
+            times: None,
+            probability: None,
+            seed: None,
+        });
+        let mut pages = Pager::new(&cluster.client, PATH, one_per_page());
+        let mut restarts = 0;
+        let err = loop {
+            match pages.next::<kube::core::ObjectList<NetworkPolicy>>().await {
+                Ok(Some(Paged::Restarted)) => restarts += 1,
+                Ok(Some(Paged::Page(_))) => {}
+                Ok(None) => panic!("the list cannot complete while every continue expires"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(restarts, MAX_RESTARTS);
+        assert!(
+            matches!(err, PageError::Expired { restarts } if restarts == MAX_RESTARTS),
+            "{err}"
+        );
+        assert!(err.to_string().contains("410 Expired"), "{err}");
+        cluster.emu.shutdown();
+    }
+
+    #[tokio::test]
+    async fn an_expired_first_page_is_an_error_not_a_restart() {
+        let cluster = start(&["payments"]).await;
+        cluster.emu.inject(FaultRule {
+            method: Some("GET".into()),
+            path_pattern: PATH.into(),
+            query_param: None,
+            action: FaultAction::Expired,
+            times: Some(1),
+            probability: None,
+            seed: None,
+        });
+        let mut pages = Pager::new(&cluster.client, PATH, one_per_page());
+        let err = pages
+            .next::<kube::core::ObjectList<NetworkPolicy>>()
+            .await
+            .err()
+            .expect("a 410 on a first page has nothing to start over from");
+        assert!(
+            matches!(&err, PageError::Request(kube::Error::Api(s)) if s.code == 410),
+            "{err}"
+        );
+        cluster.emu.shutdown();
+    }
+}
