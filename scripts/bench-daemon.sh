@@ -26,20 +26,13 @@ PIDS=()
 # RUN_LOG=FILE keeps the daemon's log (with RUST_LOG for its level, default warn).
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -z "${RUN_LOG:-}" ] || cp "$WORK/run.log" "$RUN_LOG"; rm -rf "$WORK"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
+. "$ROOT/scripts/lib/signed-repo.sh"
 
 # --- a signed repository with $POLICIES policies in one bundle ------------------------
-ssh-keygen -q -t ed25519 -N '' -C bench@example.com -f "$WORK/key"
-echo "bench@example.com $(cut -d' ' -f1,2 "$WORK/key.pub")" > "$WORK/anchor"
 REPO=$WORK/repo
-git init -q -b main "$REPO"
-git -C "$REPO" config gpg.format ssh
-git -C "$REPO" config user.signingkey "$WORK/key"
-mkdir -p "$REPO/keys" "$REPO/bundles/bench"
-cp "$WORK/anchor" "$REPO/keys/allowed_signers"
+signed_repo_init "$WORK" "$REPO" bench@example.com
+mkdir -p "$REPO/bundles/bench"
 ns_list=$(seq -f 'bench-%g' 0 $((NAMESPACES - 1)) | paste -sd, -)
 policy() { # ns name port
     printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  podSelector:\n    matchLabels:\n      app: %s\n  policyTypes: [Ingress]\n  ingress:\n  - ports:\n    - port: %s\n' "$2" "$1" "$2" "$3"
@@ -51,10 +44,7 @@ for i in $(seq 0 $((POLICIES - 1))); do
 done
 printf 'apiVersion: netpol-sync/v1\nkind: Bundle\nname: bench\nnamespaces: [%s]\nfiles: []\n' "$ns_list" > "$REPO/bundles/bench/bundle.yaml"
 seal_and_commit() {
-    "$BIN" bundle seal "$REPO/bundles/bench" >/dev/null
-    rm -rf "$REPO/bundles/bench/signatures"; mkdir -p "$REPO/bundles/bench/signatures"
-    ssh-keygen -q -Y sign -n netpol-sync-bundle -f "$WORK/key" "$REPO/bundles/bench/bundle.yaml"
-    mv "$REPO/bundles/bench/bundle.yaml.sig" "$REPO/bundles/bench/signatures/bench.sig"
+    seal_and_sign "$BIN" "$REPO/bundles/bench" "$WORK/key" bench
     git -C "$REPO" add -A
     git -C "$REPO" commit -q -S -m "$1"
     git -C "$REPO" push -q "$WORK/srv/policies.git" main

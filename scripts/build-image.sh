@@ -94,26 +94,14 @@ want="netpol-sync $(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | hea
 # --- the daemon in it, against git and the emulator on the host -------------------------
 cargo build --release --manifest-path "$ROOT/Cargo.toml" -p apiserver-emu --bin apiserver-emu >&2
 EMU=$TARGET/release/apiserver-emu
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-export GIT_AUTHOR_NAME=Image GIT_AUTHOR_EMAIL=image@example.com GIT_COMMITTER_NAME=Image GIT_COMMITTER_EMAIL=image@example.com
-
-ssh-keygen -q -t ed25519 -N '' -C image@example.com -f "$WORK/key"
-echo "image@example.com namespaces=\"git,netpol-sync-bundle\" $(cut -d' ' -f1,2 "$WORK/key.pub")" > "$WORK/anchor"
+. "$ROOT/scripts/lib/signed-repo.sh"
 REPO=$WORK/repo
-git init -q -b main "$REPO"
-git -C "$REPO" config gpg.format ssh
-git -C "$REPO" config user.signingkey "$WORK/key"
-mkdir -p "$REPO/keys"
-cp "$WORK/anchor" "$REPO/keys/allowed_signers"
+signed_repo_init "$WORK" "$REPO" image@example.com 'namespaces="git,netpol-sync-bundle"'
 cp -r "$ROOT/bundles" "$REPO/bundles"
 git init -q --bare -b main "$WORK/srv/policies.git"
 # The workflow of docs/bundles.md, with the static binary on the host for `bundle seal`.
 seal_sign_commit() {
-    "$STATIC_HOST" bundle seal "$REPO/bundles/shop" >/dev/null
-    rm -f "$REPO"/bundles/shop/signatures/*.sig
-    ssh-keygen -q -Y sign -n netpol-sync-bundle -f "$WORK/key" "$REPO/bundles/shop/bundle.yaml"
-    mv "$REPO/bundles/shop/bundle.yaml.sig" "$REPO/bundles/shop/signatures/image.sig"
+    seal_and_sign "$STATIC_HOST" "$REPO/bundles/shop" "$WORK/key" image
     git -C "$REPO" add -A
     git -C "$REPO" commit -q -S -m "$1"
     git -C "$REPO" push -q "$WORK/srv/policies.git" main
