@@ -2,6 +2,7 @@
 //! environment variable `NETPOL_SYNC_…`, which is how deploy/ configures it.
 
 use crate::bundle::BundleOptions;
+use crate::daemon::drift_watch::DriftWatch;
 use crate::daemon::engine::SyncEngine;
 use crate::daemon::events::{EventRecorder, SyncEvent};
 use crate::daemon::http::{self, HttpState};
@@ -126,6 +127,13 @@ pub struct RunArgs {
     /// which gives all its memory back between cycles.
     #[arg(long, value_enum, default_value_t = CycleIsolation::Thread, env = "NETPOL_SYNC_CYCLE_ISOLATION")]
     pub cycle_isolation: CycleIsolation,
+    /// Watch NetworkPolicies and run a cycle as soon as one in a governed namespace (or
+    /// one of ours anywhere) changes, so drift is reverted in about a cycle's time instead
+    /// of up to an interval. The interval's drift check runs either way
+    /// (`--drift-watch=false` to rely on it alone).
+    #[arg(long, env = "NETPOL_SYNC_DRIFT_WATCH", action = ArgAction::Set, num_args = 0..=1,
+          default_value_t = true, default_missing_value = "true")]
+    pub drift_watch: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -356,6 +364,16 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             args: sync_flags(&args),
         }),
     };
+    let (drift_scope, drift_task) = if args.drift_watch {
+        let (scope_tx, scope_rx) = tokio::sync::watch::channel(None);
+        let watch = DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone());
+        (
+            Some(scope_tx),
+            Some(tokio::spawn(watch.run(shutdown_rx.clone()))),
+        )
+    } else {
+        (None, None)
+    };
     let run_loop = RunLoop {
         config: LoopConfig {
             interval: args.interval,
@@ -369,12 +387,16 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         http: http_state,
         metrics,
         events: Some(events_tx),
+        drift_scope,
     };
     run_loop.run(shutdown_rx.clone()).await;
     // The loop returns only on shutdown; make sure every task sees it.
     let _ = shutdown_tx.send(true);
     if let Some(task) = elector_task {
         // Releases the lease; bounded so a dead API server cannot hold the exit.
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    if let Some(task) = drift_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), events_task).await;

@@ -4,6 +4,7 @@
 
 use crate::outcome::Outcome;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -37,10 +38,14 @@ pub struct CycleReport {
     pub drift: Vec<DriftReverted>,
     /// Policies managed after the cycle.
     pub managed: Option<usize>,
+    /// The namespaces the cycle's revision governs, when it got as far as a plan: what
+    /// the drift watch looks at until the next cycle.
+    pub governed: Option<BTreeSet<String>>,
 }
 
-/// The report of a cycle is read off its outcome: drift from the plan detail
-/// (`extra.drift`, as `sync --output json` prints it), policies managed from the counts.
+/// The report of a cycle is read off its outcome: drift and the governed namespaces from
+/// the plan detail (`extra.drift`, `extra.governed`, as `sync --output json` prints
+/// them), policies managed from the counts.
 impl From<Outcome> for CycleReport {
     fn from(outcome: Outcome) -> Self {
         let drift = outcome
@@ -50,10 +55,21 @@ impl From<Outcome> for CycleReport {
             .map(|items| items.iter().filter_map(drift_entry).collect())
             .unwrap_or_default();
         let managed = outcome.counts.map(|c| c.created + c.updated + c.unchanged);
+        let governed = outcome
+            .extra
+            .get("governed")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect()
+            });
         CycleReport {
             outcome,
             drift,
             managed,
+            governed,
         }
     }
 }

@@ -45,6 +45,7 @@ pub struct Metrics {
     pub cycle_duration: Histogram,
     pub git_fetch_duration: Histogram,
     pub leader: Gauge,
+    pub drift_watch_wakeups: Counter,
     /// The labels currently set on `applied_revision`, so a new revision replaces them.
     current_revision: Mutex<Option<RevisionLabels>>,
 }
@@ -71,6 +72,7 @@ impl Metrics {
             cycle_duration: Histogram::new(buckets),
             git_fetch_duration: Histogram::new(buckets),
             leader: Gauge::default(),
+            drift_watch_wakeups: Counter::default(),
             current_revision: Mutex::new(None),
         };
         let mut m = m;
@@ -115,6 +117,11 @@ impl Metrics {
             "leader",
             "1 on the replica holding the lease, 0 on the others",
             m.leader.clone(),
+        );
+        r.register(
+            "drift_watch_wakeups",
+            "Changes to NetworkPolicies in scope, seen by the drift watch, that woke the loop",
+            m.drift_watch_wakeups.clone(),
         );
         m
     }

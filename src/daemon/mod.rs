@@ -2,6 +2,7 @@
 //! the HTTP endpoints (metrics, health, webhook), Kubernetes Events and clean shutdown.
 //! The sync engine is reached through [`engine::SyncEngine`].
 
+pub mod drift_watch;
 pub mod engine;
 pub mod events;
 pub mod http;

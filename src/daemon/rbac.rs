@@ -28,6 +28,13 @@ pub const API_CALLS: &[(&str, &str, &str, Scope)] = &[
         "get",
         Scope::Cluster,
     ),
+    // daemon: the drift watch (`run --drift-watch`, on by default).
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        "watch",
+        Scope::Cluster,
+    ),
     (
         "networking.k8s.io",
         "networkpolicies",

@@ -4,6 +4,7 @@
 //! never end the loop; SIGTERM stops taking cycles and lets a running one finish within
 //! the grace period.
 
+use super::drift_watch::DriftScope;
 use super::engine::{CycleInput, CycleReport, SyncEngine};
 use super::events::SyncEvent;
 use super::http::{HttpState, Readiness};
@@ -60,6 +61,9 @@ pub struct RunLoop<E: SyncEngine> {
     /// Events to publish (a separate task posts them, so a slow API server never stalls
     /// the loop). Bounded; when full, events are dropped and logged.
     pub events: Option<mpsc::Sender<SyncEvent>>,
+    /// Where the drift watch learns which namespaces the enforced revision governs (set
+    /// after each cycle that enforces one, cleared while standing by).
+    pub drift_scope: Option<watch::Sender<DriftScope>>,
 }
 
 /// The delay before the next cycle.
@@ -105,6 +109,9 @@ impl<E: SyncEngine> RunLoop<E> {
             }
             standby = !self.leader.is_leader();
             if standby {
+                if let Some(scope) = &self.drift_scope {
+                    scope.send_if_modified(|s| s.take().is_some());
+                }
                 self.metrics.leader.set(0);
                 self.http.set_readiness(Readiness::Standby);
                 failures = 0;
@@ -241,6 +248,15 @@ impl<E: SyncEngine> RunLoop<E> {
                     "unchanged"
                 };
                 self.metrics.record_cycle(result, None);
+                if let (Some(scope), Some(governed)) = (&self.drift_scope, &report.governed) {
+                    scope.send_if_modified(|s| {
+                        let changed = s.as_deref() != Some(governed);
+                        if changed {
+                            *s = Some(Arc::new(governed.clone()));
+                        }
+                        changed
+                    });
+                }
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .unwrap_or_default();

@@ -4,7 +4,8 @@ use super::Plan;
 use serde_json::{json, Map, Value};
 
 impl Plan {
-    /// Plan entries, drift, would-open namespaces and blockers, for `Outcome::extra`.
+    /// Plan entries, drift, would-open namespaces, the governed namespaces and blockers,
+    /// for `Outcome::extra`.
     pub fn to_extra(&self) -> Map<String, Value> {
         let mut extra = Map::new();
         let entries: Vec<Value> = self
@@ -26,6 +27,7 @@ impl Plan {
         extra.insert("plan".into(), Value::Array(entries));
         extra.insert("drift".into(), json!(self.drift));
         extra.insert("wouldOpen".into(), json!(self.would_open));
+        extra.insert("governed".into(), json!(self.governed));
         if !self.blockers.is_empty() {
             extra.insert("blockers".into(), json!(self.blockers));
         }

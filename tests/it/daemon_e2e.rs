@@ -245,6 +245,37 @@ fn daemon_scenario(isolation: &str) {
         .iter()
         .any(|e| e["reason"] == "Applied"));
 
+    // The drift watch: a hand deletion with no webhook is put back at once, though the
+    // interval is an hour.
+    let out = cluster.kubectl(
+        &["delete", "networkpolicy", "allow-api", "-n", "payments"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || cluster
+            .policy("payments", "allow-api")
+            .is_some())
+        .is_some(),
+        "drift reverted by the watch, without a webhook"
+    );
+    // The cycle's report reaches the metrics just after its writes reach the cluster.
+    let counted = wait_for(Duration::from_secs(10), || {
+        http(port, "GET", "/metrics", &[], b"")
+            .1
+            .contains("netpol_sync_drift_reverted_total{kind=\"deleted\"} 2")
+    });
+    let metrics = http(port, "GET", "/metrics", &[], b"").1;
+    assert!(counted.is_some(), "{metrics}");
+    assert!(
+        !metrics.contains("netpol_sync_drift_watch_wakeups_total 0"),
+        "{metrics}"
+    );
+
     // Force-push back to the first revision: refused, the cluster keeps the second.
     push(&first);
     let before = cluster.policy_hashes();

@@ -78,6 +78,7 @@ impl SyncEngine for RecordingEngine {
                 outcome,
                 drift: Vec::new(),
                 managed: Some(3),
+                governed: None,
             }
         })
     }
@@ -144,6 +145,7 @@ async fn start(
         http: state,
         metrics: metrics.clone(),
         events: None,
+        drift_scope: None,
     };
     let loop_task = tokio::spawn(async move {
         run_loop.run(rx).await;

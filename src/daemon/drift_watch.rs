@@ -1,0 +1,413 @@
+//! Drift noticed as it happens. A watch on NetworkPolicies wakes the loop when a policy in
+//! a governed namespace, or one carrying our managed-by label anywhere, is created,
+//! changed or deleted: a hand-made "temporary debug hole" is reverted a cycle's time after
+//! it appears, not up to an interval later.
+//!
+//! The watch decides nothing. It only brings the next cycle forward; the cycle reads the
+//! live set and plans as always, and the interval's drift check stays the guarantee. So a
+//! missed event, a watch the API server ends, or one that cannot be opened changes only
+//! how soon drift is reverted, never whether.
+//!
+//! The cycle's own writes are changes too: a cycle that writes is followed by one more,
+//! which finds nothing to do. The loop's trigger coalesces a burst into one cycle.
+
+use super::metrics::Metrics;
+use super::trigger::Trigger;
+use crate::bundle::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use futures::{AsyncBufRead, AsyncBufReadExt};
+use kube::api::{ListParams, WatchParams};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
+
+/// How long one watch request stays open; the API server's own cap is about 30 minutes,
+/// and reopening from the last version seen loses nothing.
+const WATCH_TIMEOUT_SECS: u32 = 290;
+
+/// Largest single watch event read. A NetworkPolicy with its managedFields is a few KiB;
+/// a server sending a longer line is refused rather than buffered without bound.
+const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The namespaces in scope: those the last planned revision governs. `None` until a cycle
+/// has planned (and again on a replica that is not the leader): nothing is watched.
+pub type DriftScope = Option<Arc<BTreeSet<String>>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriftWatchError {
+    #[error(transparent)]
+    Request(#[from] kube::Error),
+    #[error("reading the watch stream")]
+    Read(#[source] std::io::Error),
+    #[error("a watch event longer than {limit} bytes; refusing to buffer it")]
+    TooLarge { limit: usize },
+    #[error("an unreadable watch event")]
+    Malformed(#[source] serde_json::Error),
+    #[error("the API server ended the watch: {0}")]
+    Status(String),
+    /// 410: the version watched from is compacted away; events may have been missed.
+    #[error("the watched resourceVersion is too old (410)")]
+    Expired,
+}
+
+pub struct DriftWatch {
+    client: kube::Client,
+    trigger: Trigger,
+    scope: watch::Receiver<DriftScope>,
+    metrics: Arc<Metrics>,
+    /// Seconds the API server keeps one watch request open.
+    timeout_secs: u32,
+}
+
+/// One line of a watch stream, reduced to what decides relevance.
+#[derive(Deserialize)]
+struct WatchLine {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    object: EventObject,
+}
+
+#[derive(Deserialize, Default)]
+struct EventObject {
+    #[serde(default)]
+    metadata: EventMeta,
+    /// Set on an ERROR event's Status.
+    code: Option<u16>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct EventMeta {
+    namespace: Option<String>,
+    resource_version: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// Whether a change to this object may be drift: it sits in a governed namespace, or it
+/// carries our label (a managed policy in a namespace that left the scope is ours to prune).
+fn in_scope(meta: &EventMeta, governed: &BTreeSet<String>) -> bool {
+    let governed_namespace = meta
+        .namespace
+        .as_ref()
+        .is_some_and(|ns| governed.contains(ns));
+    let ours = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(MANAGED_BY_LABEL))
+        .is_some_and(|v| v == MANAGED_BY_VALUE);
+    governed_namespace || ours
+}
+
+impl DriftWatch {
+    pub fn new(
+        client: kube::Client,
+        trigger: Trigger,
+        scope: watch::Receiver<DriftScope>,
+        metrics: Arc<Metrics>,
+    ) -> DriftWatch {
+        DriftWatch {
+            client,
+            trigger,
+            scope,
+            metrics,
+            timeout_secs: WATCH_TIMEOUT_SECS,
+        }
+    }
+
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut from: Option<String> = None;
+        let mut retry = RETRY_FIRST;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if self.scope.borrow().is_none() {
+                from = None;
+                tokio::select! {
+                    _ = self.scope.changed() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let opened = Instant::now();
+            let result = tokio::select! {
+                r = self.watch_from(&mut from) => r,
+                _ = shutdown.changed() => continue,
+            };
+            let pause = match result {
+                // The server closed a quiet watch at its timeout: reopen from where it
+                // stopped (at once, unless it closes watches as soon as they open).
+                Ok(()) if opened.elapsed() >= RETRY_FIRST => {
+                    retry = RETRY_FIRST;
+                    continue;
+                }
+                Ok(()) => RETRY_FIRST,
+                Err(DriftWatchError::Expired) => {
+                    // Changes may have been missed: a cycle looks, and the watch starts
+                    // again from now.
+                    tracing::info!("drift watch expired (410); running a cycle to be sure");
+                    from = None;
+                    self.trigger.fire();
+                    retry = RETRY_FIRST;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?retry, "drift watch failed; drift is still checked every interval");
+                    let pause = retry;
+                    retry = (retry * 2).min(RETRY_MAX);
+                    pause
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Watch from `from` (from now when `None`) until the server ends the stream; `from`
+    /// follows every event so a reopened watch misses nothing.
+    async fn watch_from(&self, from: &mut Option<String>) -> Result<(), DriftWatchError> {
+        let version = match from.clone() {
+            Some(v) => v,
+            None => {
+                let v = current_version(&self.client).await?;
+                *from = Some(v.clone());
+                v
+            }
+        };
+        let request = kube::core::Request::new(NETWORK_POLICIES_PATH)
+            .watch(&WatchParams::default().timeout(self.timeout_secs), &version)
+            .map_err(kube::Error::BuildRequest)?;
+        let mut stream = self.client.request_stream(request).await?;
+        let mut line = Vec::new();
+        while next_line(&mut stream, &mut line).await? {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let event: WatchLine =
+                serde_json::from_slice(&line).map_err(DriftWatchError::Malformed)?;
+            match event.kind.as_str() {
+                "ADDED" | "MODIFIED" | "DELETED" => {
+                    let governed = self.scope.borrow().clone();
+                    if governed.is_some_and(|g| in_scope(&event.object.metadata, &g)) {
+                        self.metrics.drift_watch_wakeups.inc();
+                        self.trigger.fire();
+                    }
+                }
+                "BOOKMARK" => {}
+                "ERROR" if event.object.code == Some(410) => return Err(DriftWatchError::Expired),
+                _ => {
+                    return Err(DriftWatchError::Status(
+                        event.object.message.unwrap_or(event.kind),
+                    ))
+                }
+            }
+            if let Some(v) = event.object.metadata.resource_version {
+                *from = Some(v);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The collection's resourceVersion now: a watch from it sees only later changes.
+async fn current_version(client: &kube::Client) -> Result<String, DriftWatchError> {
+    let api: kube::Api<k8s_openapi::api::networking::v1::NetworkPolicy> =
+        kube::Api::all(client.clone());
+    let list = api.list_metadata(&ListParams::default().limit(1)).await?;
+    list.metadata
+        .resource_version
+        .ok_or_else(|| DriftWatchError::Status("a list without a resourceVersion".into()))
+}
+
+/// The next line of `reader` into `line` (without its newline), at most
+/// [`MAX_EVENT_BYTES`]; false at the end of the stream.
+async fn next_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    line: &mut Vec<u8>,
+) -> Result<bool, DriftWatchError> {
+    line.clear();
+    loop {
+        let available = reader.fill_buf().await.map_err(DriftWatchError::Read)?;
+        if available.is_empty() {
+            return Ok(!line.is_empty());
+        }
+        let (taken, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        let content = if done { taken - 1 } else { taken };
+        if line.len() + content > MAX_EVENT_BYTES {
+            return Err(DriftWatchError::TooLarge {
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+        line.extend_from_slice(&available[..content]);
+        reader.consume_unpin(taken);
+        if done {
+            return Ok(true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(namespace: &str, labels: &[(&str, &str)]) -> EventMeta {
+        EventMeta {
+            namespace: Some(namespace.into()),
+            resource_version: None,
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn changes_in_governed_namespaces_and_to_our_objects_anywhere_are_in_scope() {
+        let governed: BTreeSet<String> = ["payments".to_string()].into();
+        assert!(in_scope(&meta("payments", &[]), &governed));
+        assert!(in_scope(
+            &meta("elsewhere", &[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)]),
+            &governed
+        ));
+        assert!(!in_scope(&meta("elsewhere", &[]), &governed));
+        assert!(!in_scope(
+            &meta("elsewhere", &[(MANAGED_BY_LABEL, "someone-else")]),
+            &governed
+        ));
+    }
+
+    #[tokio::test]
+    async fn lines_are_split_across_reads_and_bounded() {
+        let text = b"{\"a\":1}\n\n{\"b\":2}".to_vec();
+        let mut reader = futures::io::BufReader::with_capacity(3, futures::io::Cursor::new(text));
+        let mut line = Vec::new();
+        assert!(next_line(&mut reader, &mut line).await.unwrap());
+        assert_eq!(line, b"{\"a\":1}");
+        assert!(next_line(&mut reader, &mut line).await.unwrap());
+        assert!(line.is_empty());
+        assert!(next_line(&mut reader, &mut line).await.unwrap());
+        assert_eq!(line, b"{\"b\":2}", "a last line without a newline");
+        assert!(!next_line(&mut reader, &mut line).await.unwrap());
+
+        let endless = futures::io::Cursor::new(vec![b'x'; MAX_EVENT_BYTES + 10]);
+        let mut reader = futures::io::BufReader::new(endless);
+        assert!(matches!(
+            next_line(&mut reader, &mut line).await,
+            Err(DriftWatchError::TooLarge { .. })
+        ));
+    }
+
+    /// Against the emulator. Changes made before the watch opens are replayed from the
+    /// version it starts at, and a one-second server timeout ends the stream: every event
+    /// has then been judged, so the count is exact.
+    #[tokio::test]
+    async fn changes_in_scope_wake_the_loop_and_others_do_not() {
+        use crate::plan::pager::test_cluster::{create_policies, start};
+        use k8s_openapi::api::networking::v1::NetworkPolicy;
+        let cluster = start(&["payments", "elsewhere"]).await;
+        let client = cluster.client.clone();
+        let governed: BTreeSet<String> = ["payments".to_string()].into();
+        let (_scope_tx, scope_rx) = watch::channel(Some(Arc::new(governed)));
+        let trigger = Trigger::default();
+        let metrics = Arc::new(Metrics::new());
+        let mut drift = DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone());
+        drift.timeout_secs = 1;
+        let mut from = Some(current_version(&client).await.unwrap());
+
+        create_policies(&client, "elsewhere", &["teams-own"]).await;
+        drift.watch_from(&mut from).await.unwrap();
+        assert_eq!(metrics.drift_watch_wakeups.get(), 0, "out of scope");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), trigger.fired())
+                .await
+                .is_err(),
+            "nothing woke the loop"
+        );
+
+        create_policies(&client, "payments", &["debug-hole"]).await;
+        let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), "payments");
+        api.delete("debug-hole", &Default::default()).await.unwrap();
+        // One of ours outside the governed namespaces (a namespace that left the scope).
+        let ours: NetworkPolicy = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "left-behind", "namespace": "elsewhere",
+                         "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
+            "spec": {}
+        }))
+        .unwrap();
+        kube::Api::<NetworkPolicy>::namespaced(client.clone(), "elsewhere")
+            .create(&Default::default(), &ours)
+            .await
+            .unwrap();
+        drift.watch_from(&mut from).await.unwrap();
+        assert_eq!(
+            metrics.drift_watch_wakeups.get(),
+            3,
+            "created and deleted in a governed namespace, and one of ours elsewhere"
+        );
+        tokio::time::timeout(Duration::from_secs(1), trigger.fired())
+            .await
+            .expect("the loop was woken");
+        let last = cluster.emu.history().last().unwrap().resource_version;
+        assert_eq!(
+            from,
+            Some(last.to_string()),
+            "a reopened watch goes on from here"
+        );
+        cluster.emu.shutdown();
+    }
+
+    /// The task as the daemon runs it: idle without a scope, awake with one, stopped by
+    /// shutdown.
+    #[tokio::test]
+    async fn the_running_watch_wakes_the_loop_once_it_has_a_scope_and_stops_on_shutdown() {
+        use crate::plan::pager::test_cluster::{create_policies, start};
+        let cluster = start(&["payments"]).await;
+        let client = cluster.client.clone();
+        let (scope_tx, scope_rx) = watch::channel(None);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let trigger = Trigger::default();
+        let metrics = Arc::new(Metrics::new());
+        let task = tokio::spawn(
+            DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone())
+                .run(stop_rx),
+        );
+        let governed: BTreeSet<String> = ["payments".to_string()].into();
+        scope_tx.send_replace(Some(Arc::new(governed)));
+        // Changes count from the moment the watch is open.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cluster
+            .emu
+            .requests()
+            .iter()
+            .any(|r| r.query.contains("watch=true"))
+        {
+            assert!(Instant::now() < deadline, "the watch never opened");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        create_policies(&client, "payments", &["debug-hole"]).await;
+        tokio::time::timeout(Duration::from_secs(10), trigger.fired())
+            .await
+            .expect("a new policy in a governed namespace wakes the loop");
+        stop_tx.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the watch stops on shutdown")
+            .unwrap();
+        cluster.emu.shutdown();
+    }
+}
