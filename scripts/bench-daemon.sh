@@ -7,7 +7,8 @@
 #
 # Prints: time of the first full apply; webhook-to-enforced latency (p50, max) for a
 # one-policy change; no-change poll cycle time (ls-remote + drift check, from the daemon's
-# own cycle histogram); steady-state RSS of `run`; CPU used while idle between cycles.
+# own cycle histogram); hand deletion to put back through the drift watch (p50, max);
+# steady-state RSS of `run`; CPU used while idle between cycles.
 set -euo pipefail
 
 POLICIES=${1:-10000}
@@ -115,6 +116,21 @@ done
 c1=$(metric netpol_sync_cycle_duration_seconds_count); s1=$(metric netpol_sync_cycle_duration_seconds_sum)
 [ -z "${PERF_OUT:-}" ] || { kill -INT "$PERF_PID"; wait "$PERF_PID" || true; }
 python3 -c "print(f'no-change cycle (ls-remote + drift check, {int($c1-$c0)} cycles): mean {($s1-$s0)/($c1-$c0)*1000:.0f} ms')"
+
+# --- drift watch: a hand deletion to its reversal, with no webhook ----------------------
+np="http://127.0.0.1:$EMU_PORT/apis/networking.k8s.io/v1/namespaces/bench-1/networkpolicies/p1"
+drift=()
+for _ in $(seq 1 "$SAMPLES"); do
+    curl -sf -o /dev/null -X DELETE "$np"
+    t0=$(now_ms); deadline=$(( $(date +%s) + 120 ))
+    until curl -sf -o /dev/null "$np"; do
+        [ "$(date +%s)" -lt "$deadline" ] || { echo "deleted policy not put back"; tail -5 "$WORK/run.log"; exit 1; }
+        sleep 0.02
+    done
+    drift+=($(( $(now_ms) - t0 )))
+done
+sorted=$(printf '%s\n' "${drift[@]}" | sort -n)
+echo "hand deletion to put back (drift watch, interval ${INTERVAL:-1h}): p50 $(echo "$sorted" | sed -n "$(( (SAMPLES + 1) / 2 ))p") ms, max $(echo "$sorted" | tail -1) ms, samples: ${drift[*]}"
 
 # --- steady state: RSS and idle CPU ----------------------------------------------------
 sleep 2
