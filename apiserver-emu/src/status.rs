@@ -216,6 +216,19 @@ impl ApiError {
         e
     }
 
+    /// A watch from a resourceVersion before the compaction (the watch cache's
+    /// "too old resource version: <asked> (<oldest kept - 1>)").
+    pub fn expired_watch(asked: u64, compacted: u64) -> Self {
+        ApiError::new(
+            410,
+            "Expired",
+            format!(
+                "too old resource version: {asked} ({})",
+                compacted.saturating_sub(1)
+            ),
+        )
+    }
+
     /// A list at a compacted resourceVersion (etcd3's `interpretListError`).
     pub fn expired_list() -> Self {
         ApiError::new(

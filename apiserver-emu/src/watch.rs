@@ -74,6 +74,8 @@ struct WatchState {
     namespace: Option<String>,
     filter: Filter,
     deadline: Instant,
+    /// End the stream once `pending` is sent (an ERROR event was queued).
+    closing: bool,
 }
 
 pub fn start(
@@ -100,7 +102,19 @@ pub fn start(
     let store = lock(&shared.store);
     let changes = store.subscribe();
     let mut pending = VecDeque::new();
+    let mut closing = false;
     match since {
+        // As the apiserver's watch cache: a version from before the compaction is one ERROR
+        // event (410 Expired) on a 200 stream, which then ends; the client lists again.
+        Some(rv) if rv < store.compacted_rv() => {
+            let expired = ApiError::expired_watch(rv, store.compacted_rv());
+            let mut line =
+                serde_json::to_vec(&json!({"type": "ERROR", "object": expired.to_status()}))
+                    .unwrap_or_default();
+            line.push(b'\n');
+            pending.push_back(Bytes::from(line));
+            closing = true;
+        }
         None => {
             for object in store
                 .list(&kind, namespace)
@@ -126,11 +140,15 @@ pub fn start(
         namespace: namespace.map(str::to_string),
         filter,
         deadline: Instant::now() + timeout,
+        closing,
     };
     let stream = futures::stream::unfold(state, |mut state| async move {
         loop {
             if let Some(line) = state.pending.pop_front() {
                 return Some((Ok(line), state));
+            }
+            if state.closing {
+                return None;
             }
             let next = tokio::time::timeout_at(state.deadline, state.changes.recv()).await;
             match next {

@@ -410,4 +410,59 @@ mod tests {
             .unwrap();
         cluster.emu.shutdown();
     }
+
+    /// A watch reopened from a version the API server has compacted away gets 410: the
+    /// loop is woken (changes may have been missed) and the watch starts again from now.
+    #[tokio::test]
+    async fn a_watch_from_a_compacted_version_wakes_the_loop_and_starts_afresh() {
+        use crate::plan::pager::test_cluster::start;
+        let cluster = start(&["payments"]).await;
+        let client = cluster.client.clone();
+        let governed: BTreeSet<String> = ["payments".to_string()].into();
+        let (_scope_tx, scope_rx) = watch::channel(Some(Arc::new(governed)));
+        let trigger = Trigger::default();
+        let metrics = Arc::new(Metrics::new());
+        let mut drift = DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone());
+        drift.timeout_secs = 1;
+        let old = current_version(&client).await.unwrap();
+        // History moves on without a NetworkPolicy event, and is compacted.
+        cluster.emu.create_namespace("later");
+        cluster.emu.compact();
+        let mut from = Some(old);
+        assert!(matches!(
+            drift.watch_from(&mut from).await,
+            Err(DriftWatchError::Expired)
+        ));
+
+        // The running task: its quiet watch times out, reopens from a compacted version,
+        // and wakes the loop though no policy changed.
+        let watches = || {
+            cluster
+                .emu
+                .requests()
+                .iter()
+                .filter(|r| r.query.contains("watch=true"))
+                .count()
+        };
+        let before = watches();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(drift.run(stop_rx));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while watches() == before {
+            assert!(Instant::now() < deadline, "the watch never opened");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        cluster.emu.create_namespace("even-later");
+        cluster.emu.compact();
+        tokio::time::timeout(Duration::from_secs(10), trigger.fired())
+            .await
+            .expect("an expired watch wakes the loop");
+        assert_eq!(metrics.drift_watch_wakeups.get(), 0, "no policy changed");
+        stop_tx.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        cluster.emu.shutdown();
+    }
 }

@@ -673,6 +673,40 @@ fn a_continue_token_from_before_a_compaction_is_410_expired_with_a_resuming_toke
 }
 
 #[test]
+fn a_watch_from_before_a_compaction_is_one_410_error_event_then_the_end() {
+    let emu = emulator(&["a"]);
+    let url = emu.url();
+    let created = post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).json();
+    let rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = post_json(&url, &netpol_path("a"), &netpol("a", "q", json!({})));
+    assert_eq!(r.status, 201);
+    emu.compact();
+    // No timeoutSeconds: the stream ends by itself, after the error.
+    let r = get(
+        &url,
+        &format!("{}?watch=1&resourceVersion={rv}", netpol_path("a")),
+    );
+    assert_eq!(r.status, 200);
+    let events: Vec<Value> = String::from_utf8_lossy(&r.body)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "ERROR");
+    let status = &events[0]["object"];
+    assert_eq!(status["kind"], "Status");
+    assert_eq!(status["code"], 410);
+    assert_eq!(status["reason"], "Expired");
+    assert!(status["message"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("too old resource version: {rv} (")));
+}
+
+#[test]
 fn lists_paginate_with_limit_and_continue_in_namespace_then_name_order() {
     let emu = emulator(&["a", "a-b"]);
     for (ns, name) in [("a-b", "x"), ("a", "y"), ("a", "x")] {
