@@ -46,10 +46,7 @@ done
 printf 'apiVersion: netpol-sync/v1\nkind: Bundle\nname: bench\nnamespaces: [%s]\nfiles: []\n' "$ns_list" > "$REPO/bundles/bench/bundle.yaml"
 seal_and_commit() {
     seal_and_sign "$BIN" "$REPO/bundles/bench" "$WORK/key" bench
-    git -C "$REPO" add -A
-    git -C "$REPO" commit -q -S -m "$1"
-    git -C "$REPO" push -q "$WORK/srv/policies.git" main
-    git -C "$REPO" rev-parse HEAD
+    commit_and_push "$REPO" "$WORK/srv/policies.git" "$1"
 }
 mkdir -p "$WORK/srv"
 git init -q --bare -b main "$WORK/srv/policies.git"

@@ -102,10 +102,7 @@ git init -q --bare -b main "$WORK/srv/policies.git"
 # The workflow of docs/bundles.md, with the static binary on the host for `bundle seal`.
 seal_sign_commit() {
     seal_and_sign "$STATIC_HOST" "$REPO/bundles/shop" "$WORK/key" image
-    git -C "$REPO" add -A
-    git -C "$REPO" commit -q -S -m "$1"
-    git -C "$REPO" push -q "$WORK/srv/policies.git" main
-    git -C "$REPO" rev-parse HEAD
+    commit_and_push "$REPO" "$WORK/srv/policies.git" "$1"
 }
 STATIC_HOST=${STATIC:-$TARGET/x86_64-unknown-linux-musl/release/netpol-sync}
 [ -x "$STATIC_HOST" ] || STATIC_HOST=$TARGET/release/netpol-sync

@@ -7,6 +7,8 @@
 #       REPO/keys/allowed_signers); REPO a git repository that signs its commits.
 #   seal_and_sign BIN BUNDLE_DIR KEY SIGNATURE_NAME
 #       `BIN bundle seal BUNDLE_DIR`, then one signature, signatures/SIGNATURE_NAME.sig.
+#   commit_and_push REPO BARE MESSAGE
+#       `git commit -S` of everything in REPO, pushed to BARE's main; prints the commit.
 #   free_port
 #       a TCP port free on 127.0.0.1 now.
 
@@ -34,4 +36,12 @@ seal_and_sign() {
     mkdir -p "$bundle/signatures"
     ssh-keygen -q -Y sign -n netpol-sync-bundle -f "$key" "$bundle/bundle.yaml"
     mv "$bundle/bundle.yaml.sig" "$bundle/signatures/$name.sig"
+}
+
+commit_and_push() {
+    local repo=$1 bare=$2 message=$3
+    git -C "$repo" add -A
+    git -C "$repo" commit -q -S -m "$message"
+    git -C "$repo" push -q "$bare" main
+    git -C "$repo" rev-parse HEAD
 }

@@ -131,16 +131,23 @@ impl DriftWatch {
             }
             if self.scope.borrow().is_none() {
                 from = None;
-                tokio::select! {
-                    _ = self.scope.changed() => {}
-                    _ = shutdown.changed() => {}
+                // A closed channel means the loop is gone: nothing more to wake.
+                let open = tokio::select! {
+                    r = self.scope.changed() => r.is_ok(),
+                    r = shutdown.changed() => r.is_ok(),
+                };
+                if !open {
+                    return;
                 }
                 continue;
             }
             let opened = Instant::now();
             let result = tokio::select! {
                 r = self.watch_from(&mut from) => r,
-                _ = shutdown.changed() => continue,
+                r = shutdown.changed() => match r {
+                    Ok(()) => continue,
+                    Err(_) => return,
+                },
             };
             let pause = match result {
                 // The server closed a quiet watch at its timeout: reopen from where it
@@ -168,7 +175,7 @@ impl DriftWatch {
             };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = shutdown.changed() => {}
+                r = shutdown.changed() => if r.is_err() { return },
             }
         }
     }
@@ -312,6 +319,27 @@ mod tests {
         ));
     }
 
+    /// A drift watch on `cluster` with `governed` in scope, whose watches the server
+    /// closes after a second; with the trigger and metrics it reports to. (A scope whose
+    /// sender is gone stays as it was.)
+    async fn watch_on(
+        cluster: &crate::plan::pager::test_cluster::TestCluster,
+        governed: &[&str],
+    ) -> (DriftWatch, Trigger, Arc<Metrics>) {
+        let governed: BTreeSet<String> = governed.iter().map(|n| n.to_string()).collect();
+        let (_, scope_rx) = watch::channel(Some(Arc::new(governed)));
+        let trigger = Trigger::default();
+        let metrics = Arc::new(Metrics::new());
+        let mut drift = DriftWatch::new(
+            cluster.client.clone(),
+            trigger.clone(),
+            scope_rx,
+            metrics.clone(),
+        );
+        drift.timeout_secs = 1;
+        (drift, trigger, metrics)
+    }
+
     /// Against the emulator. Changes made before the watch opens are replayed from the
     /// version it starts at, and a one-second server timeout ends the stream: every event
     /// has then been judged, so the count is exact.
@@ -321,12 +349,7 @@ mod tests {
         use k8s_openapi::api::networking::v1::NetworkPolicy;
         let cluster = start(&["payments", "elsewhere"]).await;
         let client = cluster.client.clone();
-        let governed: BTreeSet<String> = ["payments".to_string()].into();
-        let (_scope_tx, scope_rx) = watch::channel(Some(Arc::new(governed)));
-        let trigger = Trigger::default();
-        let metrics = Arc::new(Metrics::new());
-        let mut drift = DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone());
-        drift.timeout_secs = 1;
+        let (drift, trigger, metrics) = watch_on(&cluster, &["payments"]).await;
         let mut from = Some(current_version(&client).await.unwrap());
 
         create_policies(&client, "elsewhere", &["teams-own"]).await;
@@ -418,12 +441,7 @@ mod tests {
         use crate::plan::pager::test_cluster::start;
         let cluster = start(&["payments"]).await;
         let client = cluster.client.clone();
-        let governed: BTreeSet<String> = ["payments".to_string()].into();
-        let (_scope_tx, scope_rx) = watch::channel(Some(Arc::new(governed)));
-        let trigger = Trigger::default();
-        let metrics = Arc::new(Metrics::new());
-        let mut drift = DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone());
-        drift.timeout_secs = 1;
+        let (drift, trigger, metrics) = watch_on(&cluster, &["payments"]).await;
         let old = current_version(&client).await.unwrap();
         // History moves on without a NetworkPolicy event, and is compacted.
         cluster.emu.create_namespace("later");
