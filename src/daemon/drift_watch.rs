@@ -197,32 +197,57 @@ impl DriftWatch {
         let mut stream = self.client.request_stream(request).await?;
         let mut line = Vec::new();
         while next_line(&mut stream, &mut line).await? {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let event: WatchLine =
-                serde_json::from_slice(&line).map_err(DriftWatchError::Malformed)?;
-            match event.kind.as_str() {
-                "ADDED" | "MODIFIED" | "DELETED" => {
-                    let governed = self.scope.borrow().clone();
-                    if governed.is_some_and(|g| in_scope(&event.object.metadata, &g)) {
+            let governed = self.scope.borrow().clone();
+            match judge(&line, governed.as_deref())? {
+                Seen::Nothing => {}
+                Seen::Change {
+                    version,
+                    wakes_the_loop,
+                } => {
+                    if wakes_the_loop {
                         self.metrics.drift_watch_wakeups.inc();
                         self.trigger.fire();
                     }
+                    if let Some(v) = version {
+                        *from = Some(v);
+                    }
                 }
-                "BOOKMARK" => {}
-                "ERROR" if event.object.code == Some(410) => return Err(DriftWatchError::Expired),
-                _ => {
-                    return Err(DriftWatchError::Status(
-                        event.object.message.unwrap_or(event.kind),
-                    ))
-                }
-            }
-            if let Some(v) = event.object.metadata.resource_version {
-                *from = Some(v);
             }
         }
         Ok(())
+    }
+}
+
+/// What one line of a watch stream says.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    /// A blank line (a keep-alive) or a bookmark.
+    Nothing,
+    /// An object was added, modified or deleted; `version` is where a reopened watch
+    /// goes on from.
+    Change {
+        version: Option<String>,
+        wakes_the_loop: bool,
+    },
+}
+
+/// Read one watch line from the API server (untrusted: malformed input is an error that
+/// ends this watch, never a panic); `governed` is the scope, `None` when there is none.
+fn judge(line: &[u8], governed: Option<&BTreeSet<String>>) -> Result<Seen, DriftWatchError> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Seen::Nothing);
+    }
+    let event: WatchLine = serde_json::from_slice(line).map_err(DriftWatchError::Malformed)?;
+    match event.kind.as_str() {
+        "ADDED" | "MODIFIED" | "DELETED" => Ok(Seen::Change {
+            wakes_the_loop: governed.is_some_and(|g| in_scope(&event.object.metadata, g)),
+            version: event.object.metadata.resource_version,
+        }),
+        "BOOKMARK" => Ok(Seen::Nothing),
+        "ERROR" if event.object.code == Some(410) => Err(DriftWatchError::Expired),
+        _ => Err(DriftWatchError::Status(
+            event.object.message.unwrap_or(event.kind),
+        )),
     }
 }
 
@@ -295,6 +320,71 @@ mod tests {
         assert!(!in_scope(
             &meta("elsewhere", &[(MANAGED_BY_LABEL, "someone-else")]),
             &governed
+        ));
+    }
+
+    #[test]
+    fn watch_lines_are_judged_and_hostile_ones_are_errors_not_panics() {
+        let governed: BTreeSet<String> = ["payments".to_string()].into();
+        let judge_line = |line: &str| judge(line.as_bytes(), Some(&governed));
+        assert_eq!(
+            judge_line(r#"{"type":"MODIFIED","object":{"metadata":{"namespace":"payments","resourceVersion":"42"}}}"#).unwrap(),
+            Seen::Change { version: Some("42".into()), wakes_the_loop: true }
+        );
+        assert_eq!(
+            judge_line(r#"{"type":"DELETED","object":{"metadata":{"namespace":"other","resourceVersion":"43"}}}"#).unwrap(),
+            Seen::Change { version: Some("43".into()), wakes_the_loop: false }
+        );
+        assert_eq!(
+            judge(
+                br#"{"type":"ADDED","object":{"metadata":{"namespace":"payments"}}}"#,
+                None
+            )
+            .unwrap(),
+            Seen::Change {
+                version: None,
+                wakes_the_loop: false
+            },
+            "no scope, no wake-up"
+        );
+        assert_eq!(judge_line("  \r").unwrap(), Seen::Nothing);
+        assert_eq!(
+            judge_line(r#"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}"#)
+                .unwrap(),
+            Seen::Nothing
+        );
+        assert!(matches!(
+            judge_line(
+                r#"{"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old resource version: 1 (5)"}}"#
+            ),
+            Err(DriftWatchError::Expired)
+        ));
+        let forbidden = judge_line(
+            r#"{"type":"ERROR","object":{"kind":"Status","code":403,"message":"forbidden"}}"#,
+        );
+        assert!(matches!(forbidden, Err(DriftWatchError::Status(ref m)) if m == "forbidden"));
+        for hostile in [
+            "not json",
+            "{\"type\":",
+            "[1,2,3]",
+            r#"{"object":{}}"#,
+            r#"{"type":7}"#,
+            r#"{"type":"ADDED","object":{"metadata":{"namespace":["a"]}}}"#,
+            "\u{0}\u{ff}",
+        ] {
+            assert!(
+                matches!(judge_line(hostile), Err(DriftWatchError::Malformed(_))),
+                "{hostile:?}"
+            );
+        }
+        assert!(matches!(
+            judge_line(r#"{"type":"SURPRISE","object":{}}"#),
+            Err(DriftWatchError::Status(ref m)) if m == "SURPRISE"
+        ));
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(matches!(
+            judge_line(&deep),
+            Err(DriftWatchError::Malformed(_))
         ));
     }
 
