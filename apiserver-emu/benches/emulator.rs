@@ -1,11 +1,13 @@
 //! Throughput of the emulator over loopback, so sync benchmarks know it is not their
-//! bottleneck: creates per second over one keep-alive connection, and the time to list
-//! 10,000 NetworkPolicies.
+//! bottleneck: creates per second over one keep-alive connection (each create waits for
+//! the last: latency-bound, as kubectl is) and over eight at once (throughput, as a sync's
+//! bounded concurrent writes use it), and the time to list 10,000 NetworkPolicies.
 //!
 //! cargo bench -p apiserver-emu --bench emulator
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use apiserver_emu::{EmuConfig, Emulator};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -94,7 +96,38 @@ fn bench(c: &mut Criterion) {
             assert_eq!(status, 201);
         })
     });
+    // Eight connections at once, each on its own thread.
+    const CONNECTIONS: usize = 8;
+    const PER_CONNECTION: usize = 64;
+    let mut conns: Vec<Connection> = (0..CONNECTIONS)
+        .map(|_| Connection::open(&emu.url()))
+        .collect();
+    group.throughput(Throughput::Elements((CONNECTIONS * PER_CONNECTION) as u64));
+    group.bench_function("networkpolicy_8_connections", |b| {
+        b.iter_custom(|iters| {
+            let mut took = Duration::ZERO;
+            for _ in 0..iters {
+                let first = next + 1;
+                next += CONNECTIONS * PER_CONNECTION;
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for (c, conn) in conns.iter_mut().enumerate() {
+                        s.spawn(move || {
+                            for i in 0..PER_CONNECTION {
+                                let name = first + c * PER_CONNECTION + i;
+                                let (status, _) = conn.send("POST", path, &policy(name));
+                                assert_eq!(status, 201);
+                            }
+                        });
+                    }
+                });
+                took += start.elapsed();
+            }
+            took
+        })
+    });
     group.finish();
+    drop(conns);
     drop(conn);
     drop(emu);
 
