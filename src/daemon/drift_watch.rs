@@ -14,7 +14,9 @@
 use super::metrics::Metrics;
 use super::trigger::Trigger;
 use crate::bundle::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::plan::pager::{fetch_page, PageError};
 use futures::{AsyncBufRead, AsyncBufReadExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::api::{ListParams, WatchParams};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +45,8 @@ pub type DriftScope = Option<Arc<BTreeSet<String>>>;
 pub enum DriftWatchError {
     #[error(transparent)]
     Request(#[from] kube::Error),
+    #[error("reading the collection's current version")]
+    Page(#[source] PageError),
     #[error("reading the watch stream")]
     Read(#[source] std::io::Error),
     #[error("a watch event longer than {limit} bytes; refusing to buffer it")]
@@ -251,11 +255,22 @@ fn judge(line: &[u8], governed: Option<&BTreeSet<String>>) -> Result<Seen, Drift
     }
 }
 
-/// The collection's resourceVersion now: a watch from it sees only later changes.
+/// The collection's resourceVersion now: a watch from it sees only later changes. Read
+/// as a one-item page under the same byte cap as a watch event.
 async fn current_version(client: &kube::Client) -> Result<String, DriftWatchError> {
-    let api: kube::Api<k8s_openapi::api::networking::v1::NetworkPolicy> =
-        kube::Api::all(client.clone());
-    let list = api.list_metadata(&ListParams::default().limit(1)).await?;
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        #[serde(default)]
+        metadata: ListMeta,
+    }
+    let list: VersionOnly = fetch_page(
+        client,
+        NETWORK_POLICIES_PATH,
+        &ListParams::default().limit(1),
+        MAX_EVENT_BYTES,
+    )
+    .await
+    .map_err(DriftWatchError::Page)?;
     list.metadata
         .resource_version
         .ok_or_else(|| DriftWatchError::Status("a list without a resourceVersion".into()))

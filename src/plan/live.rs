@@ -1,7 +1,7 @@
 //! The live set (DESIGN §3.2): what the cluster holds, reduced to what the plan compares.
 //! Building it from objects is pure; [`read_live`] fetches those objects.
 
-use super::pager::{ListPage, PageError, PageLimits, Paged, Pager};
+use super::pager::{ListPage, PageError, PageLimits, Pager};
 use super::ObjectKey;
 use crate::bundle::{ANNOTATION_PREFIX, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::Namespace;
@@ -372,34 +372,24 @@ async fn read_live_paged(
 ) -> Result<LiveSet, LiveError> {
     // Hashing a page runs on the blocking pool while the next page is fetched and parsed.
     let governed_shared = std::sync::Arc::new(governed.clone());
-    let mut reductions = Vec::new();
-    let mut pages = Pager::new(client, NETWORK_POLICIES_PATH, limits);
-    while let Some(paged) = pages
-        .next::<listed::Page>()
-        .await
-        .map_err(LiveError::ListPolicies)?
-    {
-        let page = match paged {
-            Paged::Page(page) => page,
-            Paged::Restarted => {
-                reductions.clear();
-                continue;
-            }
-        };
-        let governed = governed_shared.clone();
-        let hashes = hashes.cloned();
-        reductions.push(tokio::task::spawn_blocking(move || {
-            let mut kept = Vec::with_capacity(page.items.len());
-            for item in page.items {
-                if let Some(p) = item.into_live(hashes.as_deref())? {
-                    if p.managed || governed.contains(&p.key.namespace) {
-                        kept.push(p);
+    let reductions = Pager::new(client, NETWORK_POLICIES_PATH, limits)
+        .fold(Vec::new(), Vec::clear, |reductions, page: listed::Page| {
+            let governed = governed_shared.clone();
+            let hashes = hashes.cloned();
+            reductions.push(tokio::task::spawn_blocking(move || {
+                let mut kept = Vec::with_capacity(page.items.len());
+                for item in page.items {
+                    if let Some(p) = item.into_live(hashes.as_deref())? {
+                        if p.managed || governed.contains(&p.key.namespace) {
+                            kept.push(p);
+                        }
                     }
                 }
-            }
-            Ok::<_, serde_json::Error>(kept)
-        }));
-    }
+                Ok::<_, serde_json::Error>(kept)
+            }));
+        })
+        .await
+        .map_err(LiveError::ListPolicies)?;
     let mut policies = BTreeMap::new();
     for reduction in reductions {
         let reduced = match reduction.await {
@@ -413,29 +403,25 @@ async fn read_live_paged(
     if let Some(h) = hashes {
         h.finish_read();
     }
-    let mut namespaces = BTreeMap::new();
-    let mut pages = Pager::new(client, NAMESPACES_PATH, limits);
-    while let Some(paged) = pages
-        .next::<kube::core::ObjectList<Namespace>>()
+    let namespaces = Pager::new(client, NAMESPACES_PATH, limits)
+        .fold(
+            BTreeMap::new(),
+            BTreeMap::clear,
+            |namespaces, page: kube::core::ObjectList<Namespace>| {
+                namespaces.extend(page.items.into_iter().filter_map(|ns| {
+                    let phase = match ns.status.as_ref().and_then(|s| s.phase.as_deref()) {
+                        Some("Terminating") => NamespacePhase::Terminating,
+                        _ if ns.metadata.deletion_timestamp.is_some() => {
+                            NamespacePhase::Terminating
+                        }
+                        _ => NamespacePhase::Active,
+                    };
+                    Some((ns.metadata.name?, phase))
+                }))
+            },
+        )
         .await
-        .map_err(LiveError::ListNamespaces)?
-    {
-        let page = match paged {
-            Paged::Page(page) => page,
-            Paged::Restarted => {
-                namespaces.clear();
-                continue;
-            }
-        };
-        namespaces.extend(page.items.into_iter().filter_map(|ns| {
-            let phase = match ns.status.as_ref().and_then(|s| s.phase.as_deref()) {
-                Some("Terminating") => NamespacePhase::Terminating,
-                _ if ns.metadata.deletion_timestamp.is_some() => NamespacePhase::Terminating,
-                _ => NamespacePhase::Active,
-            };
-            Some((ns.metadata.name?, phase))
-        }));
-    }
+        .map_err(LiveError::ListNamespaces)?;
     Ok(LiveSet {
         policies,
         namespaces: Some(namespaces),

@@ -97,6 +97,23 @@ impl<'a> Pager<'a> {
         }
     }
 
+    /// Every page folded into `acc` by `add`. When the list starts over, `reset` empties
+    /// `acc` first, so it never holds pages of two revisions.
+    pub(crate) async fn fold<P: ListPage, A>(
+        mut self,
+        mut acc: A,
+        reset: impl Fn(&mut A),
+        mut add: impl FnMut(&mut A, P),
+    ) -> Result<A, PageError> {
+        while let Some(paged) = self.next::<P>().await? {
+            match paged {
+                Paged::Page(page) => add(&mut acc, page),
+                Paged::Restarted => reset(&mut acc),
+            }
+        }
+        Ok(acc)
+    }
+
     /// The next page, a restart, or `None` after the last page.
     pub(crate) async fn next<P: ListPage>(&mut self) -> Result<Option<Paged<P>>, PageError> {
         if self.done {
@@ -137,7 +154,7 @@ impl<'a> Pager<'a> {
 }
 
 /// One page of the list at `path`, its body read up to `limit` bytes.
-async fn fetch_page<T: serde::de::DeserializeOwned>(
+pub(crate) async fn fetch_page<T: serde::de::DeserializeOwned>(
     client: &kube::Client,
     path: &str,
     params: &ListParams,

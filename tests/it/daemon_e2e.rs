@@ -99,6 +99,16 @@ fn the_same_with_cycles_in_child_processes() {
     daemon_scenario("process");
 }
 
+/// `kubectl delete` of a policy, as a person would.
+fn delete_by_hand(cluster: &Cluster, namespace: &str, name: &str) {
+    let out = cluster.kubectl(&["delete", "networkpolicy", name, "-n", namespace], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn daemon_scenario(isolation: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = PolicyRepo::new();
@@ -206,15 +216,7 @@ fn daemon_scenario(isolation: &str) {
     .is_some());
 
     // Drift: a hand deletion is put back on the next cycle, and an event says so.
-    let out = cluster.kubectl(
-        &["delete", "networkpolicy", "allow-web", "-n", "payments"],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    delete_by_hand(&cluster, "payments", "allow-web");
     assert_eq!(hook(port), 202);
     assert!(
         wait_for(Duration::from_secs(20), || cluster
@@ -247,15 +249,7 @@ fn daemon_scenario(isolation: &str) {
 
     // The drift watch: a hand deletion with no webhook is put back at once, though the
     // interval is an hour.
-    let out = cluster.kubectl(
-        &["delete", "networkpolicy", "allow-api", "-n", "payments"],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    delete_by_hand(&cluster, "payments", "allow-api");
     assert!(
         wait_for(Duration::from_secs(20), || cluster
             .policy("payments", "allow-api")
@@ -271,10 +265,12 @@ fn daemon_scenario(isolation: &str) {
     });
     let metrics = http(port, "GET", "/metrics", &[], b"").1;
     assert!(counted.is_some(), "{metrics}");
-    assert!(
-        !metrics.contains("netpol_sync_drift_watch_wakeups_total 0"),
-        "{metrics}"
-    );
+    let wakeups: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("netpol_sync_drift_watch_wakeups_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no drift watch metric: {metrics}"));
+    assert!(wakeups >= 1.0, "the watch woke the loop: {metrics}");
 
     // Force-push back to the first revision: refused, the cluster keeps the second.
     push(&first);

@@ -590,15 +590,28 @@ fn control_surface_over_http() {
     );
 }
 
+/// Create NetworkPolicy `name` in `ns`; its resourceVersion.
+fn create_policy_version(url: &str, ns: &str, name: &str) -> String {
+    let created = post_json(url, &netpol_path(ns), &netpol(ns, name, json!({}))).json();
+    created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The events of a watch response body, one JSON object per line.
+fn watch_events(body: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn watch_streams_changes_after_a_resource_version() {
     let emu = emulator(&["a"]);
     let url = emu.url();
-    let created = post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).json();
-    let rv = created["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rv = create_policy_version(&url, "a", "p");
     assert_eq!(
         request(
             &url,
@@ -618,10 +631,7 @@ fn watch_streams_changes_after_a_resource_version() {
         ),
     );
     assert_eq!(r.status, 200);
-    let events: Vec<Value> = String::from_utf8_lossy(&r.body)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = watch_events(&r.body);
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["type"], "DELETED");
     assert_eq!(events[0]["object"]["kind"], "NetworkPolicy");
@@ -676,11 +686,7 @@ fn a_continue_token_from_before_a_compaction_is_410_expired_with_a_resuming_toke
 fn a_watch_from_before_a_compaction_is_one_410_error_event_then_the_end() {
     let emu = emulator(&["a"]);
     let url = emu.url();
-    let created = post_json(&url, &netpol_path("a"), &netpol("a", "p", json!({}))).json();
-    let rv = created["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rv = create_policy_version(&url, "a", "p");
     let r = post_json(&url, &netpol_path("a"), &netpol("a", "q", json!({})));
     assert_eq!(r.status, 201);
     emu.compact();
@@ -690,10 +696,7 @@ fn a_watch_from_before_a_compaction_is_one_410_error_event_then_the_end() {
         &format!("{}?watch=1&resourceVersion={rv}", netpol_path("a")),
     );
     assert_eq!(r.status, 200);
-    let events: Vec<Value> = String::from_utf8_lossy(&r.body)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = watch_events(&r.body);
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["type"], "ERROR");
     let status = &events[0]["object"];
