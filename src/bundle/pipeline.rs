@@ -2,6 +2,12 @@
 //! repository handle is not shared across threads) while worker threads parse the files
 //! already pinned. A load then costs about max(read, parse / cores) instead of their sum,
 //! and each file's bytes are freed once parsed instead of all being held until the end.
+//!
+//! The threads live for one load, so this is a small scoped pool rather than rayon's. A
+//! pool that outlives the load keeps what its threads freed in their allocator heaps:
+//! with the loader on rayon's global pool, `scripts/bench-daemon.sh` measured the daemon
+//! at rest at 59 MiB instead of 54 MiB (42 instead of 37 anonymous), against a 64 MiB
+//! budget, and a `mi_collect` broadcast to the pool's threads did not give it back.
 
 use std::sync::mpsc;
 use std::sync::{Mutex, PoisonError};
@@ -138,6 +144,28 @@ mod tests {
         );
         assert_eq!(produced, Err("stopped at 40"));
         assert_eq!(out, (0..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_panic_in_a_worker_is_raised_on_the_calling_thread() {
+        let raised = std::panic::catch_unwind(|| {
+            produce_and_work(
+                2,
+                |send| {
+                    for i in 0..100u32 {
+                        send(i);
+                    }
+                    Ok::<(), ()>(())
+                },
+                |i| assert_ne!(i, 57, "item 57 is poison"),
+            )
+        });
+        let payload = raised.expect_err("the worker's panic reaches the caller");
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(message.contains("item 57 is poison"), "{message}");
     }
 
     #[test]
