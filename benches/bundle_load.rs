@@ -27,7 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     // As the netpol-sync binary does.
-    netpol_sync::memory::purge_freed_pages_at_once();
+    netpol_sync::memory::purge_freed_pages(netpol_sync::memory::PurgeDelay::Soon);
     netpol_sync::memory::no_transparent_huge_pages();
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -350,6 +350,17 @@ fn load(dir: &Path) {
         best_cpu,
         first_peak as f64 / 1024.0,
         peak_rss_kib() as f64 / 1024.0
+    );
+    let each = |v: Vec<String>| v.join(" ");
+    println!(
+        "  each run: wall {} s; CPU {} s",
+        each(
+            times
+                .iter()
+                .map(|t| format!("{:.3}", t.as_secs_f64()))
+                .collect()
+        ),
+        each(cpu.iter().map(|c| format!("{c:.2}")).collect())
     );
 }
 

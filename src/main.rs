@@ -7,7 +7,6 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    netpol_sync::memory::purge_freed_pages_at_once();
     netpol_sync::memory::no_transparent_huge_pages();
     netpol_sync::cli::run(netpol_sync::cli::Cli::parse())
 }

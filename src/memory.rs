@@ -15,17 +15,41 @@ pub fn release_unused() {
 /// libmimalloc-sys does not name): how long freed pages are kept before being returned.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Return freed pages to the system at once instead of after mimalloc v3's default 1 s.
-/// A sync's memory is a few large waves (the bundles, the plan, pages of live objects):
-/// purging between them keeps the peak near the largest wave instead of their sum.
-/// `MIMALLOC_PURGE_DELAY` in the environment still wins, for experiments.
-pub fn purge_freed_pages_at_once() {
+/// How soon freed pages go back to the system, chosen by how long the process lives.
+/// mimalloc's default is 1 s. A sync's memory is a few large waves (the bundles, the
+/// plan, pages of live objects): purging between them keeps the peak near the largest
+/// wave instead of their sum. `MIMALLOC_PURGE_DELAY` in the environment still wins, for
+/// experiments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeDelay {
+    /// For `run`. mimalloc purges lazily, on a later allocation or free by the thread that
+    /// freed, and the daemon's async workers sit idle between cycles: with any delay,
+    /// what they freed at the end of a cycle stayed resident through the interval
+    /// (`scripts/bench-daemon.sh`: 65 MiB at rest with 10 ms, 54 MiB at once; budget 64).
+    AtOnce,
+    /// For one-shot commands, whose rest is their exit. Purging at once made a load of
+    /// 10,000 policies fault its pages back in 37,000 times, 0.1 s of kernel time per
+    /// load; 10 ms keeps pages reused within a wave: 6,000 faults and 0.02 s
+    /// (`bundle_load load` under `/usr/bin/time`, see scripts/bench-bundle.sh).
+    Soon,
+}
+
+impl PurgeDelay {
+    fn millis(self) -> libc::c_long {
+        match self {
+            PurgeDelay::AtOnce => 0,
+            PurgeDelay::Soon => 10,
+        }
+    }
+}
+
+pub fn purge_freed_pages(delay: PurgeDelay) {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;
     }
     // SAFETY: setting an option is a plain store into mimalloc's option table, valid at
     // any time from any thread.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay.millis()) }
 }
 
 /// Transparent huge pages off for this process. mimalloc asks for huge pages on its
@@ -68,7 +92,10 @@ mod tests {
         // SAFETY: reading and writing an option, as above.
         let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
         assert_eq!(default, 1000);
-        purge_freed_pages_at_once();
+        purge_freed_pages(PurgeDelay::Soon);
+        let now = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(now, 10);
+        purge_freed_pages(PurgeDelay::AtOnce);
         let now = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
         assert_eq!(now, 0);
     }

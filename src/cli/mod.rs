@@ -16,6 +16,7 @@ use crate::outcome::Outcome;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> ExitCode {
+    crate::memory::purge_freed_pages(purge_delay_for(&cli.command));
     let (outcome, output) = match cli.command {
         Command::Verify(a) => {
             let output = a.output.output;
@@ -32,6 +33,15 @@ pub fn run(cli: Cli) -> ExitCode {
     outcome.verdict.exit_code()
 }
 
+/// The daemon lives on and must give memory back at rest; every other command's rest
+/// is its exit (see [`crate::memory::PurgeDelay`]).
+fn purge_delay_for(command: &Command) -> crate::memory::PurgeDelay {
+    match command {
+        Command::Run(_) => crate::memory::PurgeDelay::AtOnce,
+        _ => crate::memory::PurgeDelay::Soon,
+    }
+}
+
 /// One JSON object on stdout, or a screen of text (errors and rejections on stderr so
 /// that scripts piping stdout see only results).
 pub fn emit(outcome: &Outcome, output: OutputFormat) {
@@ -43,6 +53,51 @@ pub fn emit(outcome: &Outcome, output: OutputFormat) {
                 Verdict::Rejected | Verdict::Error => eprint!("{}", outcome.to_text()),
                 _ => print!("{}", outcome.to_text()),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::PurgeDelay;
+    use clap::Parser;
+
+    fn command(args: &[&str]) -> Command {
+        Cli::try_parse_from(args)
+            .expect("a valid command line")
+            .command
+    }
+
+    #[test]
+    fn only_the_daemon_gives_memory_back_at_once() {
+        let daemon = ["netpol-sync", "run", "--repo", "r", "--trust-anchor", "a"];
+        assert_eq!(purge_delay_for(&command(&daemon)), PurgeDelay::AtOnce);
+        for one_shot in [
+            &[
+                "netpol-sync",
+                "sync",
+                "--once",
+                "--repo",
+                "r",
+                "--trust-anchor",
+                "a",
+            ][..],
+            &[
+                "netpol-sync",
+                "verify",
+                "--repo",
+                "r",
+                "--trust-anchor",
+                "a",
+            ][..],
+            &["netpol-sync", "demo"][..],
+        ] {
+            assert_eq!(
+                purge_delay_for(&command(one_shot)),
+                PurgeDelay::Soon,
+                "{one_shot:?}"
+            );
         }
     }
 }
