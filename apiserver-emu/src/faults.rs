@@ -57,6 +57,48 @@ pub struct FaultRule {
     pub seed: Option<u64>,
 }
 
+impl FaultRule {
+    /// A rule for every request, of any method, whose path matches `path_pattern`, every
+    /// time; narrow it with the methods below.
+    pub fn new(path_pattern: impl Into<String>, action: FaultAction) -> FaultRule {
+        FaultRule {
+            method: None,
+            path_pattern: path_pattern.into(),
+            query_param: None,
+            action,
+            times: None,
+            probability: None,
+            seed: None,
+        }
+    }
+
+    /// Only requests of this HTTP method.
+    pub fn method(mut self, method: impl Into<String>) -> FaultRule {
+        self.method = Some(method.into());
+        self
+    }
+
+    /// Only requests whose query carries this parameter with a value.
+    pub fn query_param(mut self, name: impl Into<String>) -> FaultRule {
+        self.query_param = Some(name.into());
+        self
+    }
+
+    /// Only the next `n` matching requests.
+    pub fn times(mut self, n: u32) -> FaultRule {
+        self.times = Some(n);
+        self
+    }
+
+    /// Each matching request with probability `p`, drawn from a generator seeded with
+    /// `seed` (the same requests on every run).
+    pub fn probability(mut self, p: f64, seed: u64) -> FaultRule {
+        self.probability = Some(p);
+        self.seed = Some(seed);
+        self
+    }
+}
+
 mod millis {
     use std::time::Duration;
 
@@ -244,15 +286,7 @@ mod tests {
 
     #[test]
     fn actions_round_trip_through_json() {
-        let r = FaultRule {
-            method: None,
-            path_pattern: "*".into(),
-            query_param: None,
-            action: FaultAction::Latency(Duration::from_millis(250)),
-            times: Some(1),
-            probability: None,
-            seed: None,
-        };
+        let r = FaultRule::new("*", FaultAction::Latency(Duration::from_millis(250))).times(1);
         let text = serde_json::to_string(&r).unwrap();
         assert!(
             text.contains(r#""action":{"type":"latency","value":250}"#),

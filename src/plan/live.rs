@@ -512,15 +512,15 @@ mod tests {
             .await;
         // The first continue request waits long enough for `a` (on the first page) to be
         // deleted and history compacted before the server looks at its token.
-        cluster.emu.inject(FaultRule {
-            method: Some("GET".into()),
-            path_pattern: "/apis/networking.k8s.io/v1/networkpolicies".into(),
-            query_param: Some("continue".into()),
-            action: FaultAction::Latency(std::time::Duration::from_secs(3)),
-            times: Some(1),
-            probability: None,
-            seed: None,
-        });
+        cluster.emu.inject(
+            FaultRule::new(
+                "/apis/networking.k8s.io/v1/networkpolicies",
+                FaultAction::Latency(std::time::Duration::from_secs(3)),
+            )
+            .method("GET")
+            .query_param("continue")
+            .times(1),
+        );
         let governed: BTreeSet<String> = ["payments".to_string()].into();
         let limits = PageLimits {
             items: 1,

@@ -289,15 +289,11 @@ mod tests {
     async fn a_list_expired_again_and_again_gives_up_after_its_restarts() {
         let cluster = start(&["payments"]).await;
         create_policies(&cluster.client, "payments", &["a", "b"]).await;
-        cluster.emu.inject(FaultRule {
-            method: Some("GET".into()),
-            path_pattern: PATH.into(),
-            query_param: Some("continue".into()),
-            action: FaultAction::Expired,
-            times: None,
-            probability: None,
-            seed: None,
-        });
+        cluster.emu.inject(
+            FaultRule::new(PATH, FaultAction::Expired)
+                .method("GET")
+                .query_param("continue"),
+        );
         let mut pages = Pager::new(&cluster.client, PATH, one_per_page());
         let mut restarts = 0;
         let err = loop {
@@ -320,15 +316,11 @@ mod tests {
     #[tokio::test]
     async fn an_expired_first_page_is_an_error_not_a_restart() {
         let cluster = start(&["payments"]).await;
-        cluster.emu.inject(FaultRule {
-            method: Some("GET".into()),
-            path_pattern: PATH.into(),
-            query_param: None,
-            action: FaultAction::Expired,
-            times: Some(1),
-            probability: None,
-            seed: None,
-        });
+        cluster.emu.inject(
+            FaultRule::new(PATH, FaultAction::Expired)
+                .method("GET")
+                .times(1),
+        );
         let mut pages = Pager::new(&cluster.client, PATH, one_per_page());
         let err = pages
             .next::<kube::core::ObjectList<NetworkPolicy>>()

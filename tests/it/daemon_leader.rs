@@ -141,15 +141,7 @@ async fn a_leader_that_cannot_renew_steps_down_before_the_lease_expires() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The API server starts failing every lease write.
-    emu.inject(FaultRule {
-        method: Some("PUT".into()),
-        path_pattern: "/leases/".into(),
-        query_param: None,
-        action: FaultAction::Status(503),
-        times: None,
-        probability: None,
-        seed: None,
-    });
+    emu.inject(FaultRule::new("/leases/", FaultAction::Status(503)).method("PUT"));
     let cut = SystemTime::now();
     let mut stepped_down = None;
     let waited = Instant::now();

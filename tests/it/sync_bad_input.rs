@@ -137,15 +137,13 @@ fn forbidden_by_rbac_names_what_was_forbidden_and_nothing_is_written() {
     let cluster = Cluster::start(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
-    cluster.emu.inject(FaultRule {
-        method: Some("GET".into()),
-        path_pattern: "/apis/networking.k8s.io/v1/networkpolicies".into(),
-        query_param: None,
-        action: FaultAction::Status(403),
-        times: None,
-        probability: None,
-        seed: None,
-    });
+    cluster.emu.inject(
+        FaultRule::new(
+            "/apis/networking.k8s.io/v1/networkpolicies",
+            FaultAction::Status(403),
+        )
+        .method("GET"),
+    );
     let requests = cluster.request_count();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2, "{}", run.json);

@@ -73,15 +73,10 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
     assert_eq!(start, expected_hashes(std::slice::from_ref(&old)));
     let from = cluster.history_len();
 
-    let latency = FaultRule {
-        method: None,
-        path_pattern: "/apis/networking.k8s.io/v1/namespaces/*/networkpolicies*".into(),
-        query_param: None,
-        action: FaultAction::Latency(Duration::from_millis(150)),
-        times: None,
-        probability: None,
-        seed: None,
-    };
+    let latency = FaultRule::new(
+        "/apis/networking.k8s.io/v1/namespaces/*/networkpolicies*",
+        FaultAction::Latency(Duration::from_millis(150)),
+    );
     cluster.emu.inject(latency);
 
     // Kill after 1, 3 and 5 real writes have reached the server (polling with a deadline).

@@ -296,15 +296,14 @@ fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_plann
 
     // Hold the first PUT (the dry-run replace of frontend/web) long enough to edit the
     // object by hand in between: the replace then carries a stale resourceVersion.
-    cluster.emu.inject(FaultRule {
-        method: Some("PUT".into()),
-        path_pattern: "/namespaces/frontend/networkpolicies/web".into(),
-        query_param: None,
-        action: FaultAction::Latency(std::time::Duration::from_millis(1500)),
-        times: Some(1),
-        probability: None,
-        seed: None,
-    });
+    cluster.emu.inject(
+        FaultRule::new(
+            "/namespaces/frontend/networkpolicies/web",
+            FaultAction::Latency(std::time::Duration::from_millis(1500)),
+        )
+        .method("PUT")
+        .times(1),
+    );
     let start = in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]);
     let from = cluster.history_len();
     let requests = cluster.request_count();
@@ -595,20 +594,14 @@ fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_fa
 
     // The dry-run create passes (first rule, once); every real create then fails with 500.
     let path = "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies";
-    for (action, times) in [
-        (FaultAction::Latency(std::time::Duration::ZERO), Some(1)),
-        (FaultAction::Status(500), None),
-    ] {
-        cluster.emu.inject(FaultRule {
-            method: Some("POST".into()),
-            path_pattern: path.into(),
-            query_param: None,
-            action,
-            times,
-            probability: None,
-            seed: None,
-        });
-    }
+    cluster.emu.inject(
+        FaultRule::new(path, FaultAction::Latency(std::time::Duration::ZERO))
+            .method("POST")
+            .times(1),
+    );
+    cluster
+        .emu
+        .inject(FaultRule::new(path, FaultAction::Status(500)).method("POST"));
     let start = in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]);
     let from = cluster.history_len();
     let run = sync(&repo, &cluster, &[]);
@@ -644,15 +637,13 @@ fn dry_run_refusal_rejects_the_revision_with_nothing_changed_and_the_object_name
     let cluster = Cluster::start(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
-    cluster.emu.inject(FaultRule {
-        method: Some("POST".into()),
-        path_pattern: "/namespaces/payments/networkpolicies".into(),
-        query_param: None,
-        action: FaultAction::Status(403),
-        times: None,
-        probability: None,
-        seed: None,
-    });
+    cluster.emu.inject(
+        FaultRule::new(
+            "/namespaces/payments/networkpolicies",
+            FaultAction::Status(403),
+        )
+        .method("POST"),
+    );
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2, "{}", run.json);
     assert_eq!(run.json["reason"], "apply-rejected");
@@ -676,26 +667,21 @@ fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
     let cluster = Cluster::start(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
-    cluster.emu.inject(FaultRule {
-        method: Some("POST".into()),
-        path_pattern: "/networkpolicies".into(),
-        query_param: None,
-        action: FaultAction::TooManyRequests {
-            retry_after_secs: 1,
-        },
-        times: Some(2),
-        probability: None,
-        seed: None,
-    });
-    cluster.emu.inject(FaultRule {
-        method: Some("POST".into()),
-        path_pattern: "/networkpolicies".into(),
-        query_param: None,
-        action: FaultAction::Status(503),
-        times: Some(2),
-        probability: None,
-        seed: None,
-    });
+    cluster.emu.inject(
+        FaultRule::new(
+            "/networkpolicies",
+            FaultAction::TooManyRequests {
+                retry_after_secs: 1,
+            },
+        )
+        .method("POST")
+        .times(2),
+    );
+    cluster.emu.inject(
+        FaultRule::new("/networkpolicies", FaultAction::Status(503))
+            .method("POST")
+            .times(2),
+    );
     let run = checked_sync(&repo, &cluster, &[shop_v1()], &["frontend", "payments"]);
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
     assert_eq!(

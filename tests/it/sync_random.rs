@@ -41,15 +41,9 @@ fn random_fault(rng: &mut StdRng, seed: u64) -> FaultRule {
         3 => FaultAction::DropConnection,
         _ => FaultAction::Latency(Duration::from_millis(rng.random_range(0..80))),
     };
-    FaultRule {
-        method: Some(["POST", "PUT", "DELETE"][rng.random_range(0..3)].into()),
-        path_pattern: "/networkpolicies".into(),
-        query_param: None,
-        action,
-        times: None,
-        probability: Some(rng.random_range(0.1..0.6)),
-        seed: Some(seed),
-    }
+    FaultRule::new("/networkpolicies", action)
+        .method(["POST", "PUT", "DELETE"][rng.random_range(0..3)])
+        .probability(rng.random_range(0.1..0.6), seed)
 }
 
 #[test]

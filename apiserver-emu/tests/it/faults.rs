@@ -16,27 +16,15 @@ fn emulator() -> Emulator {
     .unwrap()
 }
 
-fn rule(method: Option<&str>, pattern: &str, action: FaultAction) -> FaultRule {
-    FaultRule {
-        method: method.map(str::to_string),
-        path_pattern: pattern.into(),
-        query_param: None,
-        action,
-        times: None,
-        probability: None,
-        seed: None,
-    }
-}
-
 #[test]
 fn seeded_probabilistic_faults_hit_the_same_requests_on_every_run() {
     let run = || {
         let emu = emulator();
-        emu.inject(FaultRule {
-            probability: Some(0.4),
-            seed: Some(42),
-            ..rule(Some("GET"), "/api/v1/namespaces*", FaultAction::Status(503))
-        });
+        emu.inject(
+            FaultRule::new("/api/v1/namespaces*", FaultAction::Status(503))
+                .method("GET")
+                .probability(0.4, 42),
+        );
         (0..40)
             .map(|_| get(&emu.url(), "/api/v1/namespaces").status)
             .collect::<Vec<u16>>()
@@ -51,10 +39,11 @@ fn seeded_probabilistic_faults_hit_the_same_requests_on_every_run() {
 #[test]
 fn next_n_matching_requests_fail_then_the_rule_expires() {
     let emu = emulator();
-    emu.inject(FaultRule {
-        times: Some(2),
-        ..rule(Some("POST"), "networkpolicies", FaultAction::Status(500))
-    });
+    emu.inject(
+        FaultRule::new("networkpolicies", FaultAction::Status(500))
+            .method("POST")
+            .times(2),
+    );
     let statuses: Vec<u16> = (0..3)
         .map(|i| {
             post_json(
@@ -75,16 +64,15 @@ fn next_n_matching_requests_fail_then_the_rule_expires() {
 #[test]
 fn too_many_requests_carries_retry_after() {
     let emu = emulator();
-    emu.inject(FaultRule {
-        times: Some(1),
-        ..rule(
-            None,
+    emu.inject(
+        FaultRule::new(
             "/apis/*",
             FaultAction::TooManyRequests {
                 retry_after_secs: 3,
             },
         )
-    });
+        .times(1),
+    );
     let r = get(&emu.url(), &netpol_path("a"));
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("3"));
@@ -95,10 +83,11 @@ fn too_many_requests_carries_retry_after() {
 fn injected_conflict_names_the_object() {
     let emu = emulator();
     post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p", json!({})));
-    emu.inject(FaultRule {
-        times: Some(1),
-        ..rule(Some("PUT"), "*/networkpolicies/p", FaultAction::Conflict)
-    });
+    emu.inject(
+        FaultRule::new("*/networkpolicies/p", FaultAction::Conflict)
+            .method("PUT")
+            .times(1),
+    );
     let r = put_json(
         &emu.url(),
         &format!("{}/p", netpol_path("a")),
@@ -119,10 +108,11 @@ fn injected_conflict_names_the_object() {
 #[test]
 fn dropped_connection_loses_the_response_but_not_the_write() {
     let emu = emulator();
-    emu.inject(FaultRule {
-        times: Some(1),
-        ..rule(Some("POST"), "networkpolicies", FaultAction::DropConnection)
-    });
+    emu.inject(
+        FaultRule::new("networkpolicies", FaultAction::DropConnection)
+            .method("POST")
+            .times(1),
+    );
     let r = post_json(&emu.url(), &netpol_path("a"), &netpol("a", "p", json!({})));
     let declared: usize = r.header("content-length").unwrap().parse().unwrap();
     assert!(
@@ -140,14 +130,11 @@ fn dropped_connection_loses_the_response_but_not_the_write() {
 #[test]
 fn latency_delays_then_serves() {
     let emu = emulator();
-    emu.inject(FaultRule {
-        times: Some(1),
-        ..rule(
-            Some("GET"),
-            "/version",
-            FaultAction::Latency(Duration::from_millis(300)),
-        )
-    });
+    emu.inject(
+        FaultRule::new("/version", FaultAction::Latency(Duration::from_millis(300)))
+            .method("GET")
+            .times(1),
+    );
     let t = Instant::now();
     assert_eq!(get(&emu.url(), "/version").status, 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
@@ -159,7 +146,7 @@ fn latency_delays_then_serves() {
 #[test]
 fn clear_faults_removes_every_rule() {
     let emu = emulator();
-    emu.inject(rule(None, "*", FaultAction::Status(503)));
+    emu.inject(FaultRule::new("*", FaultAction::Status(503)));
     assert_eq!(get(&emu.url(), "/version").status, 503);
     emu.clear_faults();
     assert_eq!(get(&emu.url(), "/version").status, 200);
