@@ -86,8 +86,11 @@ hook() {
     curl -s -o /dev/null -X POST -H "X-Hub-Signature-256: sha256=$sig" --data "$body" "http://127.0.0.1:$HTTP_PORT/hooks/git"
 }
 
+metric() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+
 # --- webhook-to-enforced latency for a one-policy change -------------------------------
 lat=()
+cycles0=$(metric netpol_sync_cycle_duration_seconds_count)
 for s in $(seq 1 "$SAMPLES"); do
     policy bench-0 p0 $((9000 + s)) > "$REPO/bundles/bench/bench-0/p0.yaml"
     REV=$(seal_and_commit "bench: change $s")
@@ -97,9 +100,10 @@ done
 sorted=$(printf '%s\n' "${lat[@]}" | sort -n)
 p50=$(echo "$sorted" | sed -n "$(( (SAMPLES + 1) / 2 ))p")
 echo "webhook-to-enforced (one policy of $POLICIES): p50 ${p50} ms, max $(echo "$sorted" | tail -1) ms, samples: ${lat[*]}"
+# A cycle's own writes come back through the drift watch; recognised, they start no cycle.
+echo "cycles for those $SAMPLES changes: $(( $(metric netpol_sync_cycle_duration_seconds_count) - cycles0 )); drift-watch changes recognised as the daemon's own so far: $(metric netpol_sync_drift_watch_own_changes_total)"
 
 # --- no-change poll cycles: trigger N cycles on an unchanged branch ----------------------
-metric() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 c0=$(metric netpol_sync_cycle_duration_seconds_count); s0=$(metric netpol_sync_cycle_duration_seconds_sum)
 # PERF_OUT=FILE profiles the no-change cycles (whole machine: the daemon, the emulator,
 # the git server); use PROFILE=profiling for symbols.

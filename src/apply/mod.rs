@@ -9,9 +9,11 @@
 
 pub mod cycle;
 pub mod invariant;
+mod own_writes;
 pub mod retry;
 mod writer;
 
+pub use own_writes::OwnWrites;
 pub use retry::RetryPolicy;
 pub use writer::{WriteDone, WriteError, WriteFailure};
 
@@ -27,6 +29,8 @@ pub struct ApplyOptions {
     pub retry: RetryPolicy,
     /// Re-read/re-plan rounds per object on 409 before the write counts as failed.
     pub conflict_limit: u32,
+    /// Where real (not dry-run) writes are noted, for the daemon's drift watch.
+    pub own_writes: Option<std::sync::Arc<OwnWrites>>,
 }
 
 impl Default for ApplyOptions {
@@ -35,6 +39,7 @@ impl Default for ApplyOptions {
             concurrency: 32,
             retry: RetryPolicy::default(),
             conflict_limit: 5,
+            own_writes: None,
         }
     }
 }
@@ -70,7 +75,7 @@ pub struct Applier {
 impl Applier {
     pub fn new(client: kube::Client, opts: ApplyOptions) -> Applier {
         Applier {
-            writer: Writer::new(client, opts.retry, opts.conflict_limit),
+            writer: Writer::new(client, opts.retry, opts.conflict_limit, opts.own_writes),
             concurrency: opts.concurrency.max(1),
         }
     }

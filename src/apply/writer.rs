@@ -3,11 +3,13 @@
 //! so a concurrent edit is a 409 that is re-read and re-planned for that object, never
 //! overwritten blindly.
 
+use super::own_writes::OwnWrites;
 use super::retry::{classify, ErrorClass, RetryPolicy};
 use crate::plan::live::FIELD_MANAGER;
 use crate::plan::{Action, LivePolicy, LiveVersion, ObjectKey, PlannedWrite};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use std::sync::Arc;
 
 /// How a write ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,15 +56,40 @@ pub struct Writer {
     retry: RetryPolicy,
     /// Re-read/re-plan rounds per object before giving up.
     conflict_limit: u32,
+    own_writes: Option<Arc<OwnWrites>>,
 }
 
 impl Writer {
-    pub fn new(client: kube::Client, retry: RetryPolicy, conflict_limit: u32) -> Writer {
+    pub fn new(
+        client: kube::Client,
+        retry: RetryPolicy,
+        conflict_limit: u32,
+        own_writes: Option<Arc<OwnWrites>>,
+    ) -> Writer {
         Writer {
             client,
             retry,
             conflict_limit,
+            own_writes,
         }
+    }
+
+    /// Notes the version the API server stored for us (a dry run stores nothing).
+    fn note_stored(&self, stored: &NetworkPolicy, dry_run: bool) -> WriteDone {
+        if let (false, Some(own)) = (dry_run, &self.own_writes) {
+            let meta = &stored.metadata;
+            if let (Some(uid), Some(rv)) = (&meta.uid, &meta.resource_version) {
+                own.record_write(uid, rv);
+            }
+        }
+        WriteDone::Written
+    }
+
+    fn note_deleted(&self, uid: Option<&str>, dry_run: bool) -> WriteDone {
+        if let (false, Some(own), Some(uid)) = (dry_run, &self.own_writes, uid) {
+            own.record_delete(uid);
+        }
+        WriteDone::Written
     }
 
     pub async fn execute(&self, w: &PlannedWrite, dry_run: bool) -> Result<WriteDone, WriteError> {
@@ -101,7 +128,7 @@ impl Writer {
                     self.retry
                         .run(|| api.create(&pp, &object))
                         .await
-                        .map(|_| WriteDone::Written)
+                        .map(|stored| self.note_stored(&stored, dry_run))
                 }
                 Step::Replace(live) => {
                     let Some(desired) = &w.desired else {
@@ -116,7 +143,7 @@ impl Writer {
                     self.retry
                         .run(|| api.replace(&w.key.name, &pp, &object))
                         .await
-                        .map(|_| WriteDone::Written)
+                        .map(|stored| self.note_stored(&stored, dry_run))
                 }
                 Step::Delete(live) => {
                     let dp = DeleteParams {
@@ -130,7 +157,14 @@ impl Writer {
                     self.retry
                         .run(|| api.delete(&w.key.name, &dp))
                         .await
-                        .map(|_| WriteDone::Written)
+                        .map(|answer| {
+                            // An object with finalizers stays, marked for deletion: that
+                            // marking is a version of ours too.
+                            if let Some(marked) = answer.left() {
+                                self.note_stored(&marked, dry_run);
+                            }
+                            self.note_deleted(live.uid.as_deref(), dry_run)
+                        })
                 }
             };
             step = match result {

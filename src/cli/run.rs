@@ -12,7 +12,7 @@ use crate::daemon::metrics::Metrics;
 use crate::daemon::run_loop::{LoopConfig, RunLoop};
 use crate::daemon::shutdown;
 use crate::daemon::subprocess_engine::SubprocessEngine;
-use crate::daemon::trigger::Trigger;
+use crate::daemon::trigger::{DriftChanges, Trigger};
 use crate::daemon::webhook::WebhookSecret;
 use crate::logging::{self, LogFormat};
 use crate::remote::{
@@ -364,15 +364,23 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             args: sync_flags(&args),
         }),
     };
-    let (drift_scope, drift_task) = if args.drift_watch {
+    let (drift_scope, drift_changes, drift_task) = if args.drift_watch {
         let (scope_tx, scope_rx) = tokio::sync::watch::channel(None);
-        let watch = DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone());
+        let changes = DriftChanges::default();
+        let watch = DriftWatch::new(
+            client.clone(),
+            trigger.clone(),
+            changes.clone(),
+            scope_rx,
+            metrics.clone(),
+        );
         (
             Some(scope_tx),
+            Some(changes),
             Some(tokio::spawn(watch.run(shutdown_rx.clone()))),
         )
     } else {
-        (None, None)
+        (None, None, None)
     };
     let run_loop = RunLoop {
         config: LoopConfig {
@@ -388,6 +396,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         metrics,
         events: Some(events_tx),
         drift_scope,
+        drift_changes,
     };
     run_loop.run(shutdown_rx.clone()).await;
     // The loop returns only on shutdown; make sure every task sees it.

@@ -8,11 +8,15 @@
 //! missed event, a watch the API server ends, or one that cannot be opened changes only
 //! how soon drift is reverted, never whether.
 //!
-//! The cycle's own writes are changes too: a cycle that writes is followed by one more,
-//! which finds nothing to do. The loop's trigger coalesces a burst into one cycle.
+//! The cycle's own writes are changes too. Each change goes to the loop with its uid and
+//! resourceVersion ([`DriftChanges`]); the loop skips those the engine already accounted
+//! for (versions the last cycles read or wrote, objects they deleted), so a cycle that
+//! writes is not followed by one more that finds nothing to do. A burst of changes
+//! coalesces into one look.
 
+use super::engine::WatchedChange;
 use super::metrics::Metrics;
-use super::trigger::Trigger;
+use super::trigger::{DriftChanges, Trigger};
 use crate::bundle::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::plan::pager::{fetch_page, PageError};
 use futures::{AsyncBufRead, AsyncBufReadExt};
@@ -62,7 +66,10 @@ pub enum DriftWatchError {
 
 pub struct DriftWatch {
     client: kube::Client,
+    /// Wakes the loop for a cycle whatever it weighs: changes may have been missed (410).
     trigger: Trigger,
+    /// Changes in scope, for the loop to weigh.
+    changes: DriftChanges,
     scope: watch::Receiver<DriftScope>,
     metrics: Arc<Metrics>,
     /// Seconds the API server keeps one watch request open.
@@ -91,6 +98,7 @@ struct EventObject {
 #[serde(rename_all = "camelCase")]
 struct EventMeta {
     namespace: Option<String>,
+    uid: Option<String>,
     resource_version: Option<String>,
     labels: Option<BTreeMap<String, String>>,
 }
@@ -114,12 +122,14 @@ impl DriftWatch {
     pub fn new(
         client: kube::Client,
         trigger: Trigger,
+        changes: DriftChanges,
         scope: watch::Receiver<DriftScope>,
         metrics: Arc<Metrics>,
     ) -> DriftWatch {
         DriftWatch {
             client,
             trigger,
+            changes,
             scope,
             metrics,
             timeout_secs: WATCH_TIMEOUT_SECS,
@@ -205,15 +215,15 @@ impl DriftWatch {
             match judge(&line, governed.as_deref())? {
                 Seen::Nothing => {}
                 Seen::Change {
-                    version,
+                    change,
                     wakes_the_loop,
                 } => {
+                    if let Some(v) = &change.resource_version {
+                        *from = Some(v.clone());
+                    }
                     if wakes_the_loop {
                         self.metrics.drift_watch_wakeups.inc();
-                        self.trigger.fire();
-                    }
-                    if let Some(v) = version {
-                        *from = Some(v);
+                        self.changes.push(change);
                     }
                 }
             }
@@ -227,10 +237,10 @@ impl DriftWatch {
 enum Seen {
     /// A blank line (a keep-alive) or a bookmark.
     Nothing,
-    /// An object was added, modified or deleted; `version` is where a reopened watch
-    /// goes on from.
+    /// An object was added, modified or deleted; its resourceVersion is where a
+    /// reopened watch goes on from.
     Change {
-        version: Option<String>,
+        change: WatchedChange,
         wakes_the_loop: bool,
     },
 }
@@ -245,7 +255,11 @@ fn judge(line: &[u8], governed: Option<&BTreeSet<String>>) -> Result<Seen, Drift
     match event.kind.as_str() {
         "ADDED" | "MODIFIED" | "DELETED" => Ok(Seen::Change {
             wakes_the_loop: governed.is_some_and(|g| in_scope(&event.object.metadata, g)),
-            version: event.object.metadata.resource_version,
+            change: WatchedChange {
+                deleted: event.kind == "DELETED",
+                uid: event.object.metadata.uid,
+                resource_version: event.object.metadata.resource_version,
+            },
         }),
         "BOOKMARK" => Ok(Seen::Nothing),
         "ERROR" if event.object.code == Some(410) => Err(DriftWatchError::Expired),
@@ -313,6 +327,7 @@ mod tests {
     fn meta(namespace: &str, labels: &[(&str, &str)]) -> EventMeta {
         EventMeta {
             namespace: Some(namespace.into()),
+            uid: None,
             resource_version: None,
             labels: Some(
                 labels
@@ -338,17 +353,29 @@ mod tests {
         ));
     }
 
+    fn observed(uid: Option<&str>, version: Option<&str>, deleted: bool) -> WatchedChange {
+        WatchedChange {
+            uid: uid.map(str::to_string),
+            resource_version: version.map(str::to_string),
+            deleted,
+        }
+    }
+
     #[test]
     fn watch_lines_are_judged_and_hostile_ones_are_errors_not_panics() {
         let governed: BTreeSet<String> = ["payments".to_string()].into();
         let judge_line = |line: &str| judge(line.as_bytes(), Some(&governed));
         assert_eq!(
-            judge_line(r#"{"type":"MODIFIED","object":{"metadata":{"namespace":"payments","resourceVersion":"42"}}}"#).unwrap(),
-            Seen::Change { version: Some("42".into()), wakes_the_loop: true }
+            judge_line(r#"{"type":"MODIFIED","object":{"metadata":{"namespace":"payments","uid":"u1","resourceVersion":"42"}}}"#).unwrap(),
+            Seen::Change { change: observed(Some("u1"), Some("42"), false), wakes_the_loop: true }
+        );
+        assert_eq!(
+            judge_line(r#"{"type":"DELETED","object":{"metadata":{"namespace":"payments","uid":"u2","resourceVersion":"43"}}}"#).unwrap(),
+            Seen::Change { change: observed(Some("u2"), Some("43"), true), wakes_the_loop: true }
         );
         assert_eq!(
             judge_line(r#"{"type":"DELETED","object":{"metadata":{"namespace":"other","resourceVersion":"43"}}}"#).unwrap(),
-            Seen::Change { version: Some("43".into()), wakes_the_loop: false }
+            Seen::Change { change: observed(None, Some("43"), true), wakes_the_loop: false }
         );
         assert_eq!(
             judge(
@@ -357,7 +384,7 @@ mod tests {
             )
             .unwrap(),
             Seen::Change {
-                version: None,
+                change: observed(None, None, false),
                 wakes_the_loop: false
             },
             "no scope, no wake-up"
@@ -425,24 +452,26 @@ mod tests {
     }
 
     /// A drift watch on `cluster` with `governed` in scope, whose watches the server
-    /// closes after a second; with the trigger and metrics it reports to. (A scope whose
-    /// sender is gone stays as it was.)
+    /// closes after a second; with the trigger, changes and metrics it reports to. (A
+    /// scope whose sender is gone stays as it was.)
     async fn watch_on(
         cluster: &crate::plan::pager::test_cluster::TestCluster,
         governed: &[&str],
-    ) -> (DriftWatch, Trigger, Arc<Metrics>) {
+    ) -> (DriftWatch, Trigger, DriftChanges, Arc<Metrics>) {
         let governed: BTreeSet<String> = governed.iter().map(|n| n.to_string()).collect();
         let (_, scope_rx) = watch::channel(Some(Arc::new(governed)));
         let trigger = Trigger::default();
+        let changes = DriftChanges::default();
         let metrics = Arc::new(Metrics::new());
         let mut drift = DriftWatch::new(
             cluster.client.clone(),
             trigger.clone(),
+            changes.clone(),
             scope_rx,
             metrics.clone(),
         );
         drift.timeout_secs = 1;
-        (drift, trigger, metrics)
+        (drift, trigger, changes, metrics)
     }
 
     /// Against the emulator. Changes made before the watch opens are replayed from the
@@ -454,14 +483,14 @@ mod tests {
         use k8s_openapi::api::networking::v1::NetworkPolicy;
         let cluster = start(&["payments", "elsewhere"]).await;
         let client = cluster.client.clone();
-        let (drift, trigger, metrics) = watch_on(&cluster, &["payments"]).await;
+        let (drift, _, changes, metrics) = watch_on(&cluster, &["payments"]).await;
         let mut from = Some(current_version(&client).await.unwrap());
 
         create_policies(&client, "elsewhere", &["teams-own"]).await;
         drift.watch_from(&mut from).await.unwrap();
         assert_eq!(metrics.drift_watch_wakeups.get(), 0, "out of scope");
         assert!(
-            tokio::time::timeout(Duration::from_millis(100), trigger.fired())
+            tokio::time::timeout(Duration::from_millis(100), changes.fired())
                 .await
                 .is_err(),
             "nothing woke the loop"
@@ -469,6 +498,7 @@ mod tests {
 
         create_policies(&client, "payments", &["debug-hole"]).await;
         let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), "payments");
+        let hole = api.get("debug-hole").await.unwrap().metadata;
         api.delete("debug-hole", &Default::default()).await.unwrap();
         // One of ours outside the governed namespaces (a namespace that left the scope).
         let ours: NetworkPolicy = serde_json::from_value(serde_json::json!({
@@ -487,9 +517,18 @@ mod tests {
             3,
             "created and deleted in a governed namespace, and one of ours elsewhere"
         );
-        tokio::time::timeout(Duration::from_secs(1), trigger.fired())
+        tokio::time::timeout(Duration::from_secs(1), changes.fired())
             .await
             .expect("the loop was woken");
+        let seen = changes.take().expect("three changes are kept");
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(
+            (&seen[0].uid, &seen[0].resource_version, seen[0].deleted),
+            (&hole.uid, &hole.resource_version, false),
+            "each change carries the object's uid and version, for the loop to weigh"
+        );
+        assert!(seen[1].deleted && seen[1].uid == hole.uid, "{seen:?}");
+        assert!(!seen[2].deleted, "{seen:?}");
         let last = cluster.emu.history().last().unwrap().resource_version;
         assert_eq!(
             from,
@@ -508,11 +547,17 @@ mod tests {
         let client = cluster.client.clone();
         let (scope_tx, scope_rx) = watch::channel(None);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let trigger = Trigger::default();
+        let changes = DriftChanges::default();
         let metrics = Arc::new(Metrics::new());
         let task = tokio::spawn(
-            DriftWatch::new(client.clone(), trigger.clone(), scope_rx, metrics.clone())
-                .run(stop_rx),
+            DriftWatch::new(
+                client.clone(),
+                Trigger::default(),
+                changes.clone(),
+                scope_rx,
+                metrics.clone(),
+            )
+            .run(stop_rx),
         );
         let governed: BTreeSet<String> = ["payments".to_string()].into();
         scope_tx.send_replace(Some(Arc::new(governed)));
@@ -528,7 +573,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         create_policies(&client, "payments", &["debug-hole"]).await;
-        tokio::time::timeout(Duration::from_secs(10), trigger.fired())
+        tokio::time::timeout(Duration::from_secs(10), changes.fired())
             .await
             .expect("a new policy in a governed namespace wakes the loop");
         stop_tx.send_replace(true);
@@ -546,7 +591,7 @@ mod tests {
         use crate::plan::pager::test_cluster::start;
         let cluster = start(&["payments"]).await;
         let client = cluster.client.clone();
-        let (drift, trigger, metrics) = watch_on(&cluster, &["payments"]).await;
+        let (drift, trigger, _, metrics) = watch_on(&cluster, &["payments"]).await;
         let old = current_version(&client).await.unwrap();
         // History moves on without a NetworkPolicy event, and is compacted.
         cluster.emu.create_namespace("later");

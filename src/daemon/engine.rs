@@ -92,6 +92,14 @@ fn drift_entry(v: &Value) -> Option<DriftReverted> {
     })
 }
 
+/// A change to a NetworkPolicy that the drift watch saw in scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedChange {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+    pub deleted: bool,
+}
+
 pub type CycleFuture<'a> = Pin<Box<dyn Future<Output = CycleReport> + Send + 'a>>;
 
 pub trait SyncEngine: Send {
@@ -99,11 +107,22 @@ pub trait SyncEngine: Send {
     /// shutdown grace period over); the next cycle, here or on another replica, repairs
     /// whatever it left half done, because it converges the cluster to a whole revision.
     fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_>;
+
+    /// Whether the last cycles already accounted for this change: they read this very
+    /// version and planned with it, or wrote it, or deleted this object. Such a change is
+    /// no reason for another cycle. An engine that cannot tell says no.
+    fn accounts_for(&self, _change: &WatchedChange) -> bool {
+        false
+    }
 }
 
 /// The engine `run` picks at start-up (`--cycle-isolation`).
 impl SyncEngine for Box<dyn SyncEngine> {
     fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_> {
         (**self).cycle(input)
+    }
+
+    fn accounts_for(&self, change: &WatchedChange) -> bool {
+        (**self).accounts_for(change)
     }
 }

@@ -14,9 +14,9 @@
 //! `--cycle-isolation process` (the [`SubprocessEngine`](super::subprocess_engine)) runs
 //! each cycle as a child process instead, giving all its memory back between cycles.
 
-use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine};
+use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine, WatchedChange};
 use crate::apply::cycle::SyncContext;
-use crate::apply::ApplyOptions;
+use crate::apply::{ApplyOptions, OwnWrites};
 use crate::bundle::{BundleOptions, PolicyCache};
 use crate::kube_client::error_chain;
 use crate::outcome::Outcome;
@@ -35,6 +35,8 @@ pub struct InProcessEngine {
     require_user_presence: bool,
     bundles: BundleOptions,
     live_hashes: Arc<LiveHashes>,
+    /// What this engine's writes stored, so the drift watch's echo of them is no drift.
+    own_writes: Arc<OwnWrites>,
 }
 
 impl InProcessEngine {
@@ -53,10 +55,12 @@ impl InProcessEngine {
             require_user_presence,
             bundles,
             live_hashes: Arc::new(LiveHashes::default()),
+            own_writes: Arc::new(OwnWrites::default()),
         }
     }
 
     async fn run_cycle(&self, input: CycleInput) -> Outcome {
+        self.own_writes.begin_cycle();
         let loaded = match self.state.load().await {
             Ok(l) => l,
             Err(e) => return Outcome::error(error_chain(&e)),
@@ -76,7 +80,10 @@ impl InProcessEngine {
             client: self.client.clone(),
             state: &self.state,
             loaded,
-            options: ApplyOptions::default(),
+            options: ApplyOptions {
+                own_writes: Some(self.own_writes.clone()),
+                ..ApplyOptions::default()
+            },
             live_hashes: Some(self.live_hashes.clone()),
         };
         // git2 and YAML parsing block: off the async workers.
@@ -103,5 +110,16 @@ impl SyncEngine for InProcessEngine {
             crate::memory::release_unused();
             CycleReport::from(outcome)
         })
+    }
+
+    fn accounts_for(&self, change: &WatchedChange) -> bool {
+        let (Some(uid), Some(version)) = (&change.uid, &change.resource_version) else {
+            return false;
+        };
+        if change.deleted {
+            // Only a deletion of ours: anyone else's deletion of a policy is drift.
+            return self.own_writes.deleted(uid);
+        }
+        self.own_writes.wrote(uid, version) || self.live_hashes.saw(uid, version)
     }
 }

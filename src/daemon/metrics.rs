@@ -46,6 +46,7 @@ pub struct Metrics {
     pub git_fetch_duration: Histogram,
     pub leader: Gauge,
     pub drift_watch_wakeups: Counter,
+    pub drift_watch_own_changes: Counter,
     /// The labels currently set on `applied_revision`, so a new revision replaces them.
     current_revision: Mutex<Option<RevisionLabels>>,
 }
@@ -73,6 +74,7 @@ impl Metrics {
             git_fetch_duration: Histogram::new(buckets),
             leader: Gauge::default(),
             drift_watch_wakeups: Counter::default(),
+            drift_watch_own_changes: Counter::default(),
             current_revision: Mutex::new(None),
         };
         let mut m = m;
@@ -122,6 +124,11 @@ impl Metrics {
             "drift_watch_wakeups",
             "Changes to NetworkPolicies in scope, seen by the drift watch, that woke the loop",
             m.drift_watch_wakeups.clone(),
+        );
+        r.register(
+            "drift_watch_own_changes",
+            "Changes seen by the drift watch that the last cycles had already accounted for (their own writes, versions they read); no cycle ran for them",
+            m.drift_watch_own_changes.clone(),
         );
         m
     }

@@ -10,7 +10,7 @@ use super::events::SyncEvent;
 use super::http::{HttpState, Readiness};
 use super::leader::LeaderHandle;
 use super::metrics::{KindLabels, Metrics};
-use super::trigger::Trigger;
+use super::trigger::{DriftChanges, Trigger};
 use crate::outcome::Verdict;
 use crate::remote::GitRemote;
 use std::sync::Arc;
@@ -64,6 +64,16 @@ pub struct RunLoop<E: SyncEngine> {
     /// Where the drift watch learns which namespaces the enforced revision governs (set
     /// after each cycle that enforces one, cleared while standing by).
     pub drift_scope: Option<watch::Sender<DriftScope>>,
+    /// What the drift watch saw; a change the engine already accounted for (the echo of
+    /// the last cycle's own writes) does not start a cycle.
+    pub drift_changes: Option<DriftChanges>,
+}
+
+async fn drift_fired(changes: Option<&DriftChanges>) {
+    match changes {
+        Some(c) => c.fired().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The delay before the next cycle.
@@ -97,10 +107,24 @@ impl<E: SyncEngine> RunLoop<E> {
                     // soon after it acquires the lease, not an interval later.
                     delay = delay.min(STANDBY_CHECK);
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = self.trigger.fired() => tracing::debug!("woken by webhook"),
-                    _ = shutdown.changed() => {}
+                let deadline = tokio::time::Instant::now() + delay;
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(deadline) => break,
+                        _ = self.trigger.fired() => {
+                            tracing::debug!("woken by webhook");
+                            break;
+                        }
+                        _ = shutdown.changed() => break,
+                        _ = drift_fired(self.drift_changes.as_ref()) => {
+                            // After a failed cycle nothing counts as accounted for.
+                            if failures == 0 && self.drift_already_accounted_for() {
+                                continue;
+                            }
+                            tracing::debug!("woken by the drift watch");
+                            break;
+                        }
+                    }
                 }
             }
             first = false;
@@ -146,6 +170,28 @@ impl<E: SyncEngine> RunLoop<E> {
             }
             Err(e) => tracing::warn!(error = %e, "git cache consolidation task failed"),
         }
+    }
+
+    /// Takes the drift watch's pending changes: true when there were none left or every
+    /// one is accounted for by the engine, so no cycle is needed for them.
+    fn drift_already_accounted_for(&self) -> bool {
+        let Some(changes) = self.drift_changes.as_ref().map(DriftChanges::take) else {
+            return false;
+        };
+        let Some(changes) = changes else {
+            return false; // more than are kept: cannot tell
+        };
+        let accounted = changes.iter().all(|c| self.engine.accounts_for(c));
+        if accounted && !changes.is_empty() {
+            self.metrics
+                .drift_watch_own_changes
+                .inc_by(u64::try_from(changes.len()).unwrap_or(u64::MAX));
+            tracing::debug!(
+                changes = changes.len(),
+                "drift watch: only changes the last cycles accounted for"
+            );
+        }
+        accounted
     }
 
     /// Returns whether the cycle succeeded.

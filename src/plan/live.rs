@@ -134,6 +134,14 @@ impl LiveHashes {
         );
     }
 
+    /// Whether the latest read (or the one under way) saw this version: a cycle planned
+    /// with it, so a watch event about it brings nothing new.
+    pub fn saw(&self, uid: &str, resource_version: &str) -> bool {
+        let version = (uid.to_string(), resource_version.to_string());
+        let inner = self.lock();
+        inner.current.contains_key(&version) || inner.previous.contains_key(&version)
+    }
+
     /// Versions remembered.
     pub fn len(&self) -> usize {
         let inner = self.lock();

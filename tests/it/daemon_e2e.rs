@@ -271,6 +271,25 @@ fn daemon_scenario(isolation: &str) {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no drift watch metric: {metrics}"));
     assert!(wakeups >= 1.0, "the watch woke the loop: {metrics}");
+    // Putting the policy back was the cycle's own write. The in-process engine knows what
+    // it wrote, so the echo starts no cycle; a child process's writes are not known.
+    let own_changes = || {
+        http(port, "GET", "/metrics", &[], b"")
+            .1
+            .lines()
+            .find_map(|l| l.strip_prefix("netpol_sync_drift_watch_own_changes_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    if isolation == "thread" {
+        assert!(
+            wait_for(Duration::from_secs(10), || own_changes() >= 1.0).is_some(),
+            "the echo of the put-back was recognised: {}",
+            http(port, "GET", "/metrics", &[], b"").1
+        );
+    } else {
+        assert_eq!(own_changes(), 0.0, "no engine in the daemon to tell");
+    }
 
     // Force-push back to the first revision: refused, the cluster keeps the second.
     push(&first);

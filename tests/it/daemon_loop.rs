@@ -3,12 +3,14 @@
 //! engine that records what it was asked to do (the sync engine has its own tests).
 
 use hmac::{KeyInit, Mac};
-use netpol_sync::daemon::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine};
+use netpol_sync::daemon::engine::{
+    CycleFuture, CycleInput, CycleReport, SyncEngine, WatchedChange,
+};
 use netpol_sync::daemon::http::{self, HttpState};
 use netpol_sync::daemon::leader::LeaderHandle;
 use netpol_sync::daemon::metrics::Metrics;
 use netpol_sync::daemon::run_loop::{LoopConfig, RunLoop};
-use netpol_sync::daemon::trigger::Trigger;
+use netpol_sync::daemon::trigger::{DriftChanges, Trigger};
 use netpol_sync::daemon::webhook::{WebhookSecret, MAX_WEBHOOK_BODY_BYTES};
 use netpol_sync::outcome::{Outcome, Verdict};
 use netpol_sync::reason::ReasonCode;
@@ -56,6 +58,8 @@ struct Seen {
     cycles: Vec<CycleInput>,
     answer: Option<Outcome>,
     delay: Duration,
+    /// uids whose changes the engine says it accounted for.
+    accounted: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -82,12 +86,21 @@ impl SyncEngine for RecordingEngine {
             }
         })
     }
+
+    fn accounts_for(&self, change: &WatchedChange) -> bool {
+        let seen = self.0.lock().unwrap();
+        change
+            .uid
+            .as_ref()
+            .is_some_and(|u| seen.accounted.contains(u))
+    }
 }
 
 struct Daemon {
     port: u16,
     engine: RecordingEngine,
     metrics: Arc<Metrics>,
+    drift: DriftChanges,
     shutdown: watch::Sender<bool>,
     loop_task: tokio::task::JoinHandle<()>,
     work: std::path::PathBuf,
@@ -131,6 +144,7 @@ async fn start(
         let _ = http_stop.wait_for(|s| *s).await;
     }));
     let engine = RecordingEngine::default();
+    let drift = DriftChanges::default();
     let run_loop = RunLoop {
         config: LoopConfig {
             interval,
@@ -146,6 +160,7 @@ async fn start(
         metrics: metrics.clone(),
         events: None,
         drift_scope: None,
+        drift_changes: Some(drift.clone()),
     };
     let loop_task = tokio::spawn(async move {
         run_loop.run(rx).await;
@@ -154,6 +169,7 @@ async fn start(
         port,
         engine,
         metrics,
+        drift,
         shutdown,
         loop_task,
         work,
@@ -490,6 +506,60 @@ async fn rejections_and_errors_never_end_the_loop_and_readyz_says_why() {
     })
     .await;
     assert!(ready_again, "recovers once cycles succeed");
+    let _ = d.shutdown.send(true);
+}
+
+fn changed(uid: &str, version: &str, deleted: bool) -> WatchedChange {
+    WatchedChange {
+        uid: Some(uid.into()),
+        resource_version: Some(version.into()),
+        deleted,
+    }
+}
+
+/// The drift watch's echo of the last cycle's own writes starts no cycle; anything the
+/// engine cannot account for does, alone or among accounted changes, and so does every
+/// change after a failed cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_changes_the_engine_accounted_for_start_no_cycle_and_others_do() {
+    let d = start_leading(Duration::from_secs(3600)).await;
+    assert!(eventually(Duration::from_secs(10), || d.cycles().len() == 1).await);
+    d.engine.0.lock().unwrap().accounted = vec!["ours-1".into(), "ours-2".into()];
+    let own = || {
+        d.metrics
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix("netpol_sync_drift_watch_own_changes_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+
+    d.drift.push(changed("ours-1", "10", false));
+    d.drift.push(changed("ours-2", "11", true));
+    assert!(
+        eventually(Duration::from_secs(10), || own() == Some(2)).await,
+        "the loop weighed both changes: {:?}",
+        own()
+    );
+    assert_eq!(d.cycles().len(), 1, "its own writes' echo started no cycle");
+
+    d.drift.push(changed("ours-1", "12", false));
+    d.drift.push(changed("by-hand", "13", false));
+    assert!(
+        eventually(Duration::from_secs(10), || d.cycles().len() == 2).await,
+        "a change nobody accounted for starts a cycle, even among accounted ones"
+    );
+    assert!(!d.cycles()[1].moved, "a drift check of the same head");
+    assert_eq!(own(), Some(2));
+
+    d.engine.0.lock().unwrap().answer = Some(Outcome::error("API server unreachable"));
+    d.drift.push(changed("by-hand", "14", false));
+    assert!(eventually(Duration::from_secs(10), || d.cycles().len() == 3).await);
+    d.drift.push(changed("ours-1", "15", false));
+    assert!(
+        eventually(Duration::from_secs(10), || d.cycles().len() == 4).await,
+        "after a failed cycle nothing counts as accounted for"
+    );
+    assert_eq!(own(), Some(2));
     let _ = d.shutdown.send(true);
 }
 

@@ -14,6 +14,7 @@ mod daemon_e2e;
 mod daemon_events;
 mod daemon_leader;
 mod daemon_loop;
+mod daemon_own_writes;
 mod demo_tour;
 mod deploy_manifests;
 mod remote_git_servers;

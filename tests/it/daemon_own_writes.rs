@@ -1,0 +1,160 @@
+//! The daemon's in-process engine tells the drift watch's echo of its own work from
+//! drift, over HTTP against apiserver-emu with a repository signed by `git commit -S`: the
+//! versions its cycle wrote or read and the objects it pruned are accounted for; a hand
+//! edit, a hand-made policy and a hand deletion are not, until a cycle has dealt with them.
+
+use crate::sync_support::{BundleSpec, Cluster, PolicyRepo, STATE_NS};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use netpol_sync::bundle::BundleOptions;
+use netpol_sync::daemon::engine::{CycleInput, SyncEngine, WatchedChange};
+use netpol_sync::daemon::inprocess_engine::InProcessEngine;
+use netpol_sync::kube_client::{connect, ClusterTarget};
+use netpol_sync::outcome::Verdict;
+
+fn shop() -> BundleSpec {
+    BundleSpec::new(
+        "shop",
+        &["frontend", "payments"],
+        &[
+            ("frontend", "default-deny", 1),
+            ("frontend", "web", 80),
+            ("payments", "api", 8443),
+        ],
+    )
+}
+
+fn change(object: &NetworkPolicy, deleted: bool) -> WatchedChange {
+    WatchedChange {
+        uid: object.metadata.uid.clone(),
+        resource_version: object.metadata.resource_version.clone(),
+        deleted,
+    }
+}
+
+async fn live(client: &kube::Client) -> Vec<NetworkPolicy> {
+    Api::<NetworkPolicy>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let repo = PolicyRepo::new();
+    let head = repo.revision(&[shop()], "v1");
+    let (client, _) = connect(&ClusterTarget {
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+        context: None,
+    })
+    .await
+    .unwrap();
+    let mut engine = InProcessEngine::new(
+        client.clone(),
+        STATE_NS,
+        repo.anchor.clone(),
+        true,
+        BundleOptions::default(),
+    );
+    let input = CycleInput {
+        repo: repo.path().to_path_buf(),
+        revision: head,
+        moved: true,
+    };
+    let report = engine.cycle(input.clone()).await;
+    assert_eq!(
+        report.outcome.verdict,
+        Verdict::Applied,
+        "{:?}",
+        report.outcome
+    );
+    let created = live(&client).await;
+    assert_eq!(created.len(), 3);
+    for object in &created {
+        assert!(
+            engine.accounts_for(&change(object, false)),
+            "the version our create stored: {:?}",
+            object.metadata
+        );
+        assert!(
+            !engine.accounts_for(&change(object, true)),
+            "but not its deletion: we deleted nothing"
+        );
+    }
+    let no_uid = WatchedChange {
+        uid: None,
+        ..change(&created[0], false)
+    };
+    assert!(
+        !engine.accounts_for(&no_uid),
+        "a change without a uid cannot be told"
+    );
+
+    // By hand: an edit, a new policy and a deletion. None of them is ours.
+    let frontend: Api<NetworkPolicy> = Api::namespaced(client.clone(), "frontend");
+    let payments: Api<NetworkPolicy> = Api::namespaced(client.clone(), "payments");
+    let mut web = frontend.get("web").await.unwrap();
+    web.spec.as_mut().unwrap().ingress = Some(vec![Default::default()]); // from anywhere
+    let edited = frontend
+        .replace("web", &PostParams::default(), &web)
+        .await
+        .unwrap();
+    let hole: NetworkPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "debug-hole", "namespace": "payments"},
+        "spec": {"podSelector": {}, "ingress": [{}]}
+    }))
+    .unwrap();
+    let hole = payments
+        .create(&PostParams::default(), &hole)
+        .await
+        .unwrap();
+    let api = payments.get("api").await.unwrap();
+    payments
+        .delete("api", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(!engine.accounts_for(&change(&edited, false)), "a hand edit");
+    assert!(
+        !engine.accounts_for(&change(&hole, false)),
+        "a hand-made policy"
+    );
+    assert!(!engine.accounts_for(&change(&api, true)), "a hand deletion");
+
+    // The drift check reverts all three: now the edit is a version it read, the hole an
+    // object it deleted, and what it wrote back is its own.
+    let report = engine
+        .cycle(CycleInput {
+            moved: false,
+            ..input
+        })
+        .await;
+    assert_eq!(
+        report.outcome.verdict,
+        Verdict::Applied,
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(report.drift.len(), 3, "{:?}", report.drift);
+    assert!(
+        engine.accounts_for(&change(&edited, false)),
+        "read and planned with"
+    );
+    assert!(
+        engine.accounts_for(&change(&hole, true)),
+        "pruned by the cycle"
+    );
+    assert!(
+        !engine.accounts_for(&change(&api, true)),
+        "a hand deletion stays someone else's"
+    );
+    for object in live(&client).await {
+        assert!(
+            engine.accounts_for(&change(&object, false)),
+            "{:?}",
+            object.metadata
+        );
+    }
+    cluster.emu.shutdown();
+}
