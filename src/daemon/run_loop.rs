@@ -112,7 +112,7 @@ impl<E: SyncEngine> RunLoop<E> {
                     tokio::select! {
                         _ = tokio::time::sleep_until(deadline) => break,
                         _ = self.trigger.fired() => {
-                            tracing::debug!("woken by webhook");
+                            tracing::debug!("woken by a webhook, or a drift watch that may have missed changes");
                             break;
                         }
                         _ = shutdown.changed() => break,
