@@ -223,10 +223,16 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let mut out = Map::new();
         while let Some(key) = map.next_key_seed(KeySeed { state: self.state })? {
             let value = map.next_value_seed(child)?;
-            if out.contains_key(&key) {
-                return Err(self.state.fail(YamlError::DuplicateKey { key }));
+            // One lookup per key: this is the hottest line of a bundle load.
+            match out.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(taken) => {
+                    let key = taken.key().clone();
+                    return Err(self.state.fail(YamlError::DuplicateKey { key }));
+                }
             }
-            out.insert(key, value);
         }
         Ok(Value::Object(out))
     }
