@@ -75,21 +75,19 @@ impl Writer {
     }
 
     /// Notes the version the API server stored for us (a dry run stores nothing).
-    fn note_stored(&self, stored: &NetworkPolicy, dry_run: bool) -> WriteDone {
+    fn note_stored(&self, stored: &NetworkPolicy, dry_run: bool) {
         if let (false, Some(own)) = (dry_run, &self.own_writes) {
             let meta = &stored.metadata;
             if let (Some(uid), Some(rv)) = (&meta.uid, &meta.resource_version) {
                 own.record_write(uid, rv);
             }
         }
-        WriteDone::Written
     }
 
-    fn note_deleted(&self, uid: Option<&str>, dry_run: bool) -> WriteDone {
+    fn note_deleted(&self, uid: Option<&str>, dry_run: bool) {
         if let (false, Some(own), Some(uid)) = (dry_run, &self.own_writes, uid) {
             own.record_delete(uid);
         }
-        WriteDone::Written
     }
 
     pub async fn execute(&self, w: &PlannedWrite, dry_run: bool) -> Result<WriteDone, WriteError> {
@@ -128,7 +126,10 @@ impl Writer {
                     self.retry
                         .run(|| api.create(&pp, &object))
                         .await
-                        .map(|stored| self.note_stored(&stored, dry_run))
+                        .map(|stored| {
+                            self.note_stored(&stored, dry_run);
+                            WriteDone::Written
+                        })
                 }
                 Step::Replace(live) => {
                     let Some(desired) = &w.desired else {
@@ -143,7 +144,10 @@ impl Writer {
                     self.retry
                         .run(|| api.replace(&w.key.name, &pp, &object))
                         .await
-                        .map(|stored| self.note_stored(&stored, dry_run))
+                        .map(|stored| {
+                            self.note_stored(&stored, dry_run);
+                            WriteDone::Written
+                        })
                 }
                 Step::Delete(live) => {
                     let dp = DeleteParams {
@@ -163,7 +167,8 @@ impl Writer {
                             if let Some(marked) = answer.left() {
                                 self.note_stored(&marked, dry_run);
                             }
-                            self.note_deleted(live.uid.as_deref(), dry_run)
+                            self.note_deleted(live.uid.as_deref(), dry_run);
+                            WriteDone::Written
                         })
                 }
             };

@@ -214,14 +214,11 @@ impl DriftWatch {
             let governed = self.scope.borrow().clone();
             match judge(&line, governed.as_deref())? {
                 Seen::Nothing => {}
-                Seen::Change {
-                    change,
-                    wakes_the_loop,
-                } => {
+                Seen::Change { change, in_scope } => {
                     if let Some(v) = &change.resource_version {
                         *from = Some(v.clone());
                     }
-                    if wakes_the_loop {
+                    if in_scope {
                         self.metrics.drift_watch_wakeups.inc();
                         self.changes.push(change);
                     }
@@ -241,8 +238,18 @@ enum Seen {
     /// reopened watch goes on from.
     Change {
         change: WatchedChange,
-        wakes_the_loop: bool,
+        in_scope: bool,
     },
+}
+
+/// Longest uid or resourceVersion kept from a watch event (a uid is 36 bytes, a version a
+/// decimal uint64). A change is held until the loop looks at it, up to
+/// [`MAX_PENDING_CHANGES`](super::trigger::MAX_PENDING_CHANGES) of them; a longer value
+/// from a hostile server is dropped, and a change without it is never taken for ours.
+const MAX_ID_BYTES: usize = 128;
+
+fn bounded_id(id: Option<String>) -> Option<String> {
+    id.filter(|v| v.len() <= MAX_ID_BYTES)
 }
 
 /// Read one watch line from the API server (untrusted: malformed input is an error that
@@ -254,11 +261,11 @@ fn judge(line: &[u8], governed: Option<&BTreeSet<String>>) -> Result<Seen, Drift
     let event: WatchLine = serde_json::from_slice(line).map_err(DriftWatchError::Malformed)?;
     match event.kind.as_str() {
         "ADDED" | "MODIFIED" | "DELETED" => Ok(Seen::Change {
-            wakes_the_loop: governed.is_some_and(|g| in_scope(&event.object.metadata, g)),
+            in_scope: governed.is_some_and(|g| in_scope(&event.object.metadata, g)),
             change: WatchedChange {
                 deleted: event.kind == "DELETED",
-                uid: event.object.metadata.uid,
-                resource_version: event.object.metadata.resource_version,
+                uid: bounded_id(event.object.metadata.uid),
+                resource_version: bounded_id(event.object.metadata.resource_version),
             },
         }),
         "BOOKMARK" => Ok(Seen::Nothing),
@@ -367,15 +374,15 @@ mod tests {
         let judge_line = |line: &str| judge(line.as_bytes(), Some(&governed));
         assert_eq!(
             judge_line(r#"{"type":"MODIFIED","object":{"metadata":{"namespace":"payments","uid":"u1","resourceVersion":"42"}}}"#).unwrap(),
-            Seen::Change { change: observed(Some("u1"), Some("42"), false), wakes_the_loop: true }
+            Seen::Change { change: observed(Some("u1"), Some("42"), false), in_scope: true }
         );
         assert_eq!(
             judge_line(r#"{"type":"DELETED","object":{"metadata":{"namespace":"payments","uid":"u2","resourceVersion":"43"}}}"#).unwrap(),
-            Seen::Change { change: observed(Some("u2"), Some("43"), true), wakes_the_loop: true }
+            Seen::Change { change: observed(Some("u2"), Some("43"), true), in_scope: true }
         );
         assert_eq!(
             judge_line(r#"{"type":"DELETED","object":{"metadata":{"namespace":"other","resourceVersion":"43"}}}"#).unwrap(),
-            Seen::Change { change: observed(None, Some("43"), true), wakes_the_loop: false }
+            Seen::Change { change: observed(None, Some("43"), true), in_scope: false }
         );
         assert_eq!(
             judge(
@@ -385,9 +392,15 @@ mod tests {
             .unwrap(),
             Seen::Change {
                 change: observed(None, None, false),
-                wakes_the_loop: false
+                in_scope: false
             },
             "no scope, no wake-up"
+        );
+        let huge = "u".repeat(1 << 20);
+        assert_eq!(
+            judge_line(&format!(r#"{{"type":"ADDED","object":{{"metadata":{{"namespace":"payments","uid":"{huge}","resourceVersion":"{huge}"}}}}}}"#)).unwrap(),
+            Seen::Change { change: observed(None, None, false), in_scope: true },
+            "a megabyte uid or version is not kept while the change waits for the loop"
         );
         assert_eq!(judge_line("  \r").unwrap(), Seen::Nothing);
         assert_eq!(
@@ -541,7 +554,7 @@ mod tests {
     /// The task as the daemon runs it: idle without a scope, awake with one, stopped by
     /// shutdown.
     #[tokio::test]
-    async fn the_running_watch_wakes_the_loop_once_it_has_a_scope_and_stops_on_shutdown() {
+    async fn the_running_watch_in_scope_once_it_has_a_scope_and_stops_on_shutdown() {
         use crate::plan::pager::test_cluster::{create_policies, start};
         let cluster = start(&["payments"]).await;
         let client = cluster.client.clone();
@@ -587,7 +600,7 @@ mod tests {
     /// A watch reopened from a version the API server has compacted away gets 410: the
     /// loop is woken (changes may have been missed) and the watch starts again from now.
     #[tokio::test]
-    async fn a_watch_from_a_compacted_version_wakes_the_loop_and_starts_afresh() {
+    async fn a_watch_from_a_compacted_version_in_scope_and_starts_afresh() {
         use crate::plan::pager::test_cluster::start;
         let cluster = start(&["payments"]).await;
         let client = cluster.client.clone();

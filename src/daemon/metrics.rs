@@ -122,7 +122,7 @@ impl Metrics {
         );
         r.register(
             "drift_watch_wakeups",
-            "Changes to NetworkPolicies in scope, seen by the drift watch, that woke the loop",
+            "Changes to NetworkPolicies in scope seen by the drift watch and handed to the loop (those it recognises as its own start no cycle)",
             m.drift_watch_wakeups.clone(),
         );
         r.register(

@@ -4,6 +4,7 @@
 //! force-push refused as not-fast-forward with the cluster untouched, and SIGTERM.
 
 use crate::remote_servers;
+use crate::support::metric_value;
 use crate::sync_support;
 
 use hmac::{KeyInit, Mac};
@@ -265,30 +266,25 @@ fn daemon_scenario(isolation: &str) {
     });
     let metrics = http(port, "GET", "/metrics", &[], b"").1;
     assert!(counted.is_some(), "{metrics}");
-    let wakeups: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("netpol_sync_drift_watch_wakeups_total "))
-        .and_then(|v| v.trim().parse().ok())
+    let wakeups = metric_value(&metrics, "netpol_sync_drift_watch_wakeups_total")
         .unwrap_or_else(|| panic!("no drift watch metric: {metrics}"));
     assert!(wakeups >= 1.0, "the watch woke the loop: {metrics}");
     // Putting the policy back was the cycle's own write. The in-process engine knows what
     // it wrote, so the echo starts no cycle; a child process's writes are not known.
     let own_changes = || {
-        http(port, "GET", "/metrics", &[], b"")
-            .1
-            .lines()
-            .find_map(|l| l.strip_prefix("netpol_sync_drift_watch_own_changes_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
+        metric_value(
+            &http(port, "GET", "/metrics", &[], b"").1,
+            "netpol_sync_drift_watch_own_changes_total",
+        )
     };
     if isolation == "thread" {
         assert!(
-            wait_for(Duration::from_secs(10), || own_changes() >= 1.0).is_some(),
+            wait_for(Duration::from_secs(10), || own_changes() >= Some(1.0)).is_some(),
             "the echo of the put-back was recognised: {}",
             http(port, "GET", "/metrics", &[], b"").1
         );
     } else {
-        assert_eq!(own_changes(), 0.0, "no engine in the daemon to tell");
+        assert_eq!(own_changes(), Some(0.0), "no engine in the daemon to tell");
     }
 
     // Force-push back to the first revision: refused, the cluster keeps the second.

@@ -525,18 +525,12 @@ async fn drift_changes_the_engine_accounted_for_start_no_cycle_and_others_do() {
     let d = start_leading(Duration::from_secs(3600)).await;
     assert!(eventually(Duration::from_secs(10), || d.cycles().len() == 1).await);
     d.engine.0.lock().unwrap().accounted = vec!["ours-1".into(), "ours-2".into()];
-    let own = || {
-        d.metrics
-            .render()
-            .lines()
-            .find_map(|l| l.strip_prefix("netpol_sync_drift_watch_own_changes_total "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
+    let own = || d.metrics.drift_watch_own_changes.get();
 
     d.drift.push(changed("ours-1", "10", false));
     d.drift.push(changed("ours-2", "11", true));
     assert!(
-        eventually(Duration::from_secs(10), || own() == Some(2)).await,
+        eventually(Duration::from_secs(10), || own() == 2).await,
         "the loop weighed both changes: {:?}",
         own()
     );
@@ -549,7 +543,7 @@ async fn drift_changes_the_engine_accounted_for_start_no_cycle_and_others_do() {
         "a change nobody accounted for starts a cycle, even among accounted ones"
     );
     assert!(!d.cycles()[1].moved, "a drift check of the same head");
-    assert_eq!(own(), Some(2));
+    assert_eq!(own(), 2);
 
     d.engine.0.lock().unwrap().answer = Some(Outcome::error("API server unreachable"));
     d.drift.push(changed("by-hand", "14", false));
@@ -559,7 +553,7 @@ async fn drift_changes_the_engine_accounted_for_start_no_cycle_and_others_do() {
         eventually(Duration::from_secs(10), || d.cycles().len() == 4).await,
         "after a failed cycle nothing counts as accounted for"
     );
-    assert_eq!(own(), Some(2));
+    assert_eq!(own(), 2);
     let _ = d.shutdown.send(true);
 }
 

@@ -306,6 +306,38 @@ mod tests {
         );
     }
 
+    /// `levels` nested arrays around a number: the number sits at depth `levels + 1`.
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(json!(1), |inner, _| json!([inner]))
+    }
+
+    #[test]
+    fn depth_is_counted_from_one_at_the_root_and_stops_at_the_limit() {
+        assert!(!depth_exceeds(&json!(1), 1));
+        assert!(depth_exceeds(&json!([1]), 1));
+        assert!(!depth_exceeds(&nested(MAX_DEPTH - 1), MAX_DEPTH));
+        assert!(depth_exceeds(&nested(MAX_DEPTH), MAX_DEPTH));
+        let wide_then_deep = json!({"a": 1, "b": [2, 3], "c": {"d": nested(MAX_DEPTH)}});
+        assert!(depth_exceeds(&wide_then_deep, MAX_DEPTH));
+    }
+
+    /// At the edge: a member under `spec` whose innermost value sits at depth
+    /// [`MAX_DEPTH`] is only an unknown field; one level more is refused as too deep.
+    #[test]
+    fn a_policy_exactly_at_the_depth_limit_is_decoded_and_one_past_it_is_not() {
+        let mut v = base();
+        v["spec"]["smuggled"] = nested(MAX_DEPTH - 3);
+        assert_eq!(
+            messages(decode_strict(v.clone())),
+            vec![r#"unknown field "spec.smuggled""#]
+        );
+        v["spec"]["smuggled"] = nested(MAX_DEPTH - 2);
+        assert_eq!(
+            messages(decode_strict(v)),
+            vec!["Invalid value: nesting deeper than 64 levels"]
+        );
+    }
+
     #[test]
     fn unknown_fields_at_every_depth_are_all_reported() {
         let mut v = base();

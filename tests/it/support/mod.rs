@@ -6,6 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The value of a sample without labels in Prometheus text (`name value`), if present.
+pub fn metric_value(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Run a command, panicking with its stderr if it fails: a broken fixture is a broken test.
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd
