@@ -19,14 +19,28 @@ use crate::store::Store;
 use crate::validation;
 
 /// Metadata the server owns; a client's values are replaced on create.
-const SERVER_OWNED_META: [&str; 6] = [
+const SERVER_OWNED_META: [&str; 7] = [
     "uid",
     "resourceVersion",
     "generation",
     "creationTimestamp",
     "deletionTimestamp",
+    "deletionGracePeriodSeconds",
     "managedFields",
 ];
+
+/// `metadata.finalizers`, empty when absent.
+fn finalizers(object: &Value) -> Vec<&str> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|f| f.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn being_deleted(object: &Value) -> bool {
+    object.pointer("/metadata/deletionTimestamp").is_some()
+}
 
 fn prune(kind: &ResourceKind, v: &Value) -> Result<(Value, Vec<String>), BodyError> {
     use k8s_openapi::api::{coordination, core, events, networking};
@@ -374,6 +388,29 @@ fn update_locked(
     }
     validation::prepare_update(kind, &mut object, &existing)
         .map_err(|causes| ApiError::invalid_for(kind, name, causes))?;
+    if being_deleted(&existing) {
+        let before = finalizers(&existing);
+        if let Some(added) = finalizers(&object).iter().find(|f| !before.contains(f)) {
+            return Err(ApiError::invalid_for(
+                kind,
+                name,
+                vec![Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message: format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{added:?}}}"
+                    ),
+                    field: "metadata.finalizers".into(),
+                }],
+            ));
+        }
+        // The last finalizer removed: the deletion that waited for it happens now.
+        if finalizers(&object).is_empty() && *kind != NAMESPACES {
+            if !opts.dry_run {
+                store.commit(kind, namespace, name, None);
+            }
+            return Ok((200, object));
+        }
+    }
     if kind.tracks_generation && object.get("spec") != existing.get("spec") {
         let generation = existing
             .pointer("/metadata/generation")
@@ -522,6 +559,29 @@ pub fn delete(
             name,
             &format!("Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {rv}"),
         ));
+    }
+    // An object with finalizers is only marked: it stays, with a deletionTimestamp, until
+    // whoever owns each finalizer removes it. The answer is the marked object, not a
+    // Status. (Namespaces have their own `spec.finalizers` and phase, handled apart.)
+    if *kind != NAMESPACES && !finalizers(&existing).is_empty() {
+        if being_deleted(&existing) {
+            return Ok(Reply::ok((*existing).clone()));
+        }
+        let mut marked = (*existing).clone();
+        set_meta(
+            &mut marked,
+            "deletionTimestamp",
+            json!(server_fields::now_rfc3339()),
+        );
+        set_meta(&mut marked, "deletionGracePeriodSeconds", json!(0));
+        if dry_run {
+            return Ok(Reply::ok(marked));
+        }
+        let stored = store
+            .commit(kind, namespace, name, Some(marked))
+            .map(|o| (*o).clone())
+            .unwrap_or(Value::Null);
+        return Ok(Reply::ok(stored));
     }
     if !dry_run {
         if *kind == NAMESPACES {

@@ -308,7 +308,9 @@ impl Plan {
                         live: None,
                     });
                 }
-                Some(have) if want.matches(have) => self.unchanged += 1,
+                // One being deleted is not there for long, whatever it says: it must be
+                // written again, and `blockers` refuses that while finalizers hold it.
+                Some(have) if want.matches(have) && !have.terminating => self.unchanged += 1,
                 Some(have) => {
                     if let Some(d) = drift::classify_changed(have, &want.policy.content_hash) {
                         self.drift.push(d);

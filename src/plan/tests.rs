@@ -420,6 +420,27 @@ fn object_being_deleted_that_the_revision_does_not_want_is_left_to_its_finalizer
 }
 
 #[test]
+fn object_the_revision_wants_is_not_unchanged_while_it_is_being_deleted() {
+    let b = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let first = plan_for(revision(1), &b, &LiveSet::default(), None);
+    let mut objects = written_objects(&first);
+    objects[0].metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        ));
+    objects[0].metadata.finalizers = Some(vec!["example.com/keep".into()]);
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let plan = plan_for(revision(1), &b, &live, None);
+    assert_eq!(plan.counts().unchanged, 0);
+    let text: Vec<String> = plan.blockers().iter().map(|b| b.to_string()).collect();
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(
+        text[0].contains("a/p1") && text[0].contains("example.com/keep"),
+        "{text:?}"
+    );
+}
+
+#[test]
 fn two_bundles_each_write_their_own_bundle_annotation() {
     let b = [
         bundle("prod", &["a"], vec![desired("prod", "a", "p", 1)]),

@@ -238,6 +238,97 @@ fn foreign_labelled_policy_in_scope_is_deleted_by_name_and_foreign_finalizers_su
     assert_eq!(again.json["verdict"], "unchanged", "{}", again.json);
 }
 
+/// Over HTTP, as kube-apiserver does it: a delete of an object with finalizers only marks
+/// it, and it stays until its finalizers are removed.
+#[test]
+fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_names_it() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let with_api = || {
+        BundleSpec::new(
+            "shop",
+            &["frontend", "payments"],
+            &[
+                ("frontend", "web", 80),
+                ("payments", "api", 8443),
+                ("payments", "db", 5432),
+            ],
+        )
+    };
+    let repo = PolicyRepo::new();
+    repo.revision(&[with_api()], "v1");
+    assert_eq!(sync(&repo, &cluster, &[]).code, 0);
+    let mut api = cluster.policy("payments", "api").unwrap();
+    api["metadata"]["finalizers"] = serde_json::json!(["example.com/audit"]);
+    let out = cluster.kubectl(&["replace", "-f", "-"], Some(&api.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // v2 no longer has payments/api: the delete marks it, and the sync succeeds.
+    let without_api = BundleSpec::new(
+        "shop",
+        &["frontend", "payments"],
+        &[("frontend", "web", 80), ("payments", "db", 5432)],
+    );
+    repo.revision(&[without_api], "v2: api goes");
+    let start = cluster.policy_hashes();
+    let from = cluster.history_len();
+    let run = sync(&repo, &cluster, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    assert_eq!(run.json["deleted"], 1, "{}", run.json);
+    let held = cluster
+        .policy("payments", "api")
+        .expect("held by its finalizer");
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    assert_invariant(&cluster, from, &start, &cluster.policy_hashes());
+
+    // Marked is as good as deleted: the next cycle leaves it to its finalizer.
+    let requests = cluster.request_count();
+    let again = sync(&repo, &cluster, &[]);
+    assert_eq!(again.json["verdict"], "unchanged", "{}", again.json);
+    assert!(cluster.policy_writes_since(requests).is_empty());
+
+    // v3 wants payments/api back while it is still being deleted: refused, naming it and
+    // what holds it, and nothing is written.
+    repo.revision(&[with_api()], "v3: api returns");
+    let requests = cluster.request_count();
+    let blocked = sync(&repo, &cluster, &[]);
+    assert_ne!(blocked.code, 0, "{}", blocked.json);
+    let text = message(&blocked);
+    assert!(
+        text.contains("payments/api") && text.contains("example.com/audit"),
+        "{text}"
+    );
+    assert!(cluster.policy_writes_since(requests).is_empty());
+
+    // Its owner lets go; the object is gone and the next sync puts v3's back.
+    let out = cluster.kubectl(
+        &[
+            "patch",
+            "networkpolicy",
+            "api",
+            "-n",
+            "payments",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cluster.policy("payments", "api").is_none());
+    let back = sync(&repo, &cluster, &[]);
+    assert_eq!(back.code, 0, "{}\n{}", back.json, back.stderr);
+    assert_eq!(back.json["created"], 1, "{}", back.json);
+    assert_eq!(cluster.policy_hashes(), expected_hashes(&[with_api()]));
+}
+
 #[test]
 fn malformed_or_oversized_trust_anchor_is_an_error_and_nothing_is_written() {
     let cluster = Cluster::start(&["frontend", "payments"]);

@@ -761,3 +761,120 @@ fn lists_paginate_with_limit_and_continue_in_namespace_then_name_order() {
         .unwrap()
         .starts_with("continue key is not valid"));
 }
+
+#[test]
+fn a_delete_waits_for_finalizers_and_the_last_one_removed_completes_it() {
+    let emu = emulator(&["a"]);
+    let mut held = netpol("a", "held", json!({}));
+    held["metadata"]["finalizers"] = json!(["example.com/one", "example.com/two"]);
+    let created = post_json(&emu.url(), &netpol_path("a"), &held).json();
+    let item = format!("{}/held", netpol_path("a"));
+
+    // A dry-run delete marks nothing.
+    let dry = request(
+        &emu.url(),
+        "DELETE",
+        &format!("{item}?dryRun=All"),
+        None,
+        b"",
+    );
+    assert_eq!(dry.status, 200);
+    assert!(dry.json()["metadata"]["deletionTimestamp"].is_string());
+    assert!(emu
+        .get_object("networkpolicies", Some("a"), "held")
+        .unwrap()["metadata"]
+        .get("deletionTimestamp")
+        .is_none());
+
+    // The delete answers the marked object, not a Status, and the object stays.
+    let marked = request(&emu.url(), "DELETE", &item, None, b"");
+    assert_eq!(marked.status, 200);
+    let marked = marked.json();
+    assert_eq!(marked["kind"], "NetworkPolicy");
+    assert!(marked["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 0);
+    assert_ne!(
+        marked["metadata"]["resourceVersion"],
+        created["metadata"]["resourceVersion"]
+    );
+    let stored = emu
+        .get_object("networkpolicies", Some("a"), "held")
+        .unwrap();
+    assert_eq!(
+        stored["metadata"]["deletionTimestamp"],
+        marked["metadata"]["deletionTimestamp"]
+    );
+    // Deleting again changes nothing.
+    let again = request(&emu.url(), "DELETE", &item, None, b"").json();
+    assert_eq!(
+        again["metadata"]["resourceVersion"],
+        marked["metadata"]["resourceVersion"]
+    );
+
+    // No finalizer may be added to an object being deleted.
+    let mut more = stored.clone();
+    more["metadata"]["finalizers"] =
+        json!(["example.com/one", "example.com/two", "example.com/three"]);
+    let refused = put_json(&emu.url(), &item, &more);
+    assert_eq!(
+        refused.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(
+        refused.json()["details"]["causes"][0]["field"],
+        "metadata.finalizers"
+    );
+
+    // Removing one of two keeps it; a deletionTimestamp sent by a client is not taken.
+    let mut one_left = stored.clone();
+    one_left["metadata"]["finalizers"] = json!(["example.com/two"]);
+    one_left["metadata"]["deletionTimestamp"] = json!("2000-01-01T00:00:00Z");
+    let kept = put_json(&emu.url(), &item, &one_left);
+    assert_eq!(kept.status, 200, "{}", String::from_utf8_lossy(&kept.body));
+    assert_eq!(
+        kept.json()["metadata"]["deletionTimestamp"],
+        stored["metadata"]["deletionTimestamp"]
+    );
+    assert!(emu
+        .get_object("networkpolicies", Some("a"), "held")
+        .is_some());
+
+    // Removing the last one completes the deletion.
+    let mut none_left = kept.json();
+    none_left["metadata"]["finalizers"] = json!([]);
+    let done = put_json(&emu.url(), &item, &none_left);
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    assert!(emu
+        .get_object("networkpolicies", Some("a"), "held")
+        .is_none());
+    let verbs: Vec<ChangeVerb> = emu
+        .history()
+        .iter()
+        .filter(|c| c.name == "held")
+        .map(|c| c.verb)
+        .collect();
+    assert_eq!(
+        verbs,
+        [
+            ChangeVerb::Created,
+            ChangeVerb::Updated,
+            ChangeVerb::Updated,
+            ChangeVerb::Deleted
+        ]
+    );
+}
+
+#[test]
+fn a_new_object_cannot_be_created_already_being_deleted() {
+    let emu = emulator(&["a"]);
+    let mut p = netpol("a", "p", json!({}));
+    p["metadata"]["deletionTimestamp"] = json!("2000-01-01T00:00:00Z");
+    p["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+    let created = post_json(&emu.url(), &netpol_path("a"), &p);
+    assert_eq!(created.status, 201);
+    let meta = &created.json()["metadata"];
+    assert!(meta.get("deletionTimestamp").is_none(), "{meta}");
+    assert!(meta.get("deletionGracePeriodSeconds").is_none(), "{meta}");
+}

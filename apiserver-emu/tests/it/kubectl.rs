@@ -328,3 +328,56 @@ spec:
     );
     assert!(emu.list_objects("networkpolicies").is_empty());
 }
+
+#[test]
+fn a_policy_held_by_a_finalizer_is_deleted_when_kubectl_removes_it() {
+    if !kubectl_available() {
+        return;
+    }
+    let emu = start();
+    let k = Kubectl::new(&emu);
+    let held = POLICY.replace(
+        "  labels:\n",
+        "  finalizers: [example.com/audit]\n  labels:\n",
+    );
+    let file = k.file("held.yaml", &held);
+    k.ok(&["create", "-f", &file]);
+    let said = k.ok(&[
+        "delete",
+        "networkpolicy",
+        "default-deny",
+        "-n",
+        "payments",
+        "--wait=false",
+    ]);
+    assert!(said.contains("deleted"), "{said}");
+    let got: Value = serde_json::from_str(&k.ok(&[
+        "get",
+        "networkpolicy",
+        "default-deny",
+        "-n",
+        "payments",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert!(
+        got["metadata"]["deletionTimestamp"].is_string(),
+        "kept, marked for deletion: {got}"
+    );
+    k.ok(&[
+        "patch",
+        "networkpolicy",
+        "default-deny",
+        "-n",
+        "payments",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    let gone = k.fails(&["get", "networkpolicy", "default-deny", "-n", "payments"]);
+    assert!(
+        gone.contains("NotFound") || gone.contains("not found"),
+        "{gone}"
+    );
+}
