@@ -68,48 +68,67 @@ fn field_set(value: &Value) -> Value {
     }
 }
 
+/// Fields the server sets: they belong to no manager.
+const SERVER_OWNED_TOP: [&str; 3] = ["apiVersion", "kind", "status"];
+const SERVER_OWNED_META: [&str; 9] = [
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "selfLink",
+];
+
+/// The field set a writer of `object` owns: every field but the server's. Walked in
+/// place, skipping the server's fields, rather than on a pruned copy of the object.
+fn owned_field_set(object: &Value) -> Value {
+    let Value::Object(map) = object else {
+        return field_set(object);
+    };
+    let mut out = Map::new();
+    for (k, v) in map {
+        if SERVER_OWNED_TOP.contains(&k.as_str()) {
+            continue;
+        }
+        let set = match (k.as_str(), v) {
+            ("metadata", Value::Object(meta)) => Value::Object(
+                meta.iter()
+                    .filter(|(mk, _)| !SERVER_OWNED_META.contains(&mk.as_str()))
+                    .map(|(mk, mv)| (format!("f:{mk}"), field_set(mv)))
+                    .collect(),
+            ),
+            _ => field_set(v),
+        };
+        out.insert(format!("f:{k}"), set);
+    }
+    Value::Object(out)
+}
+
 /// Record `manager` as the latest writer of `object`, replacing its previous entry.
 pub fn record_manager(object: &mut Value, manager: &str, api_version: &str) {
-    let mut owned = object.clone();
-    if let Some(map) = owned.as_object_mut() {
-        map.remove("apiVersion");
-        map.remove("kind");
-        map.remove("status");
-        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-            for server_owned in [
-                "name",
-                "namespace",
-                "uid",
-                "resourceVersion",
-                "generation",
-                "creationTimestamp",
-                "managedFields",
-                "deletionTimestamp",
-                "selfLink",
-            ] {
-                meta.remove(server_owned);
-            }
-        }
-    }
     let entry = json!({
         "manager": manager,
         "operation": "Update",
         "apiVersion": api_version,
         "time": now_rfc3339(),
         "fieldsType": "FieldsV1",
-        "fieldsV1": field_set(&owned),
+        "fieldsV1": owned_field_set(object),
     });
     let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
     };
-    let mut entries: Vec<Value> = meta
-        .get("managedFields")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| e.get("manager").and_then(Value::as_str) != Some(manager))
-        .collect();
+    // Taken in place, not removed: the key keeps its position among the metadata's.
+    let previous = meta.get_mut("managedFields").map(Value::take);
+    let mut entries: Vec<Value> = match previous {
+        Some(Value::Array(entries)) => entries
+            .into_iter()
+            .filter(|e| e.get("manager").and_then(Value::as_str) != Some(manager))
+            .collect(),
+        _ => Vec::new(),
+    };
     entries.push(entry);
     meta.insert("managedFields".into(), Value::Array(entries));
 }
@@ -143,6 +162,27 @@ mod tests {
         assert_eq!(
             manager_name(Some("netpol-sync"), Some("kube-rs")),
             "netpol-sync"
+        );
+    }
+
+    #[test]
+    fn a_writer_owns_no_field_the_server_sets() {
+        let mut obj = json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "a", "namespace": "n", "uid": "u", "resourceVersion": "7",
+                         "generation": 2, "creationTimestamp": "t", "labels": {"x": "y"}},
+            "spec": {"podSelector": {}}, "status": {"conditions": []}
+        });
+        record_manager(&mut obj, "a", "v1");
+        record_manager(&mut obj, "a", "v1");
+        let fields = &obj["metadata"]["managedFields"][0]["fieldsV1"];
+        assert_eq!(
+            fields,
+            &json!({"f:metadata": {"f:labels": {"f:x": {}}}, "f:spec": {"f:podSelector": {}}})
+        );
+        assert_eq!(
+            obj["metadata"]["managedFields"].as_array().unwrap().len(),
+            1
         );
     }
 

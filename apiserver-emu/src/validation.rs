@@ -166,8 +166,11 @@ fn core_event_errors(object: &Value) -> Vec<Cause> {
 }
 
 fn netpol_decode(object: &Value) -> Result<netpol_policy::NetworkPolicy, Vec<Cause>> {
-    netpol_policy::decode_strict(object.clone())
-        .map_err(|errs| errs.iter().map(cause_from).collect())
+    netpol_decode_owned(object.clone())
+}
+
+fn netpol_decode_owned(object: Value) -> Result<netpol_policy::NetworkPolicy, Vec<Cause>> {
+    netpol_policy::decode_strict(object).map_err(|errs| errs.iter().map(cause_from).collect())
 }
 
 fn netpol_encode(np: &netpol_policy::NetworkPolicy, object: &mut Value) -> Result<(), Vec<Cause>> {
@@ -179,7 +182,9 @@ fn netpol_encode(np: &netpol_policy::NetworkPolicy, object: &mut Value) -> Resul
 /// server-set label and status the apiserver gives them.
 pub fn prepare_create(kind: &ResourceKind, object: &mut Value) -> Result<(), Vec<Cause>> {
     if *kind == NETWORK_POLICIES {
-        let mut np = netpol_decode(object)?;
+        // The object is replaced by its decoded, defaulted form below, or the request
+        // fails: either way its old tree is not needed, so it is moved, not cloned.
+        let mut np = netpol_decode_owned(std::mem::take(object))?;
         netpol_policy::apply_defaults(&mut np);
         let errors = netpol_policy::validate_create(&np);
         if !errors.is_empty() {
@@ -237,7 +242,8 @@ pub fn prepare_update(
     old: &Value,
 ) -> Result<(), Vec<Cause>> {
     if *kind == NETWORK_POLICIES {
-        let mut np = netpol_decode(object)?;
+        // Moved, not cloned, as in `prepare_create`.
+        let mut np = netpol_decode_owned(std::mem::take(object))?;
         netpol_policy::apply_defaults(&mut np);
         let old_np = netpol_decode(old)?;
         let errors = netpol_policy::validate_update(&np, &old_np);
