@@ -11,6 +11,7 @@ pub mod cycle;
 pub mod invariant;
 mod own_writes;
 pub mod retry;
+mod wire;
 mod writer;
 
 pub use own_writes::OwnWrites;
@@ -33,10 +34,21 @@ pub struct ApplyOptions {
     pub own_writes: Option<std::sync::Arc<OwnWrites>>,
 }
 
+impl ApplyOptions {
+    /// Writes in flight at once unless `--max-in-flight` says otherwise. A write's round
+    /// trip is mostly waiting, so more in flight means fewer idle waits: a 10,000-policy
+    /// first sync against the emulator took 2.8–3.0 s of writing with 16, 1.9–2.1 s with
+    /// 32, 1.5 s with 64 and 1.4–1.7 s with 128; with 2 ms added to each write, 5.2, 3.1,
+    /// 1.8–2.0 and 1.6 s. 64 takes most of that gain and stays well under kube-apiserver's
+    /// default of 200 mutating requests in flight; a server that wants fewer says 429,
+    /// which is retried after its Retry-After.
+    pub const DEFAULT_CONCURRENCY: usize = 64;
+}
+
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
-            concurrency: 32,
+            concurrency: ApplyOptions::DEFAULT_CONCURRENCY,
             retry: RetryPolicy::default(),
             conflict_limit: 5,
             own_writes: None,

@@ -5,6 +5,7 @@
 
 use super::own_writes::OwnWrites;
 use super::retry::{classify, ErrorClass, RetryPolicy};
+use super::wire::{Deleted, NetworkPolicies, Stored};
 use crate::plan::live::FIELD_MANAGER;
 use crate::plan::{Action, LivePolicy, LiveVersion, ObjectKey, PlannedWrite};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -75,7 +76,7 @@ impl Writer {
     }
 
     /// Notes the version the API server stored for us (a dry run stores nothing).
-    fn note_stored(&self, stored: &NetworkPolicy, dry_run: bool) {
+    fn note_stored(&self, stored: &Stored, dry_run: bool) {
         if let (false, Some(own)) = (dry_run, &self.own_writes) {
             let meta = &stored.metadata;
             if let (Some(uid), Some(rv)) = (&meta.uid, &meta.resource_version) {
@@ -91,7 +92,7 @@ impl Writer {
     }
 
     pub async fn execute(&self, w: &PlannedWrite, dry_run: bool) -> Result<WriteDone, WriteError> {
-        let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &w.key.namespace);
+        let api = NetworkPolicies::namespaced(&self.client, &w.key.namespace);
         let pp = PostParams {
             dry_run,
             field_manager: Some(FIELD_MANAGER.into()),
@@ -162,9 +163,7 @@ impl Writer {
                         .run(|| api.delete(&w.key.name, &dp))
                         .await
                         .map(|answer| {
-                            // An object with finalizers stays, marked for deletion: that
-                            // marking is a version of ours too.
-                            if let Some(marked) = answer.left() {
+                            if let Deleted::Marked(marked) = answer {
                                 self.note_stored(&marked, dry_run);
                             }
                             self.note_deleted(live.uid.as_deref(), dry_run);
@@ -179,9 +178,7 @@ impl Writer {
                     (ErrorClass::NotFound, Step::Replace(_)) => Step::Create,
                     (ErrorClass::Conflict | ErrorClass::AlreadyExists, _) => {
                         tracing::info!(object = %w.key, "conflict: re-reading and re-planning this object");
-                        self.reread(&api, w)
-                            .await
-                            .map_err(|e| fail(&e, failure_of(&e)))?
+                        self.reread(w).await.map_err(|e| fail(&e, failure_of(&e)))?
                     }
                     (ErrorClass::Transient { .. }, _) => {
                         return Err(fail(&e, WriteFailure::Exhausted))
@@ -201,11 +198,8 @@ impl Writer {
     }
 
     /// The object changed since the plan read it: decide again for this one object.
-    async fn reread(
-        &self,
-        api: &Api<NetworkPolicy>,
-        w: &PlannedWrite,
-    ) -> Result<Step, kube::Error> {
+    async fn reread(&self, w: &PlannedWrite) -> Result<Step, kube::Error> {
+        let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &w.key.namespace);
         let current = self.retry.run(|| api.get_opt(&w.key.name)).await?;
         let live = current.as_ref().and_then(LivePolicy::from_object);
         Ok(match (&w.desired, live) {

@@ -129,6 +129,30 @@ pub struct KubeArgs {
     pub state_namespace: String,
 }
 
+/// How writes reach the API server.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// Writes (dry runs and real ones) in flight at once. Lower it for an API server that
+    /// struggles; `plan` writes nothing and ignores it.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::apply::ApplyOptions::DEFAULT_CONCURRENCY,
+        value_parser = max_in_flight,
+        env = "NETPOL_SYNC_MAX_IN_FLIGHT"
+    )]
+    pub max_in_flight: usize,
+}
+
+/// 1 to 1024: zero would never write, and beyond a thousand only the open sockets grow.
+fn max_in_flight(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n @ 1..=1024) => Ok(n),
+        Ok(_) => Err("must be between 1 and 1024".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ClusterRunArgs {
     #[command(flatten)]
@@ -145,6 +169,8 @@ pub struct ClusterRunArgs {
     pub select: BundleSelectArgs,
     #[command(flatten)]
     pub kube: KubeArgs,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -102,6 +102,8 @@ pub struct RunArgs {
         env = "NETPOL_SYNC_STATE_NAMESPACE"
     )]
     pub state_namespace: String,
+    #[command(flatten)]
+    pub apply: super::args::ApplyArgs,
     /// Elect a leader over a Lease so that several replicas are safe (`--leader-elect=false`
     /// for a single replica).
     #[arg(long, env = "NETPOL_SYNC_LEADER_ELECT", action = ArgAction::Set, num_args = 0..=1,
@@ -241,6 +243,8 @@ fn sync_flags(args: &RunArgs) -> Vec<OsString> {
     }
     flags.push("--state-namespace".into());
     flags.push(args.state_namespace.clone().into());
+    flags.push("--max-in-flight".into());
+    flags.push(args.apply.max_in_flight.to_string().into());
     flags
 }
 
@@ -345,17 +349,20 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     });
 
     let engine: Box<dyn SyncEngine> = match args.cycle_isolation {
-        CycleIsolation::Thread => Box::new(InProcessEngine::new(
-            client.clone(),
-            &args.state_namespace,
-            args.trust_anchor.clone(),
-            !args.allow_no_touch,
-            BundleOptions {
-                select: args.bundles.clone(),
-                signatures_required: args.bundle_signatures,
-                ..BundleOptions::default()
-            },
-        )),
+        CycleIsolation::Thread => Box::new(
+            InProcessEngine::new(
+                client.clone(),
+                &args.state_namespace,
+                args.trust_anchor.clone(),
+                !args.allow_no_touch,
+                BundleOptions {
+                    select: args.bundles.clone(),
+                    signatures_required: args.bundle_signatures,
+                    ..BundleOptions::default()
+                },
+            )
+            .with_max_in_flight(args.apply.max_in_flight),
+        ),
         CycleIsolation::Process => Box::new(SubprocessEngine {
             program: std::env::current_exe().map_err(|source| RunError::Io {
                 what: "finding the netpol-sync binary".into(),
@@ -412,4 +419,73 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     tracing::info!("netpol-sync run stopped cleanly");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(args)
+            .expect("a valid command line")
+            .command
+    }
+
+    /// `--cycle-isolation process` hands the daemon's settings to a `sync --once` child
+    /// as flags: they must be flags the child takes, and say what the daemon was told.
+    #[test]
+    fn a_cycle_child_gets_the_daemons_write_bound_and_cluster() {
+        let Command::Run(run) = parse(&[
+            "netpol-sync",
+            "run",
+            "--repo",
+            "r",
+            "--trust-anchor",
+            "a",
+            "--max-in-flight",
+            "3",
+            "--state-namespace",
+            "ops",
+            "--bundle",
+            "shop",
+        ]) else {
+            panic!("not run");
+        };
+        let flags = sync_flags(&run);
+        let mut child: Vec<OsString> = ["netpol-sync", "sync", "--once", "--repo", "r"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        child.extend(flags);
+        let Command::Sync(sync) = Cli::try_parse_from(child)
+            .expect("the child's flags parse")
+            .command
+        else {
+            panic!("not sync");
+        };
+        assert_eq!(sync.apply.max_in_flight, 3);
+        assert_eq!(sync.kube.state_namespace, "ops");
+        assert_eq!(sync.select.bundles, ["shop"]);
+        assert_eq!(sync.trust.trust_anchor, std::path::Path::new("a"));
+    }
+
+    #[test]
+    fn a_write_bound_of_zero_or_past_1024_is_refused() {
+        for bad in ["0", "1025", "many", "2.5"] {
+            let err = Cli::try_parse_from([
+                "netpol-sync",
+                "sync",
+                "--repo",
+                "r",
+                "--trust-anchor",
+                "a",
+                "--max-in-flight",
+                bad,
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains("--max-in-flight"), "{bad}: {err}");
+        }
+    }
 }

@@ -79,7 +79,10 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         client,
         state: &store,
         loaded,
-        options: ApplyOptions::default(),
+        options: ApplyOptions {
+            concurrency: args.apply.max_in_flight,
+            ..ApplyOptions::default()
+        },
         live_hashes: None,
     };
 

@@ -37,6 +37,7 @@ pub struct InProcessEngine {
     live_hashes: Arc<LiveHashes>,
     /// What this engine's writes stored, so the drift watch's echo of them is no drift.
     own_writes: Arc<OwnWrites>,
+    max_in_flight: usize,
 }
 
 impl InProcessEngine {
@@ -56,7 +57,14 @@ impl InProcessEngine {
             bundles,
             live_hashes: Arc::new(LiveHashes::default()),
             own_writes: Arc::new(OwnWrites::default()),
+            max_in_flight: ApplyOptions::DEFAULT_CONCURRENCY,
         }
+    }
+
+    /// Writes in flight at once (`--max-in-flight`).
+    pub fn with_max_in_flight(mut self, n: usize) -> InProcessEngine {
+        self.max_in_flight = n.max(1);
+        self
     }
 
     async fn run_cycle(&self, input: CycleInput) -> Outcome {
@@ -81,6 +89,7 @@ impl InProcessEngine {
             state: &self.state,
             loaded,
             options: ApplyOptions {
+                concurrency: self.max_in_flight,
                 own_writes: Some(self.own_writes.clone()),
                 ..ApplyOptions::default()
             },

@@ -22,6 +22,7 @@ mod remote_https;
 mod sync_bad_input;
 mod sync_crash;
 mod sync_flows;
+mod sync_in_flight;
 mod sync_random;
 mod verify_chain;
 mod verify_cli;
