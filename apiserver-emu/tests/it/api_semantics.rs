@@ -14,6 +14,18 @@ fn emulator(namespaces: &[&str]) -> Emulator {
     .expect("start emulator")
 }
 
+/// The verbs of the recorded changes that `keep` selects, oldest first.
+fn verbs_where(
+    emu: &Emulator,
+    keep: impl Fn(&apiserver_emu::ChangeRecord) -> bool,
+) -> Vec<ChangeVerb> {
+    emu.history()
+        .iter()
+        .filter(|c| keep(c))
+        .map(|c| c.verb)
+        .collect()
+}
+
 #[test]
 fn create_sets_server_fields_and_answers_201() {
     let emu = emulator(&["a"]);
@@ -150,14 +162,8 @@ fn replace_follows_optimistic_concurrency_and_generation_rules() {
     );
     assert_eq!(missing.status, 404);
 
-    let verbs: Vec<ChangeVerb> = emu
-        .history()
-        .iter()
-        .filter(|c| c.kind == "networkpolicies")
-        .map(|c| c.verb)
-        .collect();
     assert_eq!(
-        verbs,
+        verbs_where(&emu, |c| c.kind == "networkpolicies"),
         [
             ChangeVerb::Created,
             ChangeVerb::Updated,
@@ -849,14 +855,8 @@ fn a_delete_waits_for_finalizers_and_the_last_one_removed_completes_it() {
     assert!(emu
         .get_object("networkpolicies", Some("a"), "held")
         .is_none());
-    let verbs: Vec<ChangeVerb> = emu
-        .history()
-        .iter()
-        .filter(|c| c.name == "held")
-        .map(|c| c.verb)
-        .collect();
     assert_eq!(
-        verbs,
+        verbs_where(&emu, |c| c.name == "held"),
         [
             ChangeVerb::Created,
             ChangeVerb::Updated,
