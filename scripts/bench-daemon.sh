@@ -4,6 +4,7 @@
 # by git and ssh-keygen, and the release binaries.
 #
 #   scripts/bench-daemon.sh [POLICIES] [SAMPLES]      (defaults: 10000 policies, 11 samples)
+#   ISOLATION=process scripts/bench-daemon.sh        (the daemon's --cycle-isolation; default thread)
 #
 # Prints: time of the first full apply; webhook-to-enforced latency (p50, max) for a
 # one-policy change; no-change poll cycle time (ls-remote + drift check, from the daemon's
@@ -66,7 +67,8 @@ HTTP_PORT=$(free_port)
 START=$(now_ms)
 RUST_LOG=${RUST_LOG:-warn} "$BIN" run --repo "http://127.0.0.1:$GIT_PORT/policies.git" --branch main \
     --trust-anchor "$WORK/anchor" --kubeconfig "$WORK/kubeconfig" --cache-dir "$WORK/cache" \
-    --listen "127.0.0.1:$HTTP_PORT" --webhook-secret-file "$WORK/hook" --interval "${INTERVAL:-1h}" 2>"$WORK/run.log" &
+    --listen "127.0.0.1:$HTTP_PORT" --webhook-secret-file "$WORK/hook" --interval "${INTERVAL:-1h}" \
+    --cycle-isolation "${ISOLATION:-thread}" 2>"$WORK/run.log" &
 RUN_PID=$!
 PIDS+=($RUN_PID)
 readyz() { curl -s "http://127.0.0.1:$HTTP_PORT/readyz" || true; }

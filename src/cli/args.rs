@@ -171,6 +171,10 @@ pub struct ClusterRunArgs {
     pub kube: KubeArgs,
     #[command(flatten)]
     pub apply: ApplyArgs,
+    /// For `run --cycle-isolation process`: print the cycle's own writes under
+    /// `extra.ownWrites`, so that the daemon can tell their echo from drift.
+    #[arg(long, hide = true)]
+    pub report_own_writes: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

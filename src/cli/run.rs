@@ -363,13 +363,13 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             )
             .with_max_in_flight(args.apply.max_in_flight),
         ),
-        CycleIsolation::Process => Box::new(SubprocessEngine {
-            program: std::env::current_exe().map_err(|source| RunError::Io {
+        CycleIsolation::Process => Box::new(SubprocessEngine::new(
+            std::env::current_exe().map_err(|source| RunError::Io {
                 what: "finding the netpol-sync binary".into(),
                 source,
             })?,
-            args: sync_flags(&args),
-        }),
+            sync_flags(&args),
+        )),
     };
     let (drift_scope, drift_changes, drift_task) = if args.drift_watch {
         let (scope_tx, scope_rx) = tokio::sync::watch::channel(None);
@@ -453,18 +453,24 @@ mod tests {
         ]) else {
             panic!("not run");
         };
-        let flags = sync_flags(&run);
-        let mut child: Vec<OsString> = ["netpol-sync", "sync", "--once", "--repo", "r"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        child.extend(flags);
+        let engine = SubprocessEngine::new("netpol-sync".into(), sync_flags(&run));
+        let input = crate::daemon::engine::CycleInput {
+            repo: "/cache/repo".into(),
+            revision: "0123abcd".into(),
+            moved: true,
+        };
+        let mut child: Vec<OsString> = vec!["netpol-sync".into()];
+        child.extend(engine.child_args(&input));
         let Command::Sync(sync) = Cli::try_parse_from(child)
             .expect("the child's flags parse")
             .command
         else {
             panic!("not sync");
         };
+        assert!(sync.once && sync.report_own_writes);
+        assert_eq!(sync.repo.repo, "/cache/repo");
+        assert_eq!(sync.repo.rev, "0123abcd");
+        assert_eq!(sync.output.output, crate::cli::OutputFormat::Json);
         assert_eq!(sync.apply.max_in_flight, 3);
         assert_eq!(sync.kube.state_namespace, "ops");
         assert_eq!(sync.select.bundles, ["shop"]);

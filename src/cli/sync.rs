@@ -3,7 +3,7 @@
 
 use super::{emit, ClusterRunArgs, KubeArgs, OutputFormat};
 use crate::apply::cycle::SyncContext;
-use crate::apply::ApplyOptions;
+use crate::apply::{ApplyOptions, OwnWrites};
 use crate::kube_client::{connect, error_chain, ClusterTarget};
 use crate::outcome::Outcome;
 use crate::revision::{verify_and_load, RevisionRequest};
@@ -75,12 +75,15 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
     if since.is_none() {
         tracing::info!("no state record: judging the revision against the trust anchor alone");
     }
+    let own_writes = (args.report_own_writes && mode == Mode::Sync)
+        .then(|| std::sync::Arc::new(OwnWrites::journaling()));
     let ctx = SyncContext {
         client,
         state: &store,
         loaded,
         options: ApplyOptions {
             concurrency: args.apply.max_in_flight,
+            own_writes: own_writes.clone(),
             ..ApplyOptions::default()
         },
         live_hashes: None,
@@ -111,5 +114,10 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         Mode::Sync => ctx.sync_once(prepared.input).await,
     };
     outcome.commits = prepared.commits;
+    if let Some(own) = own_writes {
+        outcome
+            .extra
+            .insert("ownWrites".into(), own.take_journal().to_json());
+    }
     outcome
 }

@@ -3,38 +3,64 @@
 //! The child is killed when the cycle is abandoned (leadership lapsed, or the shutdown
 //! grace period is over); the next cycle converges whatever it left half done.
 
-use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine};
+use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine, WatchedChange};
+use crate::apply::{Journal, OwnWrites};
 use crate::outcome::{BundleSummary, Counts, Outcome, Verdict};
 use crate::reason::ReasonCode;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 
 /// Largest JSON outcome read from the child.
 const MAX_OUTCOME_BYTES: usize = 16 * 1024 * 1024;
 
 pub struct SubprocessEngine {
     /// The netpol-sync binary (normally the running one).
-    pub program: PathBuf,
+    program: PathBuf,
     /// Flags passed to every `sync --once` (trust anchor, bundles, kubeconfig, state
-    /// namespace…); the cycle adds `--repo`, `--rev` and `--output json`.
-    pub args: Vec<OsString>,
+    /// namespace…); the cycle adds `--repo`, `--rev`, `--output json` and
+    /// `--report-own-writes`.
+    args: Vec<OsString>,
+    /// What the children reported writing, so the drift watch's echo of it is no drift.
+    own_writes: Arc<OwnWrites>,
+}
+
+impl SubprocessEngine {
+    pub fn new(program: PathBuf, args: Vec<OsString>) -> SubprocessEngine {
+        SubprocessEngine {
+            program,
+            args,
+            own_writes: Arc::default(),
+        }
+    }
+
+    /// The child's command line after the program name.
+    pub(crate) fn child_args(&self, input: &CycleInput) -> Vec<OsString> {
+        let mut args: Vec<OsString> = ["sync", "--once", "--repo"].map(OsString::from).into();
+        args.push(input.repo.clone().into());
+        args.extend(
+            [
+                "--rev",
+                &input.revision,
+                "--output",
+                "json",
+                "--report-own-writes",
+            ]
+            .map(OsString::from),
+        );
+        args.extend(self.args.iter().cloned());
+        args
+    }
 }
 
 impl SyncEngine for SubprocessEngine {
     fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_> {
         Box::pin(async move {
+            self.own_writes.begin_cycle();
             let mut cmd = tokio::process::Command::new(&self.program);
-            cmd.arg("sync")
-                .arg("--once")
-                .arg("--repo")
-                .arg(&input.repo)
-                .arg("--rev")
-                .arg(&input.revision)
-                .arg("--output")
-                .arg("json")
-                .args(&self.args)
+            cmd.args(self.child_args(&input))
                 // The child must not take NETPOL_SYNC_OUTPUT etc. from the daemon's env
                 // differently from the flags above; flags win over env in clap anyway.
                 .stdin(Stdio::null())
@@ -55,7 +81,16 @@ impl SyncEngine for SubprocessEngine {
                 return Outcome::error("sync cycle printed an oversized outcome").into();
             }
             match parse_outcome(&output.stdout) {
-                Some(report) => report,
+                Some(mut report) => {
+                    // Recorded before the loop hears of the cycle's end, which is when it
+                    // judges what the drift watch saw meanwhile. Not kept in the report:
+                    // it can be as long as the revision.
+                    if let Some(reported) = report.outcome.extra.remove("ownWrites") {
+                        self.own_writes
+                            .record_journal(&Journal::from_json(&reported));
+                    }
+                    report
+                }
                 None => Outcome::error(format!(
                     "sync cycle exited with {} without a JSON outcome",
                     output
@@ -67,6 +102,18 @@ impl SyncEngine for SubprocessEngine {
                 .into(),
             }
         })
+    }
+
+    /// A change the children reported writing or deleting, in this cycle or the one
+    /// before. Unlike the in-process engine, versions a child only read are not known.
+    fn accounts_for(&self, change: &WatchedChange) -> bool {
+        let (Some(uid), Some(version)) = (&change.uid, &change.resource_version) else {
+            return false;
+        };
+        if change.deleted {
+            return self.own_writes.deleted(uid);
+        }
+        self.own_writes.wrote(uid, version)
     }
 }
 

@@ -2,6 +2,8 @@
 //! drift, over HTTP against apiserver-emu with a repository signed by `git commit -S`: the
 //! versions its cycle wrote or read and the objects it pruned are accounted for; a hand
 //! edit, a hand-made policy and a hand deletion are not, until a cycle has dealt with them.
+//! The process engine (`--cycle-isolation process`) knows what its children reported
+//! writing and deleting.
 
 use crate::sync_support::{BundleSpec, Cluster, PolicyRepo, STATE_NS};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -9,6 +11,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use netpol_sync::bundle::BundleOptions;
 use netpol_sync::daemon::engine::{CycleInput, SyncEngine, WatchedChange};
 use netpol_sync::daemon::inprocess_engine::InProcessEngine;
+use netpol_sync::daemon::subprocess_engine::SubprocessEngine;
 use netpol_sync::kube_client::{connect, ClusterTarget};
 use netpol_sync::outcome::Verdict;
 
@@ -156,5 +159,104 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
             object.metadata
         );
     }
+    cluster.emu.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_are_not() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let repo = PolicyRepo::new();
+    let head = repo.revision(&[shop()], "v1");
+    let (client, _) = connect(&ClusterTarget {
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+        context: None,
+    })
+    .await
+    .unwrap();
+    let flags: Vec<std::ffi::OsString> = vec![
+        "--trust-anchor".into(),
+        repo.anchor.clone().into(),
+        "--kubeconfig".into(),
+        cluster.kubeconfig.clone().into(),
+        "--state-namespace".into(),
+        STATE_NS.into(),
+    ];
+    let mut engine = SubprocessEngine::new(crate::support::netpol_sync_bin(), flags);
+    let input = CycleInput {
+        repo: repo.path().to_path_buf(),
+        revision: head,
+        moved: true,
+    };
+    let report = engine.cycle(input.clone()).await;
+    assert_eq!(
+        report.outcome.verdict,
+        Verdict::Applied,
+        "{:?}",
+        report.outcome
+    );
+    assert!(
+        !report.outcome.extra.contains_key("ownWrites"),
+        "the report is read, not kept"
+    );
+    let created = live(&client).await;
+    assert_eq!(created.len(), 3);
+    for object in &created {
+        assert!(
+            engine.accounts_for(&change(object, false)),
+            "the version the child's create stored: {:?}",
+            object.metadata
+        );
+    }
+
+    // By hand: an edit and a new policy. Neither is the child's.
+    let frontend: Api<NetworkPolicy> = Api::namespaced(client.clone(), "frontend");
+    let payments: Api<NetworkPolicy> = Api::namespaced(client.clone(), "payments");
+    let mut web = frontend.get("web").await.unwrap();
+    web.spec.as_mut().unwrap().ingress = Some(vec![Default::default()]);
+    let edited = frontend
+        .replace("web", &PostParams::default(), &web)
+        .await
+        .unwrap();
+    let hole: NetworkPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "debug-hole", "namespace": "payments"},
+        "spec": {"podSelector": {}, "ingress": [{}]}
+    }))
+    .unwrap();
+    let hole = payments
+        .create(&PostParams::default(), &hole)
+        .await
+        .unwrap();
+    assert!(!engine.accounts_for(&change(&edited, false)), "a hand edit");
+    assert!(
+        !engine.accounts_for(&change(&hole, false)),
+        "a hand-made policy"
+    );
+
+    // The next child reverts both: what it wrote back and what it pruned are its own.
+    let report = engine
+        .cycle(CycleInput {
+            moved: false,
+            ..input
+        })
+        .await;
+    assert_eq!(
+        report.outcome.verdict,
+        Verdict::Applied,
+        "{:?}",
+        report.outcome
+    );
+    assert!(
+        engine.accounts_for(&change(&hole, true)),
+        "pruned by the child"
+    );
+    for object in live(&client).await {
+        assert!(
+            engine.accounts_for(&change(&object, false)),
+            "{:?}",
+            object.metadata
+        );
+    }
+    // Unlike the in-process engine, a version a child only read is not known.
+    assert!(!engine.accounts_for(&change(&edited, false)));
     cluster.emu.shutdown();
 }
