@@ -9,7 +9,7 @@ use crate::sync_support::{BundleSpec, Cluster, PolicyRepo, STATE_NS};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use netpol_sync::bundle::BundleOptions;
-use netpol_sync::daemon::engine::{CycleInput, SyncEngine, WatchedChange};
+use netpol_sync::daemon::engine::{CycleInput, CycleReport, SyncEngine, WatchedChange};
 use netpol_sync::daemon::inprocess_engine::InProcessEngine;
 use netpol_sync::daemon::subprocess_engine::SubprocessEngine;
 use netpol_sync::kube_client::{connect, ClusterTarget};
@@ -43,17 +43,57 @@ async fn live(client: &kube::Client) -> Vec<NetworkPolicy> {
         .items
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
-    let repo = PolicyRepo::new();
-    let head = repo.revision(&[shop()], "v1");
+async fn client_of(cluster: &Cluster) -> kube::Client {
     let (client, _) = connect(&ClusterTarget {
         kubeconfig: Some(cluster.kubeconfig.clone()),
         context: None,
     })
     .await
     .unwrap();
+    client
+}
+
+/// By hand, as a person debugging would: frontend/web opened to anywhere, and a new
+/// policy payments/debug-hole. Returns the versions stored.
+async fn hand_edit_and_hole(client: &kube::Client) -> (NetworkPolicy, NetworkPolicy) {
+    let frontend: Api<NetworkPolicy> = Api::namespaced(client.clone(), "frontend");
+    let payments: Api<NetworkPolicy> = Api::namespaced(client.clone(), "payments");
+    let mut web = frontend.get("web").await.unwrap();
+    web.spec.as_mut().unwrap().ingress = Some(vec![Default::default()]); // from anywhere
+    let edited = frontend
+        .replace("web", &PostParams::default(), &web)
+        .await
+        .unwrap();
+    let hole: NetworkPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "debug-hole", "namespace": "payments"},
+        "spec": {"podSelector": {}, "ingress": [{}]}
+    }))
+    .unwrap();
+    let hole = payments
+        .create(&PostParams::default(), &hole)
+        .await
+        .unwrap();
+    (edited, hole)
+}
+
+/// One cycle of `engine`, which must apply.
+async fn applied(engine: &mut impl SyncEngine, input: CycleInput) -> CycleReport {
+    let report = engine.cycle(input).await;
+    assert_eq!(
+        report.outcome.verdict,
+        Verdict::Applied,
+        "{:?}",
+        report.outcome
+    );
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let repo = PolicyRepo::new();
+    let head = repo.revision(&[shop()], "v1");
+    let client = client_of(&cluster).await;
     let mut engine = InProcessEngine::new(
         client.clone(),
         STATE_NS,
@@ -66,13 +106,7 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
         revision: head,
         moved: true,
     };
-    let report = engine.cycle(input.clone()).await;
-    assert_eq!(
-        report.outcome.verdict,
-        Verdict::Applied,
-        "{:?}",
-        report.outcome
-    );
+    applied(&mut engine, input.clone()).await;
     let created = live(&client).await;
     assert_eq!(created.len(), 3);
     for object in &created {
@@ -96,23 +130,8 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
     );
 
     // By hand: an edit, a new policy and a deletion. None of them is ours.
-    let frontend: Api<NetworkPolicy> = Api::namespaced(client.clone(), "frontend");
+    let (edited, hole) = hand_edit_and_hole(&client).await;
     let payments: Api<NetworkPolicy> = Api::namespaced(client.clone(), "payments");
-    let mut web = frontend.get("web").await.unwrap();
-    web.spec.as_mut().unwrap().ingress = Some(vec![Default::default()]); // from anywhere
-    let edited = frontend
-        .replace("web", &PostParams::default(), &web)
-        .await
-        .unwrap();
-    let hole: NetworkPolicy = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "debug-hole", "namespace": "payments"},
-        "spec": {"podSelector": {}, "ingress": [{}]}
-    }))
-    .unwrap();
-    let hole = payments
-        .create(&PostParams::default(), &hole)
-        .await
-        .unwrap();
     let api = payments.get("api").await.unwrap();
     payments
         .delete("api", &DeleteParams::default())
@@ -127,18 +146,14 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
 
     // The drift check reverts all three: now the edit is a version it read, the hole an
     // object it deleted, and what it wrote back is its own.
-    let report = engine
-        .cycle(CycleInput {
+    let report = applied(
+        &mut engine,
+        CycleInput {
             moved: false,
             ..input
-        })
-        .await;
-    assert_eq!(
-        report.outcome.verdict,
-        Verdict::Applied,
-        "{:?}",
-        report.outcome
-    );
+        },
+    )
+    .await;
     assert_eq!(report.drift.len(), 3, "{:?}", report.drift);
     assert!(
         engine.accounts_for(&change(&edited, false)),
@@ -167,12 +182,7 @@ async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_
     let cluster = Cluster::start(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     let head = repo.revision(&[shop()], "v1");
-    let (client, _) = connect(&ClusterTarget {
-        kubeconfig: Some(cluster.kubeconfig.clone()),
-        context: None,
-    })
-    .await
-    .unwrap();
+    let client = client_of(&cluster).await;
     let flags: Vec<std::ffi::OsString> = vec![
         "--trust-anchor".into(),
         repo.anchor.clone().into(),
@@ -187,13 +197,7 @@ async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_
         revision: head,
         moved: true,
     };
-    let report = engine.cycle(input.clone()).await;
-    assert_eq!(
-        report.outcome.verdict,
-        Verdict::Applied,
-        "{:?}",
-        report.outcome
-    );
+    let report = applied(&mut engine, input.clone()).await;
     assert!(
         !report.outcome.extra.contains_key("ownWrites"),
         "the report is read, not kept"
@@ -209,23 +213,7 @@ async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_
     }
 
     // By hand: an edit and a new policy. Neither is the child's.
-    let frontend: Api<NetworkPolicy> = Api::namespaced(client.clone(), "frontend");
-    let payments: Api<NetworkPolicy> = Api::namespaced(client.clone(), "payments");
-    let mut web = frontend.get("web").await.unwrap();
-    web.spec.as_mut().unwrap().ingress = Some(vec![Default::default()]);
-    let edited = frontend
-        .replace("web", &PostParams::default(), &web)
-        .await
-        .unwrap();
-    let hole: NetworkPolicy = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "debug-hole", "namespace": "payments"},
-        "spec": {"podSelector": {}, "ingress": [{}]}
-    }))
-    .unwrap();
-    let hole = payments
-        .create(&PostParams::default(), &hole)
-        .await
-        .unwrap();
+    let (edited, hole) = hand_edit_and_hole(&client).await;
     assert!(!engine.accounts_for(&change(&edited, false)), "a hand edit");
     assert!(
         !engine.accounts_for(&change(&hole, false)),
@@ -233,18 +221,14 @@ async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_
     );
 
     // The next child reverts both: what it wrote back and what it pruned are its own.
-    let report = engine
-        .cycle(CycleInput {
+    applied(
+        &mut engine,
+        CycleInput {
             moved: false,
             ..input
-        })
-        .await;
-    assert_eq!(
-        report.outcome.verdict,
-        Verdict::Applied,
-        "{:?}",
-        report.outcome
-    );
+        },
+    )
+    .await;
     assert!(
         engine.accounts_for(&change(&hole, true)),
         "pruned by the child"
