@@ -389,8 +389,8 @@ fn update_locked(
     validation::prepare_update(kind, &mut object, &existing)
         .map_err(|causes| ApiError::invalid_for(kind, name, causes))?;
     if being_deleted(&existing) {
-        let before = finalizers(&existing);
-        if let Some(added) = finalizers(&object).iter().find(|f| !before.contains(f)) {
+        let (before, after) = (finalizers(&existing), finalizers(&object));
+        if let Some(added) = after.iter().find(|f| !before.contains(f)) {
             return Err(ApiError::invalid_for(
                 kind,
                 name,
@@ -404,7 +404,7 @@ fn update_locked(
             ));
         }
         // The last finalizer removed: the deletion that waited for it happens now.
-        if finalizers(&object).is_empty() && *kind != NAMESPACES {
+        if after.is_empty() && *kind != NAMESPACES {
             if !opts.dry_run {
                 store.commit(kind, namespace, name, None);
             }

@@ -14,7 +14,7 @@ pub mod retry;
 mod wire;
 mod writer;
 
-pub use own_writes::{Journal, OwnWrites};
+pub use own_writes::{Journal, OwnWrites, MAX_ID_BYTES};
 pub use retry::RetryPolicy;
 pub use writer::{WriteDone, WriteError, WriteFailure};
 

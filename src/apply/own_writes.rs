@@ -45,9 +45,10 @@ struct Written {
     deleted: HashSet<u64>,
 }
 
-/// Longest uid or resourceVersion taken from a report: a real uid is 36 bytes, a
-/// resourceVersion a number.
-const MAX_REPORTED_ID_BYTES: usize = 128;
+/// Longest uid or resourceVersion taken as a hint from outside (a watch event, a child's
+/// report): a real uid is 36 bytes, a resourceVersion a decimal uint64. A longer one is
+/// dropped, and a change without it is never taken for ours.
+pub const MAX_ID_BYTES: usize = 128;
 
 impl Journal {
     /// As `sync --report-own-writes` prints it under `extra.ownWrites`.
@@ -60,7 +61,7 @@ impl Journal {
     pub fn from_json(report: &serde_json::Value) -> Journal {
         let id = |v: &serde_json::Value| {
             v.as_str()
-                .filter(|s| !s.is_empty() && s.len() <= MAX_REPORTED_ID_BYTES)
+                .filter(|s| !s.is_empty() && s.len() <= MAX_ID_BYTES)
                 .map(str::to_string)
         };
         let list = |field: &str| {
@@ -223,7 +224,7 @@ mod tests {
         };
         assert_eq!(Journal::from_json(&journal.to_json()), journal);
 
-        let long = "u".repeat(MAX_REPORTED_ID_BYTES + 1);
+        let long = "u".repeat(MAX_ID_BYTES + 1);
         let hostile = serde_json::json!({
             "written": [["uid-a", "7"], ["uid-c"], ["uid-d", "1", "2"], [1, "2"], "uid-e",
                         [long.clone(), "3"], ["uid-f", ""], {"uid": "g"}],

@@ -242,14 +242,12 @@ enum Seen {
     },
 }
 
-/// Longest uid or resourceVersion kept from a watch event (a uid is 36 bytes, a version a
-/// decimal uint64). A change is held until the loop looks at it, up to
-/// [`MAX_PENDING_CHANGES`](super::trigger::MAX_PENDING_CHANGES) of them; a longer value
-/// from a hostile server is dropped, and a change without it is never taken for ours.
-const MAX_ID_BYTES: usize = 128;
-
+/// A uid or resourceVersion from a watch event, if no longer than any real one. A change
+/// is held until the loop looks at it, up to
+/// [`MAX_PENDING_CHANGES`](super::trigger::MAX_PENDING_CHANGES) of them, so a longer
+/// value from a hostile server is dropped ([`crate::apply::MAX_ID_BYTES`]).
 fn bounded_id(id: Option<String>) -> Option<String> {
-    id.filter(|v| v.len() <= MAX_ID_BYTES)
+    id.filter(|v| v.len() <= crate::apply::MAX_ID_BYTES)
 }
 
 /// Read one watch line from the API server (untrusted: malformed input is an error that

@@ -100,6 +100,26 @@ pub struct WatchedChange {
     pub deleted: bool,
 }
 
+impl WatchedChange {
+    /// Whether this change is one the engine's own cycles made, as `own` remembers them,
+    /// or, for a change that is not a deletion, a version `read` says a cycle read and
+    /// planned with. A deletion is only ever ours if we made it: anyone else's is drift.
+    /// A change without its uid and version cannot be told, so it is not ours.
+    pub fn made_or_read(
+        &self,
+        own: &crate::apply::OwnWrites,
+        read: impl FnOnce(&str, &str) -> bool,
+    ) -> bool {
+        let (Some(uid), Some(version)) = (&self.uid, &self.resource_version) else {
+            return false;
+        };
+        if self.deleted {
+            return own.deleted(uid);
+        }
+        own.wrote(uid, version) || read(uid, version)
+    }
+}
+
 pub type CycleFuture<'a> = Pin<Box<dyn Future<Output = CycleReport> + Send + 'a>>;
 
 pub trait SyncEngine: Send {

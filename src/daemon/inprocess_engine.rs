@@ -63,7 +63,7 @@ impl InProcessEngine {
 
     /// Writes in flight at once (`--max-in-flight`).
     pub fn with_max_in_flight(mut self, n: usize) -> InProcessEngine {
-        self.max_in_flight = n.max(1);
+        self.max_in_flight = n;
         self
     }
 
@@ -122,13 +122,8 @@ impl SyncEngine for InProcessEngine {
     }
 
     fn accounts_for(&self, change: &WatchedChange) -> bool {
-        let (Some(uid), Some(version)) = (&change.uid, &change.resource_version) else {
-            return false;
-        };
-        if change.deleted {
-            // Only a deletion of ours: anyone else's deletion of a policy is drift.
-            return self.own_writes.deleted(uid);
-        }
-        self.own_writes.wrote(uid, version) || self.live_hashes.saw(uid, version)
+        change.made_or_read(&self.own_writes, |uid, version| {
+            self.live_hashes.saw(uid, version)
+        })
     }
 }

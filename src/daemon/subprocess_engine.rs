@@ -107,13 +107,7 @@ impl SyncEngine for SubprocessEngine {
     /// A change the children reported writing or deleting, in this cycle or the one
     /// before. Unlike the in-process engine, versions a child only read are not known.
     fn accounts_for(&self, change: &WatchedChange) -> bool {
-        let (Some(uid), Some(version)) = (&change.uid, &change.resource_version) else {
-            return false;
-        };
-        if change.deleted {
-            return self.own_writes.deleted(uid);
-        }
-        self.own_writes.wrote(uid, version)
+        change.made_or_read(&self.own_writes, |_, _| false)
     }
 }
 
