@@ -16,6 +16,8 @@ use crate::outcome::Outcome;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Before any thread exists: see `git::set_up_before_threads`.
+    crate::git::set_up_before_threads();
     crate::memory::purge_freed_pages(purge_delay_for(&cli.command));
     let (outcome, output) = match cli.command {
         Command::Verify(a) => {

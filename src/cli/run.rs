@@ -163,11 +163,7 @@ pub enum CycleIsolation {
 
 pub fn run(args: RunArgs) -> ExitCode {
     logging::init(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::sync::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");

@@ -67,20 +67,26 @@ impl SyncEngine for SubprocessEngine {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .kill_on_drop(true);
-            let child = match cmd.spawn() {
+            let mut child = match cmd.spawn() {
                 Ok(c) => c,
                 Err(e) => {
                     return Outcome::error(format!("cannot start the sync cycle: {e}")).into()
                 }
             };
-            let output = match child.wait_with_output().await {
-                Ok(o) => o,
+            let stdout = match read_outcome(&mut child).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    // Dropping the child kills it (`kill_on_drop`); wait so that it is
+                    // reaped before the next cycle starts.
+                    let _ = child.kill().await;
+                    return Outcome::error(e).into();
+                }
+            };
+            let status = match child.wait().await {
+                Ok(s) => s,
                 Err(e) => return Outcome::error(format!("sync cycle failed to run: {e}")).into(),
             };
-            if output.stdout.len() > MAX_OUTCOME_BYTES {
-                return Outcome::error("sync cycle printed an oversized outcome").into();
-            }
-            match parse_outcome(&output.stdout) {
+            match parse_outcome(&stdout) {
                 Some(mut report) => {
                     // Recorded before the loop hears of the cycle's end, which is when it
                     // judges what the drift watch saw meanwhile. Not kept in the report:
@@ -93,8 +99,7 @@ impl SyncEngine for SubprocessEngine {
                 }
                 None => Outcome::error(format!(
                     "sync cycle exited with {} without a JSON outcome",
-                    output
-                        .status
+                    status
                         .code()
                         .map(|c| c.to_string())
                         .unwrap_or_else(|| "a signal".into())
@@ -109,6 +114,28 @@ impl SyncEngine for SubprocessEngine {
     fn accounts_for(&self, change: &WatchedChange) -> bool {
         change.made_or_read(&self.own_writes, |_, _| false)
     }
+}
+
+/// The child's whole stdout, read through a bound: a child that prints without end (a
+/// bug, or a binary that is not netpol-sync) is refused at [`MAX_OUTCOME_BYTES`] instead
+/// of growing the daemon's memory.
+async fn read_outcome(child: &mut tokio::process::Child) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let Some(stdout) = child.stdout.take() else {
+        return Err("sync cycle has no stdout to read".into());
+    };
+    let mut bytes = Vec::new();
+    stdout
+        .take(MAX_OUTCOME_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| format!("cannot read the sync cycle's outcome: {e}"))?;
+    if bytes.len() > MAX_OUTCOME_BYTES {
+        return Err(format!(
+            "sync cycle printed more than {MAX_OUTCOME_BYTES} bytes; not an outcome"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Reads the one JSON object `sync --output json` prints. Unknown fields are ignored;
@@ -214,6 +241,75 @@ mod tests {
         assert!(parse_outcome(b"not json").is_none());
         assert!(parse_outcome(br#"{"verdict":"maybe"}"#).is_none());
         assert!(parse_outcome(&[0xff, 0xfe]).is_none());
+    }
+
+    /// An engine whose "netpol-sync" is a shell script with this body.
+    fn engine_running(dir: &tempfile::TempDir, body: &str) -> SubprocessEngine {
+        use std::os::unix::fs::PermissionsExt;
+        let program = dir.path().join("child");
+        std::fs::write(&program, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        SubprocessEngine::new(program, Vec::new())
+    }
+
+    fn input() -> CycleInput {
+        CycleInput {
+            repo: "/nonexistent".into(),
+            revision: "0".repeat(40),
+            moved: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_child_printing_without_end_is_cut_off_at_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        // Writes forever; the cycle must end without reading it all.
+        let mut engine = engine_running(&dir, "exec yes netpol-sync");
+        let report = engine.cycle(input()).await;
+        assert_eq!(report.outcome.verdict, Verdict::Error);
+        assert!(
+            report.outcome.message.contains("more than"),
+            "{}",
+            report.outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_outcome_one_byte_over_the_bound_is_refused_and_one_at_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outcome = r#"{"verdict":"unchanged","revision":"abc","message":"m","bundles":[]}"#;
+        // Padded with spaces (valid JSON whitespace) to exactly the bound, then one more.
+        let pad = MAX_OUTCOME_BYTES - outcome.len() - 1;
+        let at = format!("printf '%s' '{outcome}'; head -c {pad} /dev/zero | tr '\\0' ' '; echo");
+        let report = engine_running(&dir, &at).cycle(input()).await;
+        assert_eq!(
+            report.outcome.verdict,
+            Verdict::Unchanged,
+            "{}",
+            report.outcome.message
+        );
+        let over = format!("{at}; echo");
+        let report = engine_running(&dir, &over).cycle(input()).await;
+        assert_eq!(report.outcome.verdict, Verdict::Error);
+        assert!(
+            report.outcome.message.contains("more than"),
+            "{}",
+            report.outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_child_exiting_without_an_outcome_is_an_error_naming_its_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = engine_running(&dir, "echo not json; exit 3")
+            .cycle(input())
+            .await;
+        assert_eq!(report.outcome.verdict, Verdict::Error);
+        assert!(
+            report.outcome.message.contains("exited with 3"),
+            "{}",
+            report.outcome.message
+        );
     }
 
     proptest! {

@@ -6,6 +6,23 @@
 
 use std::path::Path;
 
+/// libgit2's one-time set-up, done by [`set_up_before_threads`].
+static SET_UP: std::sync::Once = std::sync::Once::new();
+
+/// libgit2's one-time set-up, for the process to do while it has one thread: the command
+/// line calls this first, and the one builder of the async runtime calls it again (a
+/// no-op then) so that no command can start threads before it.
+///
+/// git2 does it on first use, and with HTTPS built in that includes `openssl_probe`
+/// writing SSL_CERT_FILE and SSL_CERT_DIR into the environment. Writing the environment
+/// while another thread reads it (libc `getenv` in OpenSSL, the resolver, the time-zone
+/// code) is undefined behaviour, and by a command's first git call the runtime's worker
+/// threads are running. Strict hash verification is libgit2's default; saying so here
+/// keeps it on whatever a later git2 defaults to.
+pub fn set_up_before_threads() {
+    SET_UP.call_once(|| git2::opts::strict_hash_verification(true));
+}
+
 /// An open repository. A URL is cloned (bare) into a temporary directory that lives as
 /// long as the `Repo`.
 pub struct Repo {
