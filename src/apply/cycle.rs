@@ -224,11 +224,12 @@ impl SyncContext<'_> {
                     continue;
                 }
             };
+            let put_back = put_back(old, &plan);
             if plan.is_empty() {
-                return format!("previous revision {} put back", old.revision());
+                return put_back;
             }
             match applier.apply_without_dry_run(plan).await {
-                Ok(_) => return format!("previous revision {} put back", old.revision()),
+                Ok(_) => return put_back,
                 Err(e) => {
                     tracing::warn!(round, error = %e, "restoring the previous revision failed");
                     last_error = e.to_string();
@@ -257,6 +258,36 @@ impl SyncContext<'_> {
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
             tracing::warn!(error = %error_chain(&e), "could not record the failure in the state record");
         }
+    }
+}
+
+/// What a restore by `plan` achieves. A policy of the old revision that is being deleted
+/// and held by someone else's finalizers (a delete of this cycle marked it) cannot be
+/// written back; saying "put back" would hide that it is about to disappear.
+fn put_back(old: &VerifiedBundles, plan: &Plan) -> String {
+    let held: Vec<String> = plan
+        .blockers()
+        .iter()
+        .filter_map(|b| match b {
+            crate::plan::Blocker::ObjectTerminating {
+                namespace,
+                name,
+                finalizers,
+            } => Some(format!(
+                "{namespace}/{name} (being deleted, held by finalizers [{}])",
+                finalizers.join(", ")
+            )),
+            _ => None,
+        })
+        .collect();
+    if held.is_empty() {
+        format!("previous revision {} put back", old.revision())
+    } else {
+        format!(
+            "previous revision {} put back EXCEPT NetworkPolicy {}: it is gone once those finalizers are removed",
+            old.revision(),
+            held.join(", ")
+        )
     }
 }
 

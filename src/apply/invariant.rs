@@ -4,7 +4,7 @@
 //! over apiserver-emu's change log; it is here, next to the writer, because it is the
 //! writer's contract.
 
-use crate::bundle::ANNOTATION_PREFIX;
+use crate::plan::live::content_hash_without_finalizers;
 use crate::plan::{Action, ObjectKey};
 use netpol_policy::NetworkPolicy;
 use std::collections::BTreeMap;
@@ -41,7 +41,8 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// Content hashes keyed by namespace/name, the form the checker compares.
+/// Content hashes keyed by namespace/name, the form the checker compares (finalizers, which
+/// are someone else's lifecycle, left out).
 pub fn hashes<'a>(
     objects: impl IntoIterator<Item = &'a NetworkPolicy>,
 ) -> BTreeMap<ObjectKey, String> {
@@ -52,7 +53,7 @@ pub fn hashes<'a>(
                 namespace: o.metadata.namespace.clone()?,
                 name: o.metadata.name.clone()?,
             };
-            Some((key, netpol_policy::content_hash(o, ANNOTATION_PREFIX)))
+            Some((key, content_hash_without_finalizers(o)))
         })
         .collect()
 }

@@ -5,7 +5,8 @@
 //! Order: every write is dry-run first (`dryRun=All`), and any refusal rejects the revision
 //! with nothing changed. Then creates and updates run concurrently (bounded), and only
 //! when all of them have succeeded do the deletes start: NetworkPolicies are allow-lists,
-//! so applying first never allows more than the old or the new revision allows.
+//! so applying first never allows more than the old or the new revision allows. Deletes
+//! of objects held by someone else's finalizers go last (see `apply_checked`).
 
 pub mod cycle;
 pub mod invariant;
@@ -109,8 +110,15 @@ impl Applier {
     async fn apply_checked(&self, writes: &[PlannedWrite]) -> Result<ApplyReport, ApplyError> {
         let (deletes, upserts): (Vec<&PlannedWrite>, Vec<&PlannedWrite>) =
             writes.iter().partition(|w| w.action == Action::Delete);
+        // A delete of an object that carries someone else's finalizers only marks it, and a
+        // marked object cannot be written again until they let go: if a later write failed,
+        // that policy could not be put back. Those deletes go last, after every other write
+        // has succeeded.
+        let (held, plain): (Vec<&PlannedWrite>, Vec<&PlannedWrite>) = deletes
+            .into_iter()
+            .partition(|w| w.live.as_ref().is_some_and(|l| !l.finalizers.is_empty()));
         let mut report = ApplyReport::default();
-        for phase in [upserts, deletes] {
+        for phase in [upserts, plain, held] {
             match self.phase(&phase, false).await {
                 Ok(r) => {
                     report.written += r.written;

@@ -153,9 +153,10 @@ impl LiveHashes {
     }
 }
 
-/// Finalizers are lifecycle, not policy: a controller's finalizer on a policy we manage must
-/// not make it differ from the revision forever (the writer keeps them on replace).
-fn content_hash_without_finalizers(np: &NetworkPolicy) -> String {
+/// The content hash of a live policy. Finalizers are lifecycle, not policy: a controller's
+/// finalizer on a policy we manage must not make it differ from the revision forever (the
+/// writer keeps them on replace), and the invariant checker compares policies this way too.
+pub fn content_hash_without_finalizers(np: &NetworkPolicy) -> String {
     if np.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty()) {
         return netpol_policy::content_hash(np, ANNOTATION_PREFIX);
     }

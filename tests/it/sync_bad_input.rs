@@ -329,6 +329,139 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
     assert_eq!(cluster.policy_hashes(), expected_hashes(&[with_api()]));
 }
 
+/// `kubectl patch` the finalizers of payments/NAME, as another controller would.
+fn patch_finalizers(cluster: &Cluster, name: &str, finalizers: &str) {
+    let patch = format!(r#"{{"metadata":{{"finalizers":{finalizers}}}}}"#);
+    let out = cluster.kubectl(
+        &[
+            "patch",
+            "networkpolicy",
+            name,
+            "-n",
+            "payments",
+            "--type=merge",
+            "-p",
+            &patch,
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// v2 of [`prune_with_a_failing_delete`]: payments keeps one (new) policy, or the
+/// would-open-namespace guard refuses it.
+fn v2_without_api_and_db() -> BundleSpec {
+    BundleSpec::new(
+        "shop",
+        &["frontend", "payments"],
+        &[("frontend", "web", 80), ("payments", "keep", 9000)],
+    )
+}
+
+/// v1: frontend/web, payments/api, payments/db; v2 keeps frontend/web and adds
+/// payments/keep ([`v2_without_api_and_db`]). `held` get a
+/// foreign finalizer, and every real delete of payments/`failing` fails (its dry run passes).
+fn prune_with_a_failing_delete(
+    cluster: &Cluster,
+    held: &[&str],
+    failing: &str,
+) -> (Run, PolicyRepo, BundleSpec) {
+    let v1 = BundleSpec::new(
+        "shop",
+        &["frontend", "payments"],
+        &[
+            ("frontend", "web", 80),
+            ("payments", "api", 8443),
+            ("payments", "db", 5432),
+        ],
+    );
+    let repo = PolicyRepo::new();
+    repo.revision(std::slice::from_ref(&v1), "v1");
+    assert_eq!(sync(&repo, cluster, &[]).code, 0);
+    for name in held {
+        patch_finalizers(cluster, name, r#"["example.com/hold"]"#);
+    }
+    let v2 = v2_without_api_and_db();
+    repo.revision(std::slice::from_ref(&v2), "v2: api and db go");
+    let path = format!("/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies/{failing}");
+    cluster.emu.inject(
+        FaultRule::new(&path, FaultAction::Latency(std::time::Duration::ZERO))
+            .method("DELETE")
+            .times(1),
+    );
+    cluster
+        .emu
+        .inject(FaultRule::new(&path, FaultAction::Status(500)).method("DELETE"));
+    let start = in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]);
+    let from = cluster.history_len();
+    let run = sync(&repo, cluster, &[]);
+    cluster.emu.clear_faults();
+    assert_invariant(
+        cluster,
+        from,
+        &start,
+        &expected_hashes(std::slice::from_ref(&v2)),
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.json, run.stderr);
+    assert_eq!(run.json["reason"], "apply-failed", "{}", run.json);
+    (run, repo, v1)
+}
+
+/// A delete of a policy held by someone else's finalizers cannot be undone while they hold
+/// it, so such deletes go after every other write: when an ordinary delete fails, the held
+/// policy has not been touched and the previous revision is put back whole.
+#[test]
+fn held_policies_are_pruned_last_so_a_failed_prune_puts_the_old_revision_back_whole() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let (run, _repo, v1) = prune_with_a_failing_delete(&cluster, &["api"], "db");
+    let text = message(&run);
+    assert!(
+        text.contains("put back") && !text.contains("EXCEPT"),
+        "{text}"
+    );
+    let api = cluster.policy("payments", "api").expect("never deleted");
+    assert!(api["metadata"]["deletionTimestamp"].is_null(), "{api}");
+    patch_finalizers(&cluster, "api", "null");
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[v1])
+    );
+}
+
+/// When two held policies are pruned and one delete fails, the other is already marked and
+/// cannot be written back: the restore says so by name instead of claiming the previous
+/// revision is back, and once the finalizer goes the next cycle completes the new revision.
+#[test]
+fn a_restore_that_cannot_write_back_a_marked_policy_names_it() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let (run, repo, v1) = prune_with_a_failing_delete(&cluster, &["api", "db"], "db");
+    let text = message(&run);
+    assert!(
+        text.contains("EXCEPT")
+            && text.contains("payments/api (being deleted, held by finalizers [example.com/hold])"),
+        "{text}"
+    );
+    assert!(!text.contains("payments/db (being"), "{text}");
+    patch_finalizers(&cluster, "api", "null");
+    patch_finalizers(&cluster, "db", "null");
+    let mut without_api = expected_hashes(&[v1]);
+    without_api.retain(|k, _| k.name != "api");
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        without_api
+    );
+    let next = sync(&repo, &cluster, &[]);
+    assert_eq!(next.code, 0, "{}\n{}", next.json, next.stderr);
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
+        expected_hashes(&[v2_without_api_and_db()])
+    );
+}
+
 #[test]
 fn malformed_or_oversized_trust_anchor_is_an_error_and_nothing_is_written() {
     let cluster = Cluster::start(&["frontend", "payments"]);

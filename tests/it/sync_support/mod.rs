@@ -8,6 +8,7 @@ pub(crate) use crate::support;
 use apiserver_emu::{ChangeRecord, ChangeVerb, EmuConfig, Emulator};
 use netpol_sync::apply::invariant::{self, ObservedChange};
 use netpol_sync::bundle::ANNOTATION_PREFIX;
+use netpol_sync::plan::live::content_hash_without_finalizers;
 use netpol_sync::plan::ObjectKey;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -323,7 +324,7 @@ pub fn observed_changes(history: &[ChangeRecord], from: usize) -> Vec<ObservedCh
             };
             ObservedChange {
                 key,
-                after: after.map(|np| netpol_policy::content_hash(&np, ANNOTATION_PREFIX)),
+                after: after.map(|np| content_hash_without_finalizers(&np)),
                 by_netpol_sync,
             }
         })
