@@ -273,8 +273,6 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
         &[("frontend", "web", 80), ("payments", "db", 5432)],
     );
     repo.revision(&[without_api], "v2: api goes");
-    let start = cluster.policy_hashes();
-    let from = cluster.history_len();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
     assert_eq!(run.json["deleted"], 1, "{}", run.json);
@@ -282,7 +280,6 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
         .policy("payments", "api")
         .expect("held by its finalizer");
     assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
-    assert_invariant(&cluster, from, &start, &cluster.policy_hashes());
 
     // Marked is as good as deleted: the next cycle leaves it to its finalizer.
     let requests = cluster.request_count();
@@ -396,16 +393,8 @@ fn prune_with_a_failing_delete(
     cluster
         .emu
         .inject(FaultRule::new(&path, FaultAction::Status(500)).method("DELETE"));
-    let start = in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]);
-    let from = cluster.history_len();
     let run = sync(&repo, cluster, &[]);
     cluster.emu.clear_faults();
-    assert_invariant(
-        cluster,
-        from,
-        &start,
-        &expected_hashes(std::slice::from_ref(&v2)),
-    );
     assert_eq!(run.code, 2, "{}\n{}", run.json, run.stderr);
     assert_eq!(run.json["reason"], "apply-failed", "{}", run.json);
     (run, repo, v1)

@@ -54,6 +54,11 @@ pub struct PolicyRepo {
     pub repo: TestRepo,
     pub key: Key,
     pub anchor: PathBuf,
+    /// The bundles written since the last commit and before it, by name.
+    written: std::cell::RefCell<BTreeMap<String, BundleSpec>>,
+    /// The bundles of each commit made through [`PolicyRepo::commit`]: what a sync of that
+    /// commit must make the cluster, so that [`sync`] can check the invariant by itself.
+    committed: std::cell::RefCell<BTreeMap<String, Vec<BundleSpec>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -72,6 +77,8 @@ impl PolicyRepo {
             repo,
             key,
             anchor,
+            written: Default::default(),
+            committed: Default::default(),
             _dir: dir,
         }
     }
@@ -82,6 +89,9 @@ impl PolicyRepo {
 
     /// Replace `bundles/<name>/` with this content, sealed and signed.
     pub fn write_bundle(&self, spec: &BundleSpec) {
+        self.written
+            .borrow_mut()
+            .insert(spec.name.clone(), spec.clone());
         let root = self.repo.dir.join("bundles").join(&spec.name);
         let _ = std::fs::remove_dir_all(&root);
         let mut files = String::new();
@@ -118,11 +128,26 @@ impl PolicyRepo {
     }
 
     pub fn remove_bundle(&self, name: &str) {
+        self.written.borrow_mut().remove(name);
         self.repo.remove(&format!("bundles/{name}"));
     }
 
     pub fn commit(&self, message: &str) -> String {
-        self.repo.commit_signed(message, &self.key)
+        let commit = self.repo.commit_signed(message, &self.key);
+        let bundles = self.written.borrow().values().cloned().collect();
+        self.committed.borrow_mut().insert(commit.clone(), bundles);
+        commit
+    }
+
+    /// The bundles of the checked-out commit, when it was made by [`PolicyRepo::commit`]
+    /// from bundle specs alone (not when a test wrote files of its own since).
+    fn head_bundles(&self) -> Option<Vec<BundleSpec>> {
+        let head = self.repo.head();
+        let status = self.repo.git(&["status", "--porcelain", "--", "bundles"]);
+        if !status.trim().is_empty() {
+            return None;
+        }
+        self.committed.borrow().get(&head).cloned()
     }
 
     /// Write these bundles and commit, signed.
@@ -247,9 +272,22 @@ pub fn netpol_sync(args: &[&str]) -> Run {
     }
 }
 
-/// `sync --once --output json` against `cluster` from `repo`, extra args appended.
+/// `sync --once --output json` against `cluster` from `repo`, extra args appended. Every
+/// sync of a commit whose bundles are known (made by [`PolicyRepo::commit`], the whole
+/// revision selected) is checked against the invariant over exactly its own changes,
+/// whatever the test asserts besides.
 pub fn sync(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
-    cluster_command("sync", repo, cluster, extra)
+    let selects = extra
+        .iter()
+        .any(|a| a.starts_with("--rev") || a.starts_with("--bundle"));
+    let known = (!selects).then(|| repo.head_bundles()).flatten();
+    let start = cluster.policy_hashes();
+    let from = cluster.history_len();
+    let run = cluster_command("sync", repo, cluster, extra);
+    if let Some(bundles) = known {
+        assert_invariant(cluster, from, &start, &expected_hashes(&bundles));
+    }
+    run
 }
 
 pub fn plan(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
