@@ -17,6 +17,19 @@ fn shop() -> BundleSpec {
     )
 }
 
+/// [`shop`] and payments/db.
+fn shop_with_db() -> BundleSpec {
+    BundleSpec::new(
+        "shop",
+        &["frontend", "payments"],
+        &[
+            ("frontend", "web", 80),
+            ("payments", "api", 8443),
+            ("payments", "db", 5432),
+        ],
+    )
+}
+
 fn namespaces() -> Vec<String> {
     [STATE_NS, "frontend", "payments"]
         .iter()
@@ -243,17 +256,7 @@ fn foreign_labelled_policy_in_scope_is_deleted_by_name_and_foreign_finalizers_su
 #[test]
 fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_names_it() {
     let cluster = Cluster::start(&["frontend", "payments"]);
-    let with_api = || {
-        BundleSpec::new(
-            "shop",
-            &["frontend", "payments"],
-            &[
-                ("frontend", "web", 80),
-                ("payments", "api", 8443),
-                ("payments", "db", 5432),
-            ],
-        )
-    };
+    let with_api = shop_with_db;
     let repo = PolicyRepo::new();
     repo.revision(&[with_api()], "v1");
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
@@ -367,15 +370,7 @@ fn prune_with_a_failing_delete(
     held: &[&str],
     failing: &str,
 ) -> (Run, PolicyRepo, BundleSpec) {
-    let v1 = BundleSpec::new(
-        "shop",
-        &["frontend", "payments"],
-        &[
-            ("frontend", "web", 80),
-            ("payments", "api", 8443),
-            ("payments", "db", 5432),
-        ],
-    );
+    let v1 = shop_with_db();
     let repo = PolicyRepo::new();
     repo.revision(std::slice::from_ref(&v1), "v1");
     assert_eq!(sync(&repo, cluster, &[]).code, 0);
