@@ -224,12 +224,12 @@ impl SyncContext<'_> {
                     continue;
                 }
             };
-            let put_back = put_back(old, &plan);
+            let report = restore_report(old, &plan);
             if plan.is_empty() {
-                return put_back;
+                return report;
             }
             match applier.apply_without_dry_run(plan).await {
-                Ok(_) => return put_back,
+                Ok(_) => return report,
                 Err(e) => {
                     tracing::warn!(round, error = %e, "restoring the previous revision failed");
                     last_error = e.to_string();
@@ -264,7 +264,7 @@ impl SyncContext<'_> {
 /// What a restore by `plan` achieves. A policy of the old revision that is being deleted
 /// and held by someone else's finalizers (a delete of this cycle marked it) cannot be
 /// written back; saying "put back" would hide that it is about to disappear.
-fn put_back(old: &VerifiedBundles, plan: &Plan) -> String {
+fn restore_report(old: &VerifiedBundles, plan: &Plan) -> String {
     let held: Vec<String> = plan
         .blockers()
         .iter()
