@@ -18,5 +18,17 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 
+# kubectl: the emulator's fidelity tests and the end-to-end tests run the real one. It is
+# not in Debian's own archive; where an apt source has it (Kubernetes' or Google Cloud's),
+# install it from there, and otherwise say what is missing instead of failing later.
+if ! command -v kubectl >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kubectl; then
+    echo "setup: kubectl is required by the tests; install it (https://kubernetes.io/docs/tasks/tools/) and run again" >&2
+    exit 1
+  fi
+fi
+
 # The real git servers (sshd; git's http-backend) that the remote tests start on loopback.
 bash "$(dirname "$0")/install-test-servers.sh"

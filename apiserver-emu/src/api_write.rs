@@ -12,22 +12,11 @@ use crate::request::{ApiRequest, ApiResult, Reply};
 use crate::resources::{
     ResourceKind, CONFIGMAPS, CORE_EVENTS, EVENTS_V1, LEASES, NAMESPACES, NETWORK_POLICIES,
 };
-use crate::server_fields;
+use crate::server_fields::{self, SERVER_OWNED_META};
 use crate::state::{lock, Shared};
 use crate::status::{self, ApiError, Cause};
 use crate::store::Store;
 use crate::validation;
-
-/// Metadata the server owns; a client's values are replaced on create.
-const SERVER_OWNED_META: [&str; 7] = [
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-];
 
 /// `metadata.finalizers`, empty when absent.
 fn finalizers(object: &Value) -> Vec<&str> {

@@ -68,19 +68,22 @@ fn field_set(value: &Value) -> Value {
     }
 }
 
-/// Fields the server sets: they belong to no manager.
-const SERVER_OWNED_TOP: [&str; 3] = ["apiVersion", "kind", "status"];
-const SERVER_OWNED_META: [&str; 9] = [
-    "name",
-    "namespace",
+/// Metadata the server sets: a client's values are replaced on create and kept from the
+/// stored object on update, and no manager owns them.
+pub const SERVER_OWNED_META: [&str; 7] = [
     "uid",
     "resourceVersion",
     "generation",
     "creationTimestamp",
-    "managedFields",
     "deletionTimestamp",
-    "selfLink",
+    "deletionGracePeriodSeconds",
+    "managedFields",
 ];
+
+/// Fields no manager owns besides [`SERVER_OWNED_META`]: the object's identity, the type
+/// and the status.
+const UNOWNED_TOP: [&str; 3] = ["apiVersion", "kind", "status"];
+const UNOWNED_META: [&str; 3] = ["name", "namespace", "selfLink"];
 
 /// The field set a writer of `object` owns: every field but the server's. Walked in
 /// place, skipping the server's fields, rather than on a pruned copy of the object.
@@ -90,13 +93,16 @@ fn owned_field_set(object: &Value) -> Value {
     };
     let mut out = Map::new();
     for (k, v) in map {
-        if SERVER_OWNED_TOP.contains(&k.as_str()) {
+        if UNOWNED_TOP.contains(&k.as_str()) {
             continue;
         }
         let set = match (k.as_str(), v) {
             ("metadata", Value::Object(meta)) => Value::Object(
                 meta.iter()
-                    .filter(|(mk, _)| !SERVER_OWNED_META.contains(&mk.as_str()))
+                    .filter(|(mk, _)| {
+                        !SERVER_OWNED_META.contains(&mk.as_str())
+                            && !UNOWNED_META.contains(&mk.as_str())
+                    })
                     .map(|(mk, mv)| (format!("f:{mk}"), field_set(mv)))
                     .collect(),
             ),
@@ -170,7 +176,8 @@ mod tests {
         let mut obj = json!({
             "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "a", "namespace": "n", "uid": "u", "resourceVersion": "7",
-                         "generation": 2, "creationTimestamp": "t", "labels": {"x": "y"}},
+                         "generation": 2, "creationTimestamp": "t", "labels": {"x": "y"},
+                         "deletionTimestamp": "t", "deletionGracePeriodSeconds": 0},
             "spec": {"podSelector": {}}, "status": {"conditions": []}
         });
         record_manager(&mut obj, "a", "v1");

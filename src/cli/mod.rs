@@ -17,7 +17,9 @@ use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> ExitCode {
     // Before any thread exists: see `git::set_up_before_threads`.
-    crate::git::set_up_before_threads();
+    if uses_git(&cli.command) {
+        crate::git::set_up_before_threads();
+    }
     crate::memory::purge_freed_pages(purge_delay_for(&cli.command));
     let (outcome, output) = match cli.command {
         Command::Verify(a) => {
@@ -33,6 +35,16 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     emit(&outcome, output);
     outcome.verdict.exit_code()
+}
+
+/// Whether a command reads a git repository. libgit2's set-up reads the system CA bundle
+/// (about 50 ms), which a command that never touches git should not pay.
+fn uses_git(command: &Command) -> bool {
+    match command {
+        Command::Verify(_) | Command::Plan(_) | Command::Sync(_) | Command::Demo(_) => true,
+        Command::Run(_) => true,
+        Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
+    }
 }
 
 /// The daemon lives on and must give memory back at rest; every other command's rest

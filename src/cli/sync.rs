@@ -34,10 +34,9 @@ pub fn run(args: ClusterRunArgs, mode: Mode) -> ExitCode {
     outcome.verdict.exit_code()
 }
 
-/// The async runtime every command runs on; libgit2 is set up first, while this is the
-/// only thread (see [`crate::git::set_up_before_threads`]).
+/// The async runtime every command runs on. `cli::run` has set libgit2 up before this
+/// for every command that reads git (see [`crate::git::set_up_before_threads`]).
 pub(super) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    crate::git::set_up_before_threads();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,9 +9,8 @@ use std::path::Path;
 /// libgit2's one-time set-up, done by [`set_up_before_threads`].
 static SET_UP: std::sync::Once = std::sync::Once::new();
 
-/// libgit2's one-time set-up, for the process to do while it has one thread: the command
-/// line calls this first, and the one builder of the async runtime calls it again (a
-/// no-op then) so that no command can start threads before it.
+/// libgit2's one-time set-up, for the process to do while it has one thread: `cli::run`
+/// calls this first for every command that reads git (its `uses_git` names them).
 ///
 /// git2 does it on first use, and with HTTPS built in that includes `openssl_probe`
 /// writing SSL_CERT_FILE and SSL_CERT_DIR into the environment. Writing the environment

@@ -30,6 +30,17 @@ fn shop_with_db() -> BundleSpec {
     )
 }
 
+/// payments/NAME for each name.
+fn payments(names: &[&str]) -> std::collections::BTreeSet<netpol_sync::plan::ObjectKey> {
+    names
+        .iter()
+        .map(|name| netpol_sync::plan::ObjectKey {
+            namespace: "payments".into(),
+            name: name.to_string(),
+        })
+        .collect()
+}
+
 fn namespaces() -> Vec<String> {
     [STATE_NS, "frontend", "payments"]
         .iter()
@@ -304,52 +315,12 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
     assert!(cluster.policy_writes_since(requests).is_empty());
 
     // Its owner lets go; the object is gone and the next sync puts v3's back.
-    let out = cluster.kubectl(
-        &[
-            "patch",
-            "networkpolicy",
-            "api",
-            "-n",
-            "payments",
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"finalizers":null}}"#,
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster.set_finalizers(&payments(&["api"]), None);
     assert!(cluster.policy("payments", "api").is_none());
     let back = sync(&repo, &cluster, &[]);
     assert_eq!(back.code, 0, "{}\n{}", back.json, back.stderr);
     assert_eq!(back.json["created"], 1, "{}", back.json);
     assert_eq!(cluster.policy_hashes(), expected_hashes(&[with_api()]));
-}
-
-/// `kubectl patch` the finalizers of payments/NAME, as another controller would.
-fn patch_finalizers(cluster: &Cluster, name: &str, finalizers: &str) {
-    let patch = format!(r#"{{"metadata":{{"finalizers":{finalizers}}}}}"#);
-    let out = cluster.kubectl(
-        &[
-            "patch",
-            "networkpolicy",
-            name,
-            "-n",
-            "payments",
-            "--type=merge",
-            "-p",
-            &patch,
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// v2 of [`prune_with_a_failing_delete`]: payments keeps one (new) policy, or the
@@ -374,9 +345,7 @@ fn prune_with_a_failing_delete(
     let repo = PolicyRepo::new();
     repo.revision(std::slice::from_ref(&v1), "v1");
     assert_eq!(sync(&repo, cluster, &[]).code, 0);
-    for name in held {
-        patch_finalizers(cluster, name, r#"["example.com/hold"]"#);
-    }
+    cluster.set_finalizers(&payments(held), Some(&["example.com/hold"]));
     let v2 = v2_without_api_and_db();
     repo.revision(std::slice::from_ref(&v2), "v2: api and db go");
     let path = format!("/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies/{failing}");
@@ -409,7 +378,7 @@ fn held_policies_are_pruned_last_so_a_failed_prune_puts_the_old_revision_back_wh
     );
     let api = cluster.policy("payments", "api").expect("never deleted");
     assert!(api["metadata"]["deletionTimestamp"].is_null(), "{api}");
-    patch_finalizers(&cluster, "api", "null");
+    cluster.set_finalizers(&payments(&["api"]), None);
     assert_eq!(
         in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
         expected_hashes(&[v1])
@@ -430,8 +399,7 @@ fn a_restore_that_cannot_write_back_a_marked_policy_names_it() {
         "{text}"
     );
     assert!(!text.contains("payments/db (being"), "{text}");
-    patch_finalizers(&cluster, "api", "null");
-    patch_finalizers(&cluster, "db", "null");
+    cluster.set_finalizers(&payments(&["api", "db"]), None);
     let mut without_api = expected_hashes(&[v1]);
     without_api.retain(|k, _| k.name != "api");
     assert_eq!(

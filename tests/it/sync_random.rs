@@ -8,9 +8,6 @@
 use crate::sync_support;
 
 use apiserver_emu::{FaultAction, FaultRule};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, Patch, PatchParams};
-use netpol_sync::kube_client::{connect, ClusterTarget};
 use netpol_sync::plan::ObjectKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,33 +16,6 @@ use std::time::Duration;
 use sync_support::*;
 
 const FOREIGN_FINALIZER: &str = "example.com/hold";
-
-/// Set (or with `None`, remove) the finalizers of live policies, as another controller
-/// would, over HTTP.
-fn set_finalizers(cluster: &Cluster, keys: &BTreeSet<ObjectKey>, finalizers: Option<&[&str]>) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (client, _) = connect(&ClusterTarget {
-            kubeconfig: Some(cluster.kubeconfig.clone()),
-            context: None,
-        })
-        .await
-        .unwrap();
-        let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
-        for key in keys {
-            let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), &key.namespace);
-            match api
-                .patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => {}
-                // Released while nothing held it any more: already gone.
-                Err(kube::Error::Api(e)) if e.code == 404 && finalizers.is_none() => {}
-                Err(e) => panic!("finalizers of {key}: {e}"),
-            }
-        }
-    });
-}
 
 const NAMESPACES: [&str; 3] = ["alpha", "beta", "gamma"];
 
@@ -100,7 +70,7 @@ fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_inva
             .into_keys()
             .filter(|_| rng.random_bool(0.3))
             .collect();
-        set_finalizers(&cluster, &held, Some(&[FOREIGN_FINALIZER]));
+        cluster.set_finalizers(&held, Some(&[FOREIGN_FINALIZER]));
 
         for i in 0..rng.random_range(1..4) {
             cluster.emu.inject(random_fault(&mut rng, seed * 10 + i));
@@ -110,7 +80,7 @@ fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_inva
         cluster.emu.clear_faults();
 
         // The controller lets go: what the sync marked for deletion goes now.
-        set_finalizers(&cluster, &held, None);
+        cluster.set_finalizers(&held, None);
         let now = in_namespaces(&cluster.policy_hashes(), &NAMESPACES);
         let expected_new = expected_hashes(std::slice::from_ref(&new));
         let expected_old = expected_hashes(std::slice::from_ref(&old));

@@ -1,5 +1,5 @@
 //! Fidelity against the real kubectl: it must work against the emulator exactly as
-//! against kube-apiserver. Skips (with a message) only where kubectl is not installed.
+//! against kube-apiserver. kubectl must be installed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -14,18 +14,23 @@ struct Kubectl {
     work: PathBuf,
 }
 
-fn kubectl_available() -> bool {
-    let found = Command::new("kubectl")
+/// A fresh emulator and kubectl pointed at it. kubectl is required, not optional: without
+/// it these tests would pass having checked nothing (scripts/setup.sh checks for it).
+fn kubectl_and_emulator() -> (Emulator, Kubectl) {
+    let installed = Command::new("kubectl")
         .arg("version")
         .arg("--client")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok();
-    if !found {
-        eprintln!("SKIPPED: kubectl is not installed; the kubectl fidelity tests did not run");
-    }
-    found
+        .is_ok_and(|s| s.success());
+    assert!(
+        installed,
+        "kubectl is not installed: the emulator's fidelity is checked against it (run scripts/setup.sh)"
+    );
+    let emu = start();
+    let k = Kubectl::new(&emu);
+    (emu, k)
 }
 
 impl Kubectl {
@@ -76,6 +81,12 @@ impl Kubectl {
         String::from_utf8_lossy(&out.stderr).to_string()
     }
 
+    /// `kubectl get networkpolicy NAME -n payments -o json`, decoded.
+    fn payments_policy(&self, name: &str) -> Value {
+        let json = self.ok(&["get", "networkpolicy", name, "-n", "payments", "-o", "json"]);
+        serde_json::from_str(&json).unwrap()
+    }
+
     fn file(&self, name: &str, text: &str) -> String {
         let path = self.work.join(name);
         std::fs::write(&path, text).unwrap();
@@ -112,11 +123,7 @@ spec:
 
 #[test]
 fn create_get_replace_delete_a_networkpolicy() {
-    if !kubectl_available() {
-        return;
-    }
-    let emu = start();
-    let k = Kubectl::new(&emu);
+    let (emu, k) = kubectl_and_emulator();
     let file = k.file("policy.yaml", POLICY);
     assert_eq!(
         k.ok(&["create", "-f", &file]).trim(),
@@ -151,16 +158,7 @@ fn create_get_replace_delete_a_networkpolicy() {
         k.ok(&["replace", "-f", &edited_file]).trim(),
         "networkpolicy.networking.k8s.io/default-deny replaced"
     );
-    let after: Value = serde_yaml::from_str(&k.ok(&[
-        "get",
-        "networkpolicy",
-        "default-deny",
-        "-n",
-        "payments",
-        "-o",
-        "yaml",
-    ]))
-    .unwrap();
+    let after = k.payments_policy("default-deny");
     assert_eq!(after["spec"]["ingress"][0]["ports"][0]["port"], 9443);
     assert_eq!(after["metadata"]["generation"], 2);
     assert_ne!(after["metadata"]["resourceVersion"].as_str().unwrap(), rv);
@@ -194,11 +192,7 @@ fn create_get_replace_delete_a_networkpolicy() {
 
 #[test]
 fn an_expired_continue_token_reads_as_the_apiservers_410_expired() {
-    if !kubectl_available() {
-        return;
-    }
-    let emu = start();
-    let k = Kubectl::new(&emu);
+    let (emu, k) = kubectl_and_emulator();
     let file = k.file("policy.yaml", POLICY);
     k.ok(&["create", "-f", &file]);
     let second = k.file("second.yaml", &POLICY.replace("payments", "frontend"));
@@ -225,11 +219,7 @@ fn an_expired_continue_token_reads_as_the_apiservers_410_expired() {
 
 #[test]
 fn list_across_namespaces_by_label_and_namespaces() {
-    if !kubectl_available() {
-        return;
-    }
-    let emu = start();
-    let k = Kubectl::new(&emu);
+    let (_emu, k) = kubectl_and_emulator();
     let docs = ["payments", "frontend"]
         .iter()
         .flat_map(|ns| {
@@ -296,11 +286,7 @@ fn list_across_namespaces_by_label_and_namespaces() {
 
 #[test]
 fn invalid_policy_is_rejected_with_the_apiservers_422() {
-    if !kubectl_available() {
-        return;
-    }
-    let emu = start();
-    let k = Kubectl::new(&emu);
+    let (emu, k) = kubectl_and_emulator();
     let bad = "apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -331,11 +317,7 @@ spec:
 
 #[test]
 fn a_policy_held_by_a_finalizer_is_deleted_when_kubectl_removes_it() {
-    if !kubectl_available() {
-        return;
-    }
-    let emu = start();
-    let k = Kubectl::new(&emu);
+    let (_emu, k) = kubectl_and_emulator();
     let held = POLICY.replace(
         "  labels:\n",
         "  finalizers: [example.com/audit]\n  labels:\n",
@@ -351,16 +333,7 @@ fn a_policy_held_by_a_finalizer_is_deleted_when_kubectl_removes_it() {
         "--wait=false",
     ]);
     assert!(said.contains("deleted"), "{said}");
-    let got: Value = serde_json::from_str(&k.ok(&[
-        "get",
-        "networkpolicy",
-        "default-deny",
-        "-n",
-        "payments",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
+    let got = k.payments_policy("default-deny");
     assert!(
         got["metadata"]["deletionTimestamp"].is_string(),
         "kept, marked for deletion: {got}"

@@ -12,7 +12,7 @@ use netpol_sync::plan::live::content_hash_without_finalizers;
 use netpol_sync::plan::ObjectKey;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::{Key, TestRepo};
@@ -54,8 +54,10 @@ pub struct PolicyRepo {
     pub repo: TestRepo,
     pub key: Key,
     pub anchor: PathBuf,
-    /// The bundles written since the last commit and before it, by name.
+    /// The bundles [`PolicyRepo::write_bundle`] wrote, by name, and every file it wrote
+    /// for them (path → bytes).
     written: std::cell::RefCell<BTreeMap<String, BundleSpec>>,
+    written_files: std::cell::RefCell<BTreeMap<String, Vec<u8>>>,
     /// The bundles of each commit made through [`PolicyRepo::commit`]: what a sync of that
     /// commit must make the cluster, so that [`sync`] can check the invariant by itself.
     committed: std::cell::RefCell<BTreeMap<String, Vec<BundleSpec>>>,
@@ -78,6 +80,7 @@ impl PolicyRepo {
             key,
             anchor,
             written: Default::default(),
+            written_files: Default::default(),
             committed: Default::default(),
             _dir: dir,
         }
@@ -94,6 +97,7 @@ impl PolicyRepo {
             .insert(spec.name.clone(), spec.clone());
         let root = self.repo.dir.join("bundles").join(&spec.name);
         let _ = std::fs::remove_dir_all(&root);
+        self.forget_files(&spec.name);
         let mut files = String::new();
         let mut entries: Vec<(String, String)> = spec
             .policies
@@ -102,8 +106,7 @@ impl PolicyRepo {
             .collect();
         entries.sort();
         for (path, body) in &entries {
-            self.repo
-                .write(&format!("bundles/{}/{path}", spec.name), body);
+            self.put(&format!("bundles/{}/{path}", spec.name), body.as_bytes());
             files.push_str(&format!(
                 "  - path: {path}\n    sha256: {}\n    size: {}\n",
                 hex::encode(Sha256::digest(body.as_bytes())),
@@ -118,36 +121,61 @@ impl PolicyRepo {
             list(&spec.allow_open),
             if files.is_empty() { " []" } else { "" }
         );
-        self.repo
-            .write(&format!("bundles/{}/bundle.yaml", spec.name), &manifest);
+        self.put(
+            &format!("bundles/{}/bundle.yaml", spec.name),
+            manifest.as_bytes(),
+        );
         let sig = self
             .key
             .sign_detached("netpol-sync-bundle", manifest.as_bytes());
-        self.repo
-            .write(&format!("bundles/{}/signatures/alice.sig", spec.name), sig);
+        self.put(&format!("bundles/{}/signatures/alice.sig", spec.name), &sig);
+    }
+
+    fn put(&self, path: &str, bytes: &[u8]) {
+        self.repo.write(path, bytes);
+        self.written_files
+            .borrow_mut()
+            .insert(path.to_string(), bytes.to_vec());
+    }
+
+    fn forget_files(&self, bundle: &str) {
+        let prefix = format!("bundles/{bundle}/");
+        self.written_files
+            .borrow_mut()
+            .retain(|path, _| !path.starts_with(&prefix));
     }
 
     pub fn remove_bundle(&self, name: &str) {
         self.written.borrow_mut().remove(name);
+        self.forget_files(name);
         self.repo.remove(&format!("bundles/{name}"));
     }
 
+    /// Commit everything, signed. The commit's bundles are remembered for [`sync`] when
+    /// its bundles/ holds exactly the files `write_bundle` wrote, byte for byte; a file a
+    /// test wrote or changed by other means makes them unknown.
     pub fn commit(&self, message: &str) -> String {
         let commit = self.repo.commit_signed(message, &self.key);
-        let bundles = self.written.borrow().values().cloned().collect();
-        self.committed.borrow_mut().insert(commit.clone(), bundles);
+        let listed = self
+            .repo
+            .git(&["ls-tree", "-r", "--name-only", "HEAD", "--", "bundles"]);
+        let files = self.written_files.borrow();
+        let only_specs = listed.lines().count() == files.len()
+            && listed.lines().all(|path| {
+                files.get(path).is_some_and(|bytes| {
+                    std::fs::read(self.repo.dir.join(path)).is_ok_and(|on_disk| on_disk == *bytes)
+                })
+            });
+        if only_specs {
+            let bundles = self.written.borrow().values().cloned().collect();
+            self.committed.borrow_mut().insert(commit.clone(), bundles);
+        }
         commit
     }
 
-    /// The bundles of the checked-out commit, when it was made by [`PolicyRepo::commit`]
-    /// from bundle specs alone (not when a test wrote files of its own since).
+    /// The bundles of the checked-out commit, when [`PolicyRepo::commit`] knows them.
     fn head_bundles(&self) -> Option<Vec<BundleSpec>> {
-        let head = self.repo.head();
-        let status = self.repo.git(&["status", "--porcelain", "--", "bundles"]);
-        if !status.trim().is_empty() {
-            return None;
-        }
-        self.committed.borrow().get(&head).cloned()
+        self.committed.borrow().get(&self.repo.head()).cloned()
     }
 
     /// Write these bundles and commit, signed.
@@ -199,6 +227,35 @@ impl Cluster {
             .map(|v| serde_json::from_value(v).expect("emulator object decodes"))
             .collect();
         invariant::hashes(&objects)
+    }
+
+    /// Set (or with `None`, remove) the finalizers of live policies over HTTP, as another
+    /// controller would. Removing them from a policy already gone is not an error.
+    pub fn set_finalizers(&self, keys: &BTreeSet<ObjectKey>, finalizers: Option<&[&str]>) {
+        use k8s_openapi::api::networking::v1::NetworkPolicy;
+        use kube::api::{Api, Patch, PatchParams};
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let (client, _) =
+                netpol_sync::kube_client::connect(&netpol_sync::kube_client::ClusterTarget {
+                    kubeconfig: Some(self.kubeconfig.clone()),
+                    context: None,
+                })
+                .await
+                .unwrap();
+            let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
+            for key in keys {
+                let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), &key.namespace);
+                match api
+                    .patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(e)) if e.code == 404 && finalizers.is_none() => {}
+                    Err(e) => panic!("finalizers of {key}: {e}"),
+                }
+            }
+        });
     }
 
     pub fn policy(&self, ns: &str, name: &str) -> Option<Value> {
