@@ -48,12 +48,19 @@ struct Pending {
 impl DriftChanges {
     /// A change in scope: keep it and wake the loop. Never blocks.
     pub fn push(&self, change: WatchedChange) {
+        self.extend([change]);
+    }
+
+    /// Changes seen together: the loop takes all of them or none. Never blocks.
+    pub fn extend(&self, changes: impl IntoIterator<Item = WatchedChange>) {
         {
             let mut p = self.lock();
-            if p.changes.len() < MAX_PENDING_CHANGES {
-                p.changes.push(change);
-            } else {
-                p.overflowed = true;
+            for change in changes {
+                if p.changes.len() < MAX_PENDING_CHANGES {
+                    p.changes.push(change);
+                } else {
+                    p.overflowed = true;
+                }
             }
         }
         self.inner.notify.notify_one();
@@ -132,5 +139,11 @@ mod tests {
         );
         d.push(change(1));
         assert_eq!(d.take(), Some(vec![change(1)]), "and it starts afresh");
+
+        // Seen together past the bound: overflowed as a whole, not cut in two.
+        d.extend((0..MAX_PENDING_CHANGES + 1).map(change));
+        assert_eq!(d.take(), None);
+        d.extend([change(3), change(4)]);
+        assert_eq!(d.take(), Some(vec![change(3), change(4)]));
     }
 }

@@ -527,8 +527,10 @@ async fn drift_changes_the_engine_accounted_for_start_no_cycle_and_others_do() {
     d.engine.0.lock().unwrap().accounted = vec!["ours-1".into(), "ours-2".into()];
     let own = || d.metrics.drift_watch_own_changes.get();
 
-    d.drift.push(changed("ours-1", "10", false));
-    d.drift.push(changed("ours-2", "11", true));
+    d.drift.extend([
+        changed("ours-1", "10", false),
+        changed("ours-2", "11", true),
+    ]);
     assert!(
         eventually(Duration::from_secs(10), || own() == 2).await,
         "the loop weighed both changes: {:?}",
@@ -536,8 +538,12 @@ async fn drift_changes_the_engine_accounted_for_start_no_cycle_and_others_do() {
     );
     assert_eq!(d.cycles().len(), 1, "its own writes' echo started no cycle");
 
-    d.drift.push(changed("ours-1", "12", false));
-    d.drift.push(changed("by-hand", "13", false));
+    // Seen together, so the loop weighs them as one batch (pushed one at a time, a busy
+    // loop could take the first alone and count it as its own).
+    d.drift.extend([
+        changed("ours-1", "12", false),
+        changed("by-hand", "13", false),
+    ]);
     assert!(
         eventually(Duration::from_secs(10), || d.cycles().len() == 2).await,
         "a change nobody accounted for starts a cycle, even among accounted ones"
