@@ -5,62 +5,12 @@
 //!
 //! cargo bench -p apiserver-emu --bench emulator
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use apiserver_emu::bench_client::BenchConnection;
 use apiserver_emu::{EmuConfig, Emulator};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
-
-/// A keep-alive HTTP/1.1 connection that reads Content-Length bodies.
-struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    host: String,
-}
-
-impl Connection {
-    fn open(url: &str) -> Connection {
-        let host = url.trim_start_matches("http://").to_string();
-        let stream = TcpStream::connect(&host).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Connection {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-            host,
-        }
-    }
-
-    fn send(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.host,
-            body.len()
-        );
-        self.writer.write_all(head.as_bytes()).unwrap();
-        self.writer.write_all(body).unwrap();
-        let mut status_line = String::new();
-        self.reader.read_line(&mut status_line).unwrap();
-        let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).unwrap();
-        (status, body)
-    }
-}
 
 fn policy(i: usize) -> Vec<u8> {
     json!({
@@ -85,22 +35,22 @@ fn bench(c: &mut Criterion) {
         ..Default::default()
     })
     .unwrap();
-    let mut conn = Connection::open(&emu.url());
+    let mut conn = BenchConnection::open(&emu.url()).unwrap();
     let mut group = c.benchmark_group("create");
     group.throughput(Throughput::Elements(1));
     let mut next = 0usize;
     group.bench_function("networkpolicy", |b| {
         b.iter(|| {
             next += 1;
-            let (status, _) = conn.send("POST", path, &policy(next));
+            let (status, _) = conn.send("POST", path, &policy(next)).unwrap();
             assert_eq!(status, 201);
         })
     });
     // Eight connections at once, each on its own thread.
     const CONNECTIONS: usize = 8;
     const PER_CONNECTION: usize = 64;
-    let mut conns: Vec<Connection> = (0..CONNECTIONS)
-        .map(|_| Connection::open(&emu.url()))
+    let mut conns: Vec<BenchConnection> = (0..CONNECTIONS)
+        .map(|_| BenchConnection::open(&emu.url()).unwrap())
         .collect();
     group.throughput(Throughput::Elements((CONNECTIONS * PER_CONNECTION) as u64));
     group.bench_function("networkpolicy_8_connections", |b| {
@@ -115,7 +65,7 @@ fn bench(c: &mut Criterion) {
                         s.spawn(move || {
                             for i in 0..PER_CONNECTION {
                                 let name = first + c * PER_CONNECTION + i;
-                                let (status, _) = conn.send("POST", path, &policy(name));
+                                let (status, _) = conn.send("POST", path, &policy(name)).unwrap();
                                 assert_eq!(status, 201);
                             }
                         });
@@ -136,23 +86,25 @@ fn bench(c: &mut Criterion) {
         ..Default::default()
     })
     .unwrap();
-    let mut conn = Connection::open(&emu.url());
+    let mut conn = BenchConnection::open(&emu.url()).unwrap();
     for i in 0..10_000 {
-        let (status, _) = conn.send("POST", path, &policy(i));
+        let (status, _) = conn.send("POST", path, &policy(i)).unwrap();
         assert_eq!(status, 201);
     }
     let mut group = c.benchmark_group("list");
     group.sample_size(30);
     group.bench_function("10000_networkpolicies", |b| {
         b.iter(|| {
-            let (status, body) = conn.send("GET", path, b"");
+            let (status, body) = conn.send("GET", path, b"").unwrap();
             assert_eq!(status, 200);
             assert!(body.len() > 1_000_000);
         })
     });
     group.bench_function("10000_networkpolicies_label_selected_1000", |b| {
         b.iter(|| {
-            let (status, _) = conn.send("GET", &format!("{path}?labelSelector=team%3Dt3"), b"");
+            let (status, _) = conn
+                .send("GET", &format!("{path}?labelSelector=team%3Dt3"), b"")
+                .unwrap();
             assert_eq!(status, 200);
         })
     });

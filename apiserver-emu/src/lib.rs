@@ -5,6 +5,7 @@
 
 mod api_read;
 mod api_write;
+pub mod bench_client;
 mod body;
 mod control;
 mod discovery;
