@@ -3,6 +3,9 @@
 # everything is present.
 set -euo pipefail
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
 need=()
 command -v git >/dev/null || need+=(git)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
@@ -12,8 +15,6 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
@@ -22,8 +23,8 @@ fi
 # not in Debian's own archive; where an apt source has it (Kubernetes' or Google Cloud's),
 # install it from there, and otherwise say what is missing instead of failing later.
 if ! command -v kubectl >/dev/null; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # The package lists must be current to find it (a fresh machine may have none yet).
+  $SUDO apt-get update -qq || true
   if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kubectl; then
     echo "setup: kubectl is required by the tests; install it (https://kubernetes.io/docs/tasks/tools/) and run again" >&2
     exit 1

@@ -41,8 +41,11 @@ pub fn run(cli: Cli) -> ExitCode {
 /// (about 50 ms), which a command that never touches git should not pay.
 fn uses_git(command: &Command) -> bool {
     match command {
-        Command::Verify(_) | Command::Plan(_) | Command::Sync(_) | Command::Demo(_) => true,
-        Command::Run(_) => true,
+        Command::Verify(_)
+        | Command::Plan(_)
+        | Command::Sync(_)
+        | Command::Demo(_)
+        | Command::Run(_) => true,
         Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
     }
 }

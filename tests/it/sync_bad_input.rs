@@ -267,9 +267,8 @@ fn foreign_labelled_policy_in_scope_is_deleted_by_name_and_foreign_finalizers_su
 #[test]
 fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_names_it() {
     let cluster = Cluster::start(&["frontend", "payments"]);
-    let with_api = shop_with_db;
     let repo = PolicyRepo::new();
-    repo.revision(&[with_api()], "v1");
+    repo.revision(&[shop_with_db()], "v1");
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
     let mut api = cluster.policy("payments", "api").unwrap();
     api["metadata"]["finalizers"] = serde_json::json!(["example.com/audit"]);
@@ -303,7 +302,7 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
 
     // v3 wants payments/api back while it is still being deleted: refused, naming it and
     // what holds it, and nothing is written.
-    repo.revision(&[with_api()], "v3: api returns");
+    repo.revision(&[shop_with_db()], "v3: api returns");
     let requests = cluster.request_count();
     let blocked = sync(&repo, &cluster, &[]);
     assert_ne!(blocked.code, 0, "{}", blocked.json);
@@ -320,7 +319,7 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
     let back = sync(&repo, &cluster, &[]);
     assert_eq!(back.code, 0, "{}\n{}", back.json, back.stderr);
     assert_eq!(back.json["created"], 1, "{}", back.json);
-    assert_eq!(cluster.policy_hashes(), expected_hashes(&[with_api()]));
+    assert_eq!(cluster.policy_hashes(), expected_hashes(&[shop_with_db()]));
 }
 
 /// v2 of [`prune_with_a_failing_delete`]: payments keeps one (new) policy, or the
@@ -349,14 +348,7 @@ fn prune_with_a_failing_delete(
     let v2 = v2_without_api_and_db();
     repo.revision(std::slice::from_ref(&v2), "v2: api and db go");
     let path = format!("/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies/{failing}");
-    cluster.emu.inject(
-        FaultRule::new(&path, FaultAction::Latency(std::time::Duration::ZERO))
-            .method("DELETE")
-            .times(1),
-    );
-    cluster
-        .emu
-        .inject(FaultRule::new(&path, FaultAction::Status(500)).method("DELETE"));
+    cluster.fail_real_writes("DELETE", &path);
     let run = sync(&repo, cluster, &[]);
     cluster.emu.clear_faults();
     assert_eq!(run.code, 2, "{}\n{}", run.json, run.stderr);

@@ -557,16 +557,11 @@ fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_fa
     v2.policies.push(("payments".into(), "new".into(), 9000)); // create payments/new
     repo.revision(std::slice::from_ref(&v2), "v2");
 
-    // The dry-run create passes (first rule, once); every real create then fails with 500.
-    let path = "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies";
-    cluster.emu.inject(
-        FaultRule::new(path, FaultAction::Latency(std::time::Duration::ZERO))
-            .method("POST")
-            .times(1),
+    // The dry-run create of payments/new passes; every real create then fails.
+    cluster.fail_real_writes(
+        "POST",
+        "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies",
     );
-    cluster
-        .emu
-        .inject(FaultRule::new(path, FaultAction::Status(500)).method("POST"));
     let run = sync(&repo, &cluster, &[]);
     cluster.emu.clear_faults();
     assert_eq!(run.code, 2, "{}", run.json);

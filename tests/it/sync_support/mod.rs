@@ -229,6 +229,22 @@ impl Cluster {
         invariant::hashes(&objects)
     }
 
+    /// Every real `method` request to `path` fails with 500 and its one dry run passes:
+    /// a sync sends exactly one dry run per write, before any real write, so the first
+    /// matching request is let through and every later one (retries included) fails.
+    /// Keyed on order, not on `dryRun`, because a delete carries its dry run in the
+    /// DeleteOptions body, where the emulator's faults do not look.
+    pub fn fail_real_writes(&self, method: &str, path: &str) {
+        use apiserver_emu::{FaultAction, FaultRule};
+        self.emu.inject(
+            FaultRule::new(path, FaultAction::Latency(std::time::Duration::ZERO))
+                .method(method)
+                .times(1),
+        );
+        self.emu
+            .inject(FaultRule::new(path, FaultAction::Status(500)).method(method));
+    }
+
     /// Set (or with `None`, remove) the finalizers of live policies over HTTP, as another
     /// controller would. Removing them from a policy already gone is not an error.
     pub fn set_finalizers(&self, keys: &BTreeSet<ObjectKey>, finalizers: Option<&[&str]>) {
