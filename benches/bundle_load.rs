@@ -328,6 +328,7 @@ fn load(dir: &Path) {
         let policy = SignaturePolicy {
             at: SystemTime::now(),
             require_user_presence: true,
+            key_change_signatures: 1,
         };
         let repo = Repo::open(repo_path.to_str().unwrap()).unwrap();
         let rev = verify_revision(&repo, "HEAD", None, &anchor, &policy).expect("verify");
@@ -378,6 +379,7 @@ fn load_cached(dir: &Path) {
         let policy = SignaturePolicy {
             at: SystemTime::now(),
             require_user_presence: true,
+            key_change_signatures: 1,
         };
         let t = Instant::now();
         let verified = verify_revision(&repo, rev, None, &anchor, &policy).expect("verify");

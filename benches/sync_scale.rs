@@ -100,6 +100,15 @@ struct Measured {
     exit: i32,
 }
 
+/// The state key beside `kubeconfig` (written on first use), as a deployment's Secret.
+fn state_key(kubeconfig: &Path) -> std::path::PathBuf {
+    let path = kubeconfig.with_file_name("state-key");
+    if !path.exists() {
+        std::fs::write(&path, "5e".repeat(32)).unwrap();
+    }
+    path
+}
+
 fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
     let bin = env!("CARGO_BIN_EXE_netpol-sync");
     let start = Instant::now();
@@ -112,6 +121,8 @@ fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
         .arg(anchor)
         .arg("--kubeconfig")
         .arg(kubeconfig)
+        .arg("--state-key")
+        .arg(state_key(kubeconfig))
         .env_remove("KUBECONFIG")
         .env("RUST_LOG", "netpol_sync=info")
         .output()
@@ -171,6 +182,7 @@ fn warm_noop_cycles(
         let mut engine = InProcessEngine::new(
             client,
             "netpol-sync",
+            netpol_sync::state::StateKey::load(&state_key(kubeconfig)).unwrap(),
             anchor.to_path_buf(),
             true,
             netpol_sync::bundle::BundleOptions::default(),

@@ -128,6 +128,7 @@ fn main() {
     let policy = SignaturePolicy {
         at: SystemTime::now(),
         require_user_presence: true,
+        key_change_signatures: 1,
     };
     let repo_path = f.repo.to_str().unwrap().to_string();
     let verify_chain = || {

@@ -63,11 +63,12 @@ emu_ns=(--namespace netpol-sync); for n in $(seq 0 $((NAMESPACES - 1))); do emu_
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
 echo -n 'hook-secret' > "$WORK/hook"
+openssl rand -hex 32 > "$WORK/state-key"
 HTTP_PORT=$(free_port)
 START=$(now_ms)
 RUST_LOG=${RUST_LOG:-warn} "$BIN" run --repo "http://127.0.0.1:$GIT_PORT/policies.git" --branch main \
     --trust-anchor "$WORK/anchor" --kubeconfig "$WORK/kubeconfig" --cache-dir "$WORK/cache" \
-    --listen "127.0.0.1:$HTTP_PORT" --webhook-secret-file "$WORK/hook" --interval "${INTERVAL:-1h}" \
+    --state-key "$WORK/state-key" --listen "127.0.0.1:$HTTP_PORT" --webhook-secret-file "$WORK/hook" --interval "${INTERVAL:-1h}" \
     --cycle-isolation "${ISOLATION:-thread}" 2>"$WORK/run.log" &
 RUN_PID=$!
 PIDS+=($RUN_PID)
@@ -154,5 +155,5 @@ import resource, subprocess, sys
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
     "$BIN" sync --once --repo "$WORK/cache/repo.git" --rev refs/remotes/origin/main --trust-anchor "$WORK/anchor" \
-    --kubeconfig "$WORK/kubeconfig" --output json)
+    --kubeconfig "$WORK/kubeconfig" --state-key "$WORK/state-key" --output json)
 echo "one no-change 'sync --once' cycle child: peak RSS $((child_kib / 1024)) MiB"

@@ -120,7 +120,8 @@ EMU_PORT=$(free_port)
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
 [ -s "$WORK/kubeconfig" ] || fail "the emulator did not start"
-chmod 0644 "$WORK/kubeconfig" "$WORK/anchor"
+openssl rand -hex 32 > "$WORK/state-key"
+chmod 0644 "$WORK/kubeconfig" "$WORK/anchor" "$WORK/state-key"
 HTTP_PORT=$(free_port)
 # deploy/deployment.yaml's settings, as far as an engine without a cluster can give them.
 "${ENGINE[@]}" run -d --name "$CONTAINER" "${RUN_FLAGS[@]}" --network host \
@@ -128,6 +129,8 @@ HTTP_PORT=$(free_port)
     --tmpfs /var/cache/netpol-sync:rw,mode=1777 \
     -v "$WORK/anchor:/etc/netpol-sync/trust/allowed_signers:ro" \
     -v "$WORK/kubeconfig:/etc/netpol-sync/kubeconfig:ro" \
+    -v "$WORK/state-key:/etc/netpol-sync/state-key/key:ro" \
+    -e NETPOL_SYNC_STATE_KEY=/etc/netpol-sync/state-key/key \
     -e NETPOL_SYNC_REPO="http://127.0.0.1:$GIT_PORT/policies.git" -e NETPOL_SYNC_BRANCH=main \
     -e NETPOL_SYNC_INTERVAL=1s -e NETPOL_SYNC_TRUST_ANCHOR=/etc/netpol-sync/trust/allowed_signers \
     -e NETPOL_SYNC_CACHE_DIR=/var/cache/netpol-sync -e NETPOL_SYNC_LISTEN="127.0.0.1:$HTTP_PORT" \

@@ -33,3 +33,10 @@ fi
 
 # The real git servers (sshd; git's http-backend) that the remote tests start on loopback.
 bash "$(dirname "$0")/install-test-servers.sh"
+
+# scripts/fuzz.sh (a short run in CI): the nightly toolchain (libFuzzer's sanitizers) and
+# cargo-fuzz, both from the Rust registries.
+if command -v rustup >/dev/null && ! cargo +nightly --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet

@@ -15,6 +15,9 @@ pub mod apply;
 pub mod bundle;
 pub mod cli;
 pub mod daemon;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_api;
 pub mod git;
 pub mod kube_client;
 pub mod logging;

@@ -49,6 +49,20 @@ pub enum ReasonCode {
     ApplyRejected,
     /// Writes kept failing; the previous revision was put back.
     ApplyFailed,
+    /// The state record does not authenticate, or contradicts the revisions the live
+    /// policies carry, and nothing in the cluster proves a revision to recover from.
+    StateUnauthenticated,
+    /// A change to `keys/allowed_signers` is signed by fewer distinct keys trusted before
+    /// it than the deployment requires (`--key-change-signatures`).
+    KeyChangeThreshold,
+    /// A bundle governs netpol-sync's own state namespace.
+    GovernsStateNamespace,
+    /// A policy the revision does not contain is held in a governed namespace by someone
+    /// else's finalizers, so it survives its deletion.
+    HeldByFinalizer,
+    /// A git tree of the revision is malformed (a name with `/`, a duplicate or empty name):
+    /// git fsck refuses it, and reading it would drop entries silently.
+    MalformedTree,
 }
 
 impl ReasonCode {
@@ -73,6 +87,11 @@ impl ReasonCode {
         ReasonCode::NotFound,
         ReasonCode::ApplyRejected,
         ReasonCode::ApplyFailed,
+        ReasonCode::StateUnauthenticated,
+        ReasonCode::KeyChangeThreshold,
+        ReasonCode::GovernsStateNamespace,
+        ReasonCode::HeldByFinalizer,
+        ReasonCode::MalformedTree,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +116,11 @@ impl ReasonCode {
             ReasonCode::NotFound => "not-found",
             ReasonCode::ApplyRejected => "apply-rejected",
             ReasonCode::ApplyFailed => "apply-failed",
+            ReasonCode::StateUnauthenticated => "state-unauthenticated",
+            ReasonCode::KeyChangeThreshold => "key-change-threshold",
+            ReasonCode::GovernsStateNamespace => "governs-state-namespace",
+            ReasonCode::HeldByFinalizer => "held-by-finalizer",
+            ReasonCode::MalformedTree => "malformed-tree",
         }
     }
 }

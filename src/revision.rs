@@ -8,6 +8,7 @@ use crate::bundle::{load_verified, BundleOptions};
 use crate::git::Repo;
 use crate::outcome::{CommitSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
+use crate::state::base::{self, Base, BaseSource, LiveRevisions, RecordWitness};
 use crate::state::RecordedSigner;
 use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision};
 use std::io::Read;
@@ -59,22 +60,89 @@ pub fn commit_summaries(rev: &VerifiedRevision) -> Vec<CommitSummary> {
         .collect()
 }
 
+/// Where the chain is verified from.
+#[derive(Debug, Clone)]
+pub enum Since {
+    /// The head alone, against the trust anchor (`verify` without `--since`).
+    Anchor,
+    /// `--since`: the operator names the last applied revision (a full commit id).
+    Explicit(String),
+    /// What the cluster proves: the authenticated state record and the revisions the live
+    /// policies carry ([`crate::state::base`]), or the operator's reset to the anchor.
+    Cluster {
+        record: RecordWitness,
+        live: LiveRevisions,
+        reset: bool,
+    },
+}
+
+/// [`Since::Cluster`] for a cycle: the record as loaded and the revisions netpol-sync's
+/// live policies carry (not read when the operator resets to the anchor).
+pub async fn since_from_cluster(
+    client: &kube::Client,
+    loaded: Option<&crate::state::LoadedState>,
+    reset: bool,
+) -> Result<Since, Box<Outcome>> {
+    let live = if reset {
+        LiveRevisions::default()
+    } else {
+        base::read_live_revisions(client).await.map_err(|e| {
+            let mut o = Outcome::error(e.message);
+            o.reason = Some(e.reason);
+            Box::new(o)
+        })?
+    };
+    if !live.unreadable().is_empty() {
+        let names: Vec<String> = live.unreadable().iter().map(|k| k.to_string()).collect();
+        tracing::warn!(objects = %names.join(", "),
+            "NetworkPolicies carrying netpol-sync's label have no readable revision annotation; they prove nothing");
+    }
+    Ok(Since::Cluster {
+        record: RecordWitness {
+            revision: loaded.and_then(|l| l.record.revision.clone()),
+            distrusted: loaded.and_then(|l| l.distrusted().map(str::to_string)),
+        },
+        live,
+        reset,
+    })
+}
+
+/// The state key from `--state-key`: plan, sync and run cannot believe or write the state
+/// record without it.
+pub fn load_state_key(path: Option<&Path>) -> Result<crate::state::StateKey, Box<Outcome>> {
+    let Some(path) = path else {
+        let mut o = Outcome::error(
+            "--state-key FILE (or NETPOL_SYNC_STATE_KEY) is required: it authenticates the state record; \
+             make one with `openssl rand -hex 32 > state-key` and keep it in a Secret only netpol-sync reads (docs/operations.md)",
+        );
+        o.reason = Some(ReasonCode::StateUnauthenticated);
+        return Err(Box::new(o));
+    };
+    crate::state::StateKey::load(path).map_err(|e| {
+        let mut o = Outcome::error(e.to_string());
+        o.reason = Some(ReasonCode::StateUnauthenticated);
+        Box::new(o)
+    })
+}
+
 /// Which revision to verify, against what.
 #[derive(Debug, Clone)]
 pub struct RevisionRequest {
     pub repo: PathBuf,
     pub rev: String,
     /// The last applied revision (exclusive): the chain is verified from here.
-    pub since: Option<String>,
+    pub since: Since,
     pub trust_anchor: PathBuf,
     pub policy: SignaturePolicy,
     pub bundles: BundleOptions,
 }
 
-/// A verified revision ready for a cycle, and the commits that were verified.
+/// A verified revision ready for a cycle, the commits that were verified, and the base
+/// they were verified from.
 pub struct Prepared {
     pub input: SyncInput,
     pub commits: Vec<CommitSummary>,
+    pub base: Base,
 }
 
 /// Verify the revision and load its bundles; any refusal comes back as the outcome to
@@ -89,9 +157,57 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> 
     let repo =
         Repo::open(path).map_err(|e| error(format!("cannot open repository {shown}: {e}")))?;
     let anchor = load_anchor(&req.trust_anchor)?;
+    let base = match &req.since {
+        Since::Anchor => Base {
+            since: None,
+            applied: None,
+            source: BaseSource::FirstStart,
+        },
+        Since::Explicit(rev) => Base {
+            since: Some(rev.clone()),
+            applied: None,
+            source: BaseSource::Explicit,
+        },
+        Since::Cluster {
+            record,
+            live,
+            reset,
+        } => base::decide(&repo, record, live, *reset).map_err(|e| {
+            let mut o = Outcome::rejected(e.reason, e.message, Default::default());
+            if e.reason != ReasonCode::NotFastForward {
+                o.verdict = Verdict::Error;
+            }
+            Box::new(o)
+        })?,
+    };
+    if let Some(note) = base.note() {
+        tracing::warn!(since = ?base.since, "{note}");
+    }
     let started = Instant::now();
-    let rev = verify_revision(&repo, &req.rev, req.since.as_deref(), &anchor, &req.policy)
+    let rev = verify_revision(&repo, &req.rev, base.since.as_deref(), &anchor, &req.policy)
         .map_err(|e| Box::new(Outcome::from(e)))?;
+    if let Some(applied) = base.applied.as_deref() {
+        // The newest revision the cluster proves applied must be on the verified chain.
+        let on_chain = rev.commit_id().to_string() == applied
+            || base.since.as_deref() == Some(applied)
+            || rev
+                .commits()
+                .iter()
+                .any(|c| c.commit.to_string() == applied);
+        if !on_chain {
+            let mut o = Outcome::rejected(
+                ReasonCode::NotFastForward,
+                format!(
+                    "{} does not descend from {applied}, which the live policies show was applied (force-push or rollback?)",
+                    rev.commit_id()
+                ),
+                Default::default(),
+            );
+            o.revision = Some(rev.commit_id().to_string());
+            o.location.commit = Some(rev.commit_id().to_string());
+            return Err(Box::new(o));
+        }
+    }
     let verified_in = started.elapsed();
     let bundles = load_verified(&repo, &rev, &req.bundles).map_err(|e| {
         let mut o = Box::new(Outcome::rejected(e.reason(), e.to_string(), e.location()));
@@ -120,5 +236,6 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> 
             signer,
         },
         commits,
+        base,
     })
 }

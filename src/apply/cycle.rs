@@ -6,7 +6,7 @@ use crate::bundle::{load_verified, BundleOptions, VerifiedBundles};
 use crate::git::Repo;
 use crate::kube_client::error_chain;
 use crate::outcome::{Outcome, Verdict};
-use crate::plan::{read_live, LiveError, LiveHashes, Plan};
+use crate::plan::{read_live, Drift, DriftKind, HeldPolicy, LiveError, LiveHashes, Plan};
 use crate::reason::ReasonCode;
 use crate::state::{
     LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore,
@@ -61,8 +61,15 @@ pub struct SyncInput {
 const RESTORE_ROUNDS: usize = 3;
 
 impl SyncContext<'_> {
+    /// What the last applied revision's record says netpol-sync wrote. `None` when there
+    /// is no applied revision to go by: no record, a record holding only a failure, or a
+    /// record that did not authenticate (the store then hands an empty one). Without it
+    /// nothing outside the governed namespaces is deleted.
     fn inventory(&self) -> Option<std::collections::BTreeSet<crate::plan::ObjectKey>> {
-        self.loaded.as_ref().map(|l| l.record.inventory_keys())
+        self.loaded
+            .as_ref()
+            .filter(|l| l.record.revision.is_some())
+            .map(|l| l.record.inventory_keys())
     }
 
     /// Read the live set and compute the plan; no writes.
@@ -80,20 +87,67 @@ impl SyncContext<'_> {
         Ok(plan)
     }
 
+    /// A revision with a bundle governing netpol-sync's own state namespace is refused
+    /// before anything is read or written: it could prune netpol-sync's own
+    /// NetworkPolicy and deny its egress to the API server and Git, a lock-out that no
+    /// later revision could undo through netpol-sync.
+    fn governs_state_namespace(&self, bundles: &VerifiedBundles) -> Option<Outcome> {
+        let state_ns = self.state.namespace();
+        let bundle = bundles
+            .bundles()
+            .iter()
+            .find(|b| b.namespaces().contains(state_ns))?;
+        let mut o = Outcome::rejected(
+            ReasonCode::GovernsStateNamespace,
+            format!(
+                "bundle {} governs namespace {state_ns}, netpol-sync's own state namespace: it could cut netpol-sync off from the API server and Git for good; remove it from the bundle's namespaces:",
+                bundle.name()
+            ),
+            crate::outcome::Location {
+                bundle: Some(bundle.name().to_string()),
+                field: Some("namespaces".into()),
+                ..Default::default()
+            },
+        );
+        o.revision = Some(bundles.revision().to_string());
+        o.bundles = bundles
+            .bundles()
+            .iter()
+            .map(|b| crate::outcome::BundleSummary {
+                name: b.name().to_string(),
+                digest: b.digest().to_string(),
+                signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
+            })
+            .collect();
+        Some(o)
+    }
+
     /// `netpol-sync plan`: what a sync would do, and whether it would be allowed to.
     pub async fn plan_outcome(&self, bundles: &VerifiedBundles) -> Outcome {
+        if let Some(refused) = self.governs_state_namespace(bundles) {
+            return refused;
+        }
         let plan = match self.plan(bundles).await {
             Ok(p) => p,
             Err(e) => return with_revision(Outcome::error(error_chain(&e)), bundles),
         };
+        let remove = self.options.remove_foreign_finalizers;
         let mut outcome = match refusal(&plan) {
             Some(o) => o,
-            None if plan.is_empty() => {
-                Outcome::new(Verdict::Unchanged, "the cluster already is this revision")
-            }
+            None if !plan.held().is_empty() && !remove => held_failure(
+                plan.held(),
+                "a sync would apply everything else and still fail: ",
+            ),
+            None if plan.is_empty() && plan.held().is_empty() => Outcome::new(
+                Verdict::Unchanged,
+                with_skipped("the cluster already is this revision", &plan),
+            ),
             None => Outcome::new(
                 Verdict::Verified,
-                "verified; these writes would make the cluster this revision",
+                with_skipped(
+                    "verified; these writes would make the cluster this revision",
+                    &plan,
+                ),
             ),
         };
         describe(&mut outcome, &plan);
@@ -107,6 +161,10 @@ impl SyncContext<'_> {
             previous,
             signer,
         } = input;
+        if let Some(refused) = self.governs_state_namespace(&bundles) {
+            self.record_failure(&refused).await;
+            return refused;
+        }
         let plan = match self.plan(&bundles).await {
             Ok(p) => p,
             Err(e) => return with_revision(Outcome::error(error_chain(&e)), &bundles),
@@ -115,10 +173,7 @@ impl SyncContext<'_> {
         // The plan carries its own write bodies; the loaded bundles are not needed any
         // more, and a first sync of 10,000 policies should not hold both.
         drop(bundles);
-        for d in plan.drift() {
-            tracing::warn!(kind = ?d.kind, object = %format!("{}/{}", d.namespace, d.name),
-                field_manager = d.field_manager.as_deref().unwrap_or("unknown"), "drift: reverting");
-        }
+        log_plan_findings(&plan);
         if let Some(mut refused) = refusal(&plan) {
             describe(&mut refused, &plan);
             self.record_failure(&refused).await;
@@ -133,25 +188,37 @@ impl SyncContext<'_> {
                 digest: b.digest.clone(),
             })
             .collect();
+        // The inventory is compared too: a namespace that went missing takes its policies
+        // out of it, so that they are ordinary creates when it is back.
         let record_unchanged = recorded_revision.as_deref() == Some(revision.as_str())
-            && self
-                .loaded
-                .as_ref()
-                .is_some_and(|l| l.record.bundles == bundles_now);
+            && self.loaded.as_ref().is_some_and(|l| {
+                l.record.bundles == bundles_now
+                    && l.record.inventory.len() == plan.inventory().len()
+                    && l.record.inventory.keys().eq(plan.inventory().keys())
+            });
 
-        let inventory = plan.inventory().clone();
+        let remove = self.options.remove_foreign_finalizers;
+        let mut inventory = plan.inventory().clone();
+        let governed = plan.governed().clone();
+        let mut snapshot = PlanSummary::of(&plan);
         let mut outcome;
-        if plan.is_empty() {
-            outcome = Outcome::new(Verdict::Unchanged, "the cluster already is this revision");
-            describe(&mut outcome, &plan);
-            if record_unchanged {
+        let held;
+        let mut release_errors = Vec::new();
+        if plan.is_empty() && (plan.held().is_empty() || !remove) {
+            held = plan.held().to_vec();
+            outcome = Outcome::new(
+                Verdict::Unchanged,
+                with_skipped("the cluster already is this revision", &plan),
+            );
+            if record_unchanged && held.is_empty() {
+                snapshot.describe(&mut outcome);
                 return outcome;
             }
         } else {
             // The plan moves into the applier; what the outcome reports of it is kept
             // small (a 10,000-object plan is not held twice).
-            let snapshot = PlanSummary::of(&plan);
             let writes = plan.writes().len();
+            let skipped = with_skipped("", &plan);
             let applier = Applier::new(self.client.clone(), self.options.clone());
             let started = Instant::now();
             let applied = applier.apply(plan).await;
@@ -160,9 +227,15 @@ impl SyncContext<'_> {
                 Ok(report) => {
                     outcome = Outcome::new(
                         Verdict::Applied,
-                        format!("applied: {} writes", report.written),
+                        format!("applied: {} writes{skipped}", report.written),
                     );
-                    snapshot.describe(&mut outcome);
+                    snapshot.note_marked(&report.marked);
+                    for r in &report.released {
+                        tracing::warn!(object = %format!("{}/{}", r.namespace, r.name),
+                            finalizers = ?r.finalizers, "drift: someone else's finalizers removed (--remove-foreign-finalizers); the policy is gone");
+                    }
+                    held = report.held;
+                    release_errors = report.release_errors;
                 }
                 Err(ApplyError::DryRun(e)) => {
                     let mut o = dry_run_refused(&e);
@@ -186,15 +259,45 @@ impl SyncContext<'_> {
                 }
             }
         }
+        let mut last_failure = self
+            .loaded
+            .as_ref()
+            .and_then(|l| l.record.last_failure.clone());
+        if !held.is_empty() {
+            // Everything else is applied, so the revision is recorded; but a policy the
+            // revision does not contain still applies, so this is no success.
+            outcome = held_failure(&held, &format!("{}; but ", outcome.message));
+            if !release_errors.is_empty() {
+                outcome.message = format!(
+                    "{}; removing their finalizers failed: {}",
+                    outcome.message,
+                    release_errors.join("; ")
+                );
+            }
+            for h in &held {
+                tracing::warn!(object = %format!("{}/{}", h.namespace, h.name), finalizers = ?h.finalizers,
+                    "a policy the revision does not contain is held by someone else's finalizers and still applies");
+                // Outside the governed namespaces a policy is ours only by the inventory:
+                // it stays in it while it is held, so the next cycle still reports it.
+                if !governed.contains(&h.namespace) {
+                    inventory.insert(h.key(), h.content_hash.clone());
+                }
+            }
+            last_failure = Some(failure_record(&outcome));
+        }
+        snapshot.describe(&mut outcome);
+        // What is still held after this cycle (none when their finalizers were removed).
+        if held.is_empty() {
+            outcome.extra.remove("held");
+        } else {
+            outcome.extra.insert("held".into(), serde_json::json!(held));
+        }
         let record = StateRecord {
             revision: Some(revision),
             bundles: bundles_now,
             signer,
             applied_at: Some(now()),
-            last_failure: self
-                .loaded
-                .as_ref()
-                .and_then(|l| l.record.last_failure.clone()),
+            last_failure,
             inventory,
         };
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
@@ -246,15 +349,7 @@ impl SyncContext<'_> {
             .as_ref()
             .map(|l| l.record.clone())
             .unwrap_or_default();
-        record.last_failure = Some(RecordedFailure {
-            revision: outcome.revision.clone(),
-            reason: outcome
-                .reason
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "error".into()),
-            message: outcome.message.clone(),
-            at: now(),
-        });
+        record.last_failure = Some(failure_record(outcome));
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
             tracing::warn!(error = %error_chain(&e), "could not record the failure in the state record");
         }
@@ -268,16 +363,15 @@ fn restore_report(old: &VerifiedBundles, plan: &Plan) -> String {
     let held: Vec<String> = plan
         .blockers()
         .iter()
-        .filter_map(|b| match b {
+        .map(|b| match b {
             crate::plan::Blocker::ObjectTerminating {
                 namespace,
                 name,
                 finalizers,
-            } => Some(format!(
+            } => format!(
                 "{namespace}/{name} (being deleted, held by finalizers [{}])",
                 finalizers.join(", ")
-            )),
-            _ => None,
+            ),
         })
         .collect();
     if held.is_empty() {
@@ -295,20 +389,130 @@ fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// The failure as the state record keeps it (for `status`).
+fn failure_record(outcome: &Outcome) -> RecordedFailure {
+    RecordedFailure {
+        revision: outcome.revision.clone(),
+        reason: outcome
+            .reason
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "error".into()),
+        message: outcome.message.clone(),
+        at: now(),
+    }
+}
+
+/// What a cycle found besides its writes, in the log: drift, held policies, policies
+/// carrying our label outside the scope that are left alone, skipped namespaces.
+fn log_plan_findings(plan: &Plan) {
+    for d in plan.drift() {
+        let object = format!("{}/{}", d.namespace, d.name);
+        let manager = d.field_manager.as_deref().unwrap_or("unknown");
+        if d.kind == DriftKind::Held {
+            tracing::warn!(kind = ?d.kind, object = %object, finalizers = ?d.finalizers, field_manager = manager,
+                "drift: a policy the revision does not contain is being deleted but held by someone else's finalizers");
+        } else {
+            tracing::warn!(kind = ?d.kind, object = %object, field_manager = manager, "drift: reverting");
+        }
+    }
+    for key in plan.foreign_labelled() {
+        tracing::warn!(object = %key,
+            "carries netpol-sync's managed-by label outside the governed namespaces, but netpol-sync's inventory does not say it wrote it: left alone");
+    }
+    for s in plan.skipped_namespaces() {
+        tracing::warn!(namespace = %s.namespace, reason = ?s.reason, policies = s.policies,
+            "governed namespace skipped: its policies are written when it exists again");
+    }
+}
+
+/// `message`, plus which governed namespaces were skipped, if any.
+fn with_skipped(message: &str, plan: &Plan) -> String {
+    if plan.skipped_namespaces().is_empty() {
+        return message.to_string();
+    }
+    let names: Vec<String> = plan
+        .skipped_namespaces()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    format!("{message}; skipped namespace(s) {}", names.join(", "))
+}
+
+/// The outcome of a cycle that leaves policies held by someone else's finalizers: they
+/// still apply, so it is no success (reason `held-by-finalizer`), naming each policy and
+/// its finalizers (`namespace/name [finalizer, …]`; `status` reads them back from the
+/// recorded message, [`held_in_message`]).
+fn held_failure(held: &[HeldPolicy], context: &str) -> Outcome {
+    let list: Vec<String> = held.iter().map(|h| h.to_string()).collect();
+    let mut o = Outcome::error(format!(
+        "{context}{} NetworkPolic{} the revision does not contain {} being deleted but held by someone else's finalizers, so {} still appl{}: {}; their controllers must remove those finalizers, or run with --remove-foreign-finalizers",
+        held.len(),
+        if held.len() == 1 { "y" } else { "ies" },
+        if held.len() == 1 { "is" } else { "are" },
+        if held.len() == 1 { "it" } else { "they" },
+        if held.len() == 1 { "ies" } else { "y" },
+        list.join("; ")
+    ));
+    o.reason = Some(ReasonCode::HeldByFinalizer);
+    o
+}
+
+/// The held policies a `held-by-finalizer` message names (`namespace/name [f1, f2]`), for
+/// `status`, which has only the recorded message.
+pub fn held_in_message(message: &str) -> Vec<HeldPolicy> {
+    let mut out = Vec::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(" [") {
+        let before = &rest[..open];
+        let token = before.rsplit([' ', ':', ';']).next().unwrap_or("");
+        let after = &rest[open + 2..];
+        let Some(close) = after.find(']') else { break };
+        if let Some((namespace, name)) = token.split_once('/') {
+            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') {
+                out.push(HeldPolicy {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    finalizers: after[..close]
+                        .split(", ")
+                        .filter(|f| !f.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    uid: None,
+                    resource_version: None,
+                    content_hash: String::new(),
+                });
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out
+}
+
 /// A plan the guard or the cluster's shape forbids.
 fn refusal(plan: &Plan) -> Option<Outcome> {
     let forbidden = plan.forbidden_openings();
     if !forbidden.is_empty() {
-        let names: Vec<&str> = forbidden.iter().map(|w| w.namespace.as_str()).collect();
+        let names: Vec<String> = forbidden
+            .iter()
+            .map(|w| match &w.bundle {
+                Some(b) => format!("{} (bundle {b})", w.namespace),
+                None => format!("{} (no selected bundle governs it any more)", w.namespace),
+            })
+            .collect();
+        let how = if plan.bundles().is_empty() {
+            "no bundle is selected, so nothing can acknowledge that: a revision without bundles never prunes a namespace that has policies"
+        } else {
+            "list them under allowOpen: in a bundle of the revision if that is intended"
+        };
         let mut o = Outcome::rejected(
             ReasonCode::WouldOpenNamespace,
             format!(
-                "the revision would leave namespace(s) {} with no NetworkPolicy at all; list them under allowOpen: in the bundle if that is intended",
+                "the revision would leave namespace(s) {} with no NetworkPolicy at all; {how}",
                 names.join(", ")
             ),
             Default::default(),
         );
-        o.location.bundle = forbidden.first().map(|w| w.bundle.clone());
+        o.location.bundle = forbidden.first().and_then(|w| w.bundle.clone());
         return Some(o);
     }
     if !plan.blockers().is_empty() {
@@ -358,6 +562,7 @@ struct PlanSummary {
     revision: String,
     bundles: Vec<crate::outcome::BundleSummary>,
     counts: crate::outcome::Counts,
+    drift: Vec<Drift>,
     extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -367,7 +572,29 @@ impl PlanSummary {
             revision: plan.revision().to_string(),
             bundles: plan.bundles().to_vec(),
             counts: plan.counts(),
+            drift: plan.drift().to_vec(),
             extra: plan.to_extra(),
+        }
+    }
+
+    /// Policies this cycle's deletes only marked are held from now on: their drift entry
+    /// (a hand-made policy) says so, and one that was no drift (a policy of ours the
+    /// revision prunes) gets one.
+    fn note_marked(&mut self, marked: &[HeldPolicy]) {
+        for m in marked {
+            match self
+                .drift
+                .iter_mut()
+                .find(|d| d.namespace == m.namespace && d.name == m.name)
+            {
+                Some(d) => {
+                    d.kind = DriftKind::Held;
+                    d.finalizers = m.finalizers.clone();
+                }
+                None => self
+                    .drift
+                    .push(Drift::marked(&m.key(), &m.finalizers, None)),
+            }
         }
     }
 
@@ -376,5 +603,51 @@ impl PlanSummary {
         o.bundles = self.bundles.clone();
         o.counts = Some(self.counts);
         o.extra.extend(self.extra.clone());
+        o.extra
+            .insert("drift".into(), serde_json::json!(self.drift));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(ns: &str, name: &str, finalizers: &[&str]) -> HeldPolicy {
+        HeldPolicy {
+            namespace: ns.into(),
+            name: name.into(),
+            finalizers: finalizers.iter().map(|f| f.to_string()).collect(),
+            uid: None,
+            resource_version: None,
+            content_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_held_failure_names_each_policy_and_its_finalizers_and_status_reads_them_back() {
+        let list = [
+            held("payments", "debug", &["example.com/keep"]),
+            held("frontend", "old", &["a.example/x", "b.example/y"]),
+        ];
+        let o = held_failure(
+            &list,
+            "applied: 2 writes; skipped namespace(s) gone (does not exist; 1 of the revision's policies not written); but ",
+        );
+        assert_eq!(o.verdict, Verdict::Error);
+        assert_eq!(o.reason, Some(ReasonCode::HeldByFinalizer));
+        assert!(
+            o.message.contains("payments/debug [example.com/keep]")
+                && o.message
+                    .contains("frontend/old [a.example/x, b.example/y]"),
+            "{}",
+            o.message
+        );
+        assert_eq!(held_in_message(&o.message), list);
+        let one = held_failure(&list[..1], "");
+        assert!(one
+            .message
+            .starts_with("1 NetworkPolicy the revision does not contain is"));
+        assert_eq!(held_in_message(&one.message), list[..1]);
+        assert!(held_in_message("nothing [here]").is_empty());
     }
 }

@@ -6,7 +6,11 @@
 //! with nothing changed. Then creates and updates run concurrently (bounded), and only
 //! when all of them have succeeded do the deletes start: NetworkPolicies are allow-lists,
 //! so applying first never allows more than the old or the new revision allows. Deletes
-//! of objects held by someone else's finalizers go last (see `apply_checked`).
+//! of objects held by someone else's finalizers go last (see `apply_checked`). A policy the
+//! revision does not contain that such finalizers keep after its delete (one the plan found
+//! held, or one this apply's delete only marked) is reported back in
+//! [`ApplyReport::held`]; with [`ApplyOptions::remove_foreign_finalizers`] their
+//! finalizers are removed instead, after every other write, and it goes.
 
 pub mod cycle;
 pub mod invariant;
@@ -19,8 +23,8 @@ pub use own_writes::{Journal, OwnWrites, MAX_ID_BYTES};
 pub use retry::RetryPolicy;
 pub use writer::{WriteDone, WriteError, WriteFailure};
 
-use crate::plan::{Action, Plan, PlannedWrite};
-use futures::TryStreamExt;
+use crate::plan::{Action, HeldPolicy, Plan, PlannedWrite};
+use futures::{StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use writer::Writer;
 
@@ -33,6 +37,11 @@ pub struct ApplyOptions {
     pub conflict_limit: u32,
     /// Where real (not dry-run) writes are noted, for the daemon's drift watch.
     pub own_writes: Option<std::sync::Arc<OwnWrites>>,
+    /// Remove someone else's finalizers from policies the revision does not contain that
+    /// they hold after their deletion (`--remove-foreign-finalizers`). Off by default:
+    /// a finalizer is its controller's promise to do something before the object goes,
+    /// and only the operator can decide to break it (docs/sync.md).
+    pub remove_foreign_finalizers: bool,
 }
 
 impl ApplyOptions {
@@ -53,17 +62,29 @@ impl Default for ApplyOptions {
             retry: RetryPolicy::default(),
             conflict_limit: 5,
             own_writes: None,
+            remove_foreign_finalizers: false,
         }
     }
 }
 
 /// What the API server did with a plan.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     /// Writes the server accepted.
     pub written: usize,
     /// Writes found unnecessary on re-reading after a conflict.
     pub already_right: usize,
+    /// Policies the revision does not contain that someone else's finalizers still hold:
+    /// those the plan found so, and those this apply's deletes only marked. They still
+    /// apply. Empty when the finalizers were to be removed.
+    pub held: Vec<HeldPolicy>,
+    /// Of those, the ones this apply's deletes marked (the plan saw them live).
+    pub marked: Vec<HeldPolicy>,
+    /// Held policies whose finalizers this apply removed (`remove_foreign_finalizers`):
+    /// they are gone.
+    pub released: Vec<HeldPolicy>,
+    /// Why removing the finalizers of some of `held` failed (`remove_foreign_finalizers`).
+    pub release_errors: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +104,7 @@ pub enum ApplyError {
 pub struct Applier {
     writer: Writer,
     concurrency: usize,
+    remove_foreign_finalizers: bool,
 }
 
 impl Applier {
@@ -90,15 +112,79 @@ impl Applier {
         Applier {
             writer: Writer::new(client, opts.retry, opts.conflict_limit, opts.own_writes),
             concurrency: opts.concurrency.max(1),
+            remove_foreign_finalizers: opts.remove_foreign_finalizers,
         }
     }
 
-    /// Dry-run every write, then creates and updates, then deletes.
+    /// Dry-run every write, then creates and updates, then deletes; then the held
+    /// policies: reported, or (with `remove_foreign_finalizers`) released. A finalizer
+    /// removal that fails (in its dry run or for real) leaves that policy held and
+    /// reported, with why: it never rejects or rolls back the revision, whose writes are
+    /// all done by then.
     pub async fn apply(&self, plan: Plan) -> Result<ApplyReport, ApplyError> {
-        let writes = plan.into_writes();
+        let (writes, held) = plan.into_writes_and_held();
         let all: Vec<&PlannedWrite> = writes.iter().collect();
         self.phase(&all, true).await.map_err(ApplyError::DryRun)?;
-        self.apply_checked(&writes).await
+        let mut refused = Vec::new();
+        if self.remove_foreign_finalizers {
+            refused = self.release(&held, true).await.1;
+        }
+        let mut report = self.apply_checked(&writes).await?;
+        let mut held = held;
+        held.extend(report.marked.iter().cloned());
+        if !self.remove_foreign_finalizers {
+            report.held = held;
+            return Ok(report);
+        }
+        let (to_release, mut still_held): (Vec<HeldPolicy>, Vec<HeldPolicy>) = held
+            .into_iter()
+            .partition(|h| !refused.iter().any(|(r, _)| r == h));
+        let (released, failed) = self.release(&to_release, false).await;
+        report.released = released;
+        report.release_errors = refused
+            .iter()
+            .chain(failed.iter())
+            .map(|(_, e)| e.to_string())
+            .collect();
+        still_held.extend(failed.into_iter().map(|(h, _)| h));
+        still_held.sort_by_key(HeldPolicy::key);
+        report.held = still_held;
+        Ok(report)
+    }
+
+    /// Remove the finalizers of `held`, concurrently: those released (gone now), and
+    /// those whose removal failed, with why. One already gone is neither.
+    async fn release(
+        &self,
+        held: &[HeldPolicy],
+        dry_run: bool,
+    ) -> (Vec<HeldPolicy>, Vec<(HeldPolicy, WriteError)>) {
+        let outcomes = std::sync::Mutex::new((Vec::new(), Vec::new()));
+        futures::stream::iter(held.iter())
+            .for_each_concurrent(self.concurrency, |h| {
+                let outcomes = &outcomes;
+                async move {
+                    let result = self.writer.remove_finalizers(h, dry_run).await;
+                    let mut o = outcomes
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match result {
+                        Ok(WriteDone::Written) => o.0.push(h.clone()),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(object = %e.key, error = %e, "could not remove someone else's finalizers; the policy stays held");
+                            o.1.push((h.clone(), e));
+                        }
+                    }
+                }
+            })
+            .await;
+        let (mut released, mut failed): (Vec<HeldPolicy>, Vec<(HeldPolicy, WriteError)>) = outcomes
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        released.sort_by_key(HeldPolicy::key);
+        failed.sort_by_key(|(h, _)| h.key());
+        (released, failed)
     }
 
     /// The real writes, in DESIGN order, without a dry-run (used to put back a revision
@@ -123,10 +209,12 @@ impl Applier {
                 Ok(r) => {
                     report.written += r.written;
                     report.already_right += r.already_right;
+                    report.marked.extend(r.marked);
                 }
                 Err(error) => return Err(ApplyError::Write { error, report }),
             }
         }
+        report.marked.sort_by_key(HeldPolicy::key);
         Ok(report)
     }
 
@@ -138,14 +226,26 @@ impl Applier {
     ) -> Result<ApplyReport, WriteError> {
         let written = AtomicUsize::new(0);
         let already_right = AtomicUsize::new(0);
+        let marked = std::sync::Mutex::new(Vec::new());
         futures::stream::iter(writes.iter().map(Ok))
             .try_for_each_concurrent(self.concurrency, |w| {
-                let (written, already_right) = (&written, &already_right);
+                let (written, already_right, marked) = (&written, &already_right, &marked);
                 async move {
                     match self.writer.execute(w, dry_run).await? {
-                        WriteDone::Written => written.fetch_add(1, Ordering::Relaxed),
+                        WriteDone::Written => {
+                            written.fetch_add(1, Ordering::Relaxed);
+                        }
+                        WriteDone::Marked { resource_version } => {
+                            written.fetch_add(1, Ordering::Relaxed);
+                            if let (false, Some(live)) = (dry_run, &w.live) {
+                                marked
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                    .push(HeldPolicy::marked(&w.key, live, resource_version));
+                            }
+                        }
                         WriteDone::AlreadyRight | WriteDone::Gone => {
-                            already_right.fetch_add(1, Ordering::Relaxed)
+                            already_right.fetch_add(1, Ordering::Relaxed);
                         }
                     };
                     Ok(())
@@ -155,6 +255,10 @@ impl Applier {
         Ok(ApplyReport {
             written: written.into_inner(),
             already_right: already_right.into_inner(),
+            marked: marked
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ..ApplyReport::default()
         })
     }
 }

@@ -7,16 +7,19 @@ use super::own_writes::OwnWrites;
 use super::retry::{classify, ErrorClass, RetryPolicy};
 use super::wire::{Deleted, NetworkPolicies, Stored};
 use crate::plan::live::FIELD_MANAGER;
-use crate::plan::{Action, LivePolicy, LiveVersion, ObjectKey, PlannedWrite};
+use crate::plan::{Action, HeldPolicy, LivePolicy, LiveVersion, ObjectKey, PlannedWrite};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use std::sync::Arc;
 
 /// How a write ended when it did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteDone {
     /// The API server accepted the write (or, in dry-run, would accept it).
     Written,
+    /// The API server accepted the delete but only marked the object: someone else's
+    /// finalizers hold it, and it stays (at this resourceVersion) until they are removed.
+    Marked { resource_version: Option<String> },
     /// On re-reading after a conflict, the object already was what the plan wanted.
     AlreadyRight,
     /// The object to delete was already gone (or being deleted).
@@ -118,7 +121,7 @@ impl Writer {
         };
         for _ in 0..=self.conflict_limit {
             let result = match &step {
-                Step::Done(done) => return Ok(*done),
+                Step::Done(done) => return Ok(done.clone()),
                 Step::Create => {
                     let Some(desired) = &w.desired else {
                         return Ok(WriteDone::Gone);
@@ -163,11 +166,16 @@ impl Writer {
                         .run(|| api.delete(&w.key.name, &dp))
                         .await
                         .map(|answer| {
-                            if let Deleted::Marked(marked) = answer {
-                                self.note_stored(&marked, dry_run);
-                            }
                             self.note_deleted(live.uid.as_deref(), dry_run);
-                            WriteDone::Written
+                            match answer {
+                                Deleted::Marked(marked) => {
+                                    self.note_stored(&marked, dry_run);
+                                    WriteDone::Marked {
+                                        resource_version: marked.metadata.resource_version,
+                                    }
+                                }
+                                Deleted::Gone => WriteDone::Written,
+                            }
                         })
                 }
             };
@@ -194,6 +202,95 @@ impl Writer {
             dry_run,
             code: Some(409),
             message: format!("still conflicting after {} re-reads", self.conflict_limit),
+        })
+    }
+
+    /// Remove every finalizer from `held`, a policy being deleted that they keep, so that
+    /// the deletion completes. A replace of the object as just read, carrying its uid and
+    /// the resourceVersion read (a change meanwhile is a 409: read again and decide
+    /// again). A finalizer cannot be added to an object being deleted, so what is removed
+    /// is at most what the plan saw. The object is then gone.
+    pub async fn remove_finalizers(
+        &self,
+        held: &HeldPolicy,
+        dry_run: bool,
+    ) -> Result<WriteDone, WriteError> {
+        let key = held.key();
+        let fail = |e: &kube::Error, failure: WriteFailure| WriteError {
+            key: key.clone(),
+            action: Action::Delete,
+            failure,
+            dry_run,
+            code: match e {
+                kube::Error::Api(s) => Some(s.code),
+                _ => None,
+            },
+            message: format!(
+                "removing finalizers [{}]: {}",
+                held.finalizers.join(", "),
+                match e {
+                    kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+                    other => crate::kube_client::error_chain(other),
+                }
+            ),
+        };
+        let read: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &key.namespace);
+        let api = NetworkPolicies::namespaced(&self.client, &key.namespace);
+        let pp = PostParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.into()),
+        };
+        for _ in 0..=self.conflict_limit {
+            let current = self
+                .retry
+                .run(|| read.get_opt(&key.name))
+                .await
+                .map_err(|e| fail(&e, failure_of(&e)))?;
+            let Some(mut object) = current else {
+                return Ok(WriteDone::Gone);
+            };
+            let meta = &object.metadata;
+            // Another object of that name (the held one went, someone made a new one),
+            // or already free: nothing of the plan's to do here.
+            if meta.uid != held.uid
+                || meta.deletion_timestamp.is_none()
+                || meta.finalizers.as_ref().is_none_or(|f| f.is_empty())
+            {
+                return Ok(WriteDone::Gone);
+            }
+            object.metadata.finalizers = None;
+            object.metadata.managed_fields = None;
+            match self
+                .retry
+                .run(|| api.replace(&key.name, &pp, &object))
+                .await
+            {
+                Ok(stored) => {
+                    self.note_stored(&stored, dry_run);
+                    self.note_deleted(held.uid.as_deref(), dry_run);
+                    return Ok(WriteDone::Written);
+                }
+                Err(e) => match classify(&e) {
+                    ErrorClass::NotFound => return Ok(WriteDone::Gone),
+                    ErrorClass::Conflict => {
+                        tracing::info!(object = %key, "conflict removing finalizers: re-reading");
+                        continue;
+                    }
+                    ErrorClass::Transient { .. } => return Err(fail(&e, WriteFailure::Exhausted)),
+                    _ => return Err(fail(&e, WriteFailure::Refused)),
+                },
+            }
+        }
+        Err(WriteError {
+            key: key.clone(),
+            action: Action::Delete,
+            failure: WriteFailure::ConflictLoop,
+            dry_run,
+            code: Some(409),
+            message: format!(
+                "removing finalizers: still conflicting after {} re-reads",
+                self.conflict_limit
+            ),
         })
     }
 

@@ -117,13 +117,10 @@ fn check(raw: RawManifest, dir_name: &str, limits: &Limits) -> Result<Manifest, 
         );
     }
     let namespaces = unique_labels(&raw.namespaces, "namespaces")?;
+    // allowOpen may name namespaces outside `namespaces`: acknowledging that a namespace
+    // which leaves the scope (or whose bundle is deleted) ends up with no policy is said
+    // in a bundle that stays. It only ever permits a prune, never a write.
     let allow_open = unique_labels(&raw.allow_open, "allowOpen")?;
-    if let Some(ns) = allow_open.difference(&namespaces).next() {
-        return Err(invalid(format!(
-            "allowOpen lists `{ns}`, which is not in namespaces"
-        ))
-        .at_field("allowOpen"));
-    }
     if raw.files.len() > limits.max_files {
         return Err(BundleError::new(
             ReasonCode::LimitExceeded,
@@ -351,13 +348,26 @@ mod tests {
                 .as_deref(),
             Some("namespaces[0]")
         );
+        // allowOpen may acknowledge a namespace the bundle does not govern (one leaving
+        // the scope, or another bundle's that is being deleted)...
+        let outside = parse_str(&base("[a]", "[b]")).unwrap();
+        assert!(outside.allow_open.contains("b") && !outside.namespaces.contains("b"));
+        // ...but it is still a list of distinct namespace names.
         assert_eq!(
-            parse_str(&base("[a]", "[b]"))
+            parse_str(&base("[a]", "[B]"))
                 .unwrap_err()
                 .location
                 .field
                 .as_deref(),
-            Some("allowOpen")
+            Some("allowOpen[0]")
+        );
+        assert_eq!(
+            parse_str(&base("[a]", "[b, b]"))
+                .unwrap_err()
+                .location
+                .field
+                .as_deref(),
+            Some("allowOpen[1]")
         );
     }
 

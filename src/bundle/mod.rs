@@ -169,7 +169,7 @@ pub fn load_verified(
     rev: &VerifiedRevision,
     opts: &BundleOptions,
 ) -> Result<VerifiedBundles, BundleError> {
-    let signers = rev.allowed_signers().map_err(BundleError::from_verify);
+    let signers = rev.bundle_signers().map_err(BundleError::from_verify);
     let verifier = signers.map(|signers| RevisionSigners {
         signers,
         policy: rev.policy(),

@@ -2,11 +2,19 @@
 //! directory). Only regular files and directories are allowed: a symlink could point
 //! outside the bundle, a submodule's content is not in the revision at all, and a name
 //! that is not UTF-8 cannot be listed in a manifest.
+//!
+//! Every tree read here is checked by git fsck's rules first ([`tree_check`]): the root,
+//! `keys/`, `bundles/` and every directory of a walked bundle. A malformed one (a
+//! duplicate name, a name holding `/`, `.`, `..`, `.git`, entries out of order) rejects
+//! the revision with `malformed-tree`, instead of one of its entries being dropped.
 
 use super::limits::{Limits, MAX_SIGNATURES};
 use super::{BundleError, BUNDLES_DIR, MANIFEST_FILE, SIGNATURES_DIR};
+use crate::git::tree_check::{self, TreeCheckError};
 use crate::reason::ReasonCode;
+use crate::verify::KEYS_PATH;
 use git2::{ObjectType, Oid, Repository, Tree};
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 const MODE_TREE: i32 = 0o040000;
@@ -36,6 +44,34 @@ fn mode_error(path: &str, mode: i32) -> BundleError {
         .in_file(path.to_string())
 }
 
+/// Check the tree `id` at `repo_path` (its path in the revision, `""` for the root);
+/// a refusal is located at `file` (relative to the bundle inside one).
+fn check(repo: &Repository, id: Oid, repo_path: &str, file: &str) -> Result<(), BundleError> {
+    tree_check::check_tree(repo, id, repo_path).map_err(|e| tree_error(e, file))
+}
+
+fn tree_error(e: TreeCheckError, file: &str) -> BundleError {
+    let reason = if e.is_malformed() {
+        ReasonCode::MalformedTree
+    } else if e.is_limit() {
+        ReasonCode::LimitExceeded
+    } else {
+        // Missing or not a tree: the repository could not be read (as `from_git`).
+        ReasonCode::NotFound
+    };
+    BundleError::new(reason, e.to_string()).in_file(file.to_string())
+}
+
+/// Two entries reached by one path: impossible in a tree that passed the check, refused
+/// anyway rather than one of them dropped.
+fn duplicate_path(path: &str) -> BundleError {
+    BundleError::new(
+        ReasonCode::MalformedTree,
+        format!("`{path}` is in the tree twice"),
+    )
+    .in_file(path.to_string())
+}
+
 fn entry_name(bytes: &[u8], parent: &str) -> Result<String, BundleError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| {
         BundleError::new(
@@ -51,17 +87,26 @@ fn entry_name(bytes: &[u8], parent: &str) -> Result<String, BundleError> {
 
 /// The bundle directories under `bundles/` of `root`, by name. No `bundles/` means no
 /// bundles. A file, symlink or submodule directly under `bundles/` rejects the revision:
-/// nothing there could be governed or ignored safely.
+/// nothing there could be governed or ignored safely. The root tree, `keys/` (whose
+/// `allowed_signers` decides who may sign) and `bundles/` are checked first.
 pub fn list_bundles(
     repo: &Repository,
     root: &Tree<'_>,
 ) -> Result<BTreeMap<String, Oid>, BundleError> {
+    check(repo, root.id(), "", ".")?;
+    let keys_dir = KEYS_PATH.split_once('/').map_or(KEYS_PATH, |(dir, _)| dir);
+    if let Some(keys) = root.get_name(keys_dir) {
+        if keys.filemode_raw() == MODE_TREE {
+            check(repo, keys.id(), keys_dir, keys_dir)?;
+        }
+    }
     let Some(entry) = root.get_name(BUNDLES_DIR) else {
         return Ok(BTreeMap::new());
     };
     if entry.filemode_raw() != MODE_TREE {
         return Err(mode_error(BUNDLES_DIR, entry.filemode_raw()));
     }
+    check(repo, entry.id(), BUNDLES_DIR, BUNDLES_DIR)?;
     let tree = repo
         .find_tree(entry.id())
         .map_err(|e| BundleError::from_git("reading bundles/", e))?;
@@ -71,7 +116,9 @@ pub fn list_bundles(
         let path = format!("{BUNDLES_DIR}/{name}");
         match e.filemode_raw() {
             MODE_TREE => {
-                out.insert(name, e.id());
+                if out.insert(name, e.id()).is_some() {
+                    return Err(duplicate_path(&path));
+                }
             }
             MODE_BLOB | MODE_BLOB_EXECUTABLE => {
                 return Err(BundleError::new(
@@ -94,13 +141,21 @@ pub fn walk_bundle(
     tree_id: Oid,
     limits: &Limits,
 ) -> Result<BundleTree, BundleError> {
-    let find = |id: Oid, what: &str| {
+    // Each tree checked, then opened; `path` is relative to the bundle directory.
+    let bundle_dir = format!("{BUNDLES_DIR}/{name}");
+    let find = |id: Oid, path: &str| {
+        if path.is_empty() {
+            check(repo, id, &bundle_dir, ".")?;
+        } else {
+            check(repo, id, &format!("{bundle_dir}/{path}"), path)?;
+        }
         repo.find_tree(id)
-            .map_err(|e| BundleError::from_git(what, e))
+            .map_err(|e| BundleError::from_git(if path.is_empty() { name } else { path }, e))
     };
-    let root = find(tree_id, name)?;
+    let root = find(tree_id, "")?;
     let mut manifest = None;
     let mut signatures = BTreeMap::new();
+    let mut signatures_seen = false;
     let mut files = BTreeMap::new();
     // Entries visited, including directories: bounds a walk of a hostile tree before
     // any manifest comparison happens.
@@ -130,14 +185,25 @@ pub fn walk_bundle(
             };
             let mode = e.filemode_raw();
             match (prefix.as_str(), entry.as_str(), mode) {
-                ("", MANIFEST_FILE, MODE_BLOB | MODE_BLOB_EXECUTABLE) => manifest = Some(e.id()),
+                ("", MANIFEST_FILE, MODE_BLOB | MODE_BLOB_EXECUTABLE) => {
+                    if manifest.replace(e.id()).is_some() {
+                        return Err(duplicate_path(&path));
+                    }
+                }
                 ("", SIGNATURES_DIR, MODE_TREE) => {
+                    if std::mem::replace(&mut signatures_seen, true) {
+                        return Err(duplicate_path(&path));
+                    }
+                    check(repo, e.id(), &format!("{bundle_dir}/{path}"), &path)?;
                     signatures = walk_signatures(repo, e.id())?;
                 }
                 (_, _, MODE_TREE) => stack.push((path.clone(), find(e.id(), &path)?)),
-                (_, _, MODE_BLOB | MODE_BLOB_EXECUTABLE) => {
-                    files.insert(path, e.id());
-                }
+                (_, _, MODE_BLOB | MODE_BLOB_EXECUTABLE) => match files.entry(path) {
+                    Entry::Vacant(v) => {
+                        v.insert(e.id());
+                    }
+                    Entry::Occupied(o) => return Err(duplicate_path(o.key())),
+                },
                 (_, _, mode) => return Err(mode_error(&path, mode)),
             }
         }
@@ -175,7 +241,9 @@ fn walk_signatures(repo: &Repository, id: Oid) -> Result<BTreeMap<String, Oid>, 
                     )
                     .in_file(path));
                 }
-                out.insert(name, e.id());
+                if out.insert(name, e.id()).is_some() {
+                    return Err(duplicate_path(&path));
+                }
             }
             MODE_BLOB | MODE_BLOB_EXECUTABLE | MODE_TREE => {
                 return Err(BundleError::new(
@@ -416,6 +484,155 @@ mod tests {
         );
         let root = repo.find_tree(root).unwrap();
         assert!(list_bundles(&repo, &root).unwrap().is_empty());
+    }
+
+    /// A tree object written byte for byte: libgit2's object database stores what it is
+    /// given, so these are the trees git fsck refuses.
+    fn raw_tree(repo: &Repository, entries: &[(&str, &[u8], Oid)]) -> Oid {
+        let mut bytes = Vec::new();
+        for (mode, name, id) in entries {
+            bytes.extend_from_slice(mode.as_bytes());
+            bytes.push(b' ');
+            bytes.extend_from_slice(name);
+            bytes.push(0);
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        repo.odb().unwrap().write(ObjectType::Tree, &bytes).unwrap()
+    }
+
+    fn malformed(e: BundleError, file: &str, mentions: &str) {
+        assert_eq!(e.reason, ReasonCode::MalformedTree, "{}", e.message);
+        assert_eq!(e.location.file.as_deref(), Some(file), "{}", e.message);
+        assert!(
+            e.message.contains("malformed tree") && e.message.contains(mentions),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn duplicate_manifest_is_a_malformed_tree_not_the_last_one_read() {
+        let (_d, repo) = repo();
+        let real = repo.blob(b"real").unwrap();
+        let evil = repo.blob(b"evil").unwrap();
+        for (first, second) in [(real, evil), (evil, real)] {
+            let id = raw_tree(
+                &repo,
+                &[
+                    ("100644", b"bundle.yaml", first),
+                    ("100644", b"bundle.yaml", second),
+                ],
+            );
+            let e = walk_bundle(&repo, "prod", id, &Limits::default()).unwrap_err();
+            malformed(e, ".", "`bundles/prod/`");
+        }
+    }
+
+    #[test]
+    fn malformed_trees_below_a_bundle_are_refused_with_their_path() {
+        let (_d, repo) = repo();
+        let m = repo.blob(b"m").unwrap();
+        let x = repo.blob(b"x").unwrap();
+        // payments/ holds deny.yaml twice; payments/sub/ holds a `..`.
+        let dup = raw_tree(
+            &repo,
+            &[("100644", b"deny.yaml", x), ("100644", b"deny.yaml", m)],
+        );
+        let dotdot = raw_tree(&repo, &[("100644", b"..", x)]);
+        let nested = raw_tree(&repo, &[("40000", b"sub", dotdot)]);
+        let sigs = raw_tree(&repo, &[("100644", b"a.sig", x), ("100644", b"a.sig", x)]);
+        for (dir, sub, file, shown) in [
+            (
+                &b"payments"[..],
+                dup,
+                "payments",
+                "`bundles/prod/payments/`",
+            ),
+            (b"payments", nested, "payments/sub", "`..`"),
+            (b"signatures", sigs, "signatures", "`a.sig`"),
+        ] {
+            let id = raw_tree(&repo, &[("100644", b"bundle.yaml", m), ("40000", dir, sub)]);
+            let e = walk_bundle(&repo, "prod", id, &Limits::default()).unwrap_err();
+            malformed(e, file, shown);
+        }
+    }
+
+    #[test]
+    fn a_name_with_a_slash_cannot_shadow_a_nested_file() {
+        let (_d, repo) = repo();
+        let m = repo.blob(b"m").unwrap();
+        let real = repo.blob(b"real").unwrap();
+        let evil = repo.blob(b"evil").unwrap();
+        let payments = raw_tree(&repo, &[("100644", b"deny.yaml", real)]);
+        let id = raw_tree(
+            &repo,
+            &[
+                ("100644", b"bundle.yaml", m),
+                ("40000", b"payments", payments),
+                ("100644", b"payments/deny.yaml", evil),
+            ],
+        );
+        let e = walk_bundle(&repo, "prod", id, &Limits::default()).unwrap_err();
+        malformed(e, ".", "`payments/deny.yaml` has `/`");
+    }
+
+    #[test]
+    fn the_root_keys_and_bundles_trees_are_checked_before_listing() {
+        let (_d, repo) = repo();
+        let x = repo.blob(b"x").unwrap();
+        let prod = raw_tree(&repo, &[("100644", b"bundle.yaml", x)]);
+        let bundles = raw_tree(&repo, &[("40000", b"prod", prod)]);
+        let keys = raw_tree(&repo, &[("100644", b"allowed_signers", x)]);
+        let list = |root: Oid| list_bundles(&repo, &repo.find_tree(root).unwrap());
+        let good = raw_tree(
+            &repo,
+            &[("40000", b"bundles", bundles), ("40000", b"keys", keys)],
+        );
+        assert_eq!(list(good).unwrap().len(), 1);
+
+        let two_prods = raw_tree(&repo, &[("40000", b"prod", prod), ("40000", b"prod", prod)]);
+        let root = raw_tree(
+            &repo,
+            &[("40000", b"bundles", two_prods), ("40000", b"keys", keys)],
+        );
+        malformed(list(root).unwrap_err(), "bundles", "`bundles/`");
+
+        let two_files = raw_tree(
+            &repo,
+            &[
+                ("100644", b"allowed_signers", x),
+                ("100644", b"allowed_signers", x),
+            ],
+        );
+        let root = raw_tree(
+            &repo,
+            &[
+                ("40000", b"bundles", bundles),
+                ("40000", b"keys", two_files),
+            ],
+        );
+        malformed(list(root).unwrap_err(), "keys", "`keys/`");
+
+        let root = raw_tree(
+            &repo,
+            &[
+                ("40000", b"bundles", bundles),
+                ("40000", b"keys", keys),
+                ("40000", b"keys", keys),
+            ],
+        );
+        malformed(list(root).unwrap_err(), ".", "at the root of the revision");
+
+        // Unsorted: `bundles` after `keys`.
+        let root = raw_tree(
+            &repo,
+            &[("40000", b"keys", keys), ("40000", b"bundles", bundles)],
+        );
+        malformed(list(root).unwrap_err(), ".", "out of git's order");
+
+        // A `.git` at the root rejects even a revision without bundles.
+        let root = raw_tree(&repo, &[("40000", b".GIT", keys), ("40000", b"keys", keys)]);
+        malformed(list(root).unwrap_err(), ".", "`.GIT`");
     }
 
     #[test]

@@ -69,6 +69,27 @@ pub struct TrustArgs {
     /// Accept hardware-key (sk-ssh-ed25519) signatures made without user presence.
     #[arg(long)]
     pub allow_no_touch: bool,
+    /// Distinct keys, trusted before a change to keys/allowed_signers, that must sign it:
+    /// the commit's signer and detached signatures over the new file in keys/signatures/
+    /// (`ssh-keygen -Y sign -n netpol-sync-keys`).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        env = "NETPOL_SYNC_KEY_CHANGE_SIGNATURES"
+    )]
+    pub key_change_signatures: usize,
+}
+
+impl TrustArgs {
+    /// How signatures are judged, at the clock `--at` gives (or now).
+    pub fn signature_policy(&self) -> crate::verify::SignaturePolicy {
+        crate::verify::SignaturePolicy {
+            at: self.at.unwrap_or_else(std::time::SystemTime::now),
+            require_user_presence: !self.allow_no_touch,
+            key_change_signatures: self.key_change_signatures,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -127,6 +148,11 @@ pub struct KubeArgs {
         env = "NETPOL_SYNC_STATE_NAMESPACE"
     )]
     pub state_namespace: String,
+    /// File holding the key (32 bytes or more; `openssl rand -hex 32`) that authenticates
+    /// the state record. Required by plan, sync and run; `status` uses it to say whether the
+    /// record authenticates.
+    #[arg(long, value_name = "FILE", env = "NETPOL_SYNC_STATE_KEY")]
+    pub state_key: Option<PathBuf>,
 }
 
 /// How writes reach the API server.
@@ -142,6 +168,11 @@ pub struct ApplyArgs {
         env = "NETPOL_SYNC_MAX_IN_FLIGHT"
     )]
     pub max_in_flight: usize,
+    /// Remove someone else's finalizers from a policy the revision does not contain that
+    /// they hold after its deletion (in a governed namespace, or one netpol-sync wrote), so
+    /// that it goes. Without it such a policy fails every cycle (`held-by-finalizer`).
+    #[arg(long, env = "NETPOL_SYNC_REMOVE_FOREIGN_FINALIZERS")]
+    pub remove_foreign_finalizers: bool,
 }
 
 /// 1 to 1024: zero would never write, and beyond a thousand only the open sockets grow.
@@ -157,9 +188,14 @@ fn max_in_flight(value: &str) -> Result<usize, String> {
 pub struct ClusterRunArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
-    /// Override the last applied revision recorded in the cluster.
+    /// Override the last applied revision recorded in the cluster (a full commit id).
     #[arg(long)]
     pub since: Option<String>,
+    /// Set aside the state record and the revisions the live policies carry, and judge
+    /// the head against the trust anchor alone, as on a first start. An operator's
+    /// decision: logged and reported as an Event.
+    #[arg(long, conflicts_with = "since")]
+    pub reset_trust_to_anchor: bool,
     /// Run one cycle and exit.
     #[arg(long)]
     pub once: bool,

@@ -207,6 +207,12 @@ impl Demo {
             &self.repo.anchor.display().to_string(),
             "--kubeconfig",
             &self.kubeconfig.display().to_string(),
+            "--state-key",
+            &self
+                .kubeconfig
+                .with_file_name("state-key")
+                .display()
+                .to_string(),
         ]
         .map(String::from);
         match Cli::try_parse_from(argv) {
@@ -330,6 +336,9 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     .map_err(|e| setup(format!("emulator: {e}")))?;
     let kubeconfig = work.path().join("kubeconfig");
     emu.write_kubeconfig(&kubeconfig).map_err(setup)?;
+    // The state record's key, as deploy/'s Secret holds it: random for each tour.
+    let state_key: [u8; 32] = rand::random();
+    std::fs::write(work.path().join("state-key"), hex::encode(state_key)).map_err(setup)?;
     let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
         kubeconfig: Some(kubeconfig.clone()),
         context: None,
@@ -482,12 +491,15 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     // 5. Key rotation.
     screen(
         "5. Key rotation",
-        "alice adds bob's key to keys/allowed_signers (a commit alice signs);\nbob then signs a change of his own, trusted because alice's commit vouched for him.",
+        "alice adds bob's key to keys/allowed_signers (a commit alice signs), and it is enforced;\nbob then signs a change of his own (commit and bundle), trusted because alice's applied commit vouched for him.\nA key signs bundles only once a revision that adds it has been applied: never in the same revision.",
     );
     let bob = demo.repo.keygen("bob")?;
     demo.repo
         .write("keys/allowed_signers", &format!("{alice}{bob}"))?;
     demo.repo.commit(Some("alice"), "trust bob")?;
+    let o = demo.sync().await;
+    let ok = o.verdict == Verdict::Unchanged;
+    demo.record("key added", "unchanged (keys only), recorded", &o, ok);
     let before_bob = demo.policies();
     let payments = example_file("payments/payments-api.yaml").replace("port: 8443", "port: 9443");
     demo.repo

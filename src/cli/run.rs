@@ -55,6 +55,17 @@ pub struct RunArgs {
     /// Accept hardware-key signatures made without user presence.
     #[arg(long, env = "NETPOL_SYNC_ALLOW_NO_TOUCH")]
     pub allow_no_touch: bool,
+    /// Distinct keys, trusted before a change to keys/allowed_signers, that must sign it.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        env = "NETPOL_SYNC_KEY_CHANGE_SIGNATURES"
+    )]
+    pub key_change_signatures: usize,
+    /// File holding the key that authenticates the state record (required).
+    #[arg(long, value_name = "FILE", env = "NETPOL_SYNC_STATE_KEY")]
+    pub state_key: Option<PathBuf>,
     /// Time between polls (humantime: 30s, 2m); up to 10% jitter is added.
     #[arg(long, default_value = "30s", value_parser = duration, env = "NETPOL_SYNC_INTERVAL")]
     pub interval: Duration,
@@ -226,6 +237,12 @@ fn sync_flags(args: &RunArgs) -> Vec<OsString> {
     }
     flags.push("--bundle-signatures".into());
     flags.push(args.bundle_signatures.to_string().into());
+    flags.push("--key-change-signatures".into());
+    flags.push(args.key_change_signatures.to_string().into());
+    if let Some(k) = &args.state_key {
+        flags.push("--state-key".into());
+        flags.push(k.clone().into());
+    }
     if args.allow_no_touch {
         flags.push("--allow-no-touch".into());
     }
@@ -241,6 +258,9 @@ fn sync_flags(args: &RunArgs) -> Vec<OsString> {
     flags.push(args.state_namespace.clone().into());
     flags.push("--max-in-flight".into());
     flags.push(args.apply.max_in_flight.to_string().into());
+    if args.apply.remove_foreign_finalizers {
+        flags.push("--remove-foreign-finalizers".into());
+    }
     flags
 }
 
@@ -287,6 +307,8 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             args.trust_anchor.display()
         )));
     }
+    let state_key = crate::revision::load_state_key(args.state_key.as_deref())
+        .map_err(|o| RunError::Config(o.message))?;
     let remote = Arc::new(GitRemote::new(remote_config(&args)?, &args.cache_dir)?);
     let webhook_secret = match &args.webhook_secret_file {
         Some(path) => {
@@ -349,6 +371,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             InProcessEngine::new(
                 client.clone(),
                 &args.state_namespace,
+                state_key,
                 args.trust_anchor.clone(),
                 !args.allow_no_touch,
                 BundleOptions {
@@ -357,7 +380,9 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
                     ..BundleOptions::default()
                 },
             )
-            .with_max_in_flight(args.apply.max_in_flight),
+            .with_max_in_flight(args.apply.max_in_flight)
+            .with_remove_foreign_finalizers(args.apply.remove_foreign_finalizers)
+            .with_key_change_signatures(args.key_change_signatures),
         ),
         CycleIsolation::Process => Box::new(SubprocessEngine::new(
             std::env::current_exe().map_err(|source| RunError::Io {
@@ -446,6 +471,10 @@ mod tests {
             "ops",
             "--bundle",
             "shop",
+            "--state-key",
+            "/secret/state-key",
+            "--key-change-signatures",
+            "2",
         ]) else {
             panic!("not run");
         };
@@ -471,6 +500,11 @@ mod tests {
         assert_eq!(sync.kube.state_namespace, "ops");
         assert_eq!(sync.select.bundles, ["shop"]);
         assert_eq!(sync.trust.trust_anchor, std::path::Path::new("a"));
+        assert_eq!(
+            sync.kube.state_key.as_deref(),
+            Some(std::path::Path::new("/secret/state-key"))
+        );
+        assert_eq!(sync.trust.key_change_signatures, 2);
     }
 
     #[test]

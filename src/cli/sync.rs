@@ -6,11 +6,11 @@ use crate::apply::cycle::SyncContext;
 use crate::apply::{ApplyOptions, OwnWrites};
 use crate::kube_client::{connect, error_chain, ClusterTarget};
 use crate::outcome::Outcome;
-use crate::revision::{verify_and_load, RevisionRequest};
+use crate::revision::{
+    load_state_key, since_from_cluster, verify_and_load, RevisionRequest, Since,
+};
 use crate::state::StateStore;
-use crate::verify::SignaturePolicy;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -65,18 +65,24 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         Ok(c) => c,
         Err(e) => return Outcome::error(error_chain(&e)),
     };
-    let store = StateStore::new(&client, &args.kube.state_namespace);
+    let key = match load_state_key(args.kube.state_key.as_deref()) {
+        Ok(k) => k,
+        Err(o) => return *o,
+    };
+    let store = StateStore::new(&client, &args.kube.state_namespace, key);
     let loaded = match store.load().await {
         Ok(l) => l,
         Err(e) => return Outcome::error(format!("{} (API server {url})", error_chain(&e))),
     };
-    let since = args
-        .since
-        .clone()
-        .or_else(|| loaded.as_ref().and_then(|l| l.record.revision.clone()));
-    if since.is_none() {
-        tracing::info!("no state record: judging the revision against the trust anchor alone");
-    }
+    let since = match &args.since {
+        Some(rev) => Since::Explicit(rev.clone()),
+        None => {
+            match since_from_cluster(&client, loaded.as_ref(), args.reset_trust_to_anchor).await {
+                Ok(s) => s,
+                Err(o) => return *o,
+            }
+        }
+    };
     let own_writes = (args.report_own_writes && mode == Mode::Sync)
         .then(|| std::sync::Arc::new(OwnWrites::journaling()));
     let ctx = SyncContext {
@@ -85,6 +91,7 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         loaded,
         options: ApplyOptions {
             concurrency: args.apply.max_in_flight,
+            remove_foreign_finalizers: args.apply.remove_foreign_finalizers,
             own_writes: own_writes.clone(),
             ..ApplyOptions::default()
         },
@@ -96,10 +103,7 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         rev: args.repo.rev.clone(),
         since,
         trust_anchor: args.trust.trust_anchor.clone(),
-        policy: SignaturePolicy {
-            at: args.trust.at.unwrap_or_else(SystemTime::now),
-            require_user_presence: !args.trust.allow_no_touch,
-        },
+        policy: args.trust.signature_policy(),
         bundles: args.select.bundle_options(),
     };
     let prepared = match verify_and_load(&request) {
@@ -116,6 +120,7 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
         Mode::Sync => ctx.sync_once(prepared.input).await,
     };
     outcome.commits = prepared.commits;
+    outcome.extra.insert("base".into(), prepared.base.to_json());
     if let Some(own) = own_writes {
         outcome
             .extra

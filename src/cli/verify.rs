@@ -5,14 +5,10 @@ use crate::bundle::{load_verified, VerifiedBundles};
 use crate::git::Repo;
 use crate::outcome::{BundleSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
-use crate::verify::{verify_revision, SignaturePolicy, VerifiedRevision};
-use std::time::SystemTime;
+use crate::verify::{verify_revision, VerifiedRevision};
 
 pub fn run(args: VerifyArgs) -> Outcome {
-    let policy = SignaturePolicy {
-        at: args.trust.at.unwrap_or_else(SystemTime::now),
-        require_user_presence: !args.trust.allow_no_touch,
-    };
+    let policy = args.trust.signature_policy();
     let anchor = match crate::revision::load_anchor(&args.trust.trust_anchor) {
         Ok(a) => a,
         Err(outcome) => return *outcome,

@@ -231,7 +231,7 @@ impl DriftWatch {
 
 /// What one line of a watch stream says.
 #[derive(Debug, PartialEq, Eq)]
-enum Seen {
+pub(crate) enum Seen {
     /// A blank line (a keep-alive) or a bookmark.
     Nothing,
     /// An object was added, modified or deleted; its resourceVersion is where a
@@ -252,7 +252,10 @@ fn bounded_id(id: Option<String>) -> Option<String> {
 
 /// Read one watch line from the API server (untrusted: malformed input is an error that
 /// ends this watch, never a panic); `governed` is the scope, `None` when there is none.
-fn judge(line: &[u8], governed: Option<&BTreeSet<String>>) -> Result<Seen, DriftWatchError> {
+pub(crate) fn judge(
+    line: &[u8],
+    governed: Option<&BTreeSet<String>>,
+) -> Result<Seen, DriftWatchError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(Seen::Nothing);
     }

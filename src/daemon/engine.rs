@@ -26,9 +26,19 @@ pub struct DriftReverted {
     pub namespace: String,
     pub name: String,
     /// What was found, as the sync engine names it: `modified` (edited by hand, undone),
-    /// `created` (made by hand, removed), `deleted` (deleted by hand, put back).
+    /// `created` (made by hand, removed), `deleted` (deleted by hand, put back), `held`
+    /// (held by someone else's finalizers after its deletion; they were removed).
     pub kind: String,
     pub field_manager: Option<String>,
+}
+
+/// A policy the cycle's revision does not contain that someone else's finalizers still
+/// hold after its deletion: it still applies, and the cycle is no success while it does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HeldReport {
+    pub namespace: String,
+    pub name: String,
+    pub finalizers: Vec<String>,
 }
 
 /// The result of a cycle: the command outcome plus what the daemon reports on top.
@@ -43,16 +53,68 @@ pub struct CycleReport {
     pub governed: Option<BTreeSet<String>>,
 }
 
+impl CycleReport {
+    /// Policies held by someone else's finalizers after the cycle (`extra.held`, as
+    /// `sync --output json` prints it). While there is one, the cycle is an error
+    /// (`held-by-finalizer`), so `/readyz` does not say ready.
+    pub fn held(&self) -> Vec<HeldReport> {
+        held_in(&self.outcome)
+    }
+}
+
+fn held_in(outcome: &Outcome) -> Vec<HeldReport> {
+    let mut held: Vec<HeldReport> = outcome
+        .extra
+        .get("held")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| {
+                    Some(HeldReport {
+                        namespace: v.get("namespace")?.as_str()?.to_string(),
+                        name: v.get("name")?.as_str()?.to_string(),
+                        finalizers: v
+                            .get("finalizers")
+                            .and_then(Value::as_array)
+                            .map(|f| {
+                                f.iter()
+                                    .filter_map(|s| s.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    held.sort();
+    held
+}
+
 /// The report of a cycle is read off its outcome: drift and the governed namespaces from
 /// the plan detail (`extra.drift`, `extra.governed`, as `sync --output json` prints
-/// them), policies managed from the counts.
+/// them), policies managed from the counts. A `held` drift entry is drift reverted only
+/// when its finalizers were removed: one still listed under `extra.held` is not.
 impl From<Outcome> for CycleReport {
     fn from(outcome: Outcome) -> Self {
+        let still_held = held_in(&outcome);
         let drift = outcome
             .extra
             .get("drift")
             .and_then(Value::as_array)
-            .map(|items| items.iter().filter_map(drift_entry).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(drift_entry)
+                    .filter(|d| {
+                        d.kind != "held"
+                            || !still_held
+                                .iter()
+                                .any(|h| h.namespace == d.namespace && h.name == d.name)
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let managed = outcome.counts.map(|c| c.created + c.updated + c.unchanged);
         let governed = outcome
@@ -144,5 +206,49 @@ impl SyncEngine for Box<dyn SyncEngine> {
 
     fn accounts_for(&self, change: &WatchedChange) -> bool {
         (**self).accounts_for(change)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Verdict;
+    use serde_json::json;
+
+    fn outcome(extra: Value) -> Outcome {
+        let mut o = Outcome::new(Verdict::Error, "held");
+        o.extra = extra.as_object().unwrap().clone();
+        o
+    }
+
+    #[test]
+    fn a_held_policy_is_reported_held_and_is_not_drift_reverted() {
+        let report = CycleReport::from(outcome(json!({
+            "drift": [
+                {"kind": "held", "namespace": "payments", "name": "debug", "finalizers": ["example.com/keep"]},
+                {"kind": "created", "namespace": "payments", "name": "other"}
+            ],
+            "held": [{"namespace": "payments", "name": "debug", "finalizers": ["example.com/keep"]}]
+        })));
+        assert_eq!(
+            report.held(),
+            vec![HeldReport {
+                namespace: "payments".into(),
+                name: "debug".into(),
+                finalizers: vec!["example.com/keep".into()],
+            }]
+        );
+        let kinds: Vec<&str> = report.drift.iter().map(|d| d.kind.as_str()).collect();
+        assert_eq!(kinds, ["created"]);
+    }
+
+    #[test]
+    fn a_held_policy_whose_finalizers_were_removed_is_drift_reverted() {
+        let report = CycleReport::from(outcome(json!({
+            "drift": [{"kind": "held", "namespace": "payments", "name": "debug", "finalizers": ["example.com/keep"]}]
+        })));
+        assert!(report.held().is_empty());
+        assert_eq!(report.drift.len(), 1);
+        assert_eq!(report.drift[0].kind, "held");
     }
 }

@@ -1,7 +1,8 @@
 //! Kubernetes Events in the state namespace, involving the state record ConfigMap, so
 //! `kubectl get events -n netpol-sync` and `kubectl describe configmap netpol-sync-state`
 //! tell what happened: applied (revision, digests, counts), rejected (reason code), drift
-//! reverted (object and the field manager that made the change).
+//! reverted (object and the field manager that made the change), held (a policy the
+//! revision does not contain that someone else's finalizers keep, naming them).
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
@@ -40,6 +41,23 @@ pub enum SyncEvent {
         change: String,
         field_manager: Option<String>,
     },
+    /// A policy the revision does not contain is being deleted but someone else's
+    /// finalizers hold it, so it still applies.
+    Held {
+        namespace: String,
+        name: String,
+        finalizers: Vec<String>,
+    },
+}
+
+impl From<&super::engine::HeldReport> for SyncEvent {
+    fn from(h: &super::engine::HeldReport) -> SyncEvent {
+        SyncEvent::Held {
+            namespace: h.namespace.clone(),
+            name: h.name.clone(),
+            finalizers: h.finalizers.clone(),
+        }
+    }
 }
 
 impl SyncEvent {
@@ -81,12 +99,37 @@ impl SyncEvent {
                 name,
                 change,
                 field_manager,
+            } if change == "held" => (
+                "DriftReverted",
+                "Warning",
+                format!(
+                    "NetworkPolicy {namespace}/{name}: held by someone else's finalizers after its deletion; they were removed (--remove-foreign-finalizers) and it is gone (field manager {})",
+                    field_manager.as_deref().unwrap_or("unknown field manager")
+                ),
+            ),
+            SyncEvent::DriftReverted {
+                namespace,
+                name,
+                change,
+                field_manager,
             } => (
                 "DriftReverted",
                 "Warning",
                 format!(
                     "NetworkPolicy {namespace}/{name}: {change} by hand, reverted (field manager {})",
                     field_manager.as_deref().unwrap_or("unknown field manager")
+                ),
+            ),
+            SyncEvent::Held {
+                namespace,
+                name,
+                finalizers,
+            } => (
+                "HeldByFinalizer",
+                "Warning",
+                format!(
+                    "NetworkPolicy {namespace}/{name} is not in the revision and is being deleted, but finalizer(s) [{}] hold it, so it still applies; the cycle fails (held-by-finalizer) until they are removed, or run with --remove-foreign-finalizers",
+                    finalizers.join(", ")
                 ),
             ),
         }
@@ -209,6 +252,18 @@ mod tests {
         assert_eq!(reason, "DriftReverted");
         assert!(
             msg.contains("payments/allow-web") && msg.contains("kubectl-edit"),
+            "{msg}"
+        );
+
+        let (reason, kind, msg) = SyncEvent::Held {
+            namespace: "payments".into(),
+            name: "debug-allow-all".into(),
+            finalizers: vec!["example.com/keep".into()],
+        }
+        .describe();
+        assert_eq!((reason, kind), ("HeldByFinalizer", "Warning"));
+        assert!(
+            msg.contains("payments/debug-allow-all") && msg.contains("example.com/keep"),
             "{msg}"
         );
     }

@@ -82,6 +82,17 @@ async fn readyz(State(state): State<HttpState>) -> Response {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    // A policy the revision does not contain that still applies, held by someone else's
+    // finalizers, is never "enforced": the cycle that found it failed too, and this holds
+    // whatever the readiness says.
+    let held = state.metrics.held_policies.get();
+    if held > 0 && !matches!(readiness, Readiness::Standby) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {held} NetworkPolicy(ies) the revision does not contain are held by someone else's finalizers and still apply (held-by-finalizer)\n"),
+        )
+            .into_response();
+    }
     match readiness {
         Readiness::Enforced { revision } => (
             StatusCode::OK,
@@ -143,4 +154,33 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> HttpState {
+        HttpState::new(Arc::new(Metrics::new()), Trigger::default(), None)
+    }
+
+    #[tokio::test]
+    async fn readyz_is_not_ready_while_a_policy_is_held_whatever_the_readiness_says() {
+        let state = state();
+        state.set_readiness(Readiness::Enforced {
+            revision: "abc".into(),
+        });
+        assert_eq!(readyz(State(state.clone())).await.status(), StatusCode::OK);
+        state.metrics.held_policies.set(1);
+        let answer = readyz(State(state.clone())).await;
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // A standby replica enforces nothing: it stays ready to take over.
+        state.set_readiness(Readiness::Standby);
+        assert_eq!(readyz(State(state.clone())).await.status(), StatusCode::OK);
+        state.metrics.held_policies.set(0);
+        state.set_readiness(Readiness::Enforced {
+            revision: "abc".into(),
+        });
+        assert_eq!(readyz(State(state)).await.status(), StatusCode::OK);
+    }
 }

@@ -4,8 +4,8 @@
 //! resourceVersion) it has seen. A drift-only cycle over 10,000 unchanged policies then costs a list of
 //! the live set and a diff, and a one-policy change parses one file.
 //!
-//! Nothing about trust is cached: every cycle reads the state record, verifies the chain
-//! since the recorded revision, re-reads every bundle.yaml and checks its signatures
+//! Nothing about trust is cached: every cycle reads the state record and the revisions
+//! the live policies carry, verifies the chain since the newest of them, re-reads every bundle.yaml and checks its signatures
 //! against the clock. Policy files are re-read and re-hashed against their signed
 //! manifest whenever the tree changed; only the parse of bytes whose SHA-256 was just
 //! checked is reused. A cycle over the very tree of the last load (the branch did not
@@ -21,8 +21,8 @@ use crate::bundle::{BundleOptions, PolicyCache};
 use crate::kube_client::error_chain;
 use crate::outcome::Outcome;
 use crate::plan::LiveHashes;
-use crate::revision::{verify_and_load, RevisionRequest};
-use crate::state::StateStore;
+use crate::revision::{since_from_cluster, verify_and_load, RevisionRequest};
+use crate::state::{StateKey, StateStore};
 use crate::verify::SignaturePolicy;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,32 +33,51 @@ pub struct InProcessEngine {
     state: StateStore,
     trust_anchor: PathBuf,
     require_user_presence: bool,
+    key_change_signatures: usize,
     bundles: BundleOptions,
     live_hashes: Arc<LiveHashes>,
     /// What this engine's writes stored, so the drift watch's echo of them is no drift.
     own_writes: Arc<OwnWrites>,
     max_in_flight: usize,
+    remove_foreign_finalizers: bool,
 }
 
 impl InProcessEngine {
     pub fn new(
         client: kube::Client,
         state_namespace: &str,
+        state_key: StateKey,
         trust_anchor: PathBuf,
         require_user_presence: bool,
         mut bundles: BundleOptions,
     ) -> InProcessEngine {
         bundles.cache = Some(Arc::new(PolicyCache::new()));
         InProcessEngine {
-            state: StateStore::new(&client, state_namespace),
+            state: StateStore::new(&client, state_namespace, state_key),
             client,
             trust_anchor,
             require_user_presence,
+            key_change_signatures: 1,
             bundles,
             live_hashes: Arc::new(LiveHashes::default()),
             own_writes: Arc::new(OwnWrites::default()),
             max_in_flight: ApplyOptions::DEFAULT_CONCURRENCY,
+            remove_foreign_finalizers: false,
         }
+    }
+
+    /// Distinct keys trusted before a key change that must sign it
+    /// (`--key-change-signatures`).
+    pub fn with_key_change_signatures(mut self, n: usize) -> InProcessEngine {
+        self.key_change_signatures = n;
+        self
+    }
+
+    /// Take foreign finalizers off policies the revision prunes
+    /// (`--remove-foreign-finalizers`).
+    pub fn with_remove_foreign_finalizers(mut self, on: bool) -> InProcessEngine {
+        self.remove_foreign_finalizers = on;
+        self
     }
 
     /// Writes in flight at once (`--max-in-flight`).
@@ -73,14 +92,19 @@ impl InProcessEngine {
             Ok(l) => l,
             Err(e) => return Outcome::error(error_chain(&e)),
         };
+        let since = match since_from_cluster(&self.client, loaded.as_ref(), false).await {
+            Ok(s) => s,
+            Err(o) => return *o,
+        };
         let request = RevisionRequest {
             repo: input.repo,
             rev: input.revision,
-            since: loaded.as_ref().and_then(|l| l.record.revision.clone()),
+            since,
             trust_anchor: self.trust_anchor.clone(),
             policy: SignaturePolicy {
                 at: SystemTime::now(),
                 require_user_presence: self.require_user_presence,
+                key_change_signatures: self.key_change_signatures,
             },
             bundles: self.bundles.clone(),
         };
@@ -90,6 +114,7 @@ impl InProcessEngine {
             loaded,
             options: ApplyOptions {
                 concurrency: self.max_in_flight,
+                remove_foreign_finalizers: self.remove_foreign_finalizers,
                 own_writes: Some(self.own_writes.clone()),
                 ..ApplyOptions::default()
             },
@@ -104,8 +129,10 @@ impl InProcessEngine {
             }
             Err(e) => return Outcome::error(format!("the verification task failed: {e}")),
         };
+        let base = prepared.base.clone();
         let mut outcome = ctx.sync_once(prepared.input).await;
         outcome.commits = prepared.commits;
+        outcome.extra.insert("base".into(), base.to_json());
         outcome
     }
 }

@@ -1,6 +1,7 @@
 //! The daemon's Prometheus metrics (prometheus-client), rendered in the text format on
 //! `/metrics`. Names are a contract with dashboards and alerts.
 
+use super::engine::HeldReport;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -24,7 +25,8 @@ pub struct ReasonLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
     /// The sync engine's drift kinds: `modified` (a hand edit undone), `created` (a
-    /// hand-made policy removed), `deleted` (a policy deleted by hand put back).
+    /// hand-made policy removed), `deleted` (a policy deleted by hand put back), `held`
+    /// (someone else's finalizers removed from a policy they held after its deletion).
     pub kind: String,
 }
 
@@ -47,6 +49,10 @@ pub struct Metrics {
     pub leader: Gauge,
     pub drift_watch_wakeups: Counter,
     pub drift_watch_own_changes: Counter,
+    /// Policies held by someone else's finalizers after the last cycle.
+    pub held_policies: Gauge,
+    /// Those policies, so that only newly held ones are announced (an Event each).
+    held: Mutex<Vec<HeldReport>>,
     /// The labels currently set on `applied_revision`, so a new revision replaces them.
     current_revision: Mutex<Option<RevisionLabels>>,
 }
@@ -75,6 +81,8 @@ impl Metrics {
             leader: Gauge::default(),
             drift_watch_wakeups: Counter::default(),
             drift_watch_own_changes: Counter::default(),
+            held_policies: Gauge::default(),
+            held: Mutex::new(Vec::new()),
             current_revision: Mutex::new(None),
         };
         let mut m = m;
@@ -130,7 +138,32 @@ impl Metrics {
             "Changes seen by the drift watch that the last cycles had already accounted for (their own writes, versions they read); no cycle ran for them",
             m.drift_watch_own_changes.clone(),
         );
+        r.register(
+            "held_policies",
+            "NetworkPolicies the enforced revision does not contain that someone else's finalizers hold after their deletion, so they still apply (the cycle fails with held-by-finalizer while there is one)",
+            m.held_policies.clone(),
+        );
         m
+    }
+
+    /// After a cycle that got as far as a plan: the policies held by someone else's
+    /// finalizers now (`CycleReport::held`). Sets `held_policies` and returns those that
+    /// were not held after the previous cycle, to announce with a warning Event each.
+    pub fn observe_held(&self, now: &[HeldReport]) -> Vec<HeldReport> {
+        self.held_policies
+            .set(i64::try_from(now.len()).unwrap_or(i64::MAX));
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let new = now
+            .iter()
+            .filter(|h| {
+                !held
+                    .iter()
+                    .any(|o| o.namespace == h.namespace && o.name == h.name)
+            })
+            .cloned()
+            .collect();
+        *held = now.to_vec();
+        new
     }
 
     pub fn set_applied_revision(&self, revision: &str, bundles: &str) {
@@ -207,6 +240,23 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn held_policies_are_a_gauge_and_only_newly_held_ones_are_announced() {
+        let m = Metrics::new();
+        let held = |name: &str| HeldReport {
+            namespace: "payments".into(),
+            name: name.into(),
+            finalizers: vec!["example.com/keep".into()],
+        };
+        assert_eq!(m.observe_held(&[held("a")]), vec![held("a")]);
+        assert!(m.render().contains("netpol_sync_held_policies 1"));
+        assert_eq!(m.observe_held(&[held("a"), held("b")]), vec![held("b")]);
+        assert!(m.render().contains("netpol_sync_held_policies 2"));
+        assert!(m.observe_held(&[]).is_empty());
+        assert!(m.render().contains("netpol_sync_held_policies 0"));
+        assert_eq!(m.observe_held(&[held("a")]), vec![held("a")]);
     }
 
     #[test]

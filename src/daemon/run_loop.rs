@@ -276,6 +276,11 @@ impl<E: SyncEngine> RunLoop<E> {
                 field_manager: drift.field_manager.clone(),
             });
         }
+        if report.governed.is_some() {
+            for held in self.metrics.observe_held(&report.held()) {
+                self.send_event(SyncEvent::from(&held));
+            }
+        }
         if let Some(managed) = report.managed {
             self.metrics
                 .objects_managed

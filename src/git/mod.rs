@@ -1,8 +1,7 @@
 //! Stage 1: the repository. Opening local paths and URLs, resolving revisions, reading
 //! raw commit objects and files of a tree. It decides nothing about trust.
-//!
-//! API CONTRACT: `Repo::open(path_or_url: &str) -> Result<Repo, GitError>`,
-//! `Repo::git2(&self) -> &git2::Repository`, `Repo::resolve(&self, rev: &str) -> Result<git2::Oid, GitError>`.
+
+pub mod tree_check;
 
 use std::path::Path;
 
@@ -37,6 +36,10 @@ pub enum GitError {
     Clone { url: String, source: git2::Error },
     #[error("revision {rev:?} not found in the repository")]
     UnknownRevision { rev: String },
+    #[error("revision {rev:?} is ambiguous: {why}")]
+    AmbiguousRevision { rev: String, why: String },
+    #[error("{rev:?} is not a full commit id (40 hexadecimal digits)")]
+    NotAFullId { rev: String },
     #[error("object {oid} is {size} bytes, more than the {limit} allowed")]
     TooLarge {
         oid: git2::Oid,
@@ -101,21 +104,94 @@ impl Repo {
         &self.inner
     }
 
-    /// A commit id for `rev` (branch, tag, id, `HEAD~2`...). In a clone, a branch name
-    /// also resolves through `origin/`.
+    /// The commit `rev` names, read without git's rev-spec syntax (no `~`, `^`, `@{}`,
+    /// abbreviated ids or DWIM through refs of other kinds), so that a ref pushed under a
+    /// misleading name cannot stand in for what the caller meant:
+    ///
+    /// - a full 40-hex commit id: that commit, which must exist (a ref with the same
+    ///   name makes it ambiguous);
+    /// - `HEAD`: what the repository's HEAD points at;
+    /// - `refs/…`: exactly that reference;
+    /// - any other NAME: the branch `refs/heads/NAME` (in a URL clone, the fetched
+    ///   `refs/remotes/origin/NAME` first). A tag of the same name makes it ambiguous.
+    ///
+    /// The rules are in docs/trust.md ("Which revision").
     pub fn resolve(&self, rev: &str) -> Result<git2::Oid, GitError> {
         let unknown = || GitError::UnknownRevision {
             rev: rev.to_string(),
         };
-        let object = match self.inner.revparse_single(rev) {
-            Ok(o) => o,
-            Err(_) if self._clone_dir.is_some() => self
-                .inner
-                .revparse_single(&format!("origin/{rev}"))
-                .map_err(|_| unknown())?,
-            Err(_) => return Err(unknown()),
+        if is_full_id(rev) {
+            let others = [
+                format!("refs/heads/{rev}"),
+                format!("refs/tags/{rev}"),
+                format!("refs/remotes/origin/{rev}"),
+                rev.to_string(),
+            ];
+            if let Some(r) = others.iter().find(|r| self.reference_exists(r)) {
+                return Err(GitError::AmbiguousRevision {
+                    rev: rev.to_string(),
+                    why: format!("a reference {r} has the same name as the commit id"),
+                });
+            }
+            return self.commit_by_id(rev);
+        }
+        let name = if rev == "HEAD" || rev.starts_with("refs/") {
+            rev.to_string()
+        } else {
+            if git2::Reference::is_valid_name(&format!("refs/tags/{rev}"))
+                && self.reference_exists(&format!("refs/tags/{rev}"))
+            {
+                return Err(GitError::AmbiguousRevision {
+                    rev: rev.to_string(),
+                    why: format!(
+                        "refs/tags/{rev} exists beside the branch name; pass refs/heads/{rev} or refs/tags/{rev}"
+                    ),
+                });
+            }
+            let fetched = format!("refs/remotes/origin/{rev}");
+            if self._clone_dir.is_some() && self.reference_exists(&fetched) {
+                fetched
+            } else {
+                format!("refs/heads/{rev}")
+            }
         };
-        Ok(object.peel_to_commit().map_err(|_| unknown())?.id())
+        if name != "HEAD" && !git2::Reference::is_valid_name(&name) {
+            return Err(unknown());
+        }
+        let reference = self.inner.find_reference(&name).map_err(|_| unknown())?;
+        let object = reference
+            .resolve()
+            .and_then(|r| r.peel(git2::ObjectType::Commit))
+            .map_err(|_| unknown())?;
+        Ok(object.id())
+    }
+
+    /// A full 40-hex commit id that must exist in the repository as a commit. Never a
+    /// rev-spec: this is how a recorded or `--since` revision is read.
+    pub fn commit_by_id(&self, id: &str) -> Result<git2::Oid, GitError> {
+        let unknown = || GitError::UnknownRevision {
+            rev: id.to_string(),
+        };
+        if !is_full_id(id) {
+            return Err(GitError::NotAFullId {
+                rev: id.to_string(),
+            });
+        }
+        let oid = git2::Oid::from_str(id).map_err(|_| unknown())?;
+        let odb = self.inner.odb()?;
+        match odb.read_header(oid) {
+            Ok((_, git2::ObjectType::Commit)) => Ok(oid),
+            Ok((_, found)) => Err(GitError::WrongType {
+                oid,
+                found: found.str().to_string(),
+                expected: "commit",
+            }),
+            Err(_) => Err(unknown()),
+        }
+    }
+
+    fn reference_exists(&self, name: &str) -> bool {
+        git2::Reference::is_valid_name(name) && self.inner.find_reference(name).is_ok()
     }
 
     /// The raw bytes of a commit object (what `git cat-file commit` prints), refusing
@@ -155,18 +231,47 @@ impl Repo {
 
     /// Look up `path` (slash-separated) in `tree`.
     pub fn tree_file(&self, tree: git2::Oid, path: &str) -> Result<TreeFile, GitError> {
-        let tree = self.inner.find_tree(tree)?;
-        let entry = match tree.get_path(Path::new(path)) {
-            Ok(e) => e,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(TreeFile::Missing),
-            Err(e) => return Err(e.into()),
-        };
-        let mode = entry.filemode();
-        if entry.kind() != Some(git2::ObjectType::Blob) || !(mode == 0o100644 || mode == 0o100755) {
-            return Ok(TreeFile::NotAFile(format!("mode {mode:o}")));
+        // One name at a time, each tree checked (`tree_check`) before a name is looked up
+        // in it: a duplicate, a name holding `/` or an unsorted tree would otherwise make
+        // the lookup pick one entry of several silently.
+        let mut tree = tree;
+        let mut walked = String::new();
+        let mut names = path.split('/').peekable();
+        while let Some(name) = names.next() {
+            tree_check::check_tree(&self.inner, tree, &walked)?;
+            if name.is_empty() || name.contains('\0') {
+                return Ok(TreeFile::Missing);
+            }
+            let listing = self.inner.find_tree(tree)?;
+            let Some(entry) = listing.get_name(name) else {
+                return Ok(TreeFile::Missing);
+            };
+            if names.peek().is_some() {
+                if entry.kind() != Some(git2::ObjectType::Tree) {
+                    return Ok(TreeFile::Missing);
+                }
+                if !walked.is_empty() {
+                    walked.push('/');
+                }
+                walked.push_str(name);
+                tree = entry.id();
+                continue;
+            }
+            let mode = entry.filemode();
+            if entry.kind() != Some(git2::ObjectType::Blob)
+                || !(mode == 0o100644 || mode == 0o100755)
+            {
+                return Ok(TreeFile::NotAFile(format!("mode {mode:o}")));
+            }
+            return Ok(TreeFile::File(entry.id()));
         }
-        Ok(TreeFile::File(entry.id()))
+        Ok(TreeFile::Missing)
     }
+}
+
+/// 40 hexadecimal digits: the only form a recorded revision takes.
+pub fn is_full_id(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `scheme://…` or scp-like `user@host:path`; anything else is a local path.

@@ -1,6 +1,8 @@
 //! Drift (DESIGN §3.9): a change in a governed namespace that no verified revision made.
 //! Each one is reverted by the plan's writes and reported with the field manager that made
-//! it, when the object's managedFields say.
+//! it, when the object's managedFields say. A policy held by someone else's finalizers
+//! (`held`) is reverted only when the applier may remove them (`--remove-foreign-finalizers`);
+//! otherwise it fails the cycle, every cycle, until it is gone.
 
 use super::{LivePolicy, ObjectKey};
 use serde::Serialize;
@@ -14,6 +16,9 @@ pub enum DriftKind {
     Created,
     /// A policy netpol-sync wrote was deleted by someone else.
     Deleted,
+    /// A policy the revision does not contain is being deleted but someone else's
+    /// finalizers hold it, so it still applies. Reported every cycle while it stays.
+    Held,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +28,9 @@ pub struct Drift {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field_manager: Option<String>,
+    /// For `held`: the finalizers that hold it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub finalizers: Vec<String>,
 }
 
 impl Drift {
@@ -32,6 +40,28 @@ impl Drift {
             namespace: key.namespace,
             name: key.name,
             field_manager: None,
+            finalizers: Vec::new(),
+        }
+    }
+
+    pub(super) fn held(live: &LivePolicy) -> Drift {
+        Drift {
+            kind: DriftKind::Held,
+            namespace: live.key.namespace.clone(),
+            name: live.key.name.clone(),
+            field_manager: live.last_foreign_manager.clone(),
+            finalizers: live.finalizers.clone(),
+        }
+    }
+
+    /// A policy this cycle's delete only marked, held by `finalizers` from now on.
+    pub fn marked(key: &ObjectKey, finalizers: &[String], field_manager: Option<String>) -> Drift {
+        Drift {
+            kind: DriftKind::Held,
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            field_manager,
+            finalizers: finalizers.to_vec(),
         }
     }
 
@@ -41,6 +71,7 @@ impl Drift {
             namespace: live.key.namespace.clone(),
             name: live.key.name.clone(),
             field_manager: live.last_foreign_manager.clone(),
+            finalizers: Vec::new(),
         }
     }
 }
@@ -51,8 +82,12 @@ impl std::fmt::Display for Drift {
             DriftKind::Modified => "edited by hand",
             DriftKind::Created => "made by hand",
             DriftKind::Deleted => "deleted by hand",
+            DriftKind::Held => "being deleted but held by finalizers",
         };
         write!(f, "{}/{} {what}", self.namespace, self.name)?;
+        if !self.finalizers.is_empty() {
+            write!(f, " [{}]", self.finalizers.join(", "))?;
+        }
         if let Some(m) = &self.field_manager {
             write!(f, " (field manager {m})")?;
         }
@@ -75,5 +110,6 @@ pub(super) fn classify_changed(live: &LivePolicy, desired_hash: &str) -> Option<
         namespace: live.key.namespace.clone(),
         name: live.key.name.clone(),
         field_manager: live.last_foreign_manager.clone(),
+        finalizers: Vec::new(),
     })
 }

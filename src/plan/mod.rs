@@ -150,12 +150,6 @@ pub struct PlannedWrite {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "kebab-case")]
 pub enum Blocker {
-    NamespaceMissing {
-        namespace: String,
-    },
-    NamespaceTerminating {
-        namespace: String,
-    },
     /// A policy the revision needs is being deleted and held by finalizers.
     ObjectTerminating {
         namespace: String,
@@ -167,18 +161,114 @@ pub enum Blocker {
 impl fmt::Display for Blocker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Blocker::NamespaceMissing { namespace } => {
-                write!(f, "namespace {namespace} does not exist; the revision has policies for it")
-            }
-            Blocker::NamespaceTerminating { namespace } => {
-                write!(f, "namespace {namespace} is terminating; the API server refuses new content in it")
-            }
             Blocker::ObjectTerminating { namespace, name, finalizers } => write!(
                 f,
                 "NetworkPolicy {namespace}/{name} is being deleted and held by finalizers [{}]; it cannot be replaced until they are removed",
                 finalizers.join(", ")
             ),
         }
+    }
+}
+
+/// A live policy the revision does not contain that is being deleted, but that someone
+/// else's finalizers keep: it still applies until they are removed. Reported every cycle
+/// (in a governed namespace, or one netpol-sync's inventory says it wrote anywhere).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldPolicy {
+    pub namespace: String,
+    pub name: String,
+    pub finalizers: Vec<String>,
+    /// The version read: what a finalizer removal must still find.
+    #[serde(skip)]
+    pub uid: Option<String>,
+    #[serde(skip)]
+    pub resource_version: Option<String>,
+    /// Its content hash, for the inventory (outside the governed namespaces it stays ours
+    /// only through the inventory).
+    #[serde(skip)]
+    pub content_hash: String,
+}
+
+impl HeldPolicy {
+    fn of(live: &LivePolicy) -> HeldPolicy {
+        HeldPolicy {
+            namespace: live.key.namespace.clone(),
+            name: live.key.name.clone(),
+            finalizers: live.finalizers.clone(),
+            uid: live.uid.clone(),
+            resource_version: live.resource_version.clone(),
+            content_hash: live.content_hash.clone(),
+        }
+    }
+
+    /// A policy this cycle's delete only marked: held from now on.
+    pub fn marked(
+        key: &ObjectKey,
+        version: &LiveVersion,
+        resource_version: Option<String>,
+    ) -> HeldPolicy {
+        HeldPolicy {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            finalizers: version.finalizers.clone(),
+            uid: version.uid.clone(),
+            resource_version: resource_version.or_else(|| version.resource_version.clone()),
+            content_hash: version.content_hash.clone(),
+        }
+    }
+
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for HeldPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} [{}]",
+            self.namespace,
+            self.name,
+            self.finalizers.join(", ")
+        )
+    }
+}
+
+/// Why a governed namespace's part of the revision is not written this cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// The namespace does not exist.
+    Missing,
+    /// The namespace is being deleted: the API server refuses new content in it.
+    Terminating,
+}
+
+/// A governed namespace that is missing or terminating: the revision's writes into it are
+/// left out of the plan (and its policies out of the inventory), the rest is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedNamespace {
+    pub namespace: String,
+    pub reason: SkipReason,
+    /// Policies of the revision in it, not written.
+    pub policies: usize,
+}
+
+impl fmt::Display for SkippedNamespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match self.reason {
+            SkipReason::Missing => "does not exist",
+            SkipReason::Terminating => "is terminating",
+        };
+        write!(
+            f,
+            "{} ({why}; {} of the revision's policies not written)",
+            self.namespace, self.policies
+        )
     }
 }
 
@@ -204,11 +294,18 @@ pub struct Plan {
     drift: Vec<Drift>,
     blockers: Vec<Blocker>,
     inventory: BTreeMap<ObjectKey, String>,
+    held: Vec<HeldPolicy>,
+    foreign_labelled: Vec<ObjectKey>,
+    skipped_namespaces: Vec<SkippedNamespace>,
 }
 
 impl Plan {
-    /// `previously_applied`: the inventory recorded by the last successful sync, when known;
-    /// it turns "absent" into "deleted by hand" in the drift report.
+    /// `previously_applied`: the inventory recorded by the last successful sync, when known
+    /// (and authenticated). It turns "absent" into "deleted by hand" in the drift report,
+    /// and it is the only thing that makes a policy outside the governed namespaces ours:
+    /// outside them netpol-sync deletes only what it says netpol-sync wrote, never what
+    /// merely carries our label. `None` (first run, or a record that is not believed):
+    /// nothing outside the governed namespaces is deleted.
     pub fn compute(
         bundles: &VerifiedBundles,
         live: &LiveSet,
@@ -238,28 +335,56 @@ impl Plan {
         previously_applied: Option<&BTreeSet<ObjectKey>>,
     ) -> Plan {
         let revision: std::sync::Arc<str> = revision_id.to_string().into();
+        let governed: BTreeSet<String> = views
+            .iter()
+            .flat_map(|b| b.namespaces.iter().cloned())
+            .collect();
+        // A governed namespace that is missing or being deleted cannot take the revision's
+        // policies: its part is left out, the rest applied.
+        let skip: BTreeMap<String, SkipReason> = governed
+            .iter()
+            .filter_map(|ns| match live.namespace_phase(ns) {
+                Some(None) => Some((ns.clone(), SkipReason::Missing)),
+                Some(Some(NamespacePhase::Terminating)) => {
+                    Some((ns.clone(), SkipReason::Terminating))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut skipped_policies: BTreeMap<&str, usize> = BTreeMap::new();
         // Borrowed: a write's object is built only for the writes (a no-op cycle over
         // 10,000 policies builds none).
-        let desired: BTreeMap<ObjectKey, Wanted<'_>> = views
-            .iter()
-            .flat_map(|b| b.policies.iter().map(move |d| (b, *d)))
-            .map(|(b, d)| {
+        let mut desired: BTreeMap<ObjectKey, Wanted<'_>> = BTreeMap::new();
+        for b in views {
+            for d in &b.policies {
+                if let Some((ns, _)) = skip.get_key_value(d.namespace.as_str()) {
+                    *skipped_policies.entry(ns.as_str()).or_insert(0) += 1;
+                    continue;
+                }
                 let key = ObjectKey {
                     namespace: d.namespace.clone(),
                     name: d.name.clone(),
                 };
-                (
+                desired.insert(
                     key,
                     Wanted {
                         policy: d,
                         digest: &b.digest,
                     },
-                )
-            })
-            .collect();
-        let governed: BTreeSet<String> = views
+                );
+            }
+        }
+        let has_live_in = live.counts_by_namespace();
+        let skipped_namespaces = skip
             .iter()
-            .flat_map(|b| b.namespaces.iter().cloned())
+            .filter(|(ns, _)| {
+                skipped_policies.contains_key(ns.as_str()) || has_live_in.contains_key(ns.as_str())
+            })
+            .map(|(ns, reason)| SkippedNamespace {
+                namespace: ns.clone(),
+                reason: *reason,
+                policies: skipped_policies.get(ns.as_str()).copied().unwrap_or(0),
+            })
             .collect();
         let mut plan = Plan {
             revision: revision_id,
@@ -281,9 +406,13 @@ impl Plan {
                 .iter()
                 .map(|(k, d)| (k.clone(), d.policy.content_hash.clone()))
                 .collect(),
+            held: Vec::new(),
+            foreign_labelled: Vec::new(),
+            skipped_namespaces,
         };
-        plan.diff(&revision, &desired, live, previously_applied);
-        plan.would_open = guard::would_open(views, &desired, live);
+        let skipped: BTreeSet<&str> = skip.keys().map(String::as_str).collect();
+        plan.diff(&revision, &desired, live, previously_applied, &skipped);
+        plan.would_open = guard::would_open(views, &desired, live, &plan.writes, &skipped);
         plan.blockers = blockers(&plan.writes, live);
         plan
     }
@@ -294,6 +423,7 @@ impl Plan {
         desired: &BTreeMap<ObjectKey, Wanted<'_>>,
         live: &LiveSet,
         previously_applied: Option<&BTreeSet<ObjectKey>>,
+        skipped: &BTreeSet<&str>,
     ) {
         for (key, want) in desired {
             match live.get(key) {
@@ -324,11 +454,34 @@ impl Plan {
                 }
             }
         }
+        let in_inventory =
+            |key: &ObjectKey| previously_applied.is_some_and(|inv| inv.contains(key));
         for have in live.policies() {
-            if desired.contains_key(&have.key) || have.terminating {
+            if desired.contains_key(&have.key) || skipped.contains(have.key.namespace.as_str()) {
                 continue;
             }
-            if self.governed.contains(&have.key.namespace) && !have.managed {
+            let governed = self.governed.contains(&have.key.namespace);
+            // Outside the governed namespaces the live set holds what carries our label,
+            // and anyone who can write a policy can write a label: only the inventory
+            // says what netpol-sync wrote there.
+            if !governed && !in_inventory(&have.key) {
+                self.foreign_labelled.push(have.key.clone());
+                continue;
+            }
+            if have.terminating {
+                // Our delete (or anyone's) only marked it: it still applies until its
+                // finalizers go, so it is reported every cycle, not taken as gone.
+                if !have.finalizers.is_empty() {
+                    self.drift.push(Drift::held(have));
+                    self.held.push(HeldPolicy::of(have));
+                }
+                continue;
+            }
+            // In a governed namespace, a policy nobody committed is drift: one without our
+            // label, or one with it that the known inventory does not list (a forged
+            // label). Without an inventory the label is all there is to go by.
+            let ours = have.managed && previously_applied.is_none_or(|inv| inv.contains(&have.key));
+            if governed && !ours {
                 self.drift.push(Drift::created(have));
             }
             self.writes.push(PlannedWrite {
@@ -367,10 +520,27 @@ impl Plan {
     pub fn blockers(&self) -> &[Blocker] {
         &self.blockers
     }
-    /// Every policy the revision makes live, with its content hash.
+    /// Every policy the revision makes live, with its content hash (those of skipped
+    /// namespaces left out: when such a namespace appears, they are ordinary creates).
     pub fn inventory(&self) -> &BTreeMap<ObjectKey, String> {
         &self.inventory
     }
+    /// Policies the revision does not contain that are being deleted but held by
+    /// finalizers: they still apply (in a governed namespace, or ours by the inventory).
+    pub fn held(&self) -> &[HeldPolicy] {
+        &self.held
+    }
+    /// Policies outside the governed namespaces that carry our label but that the
+    /// inventory does not say netpol-sync wrote: reported, never touched.
+    pub fn foreign_labelled(&self) -> &[ObjectKey] {
+        &self.foreign_labelled
+    }
+    /// Governed namespaces that are missing or terminating, whose writes are left out.
+    pub fn skipped_namespaces(&self) -> &[SkippedNamespace] {
+        &self.skipped_namespaces
+    }
+    /// No write planned. Held policies are not writes: whether they are a failure, or get
+    /// their finalizers removed, is the applier's option.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
@@ -387,6 +557,11 @@ impl Plan {
     pub(crate) fn into_writes(self) -> Vec<PlannedWrite> {
         self.writes
     }
+
+    /// The writes and the held policies, for the applier.
+    pub(crate) fn into_writes_and_held(self) -> (Vec<PlannedWrite>, Vec<HeldPolicy>) {
+        (self.writes, self.held)
+    }
 }
 
 fn version(p: &LivePolicy) -> LiveVersion {
@@ -401,19 +576,6 @@ fn version(p: &LivePolicy) -> LiveVersion {
 fn blockers(writes: &[PlannedWrite], live: &LiveSet) -> Vec<Blocker> {
     let mut out = BTreeSet::new();
     for w in writes.iter().filter(|w| w.action != Action::Delete) {
-        match live.namespace_phase(&w.key.namespace) {
-            Some(None) => {
-                out.insert(Blocker::NamespaceMissing {
-                    namespace: w.key.namespace.clone(),
-                });
-            }
-            Some(Some(NamespacePhase::Terminating)) => {
-                out.insert(Blocker::NamespaceTerminating {
-                    namespace: w.key.namespace.clone(),
-                });
-            }
-            _ => {}
-        }
         if let Some(have) = live.get(&w.key).filter(|h| h.terminating) {
             out.insert(Blocker::ObjectTerminating {
                 namespace: w.key.namespace.clone(),

@@ -4,8 +4,9 @@ use super::Plan;
 use serde_json::{json, Map, Value};
 
 impl Plan {
-    /// Plan entries, drift, would-open namespaces, the governed namespaces and blockers,
-    /// for `Outcome::extra`.
+    /// Plan entries, drift, would-open namespaces, the governed namespaces, blockers, held
+    /// policies, policies ignored outside the scope (`ignored`) and skipped namespaces, for
+    /// `Outcome::extra`.
     pub fn to_extra(&self) -> Map<String, Value> {
         let mut extra = Map::new();
         let entries: Vec<Value> = self
@@ -30,6 +31,15 @@ impl Plan {
         extra.insert("governed".into(), json!(self.governed));
         if !self.blockers.is_empty() {
             extra.insert("blockers".into(), json!(self.blockers));
+        }
+        if !self.held.is_empty() {
+            extra.insert("held".into(), json!(self.held));
+        }
+        if !self.foreign_labelled.is_empty() {
+            extra.insert("ignored".into(), json!(self.foreign_labelled));
+        }
+        if !self.skipped_namespaces.is_empty() {
+            extra.insert("skippedNamespaces".into(), json!(self.skipped_namespaces));
         }
         extra
     }

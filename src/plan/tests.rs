@@ -1,7 +1,7 @@
 //! Plan computation over typed live objects: no cluster, no repository.
 
 use super::*;
-use crate::bundle::ANNOTATION_PREFIX;
+use crate::bundle::{ANNOTATION_PREFIX, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::networking::v1::{NetworkPolicyPort, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, ManagedFieldsEntry, ObjectMeta,
@@ -215,7 +215,8 @@ fn hand_edit_is_reverted_and_reported_with_its_field_manager() {
             kind: DriftKind::Modified,
             namespace: "a".into(),
             name: "p1".into(),
-            field_manager: Some("kubectl-edit".into())
+            field_manager: Some("kubectl-edit".into()),
+            finalizers: Vec::new(),
         }]
     );
 }
@@ -270,8 +271,30 @@ fn deletion_of_an_applied_policy_is_recreated_and_reported_when_inventory_is_kno
     assert!(plan.drift().is_empty());
 }
 
+/// `policies` as written by a first sync of `old`, and that sync's inventory.
+fn applied(old: &[Fixture]) -> (Vec<NetworkPolicy>, BTreeSet<ObjectKey>) {
+    let first = plan_for(revision(1), old, &LiveSet::default(), None);
+    let inventory = first.inventory().keys().cloned().collect();
+    (written_objects(&first), inventory)
+}
+
+fn key(ns: &str, name: &str) -> ObjectKey {
+    ObjectKey {
+        namespace: ns.into(),
+        name: name.into(),
+    }
+}
+
+fn forbidden(plan: &Plan) -> Vec<(String, Option<String>)> {
+    plan.forbidden_openings()
+        .iter()
+        .map(|w| (w.namespace.clone(), w.bundle.clone()))
+        .collect()
+}
+
 #[test]
-fn namespace_leaving_scope_has_its_managed_policies_pruned_without_drift() {
+fn namespace_leaving_scope_has_the_policies_we_wrote_pruned_without_drift_when_allow_open_names_it()
+{
     let old = [bundle(
         "prod",
         &["a", "b"],
@@ -280,14 +303,315 @@ fn namespace_leaving_scope_has_its_managed_policies_pruned_without_drift() {
             desired("prod", "b", "p2", 80),
         ],
     )];
-    let new = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
-    let first = plan_for(revision(1), &old, &LiveSet::default(), None);
-    let live = LiveSet::from_objects(&written_objects(&first), &governed(&["a"]));
-    let plan = plan_for(revision(2), &new, &live, None);
+    let (objects, inventory) = applied(&old);
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let mut new = bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)]);
+    new.allow_open.insert("b".into());
+    let plan = plan_for(revision(2), &[new], &live, Some(&inventory));
     assert_eq!(actions(&plan), vec![(Action::Delete, "b/p2".to_string())]);
     assert!(plan.drift().is_empty());
-    // b is no longer governed, so the guard does not apply to it.
-    assert!(plan.would_open().is_empty());
+    assert_eq!(plan.would_open().len(), 1);
+    let w = &plan.would_open()[0];
+    assert_eq!((w.namespace.as_str(), w.bundle.as_deref()), ("b", None));
+    assert!(w.allowed && w.allowed_by.as_deref() == Some("prod"));
+}
+
+#[test]
+fn dropping_a_namespace_from_scope_would_open_it_without_allow_open() {
+    let old = [bundle(
+        "prod",
+        &["a", "b"],
+        vec![
+            desired("prod", "a", "p1", 80),
+            desired("prod", "b", "p2", 80),
+            desired("prod", "b", "p3", 81),
+        ],
+    )];
+    let (objects, inventory) = applied(&old);
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let new = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let plan = plan_for(revision(2), &new, &live, Some(&inventory));
+    assert_eq!(forbidden(&plan), vec![("b".to_string(), None)]);
+    assert_eq!(plan.would_open()[0].live_policies, 2);
+}
+
+#[test]
+fn deleting_a_bundle_would_open_its_namespaces_unless_another_bundle_allows_it() {
+    let old = [
+        bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)]),
+        bundle("infra", &["b"], vec![desired("infra", "b", "dns", 53)]),
+    ];
+    let (objects, inventory) = applied(&old);
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let only_prod = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let plan = plan_for(revision(2), &only_prod, &live, Some(&inventory));
+    assert_eq!(forbidden(&plan), vec![("b".to_string(), None)]);
+
+    // The acknowledgement may come from any selected bundle (bundle.yaml is signed).
+    let mut acknowledged = bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)]);
+    acknowledged.allow_open.insert("b".into());
+    let plan = plan_for(revision(2), &[acknowledged], &live, Some(&inventory));
+    assert!(forbidden(&plan).is_empty());
+    assert_eq!(actions(&plan), vec![(Action::Delete, "b/dns".to_string())]);
+}
+
+#[test]
+fn a_revision_without_bundles_never_prunes_a_namespace_that_has_policies() {
+    let old = [
+        bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)]),
+        bundle("infra", &["b"], vec![desired("infra", "b", "dns", 53)]),
+    ];
+    let (objects, inventory) = applied(&old);
+    let live = LiveSet::from_objects(&objects, &BTreeSet::new());
+    let plan = plan_for(revision(2), &[], &live, Some(&inventory));
+    assert_eq!(
+        forbidden(&plan),
+        vec![("a".to_string(), None), ("b".to_string(), None)]
+    );
+}
+
+#[test]
+fn allow_open_in_another_bundle_acknowledges_emptying_a_governed_namespace() {
+    let old = [
+        bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)]),
+        bundle("infra", &["b"], vec![desired("infra", "b", "dns", 53)]),
+    ];
+    let (objects, inventory) = applied(&old);
+    let live = LiveSet::from_objects(&objects, &governed(&["a", "b"]));
+    let mut infra = bundle("infra", &["b"], vec![desired("infra", "b", "dns", 53)]);
+    infra.allow_open.insert("a".into());
+    let new = [bundle("prod", &["a"], vec![]), infra];
+    let plan = plan_for(revision(2), &new, &live, Some(&inventory));
+    assert!(forbidden(&plan).is_empty());
+    let w = &plan.would_open()[0];
+    assert_eq!(
+        (w.bundle.as_deref(), w.allowed_by.as_deref()),
+        (Some("prod"), Some("infra"))
+    );
+}
+
+#[test]
+fn our_label_outside_the_scope_is_not_ours_without_the_inventory_saying_so() {
+    let b = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let (mut objects, inventory) = applied(&b);
+    let mut theirs = policy("team-b", "theirs", 443);
+    theirs.metadata.labels =
+        Some([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())].into());
+    objects.push(theirs);
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    for known in [Some(&inventory), None] {
+        let plan = plan_for(revision(1), &b, &live, known);
+        assert!(plan.is_empty(), "{:?}", actions(&plan));
+        assert_eq!(plan.foreign_labelled(), &[key("team-b", "theirs")]);
+        assert!(plan.would_open().is_empty());
+        assert_eq!(
+            plan.to_extra()["ignored"],
+            serde_json::json!([{"namespace": "team-b", "name": "theirs"}])
+        );
+    }
+}
+
+#[test]
+fn without_an_inventory_nothing_outside_the_governed_namespaces_is_deleted() {
+    let old = [bundle(
+        "prod",
+        &["a", "b"],
+        vec![
+            desired("prod", "a", "p1", 80),
+            desired("prod", "b", "p2", 80),
+        ],
+    )];
+    let (objects, _) = applied(&old);
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let mut new = bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)]);
+    new.allow_open.insert("b".into());
+    let plan = plan_for(revision(2), &[new], &live, None);
+    assert!(plan.is_empty(), "{:?}", actions(&plan));
+    assert_eq!(plan.foreign_labelled(), &[key("b", "p2")]);
+}
+
+#[test]
+fn our_label_forged_in_a_governed_namespace_is_deleted_and_reported_as_drift() {
+    let b = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let (mut objects, inventory) = applied(&b);
+    let mut forged = policy("a", "allow-all", 1);
+    forged.metadata.labels =
+        Some([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())].into());
+    objects.push(forged);
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let plan = plan_for(revision(1), &b, &live, Some(&inventory));
+    assert_eq!(
+        actions(&plan),
+        vec![(Action::Delete, "a/allow-all".to_string())]
+    );
+    assert_eq!(plan.drift()[0].kind, DriftKind::Created);
+    // Without an inventory the label is all there is: deleted, not blamed.
+    let plan = plan_for(revision(1), &b, &live, None);
+    assert_eq!(
+        actions(&plan),
+        vec![(Action::Delete, "a/allow-all".to_string())]
+    );
+    assert!(plan.drift().is_empty());
+}
+
+fn terminating(mut np: NetworkPolicy, finalizers: &[&str]) -> NetworkPolicy {
+    np.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    ));
+    np.metadata.finalizers = Some(finalizers.iter().map(|f| f.to_string()).collect());
+    np.metadata.uid = Some("held-uid".into());
+    np.metadata.resource_version = Some("42".into());
+    np
+}
+
+#[test]
+fn hand_made_hole_held_by_a_foreign_finalizer_is_reported_every_time_not_taken_as_gone() {
+    let b = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let (mut objects, inventory) = applied(&b);
+    objects.push(terminating(
+        policy("a", "allow-all", 1),
+        &["example.com/keep"],
+    ));
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    for _ in 0..2 {
+        let plan = plan_for(revision(1), &b, &live, Some(&inventory));
+        assert!(plan.is_empty(), "{:?}", actions(&plan));
+        assert_eq!(plan.held().len(), 1);
+        let h = &plan.held()[0];
+        assert_eq!(h.to_string(), "a/allow-all [example.com/keep]");
+        assert_eq!(
+            (h.uid.as_deref(), h.resource_version.as_deref()),
+            (Some("held-uid"), Some("42"))
+        );
+        assert_eq!(plan.drift().len(), 1);
+        assert_eq!(plan.drift()[0].kind, DriftKind::Held);
+        assert_eq!(plan.drift()[0].finalizers, vec!["example.com/keep"]);
+        assert_eq!(
+            plan.to_extra()["held"],
+            serde_json::json!([{"namespace": "a", "name": "allow-all", "finalizers": ["example.com/keep"]}])
+        );
+    }
+}
+
+#[test]
+fn held_policy_outside_the_scope_is_ours_only_by_the_inventory() {
+    let b = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let (mut objects, mut inventory) = applied(&b);
+    let mut gone = policy("left", "old", 1);
+    gone.metadata.labels =
+        Some([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())].into());
+    objects.push(terminating(gone, &["example.com/keep"]));
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let plan = plan_for(revision(1), &b, &live, Some(&inventory));
+    assert!(plan.held().is_empty());
+    assert_eq!(plan.foreign_labelled(), &[key("left", "old")]);
+    inventory.insert(key("left", "old"));
+    let plan = plan_for(revision(1), &b, &live, Some(&inventory));
+    assert_eq!(plan.held().len(), 1);
+    assert!(plan.foreign_labelled().is_empty());
+}
+
+#[test]
+fn a_policy_being_deleted_without_finalizers_is_not_held() {
+    let b = [bundle("prod", &["a"], vec![desired("prod", "a", "p1", 80)])];
+    let (mut objects, inventory) = applied(&b);
+    objects.push(terminating(policy("a", "going", 1), &[]));
+    let live = LiveSet::from_objects(&objects, &governed(&["a"]));
+    let plan = plan_for(revision(1), &b, &live, Some(&inventory));
+    assert!(plan.is_empty() && plan.held().is_empty() && plan.drift().is_empty());
+}
+
+#[test]
+fn missing_governed_namespace_is_skipped_and_its_policies_are_plain_creates_when_it_appears() {
+    let b = [
+        bundle(
+            "prod",
+            &["a", "gone"],
+            vec![
+                desired("prod", "a", "p1", 80),
+                desired("prod", "gone", "p", 1),
+                desired("prod", "gone", "q", 2),
+            ],
+        ),
+        bundle("infra", &["b"], vec![desired("infra", "b", "dns", 53)]),
+    ];
+    let active = |names: &[&str]| -> BTreeMap<String, NamespacePhase> {
+        names
+            .iter()
+            .map(|n| (n.to_string(), NamespacePhase::Active))
+            .collect()
+    };
+    let live = LiveSet::default().with_namespaces(active(&["a", "b"]));
+    let plan = plan_for(revision(1), &b, &live, None);
+    assert_eq!(
+        actions(&plan),
+        vec![
+            (Action::Create, "a/p1".to_string()),
+            (Action::Create, "b/dns".to_string())
+        ]
+    );
+    assert!(plan.blockers().is_empty());
+    assert_eq!(
+        plan.skipped_namespaces(),
+        &[SkippedNamespace {
+            namespace: "gone".into(),
+            reason: SkipReason::Missing,
+            policies: 2,
+        }]
+    );
+    assert!(!plan.inventory().keys().any(|k| k.namespace == "gone"));
+    assert_eq!(
+        plan.to_extra()["skippedNamespaces"],
+        serde_json::json!([{"namespace": "gone", "reason": "missing", "policies": 2}])
+    );
+
+    // The namespace appears: ordinary creates, nobody blamed for "deleting" them.
+    let inventory: BTreeSet<ObjectKey> = plan.inventory().keys().cloned().collect();
+    let live = LiveSet::from_objects(&written_objects(&plan), &governed(&["a", "b", "gone"]))
+        .with_namespaces(active(&["a", "b", "gone"]));
+    let next = plan_for(revision(1), &b, &live, Some(&inventory));
+    assert_eq!(
+        actions(&next),
+        vec![
+            (Action::Create, "gone/p".to_string()),
+            (Action::Create, "gone/q".to_string())
+        ]
+    );
+    assert!(next.drift().is_empty(), "{:?}", next.drift());
+    assert!(next.skipped_namespaces().is_empty());
+}
+
+#[test]
+fn terminating_governed_namespace_is_skipped_whole_and_opens_nothing() {
+    let b = [bundle(
+        "prod",
+        &["a", "dying"],
+        vec![
+            desired("prod", "a", "p1", 80),
+            desired("prod", "dying", "p", 1),
+        ],
+    )];
+    let (mut objects, inventory) = applied(&b);
+    objects.push(policy("dying", "hand-made", 9));
+    let namespaces = [
+        ("a".to_string(), NamespacePhase::Active),
+        ("dying".to_string(), NamespacePhase::Terminating),
+    ]
+    .into();
+    let live =
+        LiveSet::from_objects(&objects, &governed(&["a", "dying"])).with_namespaces(namespaces);
+    let emptied = [bundle(
+        "prod",
+        &["a", "dying"],
+        vec![desired("prod", "a", "p1", 80)],
+    )];
+    for rev in [&b[..], &emptied[..]] {
+        let plan = plan_for(revision(2), rev, &live, Some(&inventory));
+        assert!(plan.is_empty(), "{:?}", actions(&plan));
+        assert!(plan.would_open().is_empty());
+        assert_eq!(plan.skipped_namespaces()[0].reason, SkipReason::Terminating);
+        assert!(!plan.inventory().keys().any(|k| k.namespace == "dying"));
+    }
 }
 
 #[test]
@@ -368,7 +692,7 @@ fn namespace_with_no_policy_today_is_not_opened_by_staying_empty() {
 }
 
 #[test]
-fn missing_and_terminating_namespaces_and_finalizer_held_objects_block_the_plan() {
+fn a_finalizer_held_object_the_revision_needs_blocks_the_plan() {
     let b = [bundle(
         "prod",
         &["gone", "dying", "ok"],
@@ -392,16 +716,21 @@ fn missing_and_terminating_namespaces_and_finalizer_held_objects_block_the_plan(
         .with_namespaces(namespaces);
     let plan = plan_for(revision(1), &b, &live, None);
     let text: Vec<String> = plan.blockers().iter().map(|b| b.to_string()).collect();
-    assert_eq!(text.len(), 3, "{text:?}");
-    assert!(text
+    // Missing and terminating namespaces are skipped, not blockers.
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(text[0].contains("ok/held") && text[0].contains("example.com/keep"));
+    let skipped: Vec<(&str, SkipReason)> = plan
+        .skipped_namespaces()
         .iter()
-        .any(|t| t.contains("namespace gone does not exist")));
-    assert!(text
-        .iter()
-        .any(|t| t.contains("namespace dying is terminating")));
-    assert!(text
-        .iter()
-        .any(|t| t.contains("ok/held") && t.contains("example.com/keep")));
+        .map(|s| (s.namespace.as_str(), s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            ("dying", SkipReason::Terminating),
+            ("gone", SkipReason::Missing)
+        ]
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! cluster where others with RBAC could edit it, so decoding is checked and bounded: a
 //! malformed record is an error naming the field, never a panic.
 
+use super::key::StateKey;
 use super::StateError;
 use crate::plan::ObjectKey;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,8 @@ pub const RECORD_KEY: &str = "state.json";
 /// Data key holding the inventory, one `namespace/name hash` per line. Kept apart from the
 /// JSON so that 10,000 entries stay compact (a ConfigMap holds at most 1 MiB).
 pub const INVENTORY_KEY: &str = "inventory";
+/// Data key holding the hex HMAC-SHA256 of the record and inventory ([`StateKey`]).
+pub const MAC_KEY: &str = "mac";
 /// Hex digits of each content hash kept in the inventory: enough to tell versions apart in
 /// an audit, small enough for large inventories.
 const INVENTORY_HASH_HEX: usize = 16;
@@ -64,8 +67,12 @@ impl StateRecord {
         self.inventory.keys().cloned().collect()
     }
 
-    /// Encode as ConfigMap data.
-    pub fn to_data(&self) -> Result<BTreeMap<String, String>, StateError> {
+    /// Encode as ConfigMap data, authenticated with `key` for the record of `namespace`.
+    pub fn to_data(
+        &self,
+        key: &StateKey,
+        namespace: &str,
+    ) -> Result<BTreeMap<String, String>, StateError> {
         let json =
             serde_json::to_string_pretty(self).map_err(|e| StateError::Malformed(e.to_string()))?;
         let mut inventory = String::with_capacity(self.inventory.len() * 48);
@@ -81,11 +88,26 @@ impl StateRecord {
                 limit: MAX_RECORD_BYTES,
             });
         }
+        let mac = key.sign(namespace, &[json.as_bytes(), inventory.as_bytes()]);
         Ok([
             (RECORD_KEY.to_string(), json),
             (INVENTORY_KEY.to_string(), inventory),
+            (MAC_KEY.to_string(), mac),
         ]
         .into())
+    }
+
+    /// Whether ConfigMap data carries a MAC that `key` made for `namespace` over exactly
+    /// its record and inventory. Checked before anything in it is believed.
+    pub fn authenticates(data: &BTreeMap<String, String>, key: &StateKey, namespace: &str) -> bool {
+        let part = |k: &str| data.get(k).map(String::as_bytes).unwrap_or_default();
+        let Some(mac) = data.get(MAC_KEY) else {
+            return false;
+        };
+        // Any other key is content the MAC does not cover.
+        data.keys()
+            .all(|k| [RECORD_KEY, INVENTORY_KEY, MAC_KEY].contains(&k.as_str()))
+            && key.verify(namespace, &[part(RECORD_KEY), part(INVENTORY_KEY)], mac)
     }
 
     /// Decode ConfigMap data, checking sizes and shapes first.
@@ -146,6 +168,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const NS: &str = "netpol-sync";
+
+    fn key() -> StateKey {
+        StateKey::from_bytes("test", &[7; 32]).unwrap()
+    }
+
     fn record() -> StateRecord {
         StateRecord {
             revision: Some("a".repeat(40)),
@@ -172,7 +200,7 @@ mod tests {
 
     #[test]
     fn record_round_trips_through_configmap_data_with_shortened_hashes() {
-        let data = record().to_data().unwrap();
+        let data = record().to_data(&key(), NS).unwrap();
         let back = StateRecord::from_data(&data).unwrap();
         assert_eq!(back.revision, record().revision);
         assert_eq!(back.bundles, record().bundles);
@@ -193,11 +221,62 @@ mod tests {
                 format!("sha256:{}", "d".repeat(64)),
             );
         }
-        let data = r.to_data().unwrap();
+        let data = r.to_data(&key(), NS).unwrap();
         assert_eq!(
             StateRecord::from_data(&data).unwrap().inventory.len(),
             10_001
         );
+    }
+
+    #[test]
+    fn a_record_authenticates_only_unchanged_with_its_key_and_namespace() {
+        let data = record().to_data(&key(), NS).unwrap();
+        assert!(StateRecord::authenticates(&data, &key(), NS));
+        let other = StateKey::from_bytes("other", &[8; 32]).unwrap();
+        assert!(!StateRecord::authenticates(&data, &other, NS));
+        assert!(!StateRecord::authenticates(&data, &key(), "elsewhere"));
+    }
+
+    #[test]
+    fn a_configmap_writer_cannot_forge_the_revision_inventory_or_extra_keys() {
+        let good = record().to_data(&key(), NS).unwrap();
+        let forged_revision = {
+            let mut d = good.clone();
+            let json = d[RECORD_KEY].replace(&"a".repeat(40), &"e".repeat(40));
+            d.insert(RECORD_KEY.into(), json);
+            d
+        };
+        let forged_inventory = {
+            let mut d = good.clone();
+            d.insert(INVENTORY_KEY.into(), "team-b/theirs abcd\n".into());
+            d
+        };
+        let moved_between_parts = {
+            let mut d = good.clone();
+            let inventory = d[INVENTORY_KEY].clone();
+            d.insert(RECORD_KEY.into(), format!("{}{inventory}", d[RECORD_KEY]));
+            d.insert(INVENTORY_KEY.into(), String::new());
+            d
+        };
+        let extra_key = {
+            let mut d = good.clone();
+            d.insert("note".into(), "x".into());
+            d
+        };
+        let no_mac = {
+            let mut d = good.clone();
+            d.remove(MAC_KEY);
+            d
+        };
+        for (name, data) in [
+            ("revision", forged_revision),
+            ("inventory", forged_inventory),
+            ("moved", moved_between_parts),
+            ("extra key", extra_key),
+            ("no mac", no_mac),
+        ] {
+            assert!(!StateRecord::authenticates(&data, &key(), NS), "{name}");
+        }
     }
 
     #[test]
@@ -208,7 +287,7 @@ mod tests {
 
     #[test]
     fn forged_short_revision_is_refused() {
-        let mut data = record().to_data().unwrap();
+        let mut data = record().to_data(&key(), NS).unwrap();
         data.insert(RECORD_KEY.into(), r#"{"revision":"HEAD~3"}"#.into());
         assert!(matches!(
             StateRecord::from_data(&data),
@@ -218,7 +297,7 @@ mod tests {
 
     #[test]
     fn unknown_field_in_record_is_refused() {
-        let mut data = record().to_data().unwrap();
+        let mut data = record().to_data(&key(), NS).unwrap();
         data.insert(
             RECORD_KEY.into(),
             r#"{"revision":null,"trustEverything":true}"#.into(),
@@ -231,7 +310,7 @@ mod tests {
 
     #[test]
     fn oversized_record_is_refused_before_parsing() {
-        let mut data = record().to_data().unwrap();
+        let mut data = record().to_data(&key(), NS).unwrap();
         data.insert("padding".into(), "x".repeat(MAX_RECORD_BYTES + 1));
         assert!(matches!(
             StateRecord::from_data(&data),
@@ -241,7 +320,7 @@ mod tests {
 
     #[test]
     fn inventory_line_without_namespace_separator_names_the_line() {
-        let mut data = record().to_data().unwrap();
+        let mut data = record().to_data(&key(), NS).unwrap();
         data.insert(INVENTORY_KEY.into(), "ns/ok abcd\nbroken-line\n".into());
         let err = StateRecord::from_data(&data).unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");

@@ -579,6 +579,7 @@ mod tests {
         SignaturePolicy {
             at: UNIX_EPOCH + Duration::from_secs(secs),
             require_user_presence: true,
+            key_change_signatures: 1,
         }
     }
 

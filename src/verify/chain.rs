@@ -1,6 +1,6 @@
 //! The first-parent chain from the last applied revision to the new head.
 //!
-//! Rules (DESIGN §2):
+//! Rules (docs/trust.md):
 //! - Without `since`, the head alone is verified against the trust anchor.
 //! - With `since = C`, C must be on the head's *first-parent* line. A C reachable only
 //!   through a merge's second parent is refused as `not-fast-forward` too: the commits
@@ -25,6 +25,15 @@ use std::time::SystemTime;
 
 /// Where each revision keeps the keys that may sign its children.
 pub const KEYS_PATH: &str = "keys/allowed_signers";
+/// Detached signatures over a new `keys/allowed_signers` (see [`KEY_CHANGE_NAMESPACE`]).
+pub const KEY_SIGNATURES_DIR: &str = "keys/signatures";
+/// The SSHSIG namespace of signatures over a keys file (`ssh-keygen -Y sign -n
+/// netpol-sync-keys`); distinct from `git` and the bundle namespace so that no other
+/// signature can be replayed as one.
+pub const KEY_CHANGE_NAMESPACE: &str = "netpol-sync-keys";
+/// Most signature files read from `keys/signatures/`, and the largest one.
+const MAX_KEY_SIGNATURES: usize = 64;
+const MAX_KEY_SIGNATURE_BYTES: usize = 64 * 1024;
 /// Longest chain verified in one run; a longer gap is refused rather than walked.
 pub const MAX_CHAIN: usize = 100_000;
 /// The SSHSIG namespace git uses for commit signatures.
@@ -36,8 +45,26 @@ pub struct SignaturePolicy {
     pub at: SystemTime,
     /// Hardware keys must assert user presence unless this is false.
     pub require_user_presence: bool,
+    /// Distinct keys, trusted before a change to `keys/allowed_signers`, that must sign
+    /// it (`--key-change-signatures`, a deployment setting). The commit's own signer
+    /// counts as one; the others sign the new file's bytes in `keys/signatures/`.
+    /// 0 counts as 1.
+    pub key_change_signatures: usize,
 }
 
+impl SignaturePolicy {
+    /// Judged at `at`, user presence required, one signature per key change.
+    pub fn at(at: SystemTime) -> SignaturePolicy {
+        SignaturePolicy {
+            at,
+            require_user_presence: true,
+            key_change_signatures: 1,
+        }
+    }
+}
+
+/// One first-parent commit whose signature verified, and who made it. Built only by
+/// this module, from a signature that verified against the keys its parent trusted.
 #[derive(Debug, Clone)]
 pub struct VerifiedCommit {
     pub commit: git2::Oid,
@@ -45,22 +72,28 @@ pub struct VerifiedCommit {
     pub fingerprint: String,
 }
 
-/// A revision whose whole first-parent chain verified. Only [`verify_revision`] builds one.
+/// A revision whose whole first-parent chain verified. Only [`verify_revision`] builds
+/// one: it proves that every commit after the base (or the head alone, against the trust
+/// anchor) is signed by a key its first parent trusted, that the base itself is a signed
+/// commit, and that every change to `keys/allowed_signers` met the key-change threshold.
+/// It carries the keys that may sign its bundles: those trusted *before* it.
 #[derive(Debug)]
 pub struct VerifiedRevision {
     commit: git2::Oid,
     tree: git2::Oid,
-    /// The revision's own `keys/allowed_signers` (it decides who may sign bundles of this
-    /// revision and its children), or why it could not be read.
-    allowed_signers: Result<AllowedSigners, String>,
+    /// The keys trusted before this revision's changes: the base's
+    /// `keys/allowed_signers`, or the trust anchor without a base (docs/trust.md). They
+    /// decide who may sign its bundles; keys the revision adds never do.
+    bundle_signers: Result<AllowedSigners, String>,
     commits: Vec<VerifiedCommit>,
     policy: SignaturePolicy,
     base: Option<Base>,
 }
 
-/// The `--since` commit: not re-verified here. It is trusted because the caller applied
-/// it earlier, after it verified (the daemon records only revisions it applied); `base()`
-/// exists so that the sync stage can restore it.
+/// The `--since` commit (the last applied revision). Verified here only as a signed
+/// commit (by its parent's keys or the anchor's): its place in the trusted history is what
+/// the state record and the live policies' revision annotations vouch for (docs/trust.md).
+/// `base()` exists so that the sync stage can put it back after a failed apply.
 #[derive(Debug, Clone)]
 struct Base {
     commit: git2::Oid,
@@ -75,8 +108,9 @@ impl VerifiedRevision {
     pub fn tree_id(&self) -> git2::Oid {
         self.tree
     }
-    pub fn allowed_signers(&self) -> Result<&AllowedSigners, VerifyError> {
-        self.allowed_signers.as_ref().map_err(|m| {
+    /// The keys that may sign this revision's bundles: trusted before it (see the field).
+    pub fn bundle_signers(&self) -> Result<&AllowedSigners, VerifyError> {
+        self.bundle_signers.as_ref().map_err(|m| {
             VerifyError::rejection(ReasonCode::TrustFileInvalid, m.clone())
                 .at_commit(self.commit)
                 .in_file(KEYS_PATH)
@@ -90,12 +124,13 @@ impl VerifiedRevision {
     pub fn policy(&self) -> &SignaturePolicy {
         &self.policy
     }
-    /// The `--since` commit as a revision, trusted as previously applied (see [`Base`]).
+    /// The base commit itself, to be put back after a failed apply. It was applied
+    /// before, so its bundles are judged by its own keys file, as they were then.
     pub fn base(&self) -> Option<VerifiedRevision> {
         self.base.as_ref().map(|b| VerifiedRevision {
             commit: b.commit,
             tree: b.tree,
-            allowed_signers: b.allowed_signers.clone(),
+            bundle_signers: b.allowed_signers.clone(),
             commits: Vec::new(),
             policy: self.policy.clone(),
             base: None,
@@ -119,7 +154,12 @@ pub fn verify_revision(
 
     let (commits, base) = match since {
         None => {
-            let verified = verify_one(head, &head_commit, anchor, policy)?;
+            let (verified, key) = verify_one(head, &head_commit, anchor, policy)?;
+            // The first revision ever applied: its whole keys file is new to the
+            // deployment, so it needs the threshold of the anchor's keys.
+            if policy.key_change_signatures > 1 {
+                check_key_change(repo, head, head_tree, anchor, &key, policy)?;
+            }
             (vec![verified], None)
         }
         Some(since) => {
@@ -130,9 +170,11 @@ pub fn verify_revision(
             if base != head && !repo.git2().graph_descendant_of(head, base).unwrap_or(false) {
                 return Err(not_fast_forward(repo, head, base));
             }
-            let chain = first_parent_chain(repo, head, head_commit.clone(), base)?;
             let base_commit = read_commit(repo, base)?;
-            let mut parent_tree = tree_oid(&base_commit, base)?;
+            let base_tree = tree_oid(&base_commit, base)?;
+            let chain = first_parent_chain(repo, head, head_commit.clone(), base)?;
+            verify_base(repo, &mut trust, base, &base_commit, anchor, policy)?;
+            let mut parent_tree = base_tree;
             let mut parent = base;
             let mut verified = Vec::with_capacity(chain.len());
             for (oid, tree) in chain {
@@ -149,41 +191,203 @@ pub fn verify_revision(
                     .at_commit(oid)
                     .in_file(KEYS_PATH)
                 })?;
-                verified.push(verify_one(oid, &commit, &signers, policy)?);
+                let (commit_verified, key) = verify_one(oid, &commit, &signers, policy)?;
+                if keys_blob(repo, tree) != keys_blob(repo, parent_tree) {
+                    check_key_change(repo, oid, tree, &signers, &key, policy)?;
+                }
+                verified.push(commit_verified);
                 parent = oid;
                 parent_tree = tree;
             }
-            let base_signers = trust
-                .at(base, tree_oid(&base_commit, base)?)
-                .map(|s| (*s).clone());
+            let base_signers = trust.at(base, base_tree).map(|s| (*s).clone());
             (
                 verified,
                 Some(Base {
                     commit: base,
-                    tree: tree_oid(&base_commit, base)?,
+                    tree: base_tree,
                     allowed_signers: base_signers,
                 }),
             )
         }
     };
-    let allowed_signers = trust.at(head, head_tree).map(|s| (*s).clone());
+    let bundle_signers = match &base {
+        Some(b) => b.allowed_signers.clone(),
+        None => Ok(anchor.clone()),
+    };
     Ok(VerifiedRevision {
         commit: head,
         tree: head_tree,
-        allowed_signers,
+        bundle_signers,
         commits,
         policy: policy.clone(),
         base,
     })
 }
 
+/// The base must be a signed commit, by a key its own first parent trusted or one the
+/// trust anchor lists (the first revision ever applied was judged by the anchor). This
+/// refuses a state record, or a `--since`, that names an unsigned or foreign commit.
+fn verify_base(
+    repo: &Repo,
+    trust: &mut TrustFiles<'_>,
+    base: git2::Oid,
+    commit: &ParsedCommit,
+    anchor: &AllowedSigners,
+    policy: &SignaturePolicy,
+) -> Result<(), VerifyError> {
+    let by_anchor = verify_one(base, commit, anchor, policy);
+    if by_anchor.is_ok() {
+        return Ok(());
+    }
+    let by_parent = match commit.first_parent() {
+        Some(parent) => {
+            let parent = parse_oid(parent, base)?;
+            let parent_tree = tree_oid(&read_commit(repo, parent)?, parent)?;
+            trust
+                .at(parent, parent_tree)
+                .map_err(|m| VerifyError::rejection(ReasonCode::TrustFileInvalid, m))
+                .and_then(|signers| verify_one(base, commit, &signers, policy))
+        }
+        None => by_anchor,
+    };
+    by_parent.map(|_| ()).map_err(|e| {
+        let reason = e.reason();
+        VerifyError::rejection(
+            reason,
+            format!(
+                "the last applied revision {base} is not a commit signed by a trusted key ({}); a state record or --since naming it is refused",
+                e.message
+            ),
+        )
+        .at_commit(base)
+    })
+}
+
+/// The blob id of `keys/allowed_signers` in `tree`, `None` when it is missing or not a
+/// regular file (the chain walk reports that case itself).
+fn keys_blob(repo: &Repo, tree: git2::Oid) -> Option<git2::Oid> {
+    match repo.tree_file(tree, KEYS_PATH) {
+        Ok(TreeFile::File(blob)) => Some(blob),
+        _ => None,
+    }
+}
+
+/// A change to `keys/allowed_signers` in `commit` takes effect only when
+/// `key_change_signatures` distinct keys of `before` vouch for the new file: the
+/// commit's signer (`signer_key`), and detached signatures over the new file's bytes in
+/// `keys/signatures/*.sig` (namespace [`KEY_CHANGE_NAMESPACE`]). So no single key can
+/// make itself many (docs/trust.md, "Rotating keys").
+fn check_key_change(
+    repo: &Repo,
+    commit: git2::Oid,
+    tree: git2::Oid,
+    before: &AllowedSigners,
+    signer_key: &[u8],
+    policy: &SignaturePolicy,
+) -> Result<(), VerifyError> {
+    let required = policy.key_change_signatures.max(1);
+    let mut keys: std::collections::BTreeSet<Vec<u8>> = [signer_key.to_vec()].into();
+    if keys.len() >= required {
+        return Ok(());
+    }
+    let reject = |message: String| {
+        VerifyError::rejection(ReasonCode::KeyChangeThreshold, message)
+            .at_commit(commit)
+            .in_file(KEYS_PATH)
+    };
+    let new_file = match repo.tree_file(tree, KEYS_PATH) {
+        Ok(TreeFile::File(blob)) => repo
+            .read_blob(blob, MAX_FILE_BYTES)
+            .map_err(|e| reject(format!("cannot read {KEYS_PATH} in commit {commit}: {e}")))?,
+        _ => {
+            return Err(reject(format!(
+                "{KEYS_PATH} is missing or not a regular file in commit {commit}"
+            )))
+        }
+    };
+    let mut failures = Vec::new();
+    for (name, blob) in key_signature_files(repo, tree, commit)? {
+        let armored = repo
+            .read_blob(blob, MAX_KEY_SIGNATURE_BYTES)
+            .map_err(|e| reject(format!("cannot read {KEY_SIGNATURES_DIR}/{name}: {e}")))?;
+        match before.verify_detached(&armored, KEY_CHANGE_NAMESPACE, &new_file, policy) {
+            Ok(id) => {
+                keys.insert(id.key_blob);
+            }
+            Err(e) => failures.push(format!("{KEY_SIGNATURES_DIR}/{name}: {}", e.message)),
+        }
+    }
+    if keys.len() >= required {
+        return Ok(());
+    }
+    let mut message = format!(
+        "commit {commit} changes {KEYS_PATH} with {} distinct key(s) trusted before it, {required} required (the commit's signer and detached `-n {KEY_CHANGE_NAMESPACE}` signatures over the new file in {KEY_SIGNATURES_DIR}/)",
+        keys.len()
+    );
+    for f in failures {
+        message.push_str("; ");
+        message.push_str(&f);
+    }
+    Err(reject(message))
+}
+
+/// `keys/signatures/*.sig` in `tree`: regular files only, bounded in number.
+fn key_signature_files(
+    repo: &Repo,
+    tree: git2::Oid,
+    commit: git2::Oid,
+) -> Result<Vec<(String, git2::Oid)>, VerifyError> {
+    let reject = |message: String| {
+        VerifyError::rejection(ReasonCode::KeyChangeThreshold, message)
+            .at_commit(commit)
+            .in_file(KEY_SIGNATURES_DIR)
+    };
+    let git = repo.git2();
+    let root = git
+        .find_tree(tree)
+        .map_err(|e| reject(format!("cannot read the tree of commit {commit}: {e}")))?;
+    let dir = match root.get_path(std::path::Path::new(KEY_SIGNATURES_DIR)) {
+        Ok(entry) if entry.kind() == Some(git2::ObjectType::Tree) => entry.id(),
+        Ok(_) => return Err(reject(format!("{KEY_SIGNATURES_DIR} is not a directory"))),
+        Err(_) => return Ok(Vec::new()),
+    };
+    let dir = git
+        .find_tree(dir)
+        .map_err(|e| reject(format!("cannot read {KEY_SIGNATURES_DIR}: {e}")))?;
+    let mut out = Vec::new();
+    for entry in dir.iter() {
+        let Ok(name) = std::str::from_utf8(entry.name_bytes()) else {
+            continue;
+        };
+        if !name.ends_with(".sig") {
+            continue;
+        }
+        let mode = entry.filemode_raw();
+        if entry.kind() != Some(git2::ObjectType::Blob) || !(mode == 0o100644 || mode == 0o100755) {
+            return Err(reject(format!(
+                "{KEY_SIGNATURES_DIR}/{name} is not a regular file"
+            )));
+        }
+        if out.len() >= MAX_KEY_SIGNATURES {
+            return Err(reject(format!(
+                "{KEY_SIGNATURES_DIR} holds more than {MAX_KEY_SIGNATURES} signatures"
+            )));
+        }
+        out.push((name.to_string(), entry.id()));
+    }
+    Ok(out)
+}
+
 fn resolve_since(repo: &Repo, since: &str) -> Result<git2::Oid, VerifyError> {
-    repo.resolve(since).map_err(|_| {
+    repo.commit_by_id(since).map_err(|e| {
+        let why = match e {
+            GitError::NotAFullId { .. } => "is not a full commit id; a recorded revision is never read as a branch, tag or rev-spec".to_string(),
+            GitError::WrongType { found, .. } => format!("names a {found}, not a commit"),
+            _ => "is not in the repository: history was rewritten (force-push?) or the id is wrong".to_string(),
+        };
         VerifyError::rejection(
             ReasonCode::NotFastForward,
-            format!(
-                "the last applied revision {since:?} is not in the repository: history was rewritten (force-push?) or the id is wrong"
-            ),
+            format!("the last applied revision {since:?} {why}"),
         )
     })
 }
@@ -227,12 +431,14 @@ fn not_fast_forward(repo: &Repo, head: git2::Oid, base: git2::Oid) -> VerifyErro
     VerifyError::rejection(ReasonCode::NotFastForward, message).at_commit(head)
 }
 
+/// Verify one commit's signature against `signers`; the verified commit and the
+/// signing key's wire bytes (to count distinct keys).
 fn verify_one(
     oid: git2::Oid,
     commit: &ParsedCommit,
     signers: &AllowedSigners,
     policy: &SignaturePolicy,
-) -> Result<VerifiedCommit, VerifyError> {
+) -> Result<(VerifiedCommit, Vec<u8>), VerifyError> {
     let Some(signature) = &commit.signature else {
         return Err(VerifyError::rejection(
             ReasonCode::UnsignedCommit,
@@ -243,11 +449,14 @@ fn verify_one(
     let who = signers
         .verify_detached(signature, GIT_NAMESPACE, &commit.payload, policy)
         .map_err(|e| e.prefixed(&format!("commit {oid}")).at_commit(oid))?;
-    Ok(VerifiedCommit {
-        commit: oid,
-        principal: who.principal,
-        fingerprint: who.fingerprint,
-    })
+    Ok((
+        VerifiedCommit {
+            commit: oid,
+            principal: who.principal,
+            fingerprint: who.fingerprint,
+        },
+        who.key_blob,
+    ))
 }
 
 fn read_commit(repo: &Repo, oid: git2::Oid) -> Result<ParsedCommit, VerifyError> {
@@ -312,7 +521,16 @@ impl<'r> TrustFiles<'r> {
                     "{KEYS_PATH} in commit {commit} is not a regular file ({what})"
                 ))
             }
-            Err(e) => return Err(format!("cannot read {KEYS_PATH} in commit {commit}: {e}")),
+            // A malformed root or keys/ tree (duplicate names, `/` in a name, unsorted...)
+            // could show a reader any of several keys files: none is trusted.
+            Err(e) => match crate::git::tree_check::refused(&e) {
+                Some(refused) => {
+                    return Err(format!(
+                        "{KEYS_PATH} in commit {commit} is unusable: {refused}"
+                    ))
+                }
+                None => return Err(format!("cannot read {KEYS_PATH} in commit {commit}: {e}")),
+            },
         };
         let repo = self.repo;
         self.by_blob

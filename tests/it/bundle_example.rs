@@ -1,5 +1,6 @@
 //! The example under bundles/ verifies with the example public keys under keys/: copied
-//! into a fresh repository, committed with a test key the anchor trusts, verified and
+//! into a fresh repository, committed with a test key, verified against an anchor trusting
+//! that key and the example keys, and
 //! loaded. Also: the committed example is sealed (sealing it again changes nothing).
 
 use crate::support;
@@ -28,11 +29,15 @@ fn example_bundles_verify_with_the_example_keys() {
     copy_dir(&project().join("bundles"), &repo.dir.join("bundles"));
     repo.commit_signed("example", &committer);
 
-    let anchor =
-        AllowedSigners::parse("anchor", committer.allowed_signers_line("").as_bytes()).unwrap();
+    // The deployment's anchor trusts the committer and the example's keys: bundles are
+    // signed by keys trusted before the revision, never by the keys file it carries.
+    let example_keys = std::fs::read_to_string(project().join("keys/allowed_signers")).unwrap();
+    let anchor_text = committer.allowed_signers_line("") + &example_keys;
+    let anchor = AllowedSigners::parse("anchor", anchor_text.as_bytes()).unwrap();
     let policy = SignaturePolicy {
         at: std::time::SystemTime::now(),
         require_user_presence: true,
+        key_change_signatures: 1,
     };
     let git = Repo::open(repo.dir.to_str().unwrap()).unwrap();
     let rev = verify_revision(&git, "HEAD", None, &anchor, &policy).unwrap();

@@ -95,12 +95,15 @@ impl Fixture {
 
     fn load(&self, opts: &BundleOptions) -> Result<VerifiedBundles, BundleError> {
         self.repo.commit_signed("policies", &self.admin);
-        let anchor =
-            AllowedSigners::parse("anchor", self.admin.allowed_signers_line("").as_bytes())
-                .unwrap();
+        // The deployment's anchor is the keys file the tests set: bundles are signed by the
+        // keys trusted before the revision, and this revision is judged against the anchor.
+        let keys = std::fs::read(self.repo.dir.join("keys/allowed_signers"))
+            .unwrap_or_else(|_| self.admin.allowed_signers_line("").into_bytes());
+        let anchor = AllowedSigners::parse("anchor", &keys).unwrap();
         let policy = SignaturePolicy {
             at: SystemTime::now(),
             require_user_presence: true,
+            key_change_signatures: 1,
         };
         let repo = Repo::open(self.repo.dir.to_str().unwrap()).unwrap();
         let rev = verify_revision(&repo, "HEAD", None, &anchor, &policy)

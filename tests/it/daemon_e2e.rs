@@ -146,6 +146,7 @@ fn daemon_scenario(isolation: &str) {
         .port();
 
     let child = Command::new(env!("CARGO_BIN_EXE_netpol-sync"))
+        .env("NETPOL_SYNC_STATE_KEY", crate::support::state_key())
         .arg("run")
         .args(["--repo", &server.url("policies.git"), "--branch", "main"])
         .arg("--trust-anchor")

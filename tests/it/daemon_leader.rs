@@ -240,6 +240,7 @@ fn spawn_run(
     let child = Command::new(env!("CARGO_BIN_EXE_netpol-sync"))
         .arg("run")
         .env_clear()
+        .env("NETPOL_SYNC_STATE_KEY", crate::support::state_key())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NETPOL_SYNC_REPO", repo)
         .env("NETPOL_SYNC_TRUST_ANCHOR", &anchor)

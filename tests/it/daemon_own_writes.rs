@@ -97,6 +97,7 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
     let mut engine = InProcessEngine::new(
         client.clone(),
         STATE_NS,
+        netpol_sync::state::StateKey::load(&cluster.state_key).unwrap(),
         repo.anchor.clone(),
         true,
         BundleOptions::default(),
@@ -190,6 +191,8 @@ async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_
         cluster.kubeconfig.clone().into(),
         "--state-namespace".into(),
         STATE_NS.into(),
+        "--state-key".into(),
+        cluster.state_key.clone().into(),
     ];
     let mut engine = SubprocessEngine::new(crate::support::netpol_sync_bin(), flags);
     let input = CycleInput {

@@ -414,6 +414,81 @@ fn admission_policy_exempts_controllers_and_never_reads_object() {
     assert_eq!(bspec.validation_actions, Some(vec!["Deny".to_string()]));
 }
 
+#[test]
+fn ownership_policy_guards_our_label_everywhere_and_reads_object_only_where_it_exists() {
+    let docs = all_documents();
+    let policies: Vec<ValidatingAdmissionPolicy> = find(&docs, "ValidatingAdmissionPolicy")
+        .into_iter()
+        .map(|d| serde_json::from_value(d.clone()).unwrap())
+        .collect();
+    let ownership = policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("netpol-sync-ownership"))
+        .expect("the ownership policy");
+    let spec = ownership.spec.clone().unwrap();
+    let conditions = spec.match_conditions.clone().unwrap_or_default();
+    let writers = &conditions
+        .iter()
+        .find(|c| c.name == "not-an-allowed-writer")
+        .unwrap()
+        .expression;
+    for exempt in [
+        "system:serviceaccount:netpol-sync:netpol-sync",
+        "system:serviceaccount:kube-system:namespace-controller",
+        "system:serviceaccount:kube-system:generic-garbage-collector",
+        "netpol-sync:break-glass",
+    ] {
+        assert!(
+            writers.contains(&format!("'{exempt}'")),
+            "{exempt} not exempted"
+        );
+    }
+    // `object` is null on DELETE and `oldObject` on CREATE: each is read only behind the
+    // operation test that rules that out.
+    let label = &conditions
+        .iter()
+        .find(|c| c.name == "carries-or-gains-our-label")
+        .unwrap()
+        .expression;
+    for (word, guard) in [
+        ("object", "request.operation != 'DELETE' &&"),
+        ("oldObject", "request.operation != 'CREATE' &&"),
+    ] {
+        let branch = label
+            .split("||")
+            .find(|b| regex_word(b, word))
+            .unwrap_or_else(|| panic!("{word} is not read"));
+        assert!(
+            branch
+                .trim_start()
+                .trim_start_matches('(')
+                .starts_with(guard),
+            "{branch}"
+        );
+        assert_eq!(
+            label.split("||").filter(|b| regex_word(b, word)).count(),
+            1,
+            "{word} read in more than one branch"
+        );
+    }
+    assert!(label.contains("'app.kubernetes.io/managed-by'") && label.contains("'netpol-sync'"));
+    for v in spec.validations.clone().unwrap_or_default() {
+        assert!(!regex_word(&v.expression, "object"));
+    }
+    // Bound cluster-wide: no namespace selector narrows it.
+    let binding: ValidatingAdmissionPolicyBinding = find(&docs, "ValidatingAdmissionPolicyBinding")
+        .into_iter()
+        .map(|d| serde_json::from_value::<ValidatingAdmissionPolicyBinding>(d.clone()).unwrap())
+        .find(|b| b.metadata.name.as_deref() == Some("netpol-sync-ownership"))
+        .expect("its binding");
+    let bspec = binding.spec.unwrap();
+    assert_eq!(bspec.policy_name.as_deref(), Some("netpol-sync-ownership"));
+    assert_eq!(bspec.validation_actions, Some(vec!["Deny".to_string()]));
+    assert!(bspec
+        .match_resources
+        .is_none_or(|m| m.namespace_selector.is_none()));
+}
+
 /// Whether `word` occurs as a whole identifier (so `oldObject` does not count as `object`).
 fn regex_word(text: &str, word: &str) -> bool {
     let bytes = text.as_bytes();

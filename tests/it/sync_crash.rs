@@ -25,6 +25,7 @@ fn policy_writes(cluster: &Cluster) -> usize {
 
 fn sync_command(repo: &PolicyRepo, kubeconfig: &Path) -> Command {
     let mut cmd = Command::new(sync_support::support::netpol_sync_bin());
+    cmd.env("NETPOL_SYNC_STATE_KEY", sync_support::support::state_key());
     cmd.args(["sync", "--once", "--output", "json", "--repo"])
         .arg(repo.path())
         .arg("--trust-anchor")

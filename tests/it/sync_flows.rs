@@ -426,11 +426,13 @@ fn namespace_leaving_the_governed_scope_has_its_managed_policies_pruned_and_fore
     );
     assert!(out.status.success());
 
-    let frontend_only = BundleSpec::new(
+    let mut frontend_only = BundleSpec::new(
         "shop",
         &["frontend"],
         &[("frontend", "default-deny", 1), ("frontend", "web", 80)],
     );
+    // Leaving payments with none of our policies opens it: acknowledged, signed.
+    frontend_only.allow_open = vec!["payments".into()];
     repo.revision(
         std::slice::from_ref(&frontend_only),
         "payments leaves the scope",
@@ -447,23 +449,33 @@ fn namespace_leaving_the_governed_scope_has_its_managed_policies_pruned_and_fore
 }
 
 #[test]
-fn missing_governed_namespace_is_a_clear_error_and_nothing_is_written() {
+fn missing_governed_namespace_is_named_and_skipped_and_nothing_is_written_into_it() {
     let cluster = Cluster::start(&["frontend"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
     let requests = cluster.request_count();
     let run = sync(&repo, &cluster, &[]);
-    assert_eq!(run.code, 2, "{}", run.json);
+    assert_eq!(run.code, 0, "{}", run.json);
     assert!(
         run.json["message"]
             .as_str()
             .unwrap()
-            .contains("namespace payments does not exist"),
+            .contains("payments (does not exist"),
         "{}",
         run.json
     );
-    assert!(cluster.policy_writes_since(requests).is_empty());
-    assert!(cluster.policy_hashes().is_empty());
+    assert!(cluster
+        .policy_writes_since(requests)
+        .iter()
+        .all(|w| !w.path.contains("/namespaces/payments/")));
+    assert_eq!(
+        cluster
+            .policy_hashes()
+            .keys()
+            .map(|k| k.namespace.as_str())
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["frontend"].into()
+    );
 }
 
 #[test]
@@ -496,8 +508,8 @@ fn missing_state_namespace_is_a_clear_error() {
 }
 
 #[test]
-fn deleted_state_record_falls_back_to_the_trust_anchor_and_is_written_again_without_policy_writes()
-{
+fn deleted_state_record_is_recovered_from_the_live_policies_and_written_again_without_policy_writes(
+) {
     let cluster = Cluster::start(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     let rev = repo.revision(&[shop_v1()], "v1");
@@ -516,6 +528,12 @@ fn deleted_state_record_falls_back_to_the_trust_anchor_and_is_written_again_with
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json["verdict"], "unchanged");
+    assert_eq!(
+        run.json["extra"]["base"]["source"], "recovered",
+        "{}",
+        run.json
+    );
+    assert_eq!(run.json["extra"]["base"]["since"], rev.as_str());
     assert!(cluster.policy_writes_since(requests).is_empty());
     let kc = cluster.kubeconfig.display().to_string();
     let status = netpol_sync(&["status", "--kubeconfig", &kc, "--output", "json"]);
@@ -654,6 +672,7 @@ fn plan_prints_a_readable_diff_and_writes_nothing() {
     repo.revision(&[shop_v1()], "v1");
     let requests = cluster.request_count();
     let out = std::process::Command::new(sync_support::support::netpol_sync_bin())
+        .env("NETPOL_SYNC_STATE_KEY", sync_support::support::state_key())
         .args([
             "plan",
             "--repo",

@@ -17,6 +17,7 @@ fn policy() -> SignaturePolicy {
     SignaturePolicy {
         at: UNIX_EPOCH + Duration::from_secs(1_769_904_000),
         require_user_presence: true,
+        key_change_signatures: 1,
     }
 }
 
@@ -74,7 +75,7 @@ fn every_commit_since_the_last_applied_verifies() {
     assert_eq!(ids, vec![c1, c2.clone()]);
     assert_eq!(v.commit_id().to_string(), c2);
     assert_eq!(v.base().unwrap().commit_id().to_string(), f.base);
-    assert_eq!(v.allowed_signers().unwrap().len(), 1);
+    assert_eq!(v.bundle_signers().unwrap().len(), 1);
 }
 
 #[test]
@@ -289,14 +290,22 @@ fn head_without_since_is_judged_by_the_anchor_not_its_own_keys_file() {
 }
 
 #[test]
-fn revision_allowed_signers_is_its_own_keys_file() {
+fn keys_a_revision_adds_do_not_sign_its_own_bundles() {
     let f = fixture();
     f.repo.write(
         "keys/allowed_signers",
         f.alice.allowed_signers_line("") + &f.bob.allowed_signers_line(""),
     );
-    f.repo.commit_signed("trust bob", &f.alice);
+    let trust_bob = f.repo.commit_signed("trust bob", &f.alice);
+    // Judged against the anchor alone: the anchor's keys sign its bundles, not bob.
     let v = verify(&f, "HEAD", None).unwrap();
-    assert_eq!(v.allowed_signers().unwrap().len(), 2);
+    assert_eq!(v.bundle_signers().unwrap().len(), 1);
     assert!(v.base().is_none());
+    // From the applied base: the base's keys (alice alone), not the two the head has.
+    let v = verify(&f, "HEAD", Some(&f.base)).unwrap();
+    assert_eq!(v.bundle_signers().unwrap().len(), 1);
+    // Once the change is applied, the next revision's bundles may be signed by bob.
+    f.repo.commit_signed("after", &f.alice);
+    let v = verify(&f, "HEAD", Some(&trust_bob)).unwrap();
+    assert_eq!(v.bundle_signers().unwrap().len(), 2);
 }

@@ -21,6 +21,7 @@ fn policy() -> SignaturePolicy {
     SignaturePolicy {
         at: UNIX_EPOCH + Duration::from_secs(FEB_2026),
         require_user_presence: true,
+        key_change_signatures: 1,
     }
 }
 

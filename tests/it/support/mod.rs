@@ -219,6 +219,22 @@ pub fn netpol_sync_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netpol-sync"))
 }
 
+/// The state key every test's netpol-sync uses (`--state-key`; `NETPOL_SYNC_STATE_KEY`
+/// for spawned commands): one per test process, as one deployment has one Secret.
+pub fn state_key() -> &'static Path {
+    static KEY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("netpol-sync-test-key-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let path = dir.join("state-key");
+        std::fs::write(&path, format!("{}\n", "5e".repeat(32))).unwrap();
+        path
+    })
+}
+
 /// Write an allowed_signers file made of `lines` into `dir/name` and return its path.
 pub fn write_allowed_signers(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
@@ -231,6 +247,7 @@ pub fn run_netpol_sync(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(netpol_sync_bin())
         .args(args)
         .env_remove("NETPOL_SYNC_OUTPUT")
+        .env("NETPOL_SYNC_STATE_KEY", state_key())
         .output()
         .expect("spawn netpol-sync");
     (

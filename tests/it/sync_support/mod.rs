@@ -191,6 +191,9 @@ impl PolicyRepo {
 pub struct Cluster {
     pub emu: Emulator,
     pub kubeconfig: PathBuf,
+    /// The key that authenticates netpol-sync's state record (`--state-key`), as the
+    /// deployment's Secret would hold it.
+    pub state_key: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -211,9 +214,11 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         emu.write_kubeconfig(&kubeconfig).unwrap();
+        let state_key = support::state_key().to_path_buf();
         Cluster {
             emu,
             kubeconfig,
+            state_key,
             _dir: dir,
         }
     }
@@ -332,6 +337,7 @@ pub struct Run {
 
 pub fn netpol_sync(args: &[&str]) -> Run {
     let out = Command::new(support::netpol_sync_bin())
+        .env("NETPOL_SYNC_STATE_KEY", support::state_key())
         .args(args)
         .env_remove("KUBECONFIG")
         .output()
@@ -371,6 +377,7 @@ fn cluster_command(command: &str, repo: &PolicyRepo, cluster: &Cluster, extra: &
     let repo_path = repo.path().display().to_string();
     let anchor = repo.anchor.display().to_string();
     let kubeconfig = cluster.kubeconfig.display().to_string();
+    let state_key = cluster.state_key.display().to_string();
     let mut args = vec![command];
     if command == "sync" {
         args.push("--once");
@@ -382,6 +389,8 @@ fn cluster_command(command: &str, repo: &PolicyRepo, cluster: &Cluster, extra: &
         &anchor,
         "--kubeconfig",
         &kubeconfig,
+        "--state-key",
+        &state_key,
         "--output",
         "json",
     ]);

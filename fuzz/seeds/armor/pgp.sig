@@ -1,0 +1,5 @@
+-----BEGIN PGP SIGNATURE-----
+
+iQEzBAABCAAdFiEE
+=abcd
+-----END PGP SIGNATURE-----
