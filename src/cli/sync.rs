@@ -4,6 +4,7 @@
 use super::{emit, ClusterRunArgs, KubeArgs, OutputFormat};
 use crate::apply::cycle::SyncContext;
 use crate::apply::{ApplyOptions, OwnWrites};
+use crate::daemon::events::{EventRecorder, SyncEvent};
 use crate::kube_client::{connect, error_chain, ClusterTarget};
 use crate::outcome::Outcome;
 use crate::revision::{
@@ -115,6 +116,20 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
             return *rejected;
         }
     };
+    // Recovering the base, or an operator's reset to the anchor, is on the record as an
+    // Event (the daemon posts its own children's; they run with --report-own-writes).
+    if mode == Mode::Sync && !args.report_own_writes {
+        if let Some(event) = SyncEvent::for_base(&prepared.base) {
+            let recorder = EventRecorder::new(
+                ctx.client.clone(),
+                &args.kube.state_namespace,
+                "netpol-sync-cli",
+            );
+            if let Err(e) = recorder.publish(&event).await {
+                tracing::warn!(error = %error_chain(&e), "could not post the event");
+            }
+        }
+    }
     let mut outcome = match mode {
         Mode::Plan => ctx.plan_outcome(&prepared.input.bundles).await,
         Mode::Sync => ctx.sync_once(prepared.input).await,

@@ -41,6 +41,10 @@ pub enum SyncEvent {
         change: String,
         field_manager: Option<String>,
     },
+    /// The cycle's base did not come from the state record alone: recovered from the
+    /// live policies (`StateRecovered`), or the operator reset trust to the anchor
+    /// (`TrustReset`). docs/trust.md, "The state record".
+    BaseNotFromRecord { reason: &'static str, note: String },
     /// A policy the revision does not contain is being deleted but someone else's
     /// finalizers hold it, so it still applies.
     Held {
@@ -61,6 +65,20 @@ impl From<&super::engine::HeldReport> for SyncEvent {
 }
 
 impl SyncEvent {
+    /// The Event for a cycle whose base is not simply the authenticated record's.
+    pub fn for_base(base: &crate::state::base::Base) -> Option<SyncEvent> {
+        use crate::state::base::BaseSource;
+        let reason = match base.source {
+            BaseSource::Reset => "TrustReset",
+            BaseSource::Recovered { .. } | BaseSource::RecordBehind { .. } => "StateRecovered",
+            BaseSource::Explicit | BaseSource::Record | BaseSource::FirstStart => return None,
+        };
+        Some(SyncEvent::BaseNotFromRecord {
+            reason,
+            note: base.note()?,
+        })
+    }
+
     /// (reason, type, message)
     pub fn describe(&self) -> (&'static str, &'static str, String) {
         match self {
@@ -120,6 +138,7 @@ impl SyncEvent {
                     field_manager.as_deref().unwrap_or("unknown field manager")
                 ),
             ),
+            SyncEvent::BaseNotFromRecord { reason, note } => (reason, "Warning", note.clone()),
             SyncEvent::Held {
                 namespace,
                 name,

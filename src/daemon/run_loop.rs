@@ -260,6 +260,17 @@ impl<E: SyncEngine> RunLoop<E> {
     fn report(&mut self, report: CycleReport, last_revision: &mut Option<String>) -> bool {
         let outcome = &report.outcome;
         let revision = outcome.revision.clone();
+        // A base recovered from the live policies (the record was lost, forged or behind)
+        // is on the record as an Event: docs/trust.md, "The state record".
+        let base = outcome.extra.get("base");
+        let source = base.and_then(|b| b.get("source")).and_then(|s| s.as_str());
+        let note = base.and_then(|b| b.get("note")).and_then(|n| n.as_str());
+        if let (Some("recovered" | "record-behind"), Some(note)) = (source, note) {
+            self.send_event(SyncEvent::BaseNotFromRecord {
+                reason: "StateRecovered",
+                note: note.to_string(),
+            });
+        }
         for drift in &report.drift {
             self.metrics
                 .drift_reverted

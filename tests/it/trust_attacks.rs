@@ -239,6 +239,20 @@ fn rev_names_a_branch_and_a_tag_of_the_same_name_is_ambiguous() {
     }
 }
 
+/// The messages of the Events with `reason` in the state namespace.
+fn events(cluster: &Cluster, reason: &str) -> Vec<String> {
+    let out = cluster.kubectl(&["get", "events", "-n", STATE_NS, "-o", "json"], None);
+    assert!(out.status.success(), "{out:?}");
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["reason"] == reason)
+        .map(|e| e["message"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
 /// The state ConfigMap as kubectl shows it.
 fn state_configmap(cluster: &Cluster) -> Value {
     let out = cluster.kubectl(
@@ -387,6 +401,11 @@ fn deleting_the_state_record_does_not_reopen_a_rollback() {
             "{}",
             run.json
         );
+        let recovered = events(&cluster, "StateRecovered");
+        assert!(
+            recovered.iter().any(|m| m.contains(&v2)),
+            "{how}: {recovered:?}"
+        );
         assert_eq!(
             run.json["extra"]["base"]["since"],
             v2.as_str(),
@@ -484,8 +503,12 @@ fn a_record_that_does_not_authenticate_with_nothing_live_needs_an_explicit_reset
         let run = sync(&repo, &cluster, &[]);
         assert_eq!(run.json["reason"], "state-unauthenticated", "{}", run.json);
     });
+    assert!(events(&cluster, "TrustReset").is_empty());
     let run = sync(&repo, &cluster, &["--reset-trust-to-anchor"]);
     applied(&run);
+    let reset = events(&cluster, "TrustReset");
+    assert_eq!(reset.len(), 1, "{reset:?}");
+    assert!(reset[0].contains("--reset-trust-to-anchor"), "{reset:?}");
     assert_eq!(run.json["extra"]["base"]["source"], "reset", "{}", run.json);
     assert!(
         run.stderr.contains("--reset-trust-to-anchor"),
