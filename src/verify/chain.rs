@@ -351,6 +351,12 @@ fn key_signature_files(
         Ok(_) => return Err(reject(format!("{KEY_SIGNATURES_DIR} is not a directory"))),
         Err(_) => return Ok(Vec::new()),
     };
+    // A malformed tree (duplicate or hidden names) is refused, never read selectively.
+    crate::git::tree_check::check_tree(git, dir, KEY_SIGNATURES_DIR).map_err(|e| {
+        VerifyError::rejection(ReasonCode::MalformedTree, e.to_string())
+            .at_commit(commit)
+            .in_file(KEY_SIGNATURES_DIR)
+    })?;
     let dir = git
         .find_tree(dir)
         .map_err(|e| reject(format!("cannot read {KEY_SIGNATURES_DIR}: {e}")))?;
