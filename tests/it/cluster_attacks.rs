@@ -36,20 +36,14 @@ fn message(run: &Run) -> String {
 
 /// NetworkPolicy changes recorded since history position `from`: any write at all.
 fn policy_changes_since(cluster: &Cluster, from: usize) -> usize {
-    cluster
-        .emu
-        .history()
-        .iter()
-        .skip(from)
-        .filter(|c| c.kind == "networkpolicies")
-        .count()
+    cluster.changes_since(from).len()
 }
 
 /// `sync` that must be refused with `reason`, exit 1, and change no NetworkPolicy.
 fn assert_refused(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str], reason: &str) -> Run {
     let before = cluster.policy_hashes();
     let from = cluster.history_len();
-    let requests = cluster.request_count();
+    let requests = cluster.write_mark();
     let run = sync(repo, cluster, extra);
     assert_eq!(run.code, 1, "{}\n{}", run.json, run.stderr);
     assert_eq!(run.json["verdict"], "rejected", "{}", run.json);
@@ -280,7 +274,7 @@ fn hand_made_allow_all_with_foreign_finalizer_is_reported_every_cycle() {
     create(&cluster, &hole);
 
     for cycle in 1..=2 {
-        let requests = cluster.request_count();
+        let requests = cluster.write_mark();
         let run = sync(&repo, &cluster, &[]);
         assert_eq!(run.code, 2, "cycle {cycle}: {}\n{}", run.json, run.stderr);
         assert_eq!(run.json["verdict"], "error", "cycle {cycle}");
@@ -369,7 +363,7 @@ fn a_pruned_policy_of_ours_held_by_a_controller_is_reported_every_cycle() {
 
 #[test]
 fn hand_made_allow_all_with_foreign_finalizer_is_removed_with_remove_foreign_finalizers() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
@@ -413,7 +407,7 @@ fn hand_made_allow_all_with_foreign_finalizer_is_removed_with_remove_foreign_fin
     let mut hole = allow_all("payments", "third-hole");
     hole["metadata"]["finalizers"] = serde_json::json!([FINALIZER]);
     create(&cluster, &hole);
-    cluster.emu.inject(
+    cluster.emu().inject(
         apiserver_emu::FaultRule::new(
             "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies/third-hole",
             apiserver_emu::FaultAction::Status(403),
@@ -425,7 +419,7 @@ fn hand_made_allow_all_with_foreign_finalizer_is_removed_with_remove_foreign_fin
         .push(("frontend".into(), "metrics".into(), 9090));
     repo.revision(std::slice::from_ref(&v2), "v2");
     let run = sync(&repo, &cluster, &["--remove-foreign-finalizers"]);
-    cluster.emu.clear_faults();
+    cluster.emu().clear_faults();
     assert_eq!(run.code, 2, "{}\n{}", run.json, run.stderr);
     assert_eq!(run.json["reason"], "held-by-finalizer", "{}", run.json);
     assert!(
@@ -639,7 +633,7 @@ fn missing_governed_namespace_is_skipped_and_created_when_it_appears() {
     assert_eq!(run.json["updated"], 1, "{}", run.json);
 
     // The namespace appears: ordinary creates, not "deleted by hand" drift.
-    cluster.emu.create_namespace("payments");
+    cluster.create_namespace("payments");
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
     assert_eq!(run.json["created"], 2, "{}", run.json);
@@ -676,7 +670,7 @@ fn a_governed_namespace_deleted_after_a_sync_is_skipped_and_recreated_without_dr
         run.json["extra"]["skippedNamespaces"][0]["namespace"],
         "payments"
     );
-    cluster.emu.create_namespace("payments");
+    cluster.create_namespace("payments");
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.json["created"], 2, "{}", run.json);
     assert_eq!(
@@ -689,10 +683,10 @@ fn a_governed_namespace_deleted_after_a_sync_is_skipped_and_recreated_without_dr
 
 #[test]
 fn terminating_governed_namespace_is_skipped_and_the_rest_applied() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
-    cluster.emu.set_namespace_terminating("payments");
+    cluster.emu().set_namespace_terminating("payments");
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
     assert_eq!(
@@ -734,6 +728,7 @@ fn bundle_governing_the_state_namespace_is_refused() {
     let ops = BundleSpec::new("ops", &["payments"], &[("payments", "api", 8443)]);
     repo.remove_bundle("shop");
     repo.revision(&[ops], "ops governs payments");
+    cluster.allow_state_namespace("payments");
     let run = assert_refused(
         &repo,
         &cluster,

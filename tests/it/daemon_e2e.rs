@@ -228,7 +228,7 @@ fn daemon_scenario(isolation: &str) {
         "drift reverted"
     );
     let drift_event = wait_for(Duration::from_secs(10), || {
-        cluster.emu.list_objects("events").iter().any(|e| {
+        cluster.events().iter().any(|e| {
             e["reason"] == "DriftReverted"
                 && e["message"].as_str().unwrap_or("").contains("allow-web")
         })
@@ -236,7 +236,7 @@ fn daemon_scenario(isolation: &str) {
     assert!(
         drift_event.is_some(),
         "{:#?}",
-        cluster.emu.list_objects("events")
+        cluster.events()
     );
     let metrics = http(port, "GET", "/metrics", &[], b"").1;
     assert!(
@@ -244,8 +244,7 @@ fn daemon_scenario(isolation: &str) {
         "{metrics}"
     );
     assert!(cluster
-        .emu
-        .list_objects("events")
+        .events()
         .iter()
         .any(|e| e["reason"] == "Applied"));
 
@@ -308,8 +307,7 @@ fn daemon_scenario(isolation: &str) {
         "{metrics}"
     );
     assert!(cluster
-        .emu
-        .list_objects("events")
+        .events()
         .iter()
         .any(|e| e["reason"] == "Rejected"
             && e["message"]

@@ -175,7 +175,7 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
             object.metadata
         );
     }
-    cluster.emu.shutdown();
+    cluster.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,5 +245,5 @@ async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_
     }
     // Unlike the in-process engine, a version a child only read is not known.
     assert!(!engine.accounts_for(&change(&edited, false)));
-    cluster.emu.shutdown();
+    cluster.shutdown();
 }

@@ -106,7 +106,7 @@ fn wrong_token_is_an_unauthorized_error_and_nothing_is_written() {
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
     let yaml = cluster
-        .emu
+        .emu()
         .kubeconfig_yaml()
         .replace("right-token", "expired-token");
     let dir = tempfile::tempdir().unwrap();
@@ -138,7 +138,7 @@ fn tls_certificate_of_another_server_is_refused() {
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
     // The kubeconfig trusts the other emulator's CA, not this one's.
-    let yaml = cluster.emu.kubeconfig_yaml();
+    let yaml = cluster.emu().kubeconfig_yaml();
     let mut kc_value: Value = serde_yaml::from_str(&yaml).unwrap();
     let other_value: Value = serde_yaml::from_str(&other.kubeconfig_yaml()).unwrap();
     kc_value["clusters"][0]["cluster"]["certificate-authority-data"] =
@@ -158,17 +158,17 @@ fn tls_certificate_of_another_server_is_refused() {
 
 #[test]
 fn forbidden_by_rbac_names_what_was_forbidden_and_nothing_is_written() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
-    cluster.emu.inject(
+    cluster.emu().inject(
         FaultRule::new(
             "/apis/networking.k8s.io/v1/networkpolicies",
             FaultAction::Status(403),
         )
         .method("GET"),
     );
-    let requests = cluster.request_count();
+    let requests = cluster.write_mark();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 2, "{}", run.json);
     assert!(
@@ -186,11 +186,11 @@ fn forbidden_by_rbac_names_what_was_forbidden_and_nothing_is_written() {
 
 #[test]
 fn namespace_stuck_terminating_is_named_and_skipped_and_nothing_is_written_into_it() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
-    cluster.emu.set_namespace_terminating("payments");
-    let requests = cluster.request_count();
+    cluster.emu().set_namespace_terminating("payments");
+    let requests = cluster.write_mark();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}", run.json);
     assert!(
@@ -201,7 +201,7 @@ fn namespace_stuck_terminating_is_named_and_skipped_and_nothing_is_written_into_
     assert!(cluster
         .policy_writes_since(requests)
         .iter()
-        .all(|w| !w.path.contains("/namespaces/payments/")));
+        .all(|w| !w.contains("/namespaces/payments/")));
     assert!(cluster.policy("frontend", "web").is_some());
 }
 
@@ -301,7 +301,7 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
     assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
 
     // The next cycle writes nothing (it is left to its finalizer) but says so again.
-    let requests = cluster.request_count();
+    let requests = cluster.write_mark();
     let again = sync(&repo, &cluster, &[]);
     assert_eq!(again.json["reason"], "held-by-finalizer", "{}", again.json);
     assert!(cluster.policy_writes_since(requests).is_empty());
@@ -309,7 +309,7 @@ fn a_policy_held_by_a_foreign_finalizer_is_left_to_it_and_a_revision_needing_it_
     // v3 wants payments/api back while it is still being deleted: refused, naming it and
     // what holds it, and nothing is written.
     repo.revision(&[shop_with_db()], "v3: api returns");
-    let requests = cluster.request_count();
+    let requests = cluster.write_mark();
     let blocked = sync(&repo, &cluster, &[]);
     assert_ne!(blocked.code, 0, "{}", blocked.json);
     let text = message(&blocked);
@@ -356,7 +356,7 @@ fn prune_with_a_failing_delete(
     let path = format!("/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies/{failing}");
     cluster.fail_real_writes("DELETE", &path);
     let run = sync(&repo, cluster, &[]);
-    cluster.emu.clear_faults();
+    cluster.emu().clear_faults();
     assert_eq!(run.code, 2, "{}\n{}", run.json, run.stderr);
     assert_eq!(run.json["reason"], "apply-failed", "{}", run.json);
     (run, repo, v1)
@@ -367,7 +367,7 @@ fn prune_with_a_failing_delete(
 /// policy has not been touched and the previous revision is put back whole.
 #[test]
 fn held_policies_are_pruned_last_so_a_failed_prune_puts_the_old_revision_back_whole() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let (run, _repo, v1) = prune_with_a_failing_delete(&cluster, &["api"], "db");
     let text = message(&run);
     assert!(
@@ -388,7 +388,7 @@ fn held_policies_are_pruned_last_so_a_failed_prune_puts_the_old_revision_back_wh
 /// revision is back, and once the finalizer goes the next cycle completes the new revision.
 #[test]
 fn a_restore_that_cannot_write_back_a_marked_policy_names_it() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let (run, repo, v1) = prune_with_a_failing_delete(&cluster, &["api", "db"], "db");
     let text = message(&run);
     assert!(
@@ -425,7 +425,7 @@ fn malformed_or_oversized_trust_anchor_is_an_error_and_nothing_is_written() {
     ];
     for anchor in hostile {
         std::fs::write(&repo.anchor, &anchor).unwrap();
-        let requests = cluster.request_count();
+        let requests = cluster.write_mark();
         let run = sync(&repo, &cluster, &[]);
         assert_eq!(run.code, 2, "{}", run.json);
         assert_eq!(run.json["verdict"], "error");

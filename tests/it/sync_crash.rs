@@ -14,7 +14,7 @@ use sync_support::*;
 
 fn policy_writes(cluster: &Cluster) -> usize {
     cluster
-        .emu
+        .emu()
         .requests()
         .iter()
         .filter(|r| {
@@ -40,7 +40,7 @@ fn sync_command(repo: &PolicyRepo, kubeconfig: &Path) -> Command {
 
 #[test]
 fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invariant_held() {
-    let cluster = Cluster::start(&["alpha", "beta"]);
+    let cluster = Cluster::start_emulator(&["alpha", "beta"]);
     let repo = PolicyRepo::new();
     let old = BundleSpec::new(
         "app",
@@ -78,7 +78,7 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
         "/apis/networking.k8s.io/v1/namespaces/*/networkpolicies*",
         FaultAction::Latency(Duration::from_millis(150)),
     );
-    cluster.emu.inject(latency);
+    cluster.emu().inject(latency);
 
     // Kill after 1, 3 and 5 real writes have reached the server (polling with a deadline).
     let mut killed_mid_run = 0;
@@ -98,7 +98,7 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
         }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let changes = observed_changes(&cluster.emu.history(), from);
+        let changes = observed_changes(&cluster.changes_since(from));
         if let Err(v) = netpol_sync::apply::invariant::check(
             &start,
             &expected_hashes(std::slice::from_ref(&new)),
@@ -118,13 +118,13 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
         "the kills left work for the next run"
     );
 
-    cluster.emu.clear_faults();
+    cluster.emu().clear_faults();
     let status = sync_command(&repo, &cluster.kubeconfig).status().unwrap();
     assert!(status.success(), "the run after the crashes must converge");
     assert_eq!(
         cluster.policy_hashes(),
         expected_hashes(std::slice::from_ref(&new))
     );
-    let changes = observed_changes(&cluster.emu.history(), from);
+    let changes = observed_changes(&cluster.changes_since(from));
     netpol_sync::apply::invariant::check(&start, &expected_hashes(&[new]), &changes).unwrap();
 }

@@ -90,18 +90,12 @@ fn first_sync_applies_the_revision_records_state_and_a_second_sync_writes_nothin
     );
     assert_eq!(status.json["extra"]["managedPolicies"], 4);
 
-    let requests_before = cluster.request_count();
+    let mark = cluster.write_mark();
     let again = sync(&repo, &cluster, &[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json["verdict"], "unchanged");
     assert_eq!(counts(&again), (0, 0, 0, 4));
-    let writes: Vec<_> = cluster
-        .emu
-        .requests()
-        .into_iter()
-        .skip(requests_before)
-        .filter(|r| r.method != "GET")
-        .collect();
+    let writes = cluster.writes_since(mark);
     assert!(writes.is_empty(), "a no-op cycle wrote: {writes:?}");
 }
 
@@ -174,17 +168,11 @@ fn one_policy_change_is_exactly_one_policy_write_plus_the_state_record() {
     let mut v2 = shop_v1();
     v2.policies[1].2 = 81;
     repo.revision(&[v2], "v2");
-    let requests = cluster.request_count();
+    let mark = cluster.write_mark();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let writes: Vec<_> = cluster
-        .emu
-        .requests()
-        .into_iter()
-        .skip(requests)
-        .filter(|r| r.method != "GET" && !r.query.contains("dryRun"))
-        .collect();
-    let paths: Vec<&str> = writes.iter().map(|r| r.path.as_str()).collect();
+    let writes = cluster.writes_since(mark);
+    let paths: Vec<&str> = writes.iter().map(String::as_str).collect();
     assert_eq!(writes.len(), 2, "{paths:?}");
     assert!(
         paths.iter().any(|p| p.ends_with("/networkpolicies/web")),
@@ -273,7 +261,7 @@ fn hand_made_debug_hole_hand_edit_and_deletion_are_reverted_and_reported() {
 
 #[test]
 fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_planned() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
@@ -283,7 +271,7 @@ fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_plann
 
     // Hold the first PUT (the dry-run replace of frontend/web) long enough to edit the
     // object by hand in between: the replace then carries a stale resourceVersion.
-    cluster.emu.inject(
+    cluster.emu().inject(
         FaultRule::new(
             "/namespaces/frontend/networkpolicies/web",
             FaultAction::Latency(std::time::Duration::from_millis(1500)),
@@ -316,7 +304,7 @@ fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_plann
     // Wait (bounded) until the sync has listed the policies, then edit by hand.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !cluster
-        .emu
+        .emu()
         .requests()
         .iter()
         .skip(requests)
@@ -340,7 +328,7 @@ fn concurrent_hand_edit_during_a_sync_is_a_conflict_that_is_re_read_and_re_plann
     let run = handle.join().unwrap();
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
     let conflicts = cluster
-        .emu
+        .emu()
         .requests()
         .into_iter()
         .skip(requests)
@@ -453,7 +441,7 @@ fn missing_governed_namespace_is_named_and_skipped_and_nothing_is_written_into_i
     let cluster = Cluster::start(&["frontend"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
-    let requests = cluster.request_count();
+    let requests = cluster.write_mark();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}", run.json);
     assert!(
@@ -467,7 +455,7 @@ fn missing_governed_namespace_is_named_and_skipped_and_nothing_is_written_into_i
     assert!(cluster
         .policy_writes_since(requests)
         .iter()
-        .all(|w| !w.path.contains("/namespaces/payments/")));
+        .all(|w| !w.contains("/namespaces/payments/")));
     assert_eq!(
         cluster
             .policy_hashes()
@@ -524,7 +512,7 @@ fn deleted_state_record_is_recovered_from_the_live_policies_and_written_again_wi
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let requests = cluster.request_count();
+    let requests = cluster.write_mark();
     let run = sync(&repo, &cluster, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json["verdict"], "unchanged");
@@ -566,7 +554,7 @@ fn force_push_to_an_older_revision_is_refused_after_a_restart_because_since_come
 
 #[test]
 fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_failed() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     let v1 = repo.revision(&[shop_v1()], "v1");
     assert_eq!(sync(&repo, &cluster, &[]).code, 0);
@@ -581,7 +569,7 @@ fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_fa
         "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies",
     );
     let run = sync(&repo, &cluster, &[]);
-    cluster.emu.clear_faults();
+    cluster.emu().clear_faults();
     assert_eq!(run.code, 2, "{}", run.json);
     assert_eq!(run.json["reason"], "apply-failed");
     assert!(
@@ -609,10 +597,10 @@ fn persistent_write_failure_puts_back_the_previous_revision_and_reports_apply_fa
 
 #[test]
 fn dry_run_refusal_rejects_the_revision_with_nothing_changed_and_the_object_named() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
-    cluster.emu.inject(
+    cluster.emu().inject(
         FaultRule::new(
             "/namespaces/payments/networkpolicies",
             FaultAction::Status(403),
@@ -639,10 +627,10 @@ fn dry_run_refusal_rejects_the_revision_with_nothing_changed_and_the_object_name
 
 #[test]
 fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
-    cluster.emu.inject(
+    cluster.emu().inject(
         FaultRule::new(
             "/networkpolicies",
             FaultAction::TooManyRequests {
@@ -652,7 +640,7 @@ fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
         .method("POST")
         .times(2),
     );
-    cluster.emu.inject(
+    cluster.emu().inject(
         FaultRule::new("/networkpolicies", FaultAction::Status(503))
             .method("POST")
             .times(2),
@@ -667,7 +655,7 @@ fn transient_429_and_503_are_retried_and_the_sync_succeeds() {
 
 #[test]
 fn plan_prints_a_readable_diff_and_writes_nothing() {
-    let cluster = Cluster::start(&["frontend", "payments"]);
+    let cluster = Cluster::start_emulator(&["frontend", "payments"]);
     let repo = PolicyRepo::new();
     repo.revision(&[shop_v1()], "v1");
     let requests = cluster.request_count();
@@ -692,7 +680,7 @@ fn plan_prints_a_readable_diff_and_writes_nothing() {
     );
     assert!(text.contains("+ create payments/api"), "{text}");
     assert!(cluster
-        .emu
+        .emu()
         .requests()
         .iter()
         .skip(requests)

@@ -30,8 +30,8 @@ fn most_answered_within_held(mut answered: Vec<SystemTime>) -> usize {
 
 #[test]
 fn writes_in_flight_never_exceed_max_in_flight() {
-    let cluster = Cluster::start(&["frontend"]);
-    cluster.emu.inject(
+    let cluster = Cluster::start_emulator(&["frontend"]);
+    cluster.emu().inject(
         FaultRule::new(
             "/apis/networking.k8s.io/v1/namespaces/*/networkpolicies*",
             FaultAction::Latency(HELD),
@@ -54,7 +54,7 @@ fn writes_in_flight_never_exceed_max_in_flight() {
     assert_eq!(cluster.policy_hashes().len(), 6);
 
     let posts: Vec<_> = cluster
-        .emu
+        .emu()
         .requests()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path.contains("/networkpolicies"))

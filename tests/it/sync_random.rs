@@ -58,7 +58,7 @@ fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_inva
     let (mut reached_new, mut restored_old, mut partly_restored) = (0, 0, 0);
     for seed in 0..8u64 {
         let mut rng = StdRng::seed_from_u64(seed);
-        let cluster = Cluster::start(&NAMESPACES);
+        let cluster = Cluster::start_emulator(&NAMESPACES);
         let repo = PolicyRepo::new();
         let old = random_bundle(&mut rng);
         let new = random_bundle(&mut rng);
@@ -73,11 +73,11 @@ fn random_revisions_under_random_faults_converge_to_new_or_old_and_keep_the_inva
         cluster.set_finalizers(&held, Some(&[FOREIGN_FINALIZER]));
 
         for i in 0..rng.random_range(1..4) {
-            cluster.emu.inject(random_fault(&mut rng, seed * 10 + i));
+            cluster.emu().inject(random_fault(&mut rng, seed * 10 + i));
         }
         // `sync` checks the invariant over this run's changes.
         let run = sync(&repo, &cluster, &[]);
-        cluster.emu.clear_faults();
+        cluster.emu().clear_faults();
 
         // The controller lets go: what the sync marked for deletion goes now.
         cluster.set_finalizers(&held, None);

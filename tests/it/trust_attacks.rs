@@ -34,7 +34,7 @@ fn refused(run: &Run, reason: &str) {
 /// their write history are exactly as before.
 fn untouched(cluster: &Cluster, f: impl FnOnce()) {
     let before = cluster.policy_hashes();
-    let from = cluster.request_count();
+    let from = cluster.write_mark();
     f();
     assert_eq!(cluster.policy_hashes(), before, "the cluster changed");
     assert!(

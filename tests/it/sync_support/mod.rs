@@ -5,7 +5,11 @@
 
 pub(crate) use crate::support;
 
-use apiserver_emu::{ChangeRecord, ChangeVerb, EmuConfig, Emulator};
+mod real;
+
+pub use real::{ChangeVerb, PolicyChange, RealServer};
+
+use apiserver_emu::{EmuConfig, Emulator};
 use netpol_sync::apply::invariant::{self, ObservedChange};
 use netpol_sync::bundle::ANNOTATION_PREFIX;
 use netpol_sync::plan::live::content_hash_without_finalizers;
@@ -187,9 +191,30 @@ impl PolicyRepo {
     }
 }
 
-/// An emulator with the state namespace and `namespaces`, and a kubeconfig on disk.
+/// The API server a test runs against.
+pub enum Server {
+    /// apiserver-emu, in this process.
+    Emulator(Emulator),
+    /// A real control plane (`scripts/kube-up.sh`), netpol-sync with its own identity.
+    Real(RealServer),
+}
+
+/// Whether [`Cluster::start`] runs the real control plane: `NETPOL_SYNC_TEST_APISERVER=real`
+/// (docs/real-apiserver.md). Otherwise, and with `emulator`, it runs apiserver-emu.
+pub fn real_selected() -> bool {
+    match std::env::var("NETPOL_SYNC_TEST_APISERVER").as_deref() {
+        Ok("real") => true,
+        Ok("emulator") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("NETPOL_SYNC_TEST_APISERVER={other}: expected real or emulator"),
+    }
+}
+
+/// An API server with the state namespace and `namespaces`, and netpol-sync's kubeconfig on
+/// disk.
 pub struct Cluster {
-    pub emu: Emulator,
+    server: Server,
+    /// What netpol-sync runs with: on the real server the service account bound to
+    /// deploy/rbac.yaml, so a missing verb fails the test.
     pub kubeconfig: PathBuf,
     /// The key that authenticates netpol-sync's state record (`--state-key`), as the
     /// deployment's Secret would hold it.
@@ -198,7 +223,19 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The server [`real_selected`] names: every test that only talks HTTP starts here, so
+    /// the suite runs unchanged against both.
     pub fn start(namespaces: &[&str]) -> Cluster {
+        if real_selected() {
+            Cluster::start_real(namespaces)
+        } else {
+            Cluster::start_emulator(namespaces)
+        }
+    }
+
+    /// apiserver-emu, whatever is selected: for tests that inject faults or read the
+    /// emulator's request log.
+    pub fn start_emulator(namespaces: &[&str]) -> Cluster {
         Cluster::start_with(EmuConfig {
             tls: false,
             token: None,
@@ -216,20 +253,120 @@ impl Cluster {
         emu.write_kubeconfig(&kubeconfig).unwrap();
         let state_key = support::state_key().to_path_buf();
         Cluster {
-            emu,
+            server: Server::Emulator(emu),
             kubeconfig,
             state_key,
             _dir: dir,
         }
     }
 
+    /// The real control plane, whatever is selected.
+    pub fn start_real(namespaces: &[&str]) -> Cluster {
+        let real = RealServer::start();
+        real.create_namespaces(namespaces);
+        Cluster {
+            kubeconfig: real.netpol_sync_kubeconfig(),
+            state_key: support::state_key().to_path_buf(),
+            server: Server::Real(real),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The emulator this test started with [`Cluster::start_emulator`].
+    pub fn emu(&self) -> &Emulator {
+        match &self.server {
+            Server::Emulator(emu) => emu,
+            Server::Real(_) => panic!(
+                "this test drives apiserver-emu's own controls; start it with Cluster::start_emulator"
+            ),
+        }
+    }
+
+    /// Stop the server (the control plane's processes, or the emulator's listener).
+    pub fn shutdown(self) {
+        match self.server {
+            Server::Emulator(emu) => emu.shutdown(),
+            Server::Real(real) => drop(real),
+        }
+    }
+
+    pub fn real(&self) -> Option<&RealServer> {
+        match &self.server {
+            Server::Emulator(_) => None,
+            Server::Real(real) => Some(real),
+        }
+    }
+
+    /// An identity that may do anything: the emulator's only one, or cluster-admin.
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        match &self.server {
+            Server::Emulator(_) => self.kubeconfig.clone(),
+            Server::Real(real) => real.admin_kubeconfig(),
+        }
+    }
+
+    /// Let netpol-sync keep its state record in `namespace` (`--state-namespace`): on the
+    /// real server, deploy/rbac.yaml's Role and RoleBinding copied there, as an operator who
+    /// moves the state namespace must do. The emulator authorises everything.
+    pub fn allow_state_namespace(&self, namespace: &str) {
+        let Server::Real(real) = &self.server else {
+            return;
+        };
+        let rbac = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml"),
+        )
+        .unwrap();
+        let mut docs = String::new();
+        for doc in serde_yaml::Deserializer::from_str(&rbac) {
+            let mut v: serde_yaml::Value = serde::Deserialize::deserialize(doc).unwrap();
+            if matches!(v["kind"].as_str(), Some("Role") | Some("RoleBinding")) {
+                v["metadata"]["namespace"] = namespace.into();
+                docs.push_str("---\n");
+                docs.push_str(&serde_yaml::to_string(&v).unwrap());
+            }
+        }
+        let out = real.kubectl_as(&real.admin_kubeconfig(), &["apply", "-f", "-"], Some(&docs));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Every core/v1 Event in every namespace.
+    pub fn events(&self) -> Vec<Value> {
+        match &self.server {
+            Server::Emulator(emu) => emu.list_objects("events"),
+            Server::Real(real) => {
+                let out = real.kubectl_ok(&["get", "events", "-A", "-o", "json"]);
+                let list: Value = serde_json::from_str(&out).unwrap();
+                list["items"].as_array().cloned().unwrap_or_default()
+            }
+        }
+    }
+
+    pub fn create_namespace(&self, name: &str) {
+        match &self.server {
+            Server::Emulator(emu) => emu.create_namespace(name),
+            Server::Real(real) => real.create_namespaces(&[name]),
+        }
+    }
+
     /// Live NetworkPolicies as (namespace/name → content hash).
     pub fn policy_hashes(&self) -> BTreeMap<ObjectKey, String> {
-        let objects: Vec<netpol_policy::NetworkPolicy> = self
-            .emu
-            .list_objects("networkpolicies")
+        let values = match &self.server {
+            Server::Emulator(emu) => emu.list_objects("networkpolicies"),
+            Server::Real(real) => {
+                let out = real.kubectl_ok(&["get", "networkpolicies", "-A", "-o", "json"]);
+                let list: Value = serde_json::from_str(&out).unwrap();
+                list["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|v| v["metadata"]["namespace"] != real::BARRIER_NS)
+                    .cloned()
+                    .collect()
+            }
+        };
+        let objects: Vec<netpol_policy::NetworkPolicy> = values
             .into_iter()
-            .map(|v| serde_json::from_value(v).expect("emulator object decodes"))
+            .map(|v| serde_json::from_value(v).expect("a live policy decodes"))
             .collect();
         invariant::hashes(&objects)
     }
@@ -241,12 +378,12 @@ impl Cluster {
     /// DeleteOptions body, where the emulator's faults do not look.
     pub fn fail_real_writes(&self, method: &str, path: &str) {
         use apiserver_emu::{FaultAction, FaultRule};
-        self.emu.inject(
+        self.emu().inject(
             FaultRule::new(path, FaultAction::Latency(std::time::Duration::ZERO))
                 .method(method)
                 .times(1),
         );
-        self.emu
+        self.emu()
             .inject(FaultRule::new(path, FaultAction::Status(500)).method(method));
     }
 
@@ -259,7 +396,7 @@ impl Cluster {
         runtime.block_on(async {
             let (client, _) =
                 netpol_sync::kube_client::connect(&netpol_sync::kube_client::ClusterTarget {
-                    kubeconfig: Some(self.kubeconfig.clone()),
+                    kubeconfig: Some(self.admin_kubeconfig()),
                     context: None,
                 })
                 .await
@@ -280,38 +417,109 @@ impl Cluster {
     }
 
     pub fn policy(&self, ns: &str, name: &str) -> Option<Value> {
-        self.emu.get_object("networkpolicies", Some(ns), name)
+        match &self.server {
+            Server::Emulator(emu) => emu.get_object("networkpolicies", Some(ns), name),
+            Server::Real(real) => {
+                let out = real.kubectl_as(
+                    &real.admin_kubeconfig(),
+                    &["get", "networkpolicy", "-n", ns, name, "-o", "json"],
+                    None,
+                );
+                out.status
+                    .success()
+                    .then(|| serde_json::from_slice(&out.stdout).unwrap())
+            }
+        }
     }
 
+    /// A position in the NetworkPolicy change log, for [`Cluster::changes_since`]. On the
+    /// real server it is taken after a barrier, so it counts every change made before.
     pub fn history_len(&self) -> usize {
-        self.emu.history().len()
+        self.changes().len()
     }
 
-    /// NetworkPolicy write requests since request number `from`, those with `dryRun` in the
-    /// query excluded (a dry-run delete carries it in its body, so only use this where no
-    /// delete is planned, or to assert there were none).
-    pub fn policy_writes_since(&self, from: usize) -> Vec<apiserver_emu::RequestRecord> {
-        self.emu
-            .requests()
+    /// Every NetworkPolicy change the server made, in order.
+    pub fn changes(&self) -> Vec<PolicyChange> {
+        match &self.server {
+            Server::Emulator(emu) => emu
+                .history()
+                .into_iter()
+                .filter(|c| c.kind == "networkpolicies")
+                .map(|c| PolicyChange {
+                    kind: "networkpolicies",
+                    namespace: c.namespace.unwrap_or_default(),
+                    name: c.name,
+                    verb: c.verb,
+                    after: c.after,
+                })
+                .collect(),
+            Server::Real(real) => real
+                .settle()
+                .into_iter()
+                .filter(|c| c.kind == "networkpolicies")
+                .collect(),
+        }
+    }
+
+    /// A position in the log of writes, for [`Cluster::writes_since`].
+    pub fn write_mark(&self) -> usize {
+        match &self.server {
+            Server::Emulator(emu) => emu.requests().len(),
+            Server::Real(real) => real.settle().len(),
+        }
+    }
+
+    /// The writes since `mark` that changed something, as request paths
+    /// (`/…/namespaces/NS/KIND/NAME`): on the emulator every write request but dry runs
+    /// named in the query; on the real server every change to a NetworkPolicy or to a
+    /// ConfigMap of the state namespace.
+    pub fn writes_since(&self, mark: usize) -> Vec<String> {
+        match &self.server {
+            Server::Emulator(emu) => emu
+                .requests()
+                .into_iter()
+                .skip(mark)
+                .filter(|r| r.method != "GET" && !r.query.contains("dryRun"))
+                .map(|r| r.path)
+                .collect(),
+            Server::Real(real) => real
+                .settle()
+                .into_iter()
+                .skip(mark)
+                .map(|c| format!("/namespaces/{}/{}/{}", c.namespace, c.kind, c.name))
+                .collect(),
+        }
+    }
+
+    /// NetworkPolicy changes after position `from` ([`Cluster::history_len`]).
+    pub fn changes_since(&self, from: usize) -> Vec<PolicyChange> {
+        self.changes().into_iter().skip(from).collect()
+    }
+
+    /// The NetworkPolicy writes since `mark` ([`Cluster::write_mark`]), as
+    /// [`Cluster::writes_since`] tells them.
+    pub fn policy_writes_since(&self, mark: usize) -> Vec<String> {
+        self.writes_since(mark)
             .into_iter()
-            .skip(from)
-            .filter(|r| {
-                r.method != "GET"
-                    && r.path.contains("/networkpolicies")
-                    && !r.query.contains("dryRun")
-            })
+            .filter(|path| path.contains("/networkpolicies"))
             .collect()
     }
 
+    /// How many requests the emulator has answered (its request log's length).
     pub fn request_count(&self) -> usize {
-        self.emu.requests().len()
+        self.emu().requests().len()
     }
 
-    /// A hand edit with the real kubectl, as a person would make it.
+    /// A hand edit with the real kubectl, as a person would make it (on the real server, as
+    /// cluster-admin with the release's own kubectl).
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write;
-        let mut cmd = Command::new("kubectl");
-        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
+        let (program, kubeconfig) = match &self.server {
+            Server::Emulator(_) => (PathBuf::from("kubectl"), self.kubeconfig.clone()),
+            Server::Real(real) => (real.kubectl_bin(), real.admin_kubeconfig()),
+        };
+        let mut cmd = Command::new(program);
+        cmd.arg("--kubeconfig").arg(&kubeconfig).args(args);
         if matches!(args.first(), Some(&"create") | Some(&"replace")) {
             // Hand edits skip client-side schema validation: the API server validates.
             cmd.arg("--validate=false");
@@ -420,23 +628,20 @@ pub fn expected_hashes(bundles: &[BundleSpec]) -> BTreeMap<ObjectKey, String> {
     out
 }
 
-/// Changes to NetworkPolicies after history position `from`, as the invariant reads them.
-/// A change is netpol-sync's when the object's newest managedFields entry is ours; a
-/// deletion counts as ours unless `foreign_deletes` names it.
-pub fn observed_changes(history: &[ChangeRecord], from: usize) -> Vec<ObservedChange> {
-    history
+/// Changes to NetworkPolicies as the invariant reads them. A change is netpol-sync's when
+/// the object's newest managedFields entry is ours; a deletion counts as ours.
+pub fn observed_changes(changes: &[PolicyChange]) -> Vec<ObservedChange> {
+    changes
         .iter()
-        .skip(from)
-        .filter(|c| c.kind == "networkpolicies")
         .map(|c| {
             let key = ObjectKey {
-                namespace: c.namespace.clone().unwrap_or_default(),
+                namespace: c.namespace.clone(),
                 name: c.name.clone(),
             };
             let after: Option<netpol_policy::NetworkPolicy> = c
                 .after
                 .clone()
-                .map(|v| serde_json::from_value(v).expect("emulator object decodes"));
+                .map(|v| serde_json::from_value(v).expect("a live policy decodes"));
             let by_netpol_sync = match (&c.verb, &c.after) {
                 (ChangeVerb::Deleted, _) => true,
                 (_, Some(v)) => last_manager(v).as_deref() == Some("netpol-sync"),
@@ -465,8 +670,7 @@ pub fn assert_invariant(
     start: &BTreeMap<ObjectKey, String>,
     new: &BTreeMap<ObjectKey, String>,
 ) {
-    let history = cluster.emu.history();
-    let changes = observed_changes(&history, from);
+    let changes = observed_changes(&cluster.changes_since(from));
     if let Err(violations) = invariant::check(start, new, &changes) {
         let text: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
         panic!("sync invariant violated:\n{}", text.join("\n"));
@@ -477,11 +681,8 @@ pub fn assert_invariant(
 pub fn write_actions(cluster: &Cluster, from: usize) -> Vec<netpol_sync::plan::Action> {
     use netpol_sync::plan::Action;
     cluster
-        .emu
-        .history()
+        .changes_since(from)
         .iter()
-        .skip(from)
-        .filter(|c| c.kind == "networkpolicies")
         .map(|c| match c.verb {
             ChangeVerb::Created => Action::Create,
             ChangeVerb::Updated => Action::Update,
