@@ -117,7 +117,7 @@ cat > "$dir/run/kube-controller-manager.sh" <<RUN
 exec "$bin/kube-controller-manager" --kubeconfig "$dir/controller-manager.kubeconfig" \\
   --use-service-account-credentials --service-account-private-key-file "$pki/sa.key" \\
   --root-ca-file "$pki/ca.crt" --leader-elect=false --secure-port 0 \\
-  --controllers namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller
+  --controllers namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,validatingadmissionpolicy-status-controller
 RUN
 chmod +x "$dir"/run/*.sh
 

@@ -10,6 +10,9 @@ need=()
 command -v git >/dev/null || need+=(git)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+command -v setsid >/dev/null || need+=(util-linux)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 
@@ -40,3 +43,13 @@ if command -v rustup >/dev/null && ! cargo +nightly --version >/dev/null 2>&1; t
   rustup toolchain install nightly --profile minimal
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+
+# The real control plane the tests also run against (docs/real-apiserver.md):
+# kube-apiserver, kube-controller-manager, kubectl and etcd built from the modules pinned in
+# tests/kube/ by the Go toolchain (1.26 or newer; Debian's is older, so it is not installed
+# from there). Cached under target/kube/: seconds once built, ~7 minutes on 2 cores cold.
+if ! command -v go >/dev/null; then
+  echo "setup: the Go toolchain (1.26 or newer) is required to build the test control plane; install it from https://go.dev/dl/ and run again" >&2
+  exit 1
+fi
+bash "$(dirname "$0")/kube-build.sh" >/dev/null

@@ -233,20 +233,13 @@ fn daemon_scenario(isolation: &str) {
                 && e["message"].as_str().unwrap_or("").contains("allow-web")
         })
     });
-    assert!(
-        drift_event.is_some(),
-        "{:#?}",
-        cluster.events()
-    );
+    assert!(drift_event.is_some(), "{:#?}", cluster.events());
     let metrics = http(port, "GET", "/metrics", &[], b"").1;
     assert!(
         metrics.contains("netpol_sync_drift_reverted_total{kind=\"deleted\"} 1"),
         "{metrics}"
     );
-    assert!(cluster
-        .events()
-        .iter()
-        .any(|e| e["reason"] == "Applied"));
+    assert!(cluster.events().iter().any(|e| e["reason"] == "Applied"));
 
     // The drift watch: a hand deletion with no webhook is put back at once, though the
     // interval is an hour.
@@ -306,14 +299,11 @@ fn daemon_scenario(isolation: &str) {
         metrics.contains("netpol_sync_cycle_failures_total{reason=\"not-fast-forward\"}"),
         "{metrics}"
     );
-    assert!(cluster
-        .events()
-        .iter()
-        .any(|e| e["reason"] == "Rejected"
-            && e["message"]
-                .as_str()
-                .unwrap_or("")
-                .contains("not-fast-forward")));
+    assert!(cluster.events().iter().any(|e| e["reason"] == "Rejected"
+        && e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not-fast-forward")));
 
     // SIGTERM: clean exit 0.
     let pid = child.0.id().to_string();

@@ -19,6 +19,8 @@ mod daemon_own_writes;
 mod demo_tour;
 mod deploy_manifests;
 mod malformed_trees;
+mod real_admission;
+mod real_faults;
 mod remote_git_servers;
 mod remote_https;
 mod sync_bad_input;

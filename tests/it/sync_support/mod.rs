@@ -312,10 +312,9 @@ impl Cluster {
         let Server::Real(real) = &self.server else {
             return;
         };
-        let rbac = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml"),
-        )
-        .unwrap();
+        let rbac =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml"))
+                .unwrap();
         let mut docs = String::new();
         for doc in serde_yaml::Deserializer::from_str(&rbac) {
             let mut v: serde_yaml::Value = serde::Deserialize::deserialize(doc).unwrap();
@@ -326,7 +325,11 @@ impl Cluster {
             }
         }
         let out = real.kubectl_as(&real.admin_kubeconfig(), &["apply", "-f", "-"], Some(&docs));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Every core/v1 Event in every namespace.

@@ -1,0 +1,296 @@
+//! The admission lock of deploy/ evaluated by a real kube-apiserver (its CEL, its
+//! ValidatingAdmissionPolicy plugin), with the namespace controller and garbage collector of
+//! a real kube-controller-manager: `kubectl apply -k deploy/` as an operator runs it, then
+//! who may write NetworkPolicies in a governed namespace and who may not. Always on the real
+//! server (docs/real-apiserver.md): the emulator evaluates no admission policy.
+
+use crate::sync_support;
+
+use serde_json::Value;
+use std::process::Output;
+use std::time::{Duration, Instant};
+use sync_support::*;
+
+const GOVERNED: &str = "payments";
+const UNGOVERNED: &str = "sandbox";
+
+fn shop() -> BundleSpec {
+    BundleSpec::new(
+        "shop",
+        &[GOVERNED],
+        &[(GOVERNED, "default-deny", 1), (GOVERNED, "api", 8443)],
+    )
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn policy_doc(ns: &str, name: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress]\n"
+    )
+}
+
+/// A real control plane with deploy/ applied as `kubectl apply -k deploy/` does it, the
+/// governed namespace labelled, and the lock in force: a developer's server-side dry run is
+/// denied (the plugin loads new policies asynchronously; waiting for that is bounded).
+fn locked_cluster() -> (Cluster, PolicyRepo) {
+    let cluster = Cluster::start_real(&[GOVERNED, UNGOVERNED]);
+    let real = cluster.real().unwrap();
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    let out = real.kubectl_as(&real.admin_kubeconfig(), &["apply", "-k", deploy], None);
+    assert!(
+        out.status.success(),
+        "kubectl apply -k deploy/: {}",
+        text(&out)
+    );
+    real.kubectl_ok(&[
+        "label",
+        "namespace",
+        GOVERNED,
+        "netpol-sync.io/governed=true",
+    ]);
+    let probe = policy_doc(GOVERNED, "probe", "");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = real.kubectl_as(
+            &real.developer_kubeconfig(),
+            &["create", "--dry-run=server", "-f", "-"],
+            Some(&probe),
+        );
+        if !out.status.success() && text(&out).contains("change it in Git") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the admission lock never took effect: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "v1");
+    (cluster, repo)
+}
+
+#[test]
+fn deploy_is_accepted_by_the_real_server_and_its_admission_policies_type_check() {
+    let (cluster, _repo) = locked_cluster();
+    let real = cluster.real().unwrap();
+    // The controller that type-checks the validations' CEL expressions (and their
+    // messages) against the NetworkPolicy schema writes its verdict to each policy's status.
+    // It does not check matchConditions: the other tests here exercise those.
+    for name in ["netpol-sync-only-writer", "netpol-sync-ownership"] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            let out = real.kubectl_ok(&["get", "validatingadmissionpolicy", name, "-o", "json"]);
+            let vap: Value = serde_json::from_str(&out).unwrap();
+            if vap["status"]["observedGeneration"] == vap["metadata"]["generation"] {
+                break vap["status"].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} was never type-checked: {vap}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        assert!(
+            status["typeChecking"]["expressionWarnings"]
+                .as_array()
+                .is_none_or(|w| w.is_empty()),
+            "{name}: {status}"
+        );
+    }
+    // Every document of deploy/ is there as written.
+    for (kind, ns, name) in [
+        ("deployment", "netpol-sync", "netpol-sync"),
+        ("secret", "netpol-sync", "netpol-sync-state-key"),
+        ("networkpolicy", "netpol-sync", "netpol-sync"),
+        (
+            "validatingadmissionpolicybinding",
+            "",
+            "netpol-sync-only-writer",
+        ),
+        (
+            "validatingadmissionpolicybinding",
+            "",
+            "netpol-sync-ownership",
+        ),
+    ] {
+        let mut args = vec!["get", kind, name];
+        if !ns.is_empty() {
+            args.extend(["-n", ns]);
+        }
+        real.kubectl_ok(&args);
+    }
+}
+
+#[test]
+fn in_a_governed_namespace_only_netpol_sync_and_break_glass_write_policies() {
+    let (cluster, repo) = locked_cluster();
+    let real = cluster.real().unwrap();
+
+    // netpol-sync's own identity (deploy/rbac.yaml only) applies the revision.
+    let run = sync(&repo, &cluster, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    assert_eq!(run.json["verdict"], "applied");
+
+    // A developer with RBAC edit rights on every NetworkPolicy: each write is denied, and
+    // the message says where the change belongs.
+    let dev = real.developer_kubeconfig();
+    let attempts: [(&[&str], Option<String>); 4] = [
+        (
+            &["create", "-f", "-"],
+            Some(policy_doc(GOVERNED, "debug-hole", "")),
+        ),
+        (
+            &["replace", "-f", "-"],
+            Some(policy_doc(GOVERNED, "api", "")),
+        ),
+        (
+            &[
+                "patch",
+                "networkpolicy",
+                "api",
+                "-n",
+                GOVERNED,
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"policyTypes":["Egress"]}}"#,
+            ],
+            None,
+        ),
+        (&["delete", "networkpolicy", "api", "-n", GOVERNED], None),
+    ];
+    for (args, stdin) in attempts {
+        let out = real.kubectl_as(&dev, args, stdin.as_deref());
+        assert!(!out.status.success(), "developer {args:?} went through");
+        let said = text(&out);
+        assert!(
+            said.contains("is managed by netpol-sync: change it in Git"),
+            "developer {args:?}: {said}"
+        );
+    }
+    // cluster-admin is no exception: the lock is admission, not RBAC.
+    let out = real.kubectl_as(
+        &real.admin_kubeconfig(),
+        &["delete", "networkpolicy", "api", "-n", GOVERNED],
+        None,
+    );
+    assert!(
+        !out.status.success(),
+        "cluster-admin deleted a governed policy"
+    );
+
+    // Outside the governed namespaces a developer writes freely, but never a policy that
+    // carries netpol-sync's ownership label (its revision annotations are a witness).
+    let out = real.kubectl_as(
+        &dev,
+        &["create", "-f", "-"],
+        Some(&policy_doc(UNGOVERNED, "mine", "")),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = real.kubectl_as(
+        &dev,
+        &["create", "-f", "-"],
+        Some(&policy_doc(
+            UNGOVERNED,
+            "forged",
+            "app.kubernetes.io/managed-by: netpol-sync",
+        )),
+    );
+    assert!(
+        !out.status.success(),
+        "a forged ownership label went through"
+    );
+    assert!(text(&out).contains("ownership label"), "{}", text(&out));
+
+    // Break-glass: on-call may write, and the next cycle puts the revision back.
+    let bg = real.break_glass_kubeconfig();
+    for (args, stdin) in [
+        (
+            vec!["create", "-f", "-"],
+            Some(policy_doc(GOVERNED, "debug-hole", "")),
+        ),
+        (vec!["delete", "networkpolicy", "api", "-n", GOVERNED], None),
+    ] {
+        let out = real.kubectl_as(&bg, &args, stdin.as_deref());
+        assert!(out.status.success(), "break-glass {args:?}: {}", text(&out));
+    }
+    let run = sync(&repo, &cluster, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    assert_eq!(run.json["verdict"], "applied", "{}", run.json);
+    assert_eq!(
+        in_namespaces(&cluster.policy_hashes(), &[GOVERNED]),
+        expected_hashes(&[shop()])
+    );
+}
+
+#[test]
+fn deleting_a_governed_namespace_completes_under_the_lock() {
+    let (cluster, repo) = locked_cluster();
+    let real = cluster.real().unwrap();
+    let run = sync(&repo, &cluster, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    real.kubectl_ok(&["delete", "namespace", GOVERNED, "--wait=false"]);
+    // The namespace controller deletes its policies as
+    // system:serviceaccount:kube-system:namespace-controller, which the lock lets through.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = real.kubectl_as(
+            &real.admin_kubeconfig(),
+            &["get", "namespace", GOVERNED, "-o", "json"],
+            None,
+        );
+        if !out.status.success() && text(&out).contains("NotFound") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "namespace deletion did not complete: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn garbage_collection_of_an_owned_policy_completes_under_the_lock() {
+    let (cluster, _repo) = locked_cluster();
+    let real = cluster.real().unwrap();
+    real.kubectl_ok(&["create", "configmap", "owner", "-n", GOVERNED]);
+    let uid = real.kubectl_ok(&[
+        "get",
+        "configmap",
+        "owner",
+        "-n",
+        GOVERNED,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let owned = format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: owned\n  namespace: {GOVERNED}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: owner\n    uid: {uid}\nspec:\n  podSelector: {{}}\n"
+    );
+    let out = real.kubectl_as(
+        &real.break_glass_kubeconfig(),
+        &["create", "-f", "-"],
+        Some(&owned),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    real.kubectl_ok(&["delete", "configmap", "owner", "-n", GOVERNED]);
+    // The garbage collector deletes the dependent as
+    // system:serviceaccount:kube-system:generic-garbage-collector.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while cluster.policy(GOVERNED, "owned").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the garbage collector could not delete payments/owned"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
