@@ -5,6 +5,8 @@
 #
 #   scripts/bench-daemon.sh [POLICIES] [SAMPLES]      (defaults: 10000 policies, 11 samples)
 #   ISOLATION=process scripts/bench-daemon.sh        (the daemon's --cycle-isolation; default thread)
+#   REAL=1 scripts/bench-daemon.sh                   (the real control plane of scripts/kube-up.sh,
+#                                                     netpol-sync with its own identity, instead of the emulator)
 #
 # Prints: time of the first full apply; webhook-to-enforced latency (p50, max) for a
 # one-policy change; no-change poll cycle time (ls-remote + drift check, from the daemon's
@@ -26,7 +28,11 @@ EMU=$TARGET/$PROFILE/apiserver-emu
 WORK=$(mktemp -d)
 PIDS=()
 # RUN_LOG=FILE keeps the daemon's log (with RUST_LOG for its level, default warn).
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -z "${RUN_LOG:-}" ] || cp "$WORK/run.log" "$RUN_LOG"; rm -rf "$WORK"; }
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -z "${REAL:-}" ] || bash "$ROOT/scripts/kube-down.sh" "$WORK/kube" || true
+    [ -z "${RUN_LOG:-}" ] || cp "$WORK/run.log" "$RUN_LOG"; rm -rf "$WORK"
+}
 trap cleanup EXIT
 now_ms() { date +%s%3N; }
 . "$ROOT/scripts/lib/signed-repo.sh"
@@ -57,11 +63,18 @@ FIRST=$(seal_and_commit "bench: $POLICIES policies")
 GIT_PORT=$(free_port)
 python3 "$ROOT/scripts/git-http-backend-server.py" "$WORK/srv" "$GIT_PORT" >/dev/null 2>&1 &
 PIDS+=($!)
-EMU_PORT=$(free_port)
-emu_ns=(--namespace netpol-sync); for n in $(seq 0 $((NAMESPACES - 1))); do emu_ns+=(--namespace "bench-$n"); done
-"$EMU" --listen "127.0.0.1:$EMU_PORT" --kubeconfig-out "$WORK/kubeconfig" "${emu_ns[@]}" >/dev/null &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
+if [ -n "${REAL:-}" ]; then
+    bash "$ROOT/scripts/kube-up.sh" "$WORK/kube" 2>/dev/null
+    KUBECTL="$(bash "$ROOT/scripts/kube-build.sh")/kubectl --kubeconfig $WORK/kube/admin.kubeconfig"
+    for n in $(seq 0 $((NAMESPACES - 1))); do $KUBECTL create namespace "bench-$n" >/dev/null; done
+    cp "$WORK/kube/netpol-sync.kubeconfig" "$WORK/kubeconfig"
+else
+    EMU_PORT=$(free_port)
+    emu_ns=(--namespace netpol-sync); for n in $(seq 0 $((NAMESPACES - 1))); do emu_ns+=(--namespace "bench-$n"); done
+    "$EMU" --listen "127.0.0.1:$EMU_PORT" --kubeconfig-out "$WORK/kubeconfig" "${emu_ns[@]}" >/dev/null &
+    PIDS+=($!)
+    for _ in $(seq 100); do [ -s "$WORK/kubeconfig" ] && break; sleep 0.1; done
+fi
 echo -n 'hook-secret' > "$WORK/hook"
 openssl rand -hex 32 > "$WORK/state-key"
 HTTP_PORT=$(free_port)
@@ -122,12 +135,19 @@ c1=$(metric netpol_sync_cycle_duration_seconds_count); s1=$(metric netpol_sync_c
 python3 -c "print(f'no-change cycle (ls-remote + drift check, {int($c1-$c0)} cycles): mean {($s1-$s0)/($c1-$c0)*1000:.0f} ms')"
 
 # --- drift watch: a hand deletion to its reversal, with no webhook ----------------------
-np="http://127.0.0.1:$EMU_PORT/apis/networking.k8s.io/v1/namespaces/bench-1/networkpolicies/p1"
+if [ -n "${REAL:-}" ]; then
+    delete_p1() { $KUBECTL delete networkpolicy p1 -n bench-1 >/dev/null; }
+    p1_exists() { $KUBECTL get networkpolicy p1 -n bench-1 >/dev/null 2>&1; }
+else
+    np="http://127.0.0.1:$EMU_PORT/apis/networking.k8s.io/v1/namespaces/bench-1/networkpolicies/p1"
+    delete_p1() { curl -sf -o /dev/null -X DELETE "$np"; }
+    p1_exists() { curl -sf -o /dev/null "$np"; }
+fi
 drift=()
 for _ in $(seq 1 "$SAMPLES"); do
-    curl -sf -o /dev/null -X DELETE "$np"
+    delete_p1
     t0=$(now_ms); deadline=$(( $(date +%s) + 120 ))
-    until curl -sf -o /dev/null "$np"; do
+    until p1_exists; do
         [ "$(date +%s)" -lt "$deadline" ] || { echo "deleted policy not put back"; tail -5 "$WORK/run.log"; exit 1; }
         sleep 0.02
     done

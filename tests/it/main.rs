@@ -20,6 +20,7 @@ mod demo_tour;
 mod deploy_manifests;
 mod malformed_trees;
 mod real_admission;
+mod real_differential;
 mod real_faults;
 mod remote_git_servers;
 mod remote_https;

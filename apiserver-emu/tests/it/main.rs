@@ -8,4 +8,5 @@ mod binary;
 mod faults;
 mod kube_client;
 mod kubectl;
+mod networkpolicy_cases;
 mod networkpolicy_validation;

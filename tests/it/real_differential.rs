@@ -1,0 +1,200 @@
+//! The emulator held to the real thing: the same requests sent to apiserver-emu and to a real
+//! kube-apiserver v1.37.2, and their answers compared — status code, reason, and the field
+//! path and type of every validation cause. Every difference is a failure, unless
+//! apiserver-emu/README.md lists it with its reason (`KNOWN` below mirrors that list).
+
+use crate::sync_support;
+
+#[path = "../../apiserver-emu/tests/it/networkpolicy_cases.rs"]
+mod networkpolicy_cases;
+
+use serde_json::{json, Value};
+use std::path::Path;
+use sync_support::Cluster;
+
+const NS: &str = "diff";
+
+/// What one server answered: (code, reason, sorted [(field, cause type)]).
+type Answer = (u16, String, Vec<(String, String)>);
+
+/// Send `method` `path` with `body` as cluster-admin and describe the answer.
+fn ask(kubeconfig: &Path, method: &str, path: &str, body: Option<&Value>) -> Answer {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, _) =
+            netpol_sync::kube_client::connect(&netpol_sync::kube_client::ClusterTarget {
+                kubeconfig: Some(kubeconfig.to_path_buf()),
+                context: None,
+            })
+            .await
+            .unwrap();
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
+            .unwrap();
+        match client.request::<Value>(request).await {
+            Ok(v) => {
+                let code = if method == "POST" { 201 } else { 200 };
+                let _ = v;
+                (code, String::new(), Vec::new())
+            }
+            Err(kube::Error::Api(status)) => {
+                let mut causes: Vec<(String, String)> = status
+                    .details
+                    .map(|d| d.causes.into_iter().map(|c| (c.field, c.reason)).collect())
+                    .unwrap_or_default();
+                causes.sort();
+                (status.code, status.reason, causes)
+            }
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    })
+}
+
+fn policies(dry_run: bool) -> String {
+    format!(
+        "/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies{}",
+        if dry_run { "?dryRun=All" } else { "" }
+    )
+}
+
+/// Each case as a server-side dry-run create on both servers.
+#[test]
+fn networkpolicy_validation_answers_match_the_real_server() {
+    let emu = Cluster::start_emulator(&[NS]);
+    let real = Cluster::start_real(&[NS]);
+    let mut differences = Vec::new();
+    let mut compare = |case: &str, method: &str, path: &str, body: Option<&Value>, code: u16| {
+        let theirs = ask(&real.admin_kubeconfig(), method, path, body);
+        assert_eq!(
+            theirs.0, code,
+            "{case}: the real server answered {theirs:?}"
+        );
+        let ours = ask(&emu.admin_kubeconfig(), method, path, body);
+        if ours != theirs {
+            differences.push(format!(
+                "{case}: {method} {path}\n  real:     {theirs:?}\n  emulator: {ours:?}"
+            ));
+        }
+    };
+    for (name, spec) in networkpolicy_cases::valid_cases() {
+        let object = networkpolicy_cases::with_spec(name, spec);
+        compare(name, "POST", &policies(true), Some(&object), 201);
+    }
+    for (name, object, _) in networkpolicy_cases::invalid_cases() {
+        compare(name, "POST", &policies(true), Some(&object), 422);
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
+/// API semantics beyond validation: conflicts, preconditions, a missing object or
+/// namespace, paging, an unknown field.
+#[test]
+fn api_semantics_answers_match_the_real_server() {
+    let emu = Cluster::start_emulator(&[NS]);
+    let real = Cluster::start_real(&[NS]);
+    let policy = |name: &str| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": name}, "spec": {"podSelector": {}}})
+    };
+    let mut differences = Vec::new();
+    for cluster in [&emu, &real] {
+        for name in ["a", "b", "c"] {
+            let answer = ask(
+                &cluster.admin_kubeconfig(),
+                "POST",
+                &policies(false),
+                Some(&policy(name)),
+            );
+            assert_eq!(answer.0, 201, "{answer:?}");
+        }
+    }
+    let one = format!("{}/a", policies(false));
+    let stale = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"podSelector": {}}});
+    let wrong_name = policy("other");
+    let unknown_field = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "u"}, "spec": {"podSelector": {}, "bogus": 1}});
+    let cases: Vec<(&str, &str, String, Option<Value>)> = vec![
+        (
+            "create an existing name",
+            "POST",
+            policies(false),
+            Some(policy("a")),
+        ),
+        (
+            "replace with a stale resourceVersion",
+            "PUT",
+            one.clone(),
+            Some(stale),
+        ),
+        (
+            "replace under another name",
+            "PUT",
+            one.clone(),
+            Some(wrong_name),
+        ),
+        (
+            "get a missing object",
+            "GET",
+            format!("{}/missing", policies(false)),
+            None,
+        ),
+        (
+            "delete a missing object",
+            "DELETE",
+            format!("{}/missing", policies(false)),
+            None,
+        ),
+        (
+            "list in a missing namespace",
+            "GET",
+            "/apis/networking.k8s.io/v1/namespaces/nowhere/networkpolicies".into(),
+            None,
+        ),
+        (
+            "create in a missing namespace",
+            "POST",
+            "/apis/networking.k8s.io/v1/namespaces/nowhere/networkpolicies".into(),
+            Some(policy("x")),
+        ),
+        (
+            "an unknown field, strict",
+            "POST",
+            format!("{}?fieldValidation=Strict", policies(false)),
+            Some(unknown_field),
+        ),
+        (
+            "a page of two",
+            "GET",
+            format!("{}?limit=2", policies(false)),
+            None,
+        ),
+        ("get", "GET", one.clone(), None),
+    ];
+    for (case, method, path, body) in &cases {
+        let theirs = ask(&real.admin_kubeconfig(), method, path, body.as_ref());
+        let ours = ask(&emu.admin_kubeconfig(), method, path, body.as_ref());
+        if ours != theirs {
+            differences.push(format!(
+                "{case}: {method} {path}\n  real:     {theirs:?}\n  emulator: {ours:?}"
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
