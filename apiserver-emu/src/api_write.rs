@@ -510,8 +510,15 @@ pub fn delete(
         if req.body.len() > body::MAX_BODY_BYTES {
             return Err(ApiError::too_large(body::MAX_BODY_BYTES));
         }
-        serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+        let protobuf = req.content_type.as_deref().is_some_and(|ct| {
+            ct.split(';').next().unwrap_or("").trim() == crate::protobuf::MEDIA_TYPE
+        });
+        if protobuf {
+            crate::protobuf::decode(&req.body, "DeleteOptions").map_err(|e| e.to_api_error())?
+        } else {
+            serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+        }
     };
     if !options.is_object() {
         return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));

@@ -1,4 +1,4 @@
-//! Request bodies: media type, size, JSON/YAML decoding, the kind/apiVersion check, and
+//! Request bodies: media type, size, JSON/YAML/protobuf decoding, the kind/apiVersion check, and
 //! unknown-field detection for `fieldValidation`. Bodies are untrusted: every failure is a
 //! [`BodyError`] mapped to the apiserver's status code, never a panic.
 
@@ -85,6 +85,7 @@ pub fn parse(
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             serde_yaml::from_slice(bytes).map_err(|e| cannot_handle(what, &e.to_string()))?
         }
+        crate::protobuf::MEDIA_TYPE => crate::protobuf::decode(bytes, what.kind)?,
         other => return Err(BodyError::UnsupportedMediaType(other.to_string())),
     };
     if !value.is_object() {
@@ -274,13 +275,15 @@ mod tests {
     }
 
     #[test]
-    fn protobuf_is_an_unsupported_media_type() {
+    fn a_malformed_protobuf_body_is_a_bad_request_and_cbor_is_unsupported() {
         let err = parse(
             Some("application/vnd.kubernetes.protobuf"),
-            b"k8s\0",
+            b"k8s\0\xff\xff",
             &CONFIGMAPS,
         )
         .unwrap_err();
+        assert_eq!(err.to_api_error().code, 400);
+        let err = parse(Some("application/cbor"), b"\xa0", &CONFIGMAPS).unwrap_err();
         assert_eq!(err.to_api_error().code, 415);
     }
 

@@ -14,6 +14,7 @@ mod faults;
 mod kubeconfig;
 mod openapi;
 mod paging;
+mod protobuf;
 mod query;
 mod records;
 mod request;

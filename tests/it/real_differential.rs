@@ -198,3 +198,86 @@ fn api_semantics_answers_match_the_real_server() {
         differences.join("\n")
     );
 }
+
+/// kubectl sessions, by the release's own kubectl and by the machine's (`kubectl` on PATH):
+/// the built-in kinds go as protobuf bodies, which the emulator must read as the real server
+/// does. Each command's exit status and the objects it leaves must match.
+#[test]
+fn kubectl_sessions_succeed_and_fail_alike_on_both_servers() {
+    let emu = Cluster::start_emulator(&[NS]);
+    let real = Cluster::start_real(&[NS]);
+    let release_kubectl = real.real().unwrap().kubectl_bin();
+    let session: Vec<Vec<&str>> = vec![
+        vec!["create", "namespace", "team-a"],
+        vec!["create", "namespace", "team-a"],
+        vec!["label", "namespace", "team-a", "tier=web"],
+        vec![
+            "create",
+            "configmap",
+            "settings",
+            "-n",
+            "team-a",
+            "--from-literal=a=b",
+        ],
+        vec!["create", "configmap", "Bad_Name", "-n", "team-a"],
+        vec![
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data.a}",
+        ],
+        vec!["delete", "configmap", "settings", "-n", "team-a"],
+        vec!["delete", "configmap", "settings", "-n", "team-a"],
+        vec![
+            "get",
+            "namespace",
+            "team-a",
+            "-o",
+            "jsonpath={.metadata.labels.tier}",
+        ],
+        vec!["delete", "networkpolicy", "missing", "-n", NS],
+    ];
+    let mut differences = Vec::new();
+    for (who, program) in [
+        ("release kubectl", release_kubectl.clone()),
+        ("machine kubectl", std::path::PathBuf::from("kubectl")),
+    ] {
+        for (i, args) in session.iter().enumerate() {
+            let mut answers = Vec::new();
+            for cluster in [&real, &emu] {
+                // Each server gets its own namespace per kubectl, so the two sessions do not
+                // see each other's objects.
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| a.replace("team-a", &format!("team-a-{}", who.len())))
+                    .collect();
+                let out = std::process::Command::new(&program)
+                    .arg("--kubeconfig")
+                    .arg(cluster.admin_kubeconfig())
+                    .args(&args)
+                    .output()
+                    .unwrap();
+                answers.push((
+                    out.status.success(),
+                    String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                    String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                ));
+            }
+            let (theirs, ours) = (&answers[0], &answers[1]);
+            if theirs.0 != ours.0 || (theirs.0 && args[0] == "get" && theirs.1 != ours.1) {
+                differences.push(format!(
+                    "{who}, step {i} {args:?}\n  real:     {theirs:?}\n  emulator: {ours:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
