@@ -454,8 +454,10 @@ mod tests {
         ] {
             assert!(decode(&body, "Namespace").is_err(), "{body:?}");
         }
-        let mut gzip = Unknown::default();
-        gzip.content_encoding = Some("gzip".into());
+        let gzip = Unknown {
+            content_encoding: Some("gzip".into()),
+            ..Default::default()
+        };
         let mut body = MAGIC.to_vec();
         body.extend(gzip.encode_to_vec());
         assert!(decode(&body, "Namespace").is_err());

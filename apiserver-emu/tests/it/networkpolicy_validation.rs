@@ -5,7 +5,7 @@
 use crate::support;
 
 use apiserver_emu::{EmuConfig, Emulator};
-use serde_json::{json, Value};
+use serde_json::json;
 use support::*;
 
 use crate::networkpolicy_cases::*;
