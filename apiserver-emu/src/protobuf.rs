@@ -35,7 +35,16 @@ pub fn decode(bytes: &[u8], kind: &str) -> Result<Value, BodyError> {
             "protobuf body does not start with the Kubernetes magic number".into(),
         ));
     };
-    let unknown = Unknown::decode(rest).map_err(malformed)?;
+    // kube-apiserver's wording for a body it cannot decode as the URL's kind.
+    let unrecognized = |why: &str| {
+        BodyError::Malformed(format!(
+            "the object provided is unrecognized (must be of type {kind}): {why}"
+        ))
+    };
+    if rest.is_empty() {
+        return Err(unrecognized("empty body"));
+    }
+    let unknown = Unknown::decode(rest).map_err(|e| unrecognized(&e.to_string()))?;
     if unknown
         .content_encoding
         .as_deref()

@@ -56,6 +56,15 @@ fn ask(kubeconfig: &Path, method: &str, path: &str, body: Option<&Value>) -> Ans
     })
 }
 
+fn assert_no_differences(differences: &[String]) {
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
 fn policies(dry_run: bool) -> String {
     format!(
         "/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies{}",
@@ -89,12 +98,7 @@ fn networkpolicy_validation_answers_match_the_real_server() {
     for (name, object, _) in networkpolicy_cases::invalid_cases() {
         compare(name, "POST", &policies(true), Some(&object), 422);
     }
-    assert!(
-        differences.is_empty(),
-        "{} differences:\n{}",
-        differences.len(),
-        differences.join("\n")
-    );
+    assert_no_differences(&differences);
 }
 
 /// API semantics beyond validation: conflicts, preconditions, a missing object or
@@ -191,12 +195,7 @@ fn api_semantics_answers_match_the_real_server() {
             ));
         }
     }
-    assert!(
-        differences.is_empty(),
-        "{} differences:\n{}",
-        differences.len(),
-        differences.join("\n")
-    );
+    assert_no_differences(&differences);
 }
 
 /// kubectl sessions, by the release's own kubectl and by the machine's (`kubectl` on PATH):
@@ -274,10 +273,5 @@ fn kubectl_sessions_succeed_and_fail_alike_on_both_servers() {
             }
         }
     }
-    assert!(
-        differences.is_empty(),
-        "{} differences:\n{}",
-        differences.len(),
-        differences.join("\n")
-    );
+    assert_no_differences(&differences);
 }

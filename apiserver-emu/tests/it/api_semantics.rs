@@ -419,8 +419,15 @@ fn bad_input_gets_the_apiserver_status_codes() {
         Some("application/vnd.kubernetes.protobuf"),
         b"k8s\x00",
     );
-    assert_eq!(protobuf.status, 415);
-    assert_eq!(protobuf.json()["reason"], "UnsupportedMediaType");
+    assert_eq!(protobuf.status, 400);
+    assert_eq!(protobuf.json()["reason"], "BadRequest");
+    assert!(protobuf.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("empty body"));
+    let cbor = request(&url, "POST", &path, Some("application/cbor"), b"\xa0");
+    assert_eq!(cbor.status, 415);
+    assert_eq!(cbor.json()["reason"], "UnsupportedMediaType");
     let wrong_kind = post_json(
         &url,
         &path,

@@ -349,17 +349,7 @@ async fn watch_kind(
         .list(&ListParams::default())
         .await
         .map_err(|e| e.to_string())?;
-    let mut live: BTreeSet<(String, String)> = list
-        .items
-        .iter()
-        .map(|o| {
-            let m = &o.metadata;
-            (
-                m.namespace.clone().unwrap_or_default(),
-                m.name.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let mut live = names(&list.items);
     let mut version = list.metadata.resource_version.unwrap_or_default();
     let _ = ready.send(());
     // A broken connection (an apiserver or etcd restart in a fault test) is resumed from the
@@ -408,6 +398,20 @@ async fn watch_kind(
     }
 }
 
+/// (namespace, name) of each object.
+fn names(items: &[kube::api::DynamicObject]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|o| {
+            let m = &o.metadata;
+            (
+                m.namespace.clone().unwrap_or_default(),
+                m.name.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 /// Record one change to `object`.
 fn note(
     kind: &'static str,
@@ -452,17 +456,7 @@ async fn resync(
     loop {
         match api.list(&kube::api::ListParams::default()).await {
             Ok(list) => {
-                let now: BTreeSet<(String, String)> = list
-                    .items
-                    .iter()
-                    .map(|o| {
-                        let m = &o.metadata;
-                        (
-                            m.namespace.clone().unwrap_or_default(),
-                            m.name.clone().unwrap_or_default(),
-                        )
-                    })
-                    .collect();
+                let now = names(&list.items);
                 for (namespace, name) in live.clone().difference(&now) {
                     let mut gone = kube::api::DynamicObject::new(
                         name,
