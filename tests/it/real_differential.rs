@@ -185,6 +185,24 @@ fn api_semantics_answers_match_the_real_server() {
             None,
         ),
         ("get", "GET", one.clone(), None),
+        (
+            "delete with a uid precondition that does not match",
+            "DELETE",
+            format!("{}/b", policies(false)),
+            Some(json!({"preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}})),
+        ),
+        (
+            "a dry-run delete",
+            "DELETE",
+            format!("{}/b", policies(false)),
+            Some(json!({"dryRun": ["All"]})),
+        ),
+        (
+            "the dry-run delete left it",
+            "GET",
+            format!("{}/b", policies(false)),
+            None,
+        ),
     ];
     for (case, method, path, body) in &cases {
         let theirs = ask(&real.admin_kubeconfig(), method, path, body.as_ref());
@@ -196,6 +214,85 @@ fn api_semantics_answers_match_the_real_server() {
         }
     }
     assert_no_differences(&differences);
+}
+
+/// A watch from a list's resourceVersion replays what happened since, in order, on both.
+#[test]
+fn a_watch_replays_the_same_events_on_both_servers() {
+    let emu = Cluster::start_emulator(&[NS]);
+    let real = Cluster::start_real(&[NS]);
+    let mut answers = Vec::new();
+    for cluster in [&real, &emu] {
+        let kubeconfig = cluster.admin_kubeconfig();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let events = runtime.block_on(async {
+            let (client, _) =
+                netpol_sync::kube_client::connect(&netpol_sync::kube_client::ClusterTarget {
+                    kubeconfig: Some(kubeconfig),
+                    context: None,
+                })
+                .await
+                .unwrap();
+            let get = |uri: String| http::Request::get(uri).body(Vec::new()).unwrap();
+            let list: Value = client.request(get(policies(false))).await.unwrap();
+            let version = list["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let send = |method: &str, uri: String, body: Value| {
+                http::Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header("content-type", "application/json")
+                    .body(body.to_string().into_bytes())
+                    .unwrap()
+            };
+            let object = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "w"}, "spec": {"podSelector": {}}});
+            let created: Value = client
+                .request(send("POST", policies(false), object))
+                .await
+                .unwrap();
+            let mut changed = created.clone();
+            changed["metadata"]["labels"] = json!({"edited": "yes"});
+            let _: Value = client
+                .request(send("PUT", format!("{}/w", policies(false)), changed))
+                .await
+                .unwrap();
+            let _: Value = client
+                .request(send("DELETE", format!("{}/w", policies(false)), json!({})))
+                .await
+                .unwrap();
+            // Everything is in the history before the watch starts: it replays and the
+            // server ends it after a second.
+            let text = client
+                .request_text(get(format!(
+                    "{}?watch=true&resourceVersion={version}&timeoutSeconds=1",
+                    policies(false)
+                )))
+                .await
+                .unwrap();
+            text.lines()
+                .map(|line| {
+                    let event: Value = serde_json::from_str(line).unwrap();
+                    (
+                        event["type"].as_str().unwrap_or_default().to_string(),
+                        event["object"]["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        event["object"]["metadata"]["labels"]["edited"].clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        answers.push(events);
+    }
+    assert_eq!(answers[0].len(), 3, "{:?}", answers[0]);
+    assert_eq!(answers[0], answers[1], "real, then emulator");
 }
 
 /// kubectl sessions, by the release's own kubectl and by the machine's (`kubectl` on PATH):

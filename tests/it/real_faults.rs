@@ -1,6 +1,6 @@
-//! Faults only a real control plane has: etcd stopped in the middle of an apply,
-//! kube-apiserver restarted in the middle of a sync, and netpol-sync's identity losing a verb
-//! in real RBAC. Each time: the failing cycle says what failed, every change it made left
+//! Faults on a real control plane: etcd stopped in the middle of an apply, kube-apiserver
+//! restarted in the middle of a sync, netpol-sync killed with SIGKILL in the middle of an
+//! apply, and netpol-sync's identity losing a verb in real RBAC. Each time: the failing cycle says what failed, every change it made left
 //! each policy at its old or its new version (the invariant, over the watch's record), and
 //! the next cycle converges. Always on the real server (docs/real-apiserver.md).
 
@@ -38,11 +38,18 @@ fn netpol_sync_as(cluster: &Cluster, repo: &PolicyRepo) -> Command {
     cmd
 }
 
-/// Run a sync of `new` over `old` and, once its first real write has reached the server,
-/// stop `process` of the control plane and start it again. Returns the interrupted run's
-/// exit code and output; asserts the invariant over everything it did and that the next
-/// cycle converges.
-fn interrupt_a_sync(process: &str) {
+/// What happens to a sync once its first real write has reached the server.
+enum Interruption {
+    /// This process of the control plane is stopped and started again.
+    Restart(&'static str),
+    /// netpol-sync itself is killed with SIGKILL.
+    KillNetpolSync,
+}
+
+/// Run a sync of `new` over `old` and interrupt it once its first real write has reached
+/// the server. Asserts that the interrupted run failed with a report or succeeded, the
+/// invariant over everything it did, and that the next cycle converges.
+fn interrupt_a_sync(interruption: Interruption) {
     let cluster = Cluster::start_real(&NAMESPACES);
     let real = cluster.real().unwrap();
     let repo = PolicyRepo::new();
@@ -65,15 +72,22 @@ fn interrupt_a_sync(process: &str) {
         assert!(Instant::now() < deadline, "the sync never started writing");
         std::thread::sleep(Duration::from_millis(20));
     }
-    real.stop_process(process);
-    std::thread::sleep(Duration::from_millis(500));
-    real.restart_process(process);
-    real.wait_ready();
+    let mut child = child;
+    match interruption {
+        Interruption::Restart(process) => {
+            real.stop_process(process);
+            std::thread::sleep(Duration::from_millis(500));
+            real.restart_process(process);
+            real.wait_ready();
+        }
+        Interruption::KillNetpolSync => child.kill().unwrap(),
+    }
     let out = child.wait_with_output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     let code = out.status.code();
-    // Either the client's retries carried the cycle over the gap, or it failed and said so.
-    if code != Some(0) {
+    // Killed, it reports nothing; otherwise either the client's retries carried the cycle
+    // over the gap, or it failed and said so.
+    if code.is_some() && code != Some(0) {
         assert_eq!(code, Some(2), "{report}");
         let json: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
         assert!(
@@ -94,12 +108,17 @@ fn interrupt_a_sync(process: &str) {
 
 #[test]
 fn kube_apiserver_restarted_in_the_middle_of_a_sync_leaves_no_mix_and_the_next_cycle_converges() {
-    interrupt_a_sync("kube-apiserver");
+    interrupt_a_sync(Interruption::Restart("kube-apiserver"));
 }
 
 #[test]
 fn etcd_stopped_in_the_middle_of_an_apply_leaves_no_mix_and_the_next_cycle_converges() {
-    interrupt_a_sync("etcd");
+    interrupt_a_sync(Interruption::Restart("etcd"));
+}
+
+#[test]
+fn netpol_sync_killed_in_the_middle_of_an_apply_leaves_no_mix_and_the_next_cycle_converges() {
+    interrupt_a_sync(Interruption::KillNetpolSync);
 }
 
 #[test]
