@@ -37,8 +37,9 @@ fn policy_doc(ns: &str, name: &str, labels: &str) -> String {
 }
 
 /// A real control plane with deploy/ applied as `kubectl apply -k deploy/` does it, the
-/// governed namespace labelled, and the lock in force: a developer's server-side dry run is
-/// denied (the plugin loads new policies asynchronously; waiting for that is bounded).
+/// governed namespace labelled, and the lock in force: a developer's server-side dry runs
+/// are denied by each admission policy (the plugin loads new policies asynchronously;
+/// waiting for that is bounded).
 fn locked_cluster() -> (Cluster, PolicyRepo) {
     let cluster = Cluster::start_real(&[GOVERNED, UNGOVERNED]);
     let real = cluster.real().unwrap();
@@ -55,23 +56,39 @@ fn locked_cluster() -> (Cluster, PolicyRepo) {
         GOVERNED,
         "netpol-sync.io/governed=true",
     ]);
-    let probe = policy_doc(GOVERNED, "probe", "");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = real.kubectl_as(
-            &real.developer_kubeconfig(),
-            &["create", "--dry-run=server", "-f", "-"],
-            Some(&probe),
-        );
-        if !out.status.success() && text(&out).contains("change it in Git") {
-            break;
+    // Both admission policies in force: each denies its own probe.
+    let probes = [
+        (
+            policy_doc(GOVERNED, "probe", ""),
+            "is managed by netpol-sync: change it in Git",
+        ),
+        (
+            policy_doc(
+                UNGOVERNED,
+                "probe",
+                "app.kubernetes.io/managed-by: netpol-sync",
+            ),
+            "carries netpol-sync's ownership label",
+        ),
+    ];
+    for (probe, denial) in probes {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = real.kubectl_as(
+                &real.developer_kubeconfig(),
+                &["create", "--dry-run=server", "-f", "-"],
+                Some(&probe),
+            );
+            if !out.status.success() && text(&out).contains(denial) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the admission lock never took effect: {}",
+                text(&out)
+            );
+            std::thread::sleep(Duration::from_millis(250));
         }
-        assert!(
-            Instant::now() < deadline,
-            "the admission lock never took effect: {}",
-            text(&out)
-        );
-        std::thread::sleep(Duration::from_millis(250));
     }
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
@@ -167,12 +184,14 @@ fn in_a_governed_namespace_only_netpol_sync_and_break_glass_write_policies() {
         ),
         (&["delete", "networkpolicy", "api", "-n", GOVERNED], None),
     ];
+    // Both admission policies deny a write to a policy of ours in a governed namespace, and
+    // the server reports whichever it evaluated first: each message points to Git.
     for (args, stdin) in attempts {
         let out = real.kubectl_as(&dev, args, stdin.as_deref());
         assert!(!out.status.success(), "developer {args:?} went through");
         let said = text(&out);
         assert!(
-            said.contains("is managed by netpol-sync: change it in Git"),
+            said.contains("netpol-sync") && said.contains("change it in Git"),
             "developer {args:?}: {said}"
         );
     }
