@@ -32,8 +32,9 @@ done
 echo "kube-build: building $release into $out (the first build takes several minutes)" >&2
 (
   cd "$mod"
-  # -mod=readonly: go.sum is the pin; a build never rewrites it.
-  CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ld" -o "$out/" \
+  # -mod=readonly: go.sum is the pin; a build never rewrites it. -buildvcs=false: the
+  # binaries are upstream's, not this checkout's (and git may refuse a checkout it does not own).
+  CGO_ENABLED=0 go build -mod=readonly -buildvcs=false -trimpath -ldflags "$ld" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kubectl \
