@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# scripts/kube-down.sh DIR — stops exactly the processes scripts/kube-up.sh DIR started (by
-# the pids it wrote), newest first, and waits until none is left running. Leaves DIR's files.
+# scripts/kube-down.sh [--now] DIR — stops exactly the processes scripts/kube-up.sh DIR
+# started (by the pids it wrote), newest first, and waits until none is left running.
+# Leaves DIR's files. Each gets SIGTERM and five seconds to shut down gracefully (the
+# apiserver takes about one); `--now` sends SIGKILL at once, for data about to be thrown
+# away (the tests' control planes).
 set -euo pipefail
-[ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
+signal=TERM
+if [ "${1:-}" = --now ]; then signal=KILL; shift; fi
+[ $# -eq 1 ] || { echo "usage: $0 [--now] DIR" >&2; exit 2; }
 dir="$1"
 [ -d "$dir/pids" ] || exit 0
 
@@ -20,7 +25,7 @@ for name in kube-controller-manager kube-apiserver etcd; do
   pid="$(cat "$f")"
   # Only the process kube-up started: the pid still runs the binary of that name.
   if running "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "/$name "; then
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -"$signal" "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do running "$pid" || break; sleep 0.05; done
     if running "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true

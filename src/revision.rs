@@ -92,19 +92,29 @@ pub async fn since_from_cluster(
             Box::new(o)
         })?
     };
+    Ok(since_from_revisions(loaded, live, reset))
+}
+
+/// [`Since::Cluster`] from live revisions already read: the daemon's quiet cycle reuses
+/// those of its last read while its drift watch proves no NetworkPolicy changed since.
+pub fn since_from_revisions(
+    loaded: Option<&crate::state::LoadedState>,
+    live: LiveRevisions,
+    reset: bool,
+) -> Since {
     if !live.unreadable().is_empty() {
         let names: Vec<String> = live.unreadable().iter().map(|k| k.to_string()).collect();
         tracing::warn!(objects = %names.join(", "),
             "NetworkPolicies carrying netpol-sync's label have no readable revision annotation; they prove nothing");
     }
-    Ok(Since::Cluster {
+    Since::Cluster {
         record: RecordWitness {
             revision: loaded.and_then(|l| l.record.revision.clone()),
             distrusted: loaded.and_then(|l| l.distrusted().map(str::to_string)),
         },
         live,
         reset,
-    })
+    }
 }
 
 /// The state key from `--state-key`: plan, sync and run cannot believe or write the state

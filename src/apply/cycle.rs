@@ -6,12 +6,13 @@ use crate::bundle::{load_verified, BundleOptions, VerifiedBundles};
 use crate::git::Repo;
 use crate::kube_client::error_chain;
 use crate::outcome::{Outcome, Verdict};
-use crate::plan::{read_live, Drift, DriftKind, HeldPolicy, LiveError, LiveHashes, Plan};
+use crate::plan::{read_live, Drift, DriftKind, HeldPolicy, LiveError, LiveHashes, LiveSet, Plan};
 use crate::reason::ReasonCode;
 use crate::state::{
     LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore,
 };
 use crate::verify::VerifiedRevision;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// Where the cycle runs and what it already knows.
@@ -23,6 +24,39 @@ pub struct SyncContext<'a> {
     pub options: ApplyOptions,
     /// Content hashes of live versions already seen (the daemon keeps one across cycles).
     pub live_hashes: Option<std::sync::Arc<LiveHashes>>,
+    /// A live set to plan against instead of listing, and the one this cycle found
+    /// unchanged (the daemon's quiet cycles).
+    pub live_reuse: LiveReuse,
+}
+
+/// The live set across the daemon's cycles (docs/operations.md, "Quiet cycles"). The
+/// caller gives one only when it proves that no NetworkPolicy changed since it was read;
+/// the cycle hands back the set it read when that set needed no write at all, which is
+/// the only kind worth planning against again.
+#[derive(Default)]
+pub struct LiveReuse {
+    given: Option<Arc<LiveSet>>,
+    unchanged: std::sync::Mutex<Option<Arc<LiveSet>>>,
+}
+
+impl LiveReuse {
+    /// Plan against `live` instead of listing: the caller proved nothing changed since it
+    /// was read.
+    pub fn given(live: Arc<LiveSet>) -> LiveReuse {
+        LiveReuse {
+            given: Some(live),
+            unchanged: Default::default(),
+        }
+    }
+
+    /// The live set the cycle planned against when it wrote nothing (not even the state
+    /// record), held nothing and skipped no namespace; `None` otherwise.
+    pub fn take_unchanged(&self) -> Option<Arc<LiveSet>> {
+        self.unchanged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
 }
 
 /// The last applied revision, loaded from its verified commit (never from memory) only
@@ -74,17 +108,33 @@ impl SyncContext<'_> {
 
     /// Read the live set and compute the plan; no writes.
     pub async fn plan(&self, bundles: &VerifiedBundles) -> Result<Plan, LiveError> {
+        Ok(self.plan_against(bundles, None).await?.0)
+    }
+
+    /// [`Self::plan`] against `given` when there is one (never read again), else against
+    /// a fresh read; the live set comes back with the plan.
+    async fn plan_against(
+        &self,
+        bundles: &VerifiedBundles,
+        given: Option<Arc<LiveSet>>,
+    ) -> Result<(Plan, Arc<LiveSet>), LiveError> {
         let started = Instant::now();
-        let live = read_live(
-            &self.client,
-            &bundles.governed_namespaces(),
-            self.live_hashes.as_ref(),
-        )
-        .await?;
+        let reused = given.is_some();
+        let live = match given {
+            Some(live) => live,
+            None => Arc::new(
+                read_live(
+                    &self.client,
+                    &bundles.governed_namespaces(),
+                    self.live_hashes.as_ref(),
+                )
+                .await?,
+            ),
+        };
         let listed = started.elapsed();
         let plan = Plan::compute(bundles, &live, self.inventory().as_ref());
-        tracing::info!(live = live.len(), ?listed, planned = ?(started.elapsed() - listed), "live set read and plan computed");
-        Ok(plan)
+        tracing::info!(live = live.len(), reused, ?listed, planned = ?(started.elapsed() - listed), "live set read and plan computed");
+        Ok((plan, live))
     }
 
     /// A revision with a bundle governing netpol-sync's own state namespace is refused
@@ -165,10 +215,17 @@ impl SyncContext<'_> {
             self.record_failure(&refused).await;
             return refused;
         }
-        let plan = match self.plan(&bundles).await {
-            Ok(p) => p,
+        let (plan, live) = match self
+            .plan_against(&bundles, self.live_reuse.given.clone())
+            .await
+        {
+            Ok(planned) => planned,
             Err(e) => return with_revision(Outcome::error(error_chain(&e)), &bundles),
         };
+        // Kept only for a cycle that changes nothing; otherwise not held through the apply.
+        let live =
+            (plan.is_empty() && plan.held().is_empty() && plan.skipped_namespaces().is_empty())
+                .then_some(live);
         let revision = bundles.revision().to_string();
         // The plan carries its own write bodies; the loaded bundles are not needed any
         // more, and a first sync of 10,000 policies should not hold both.
@@ -212,6 +269,11 @@ impl SyncContext<'_> {
             );
             if record_unchanged && held.is_empty() {
                 snapshot.describe(&mut outcome);
+                *self
+                    .live_reuse
+                    .unchanged
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = live;
                 return outcome;
             }
         } else {

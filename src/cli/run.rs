@@ -147,6 +147,11 @@ pub struct RunArgs {
     #[arg(long, env = "NETPOL_SYNC_DRIFT_WATCH", action = ArgAction::Set, num_args = 0..=1,
           default_value_t = true, default_missing_value = "true")]
     pub drift_watch: bool,
+    /// Longest time a no-change cycle plans against an earlier read of the live set
+    /// instead of listing it, while the drift watch vouches that no NetworkPolicy changed
+    /// since (docs/operations.md, "Quiet cycles"). `0s`: every cycle lists.
+    #[arg(long, default_value = "5m", value_parser = duration, env = "NETPOL_SYNC_RELIST_INTERVAL")]
+    pub relist_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -366,9 +371,21 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         }
     });
 
+    let drift_watch = args.drift_watch.then(|| {
+        let (scope_tx, scope_rx) = tokio::sync::watch::channel(None);
+        let changes = DriftChanges::default();
+        let watch = DriftWatch::new(
+            client.clone(),
+            trigger.clone(),
+            changes.clone(),
+            scope_rx,
+            metrics.clone(),
+        );
+        (scope_tx, changes, watch)
+    });
     let engine: Box<dyn SyncEngine> = match args.cycle_isolation {
-        CycleIsolation::Thread => Box::new(
-            InProcessEngine::new(
+        CycleIsolation::Thread => {
+            let engine = InProcessEngine::new(
                 client.clone(),
                 &args.state_namespace,
                 state_key,
@@ -382,8 +399,14 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             )
             .with_max_in_flight(args.apply.max_in_flight)
             .with_remove_foreign_finalizers(args.apply.remove_foreign_finalizers)
-            .with_key_change_signatures(args.key_change_signatures),
-        ),
+            .with_key_change_signatures(args.key_change_signatures);
+            Box::new(match &drift_watch {
+                Some((_, _, watch)) => {
+                    engine.with_quiet_cycles(watch.witness(), args.relist_interval)
+                }
+                None => engine,
+            })
+        }
         CycleIsolation::Process => Box::new(SubprocessEngine::new(
             std::env::current_exe().map_err(|source| RunError::Io {
                 what: "finding the netpol-sync binary".into(),
@@ -392,23 +415,13 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             sync_flags(&args),
         )),
     };
-    let (drift_scope, drift_changes, drift_task) = if args.drift_watch {
-        let (scope_tx, scope_rx) = tokio::sync::watch::channel(None);
-        let changes = DriftChanges::default();
-        let watch = DriftWatch::new(
-            client.clone(),
-            trigger.clone(),
-            changes.clone(),
-            scope_rx,
-            metrics.clone(),
-        );
-        (
+    let (drift_scope, drift_changes, drift_task) = match drift_watch {
+        Some((scope_tx, changes, watch)) => (
             Some(scope_tx),
             Some(changes),
             Some(tokio::spawn(watch.run(shutdown_rx.clone()))),
-        )
-    } else {
-        (None, None, None)
+        ),
+        None => (None, None, None),
     };
     let run_loop = RunLoop {
         config: LoopConfig {

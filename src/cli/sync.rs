@@ -97,6 +97,7 @@ pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
             ..ApplyOptions::default()
         },
         live_hashes: None,
+        live_reuse: Default::default(),
     };
 
     let request = RevisionRequest {

@@ -3,10 +3,12 @@
 //! changed or deleted: a hand-made "temporary debug hole" is reverted a cycle's time after
 //! it appears, not up to an interval later.
 //!
-//! The watch decides nothing. It only brings the next cycle forward; the cycle reads the
-//! live set and plans as always, and the interval's drift check stays the guarantee. So a
-//! missed event, a watch the API server ends, or one that cannot be opened changes only
-//! how soon drift is reverted, never whether.
+//! The watch decides nothing about what to write. It brings the next cycle forward, and
+//! it vouches, through its [`WatchWitness`], for whether any NetworkPolicy changed since a
+//! point: a quiet cycle plans against an earlier read only while the watch is open and
+//! saw no change since before that read. So a watch the API server ends, or one that
+//! cannot be opened, makes every cycle list, and changes only how soon drift is reverted,
+//! never whether.
 //!
 //! The cycle's own writes are changes too. Each change goes to the loop with its uid and
 //! resourceVersion ([`DriftChanges`]); the loop skips those the engine already accounted
@@ -17,6 +19,7 @@
 use super::engine::WatchedChange;
 use super::metrics::Metrics;
 use super::trigger::{DriftChanges, Trigger};
+use super::watch_witness::{OpenWatch, WatchWitness};
 use crate::bundle::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::plan::pager::{fetch_page, PageError};
 use futures::{AsyncBufRead, AsyncBufReadExt};
@@ -74,6 +77,8 @@ pub struct DriftWatch {
     metrics: Arc<Metrics>,
     /// Seconds the API server keeps one watch request open.
     timeout_secs: u32,
+    /// Whether every change since some point was seen (for quiet cycles).
+    witness: Arc<WatchWitness>,
 }
 
 /// One line of a watch stream, reduced to what decides relevance.
@@ -133,7 +138,13 @@ impl DriftWatch {
             scope,
             metrics,
             timeout_secs: WATCH_TIMEOUT_SECS,
+            witness: Arc::new(WatchWitness::default()),
         }
+    }
+
+    /// What this watch vouches for, for the engine's quiet cycles.
+    pub fn witness(&self) -> Arc<WatchWitness> {
+        self.witness.clone()
     }
 
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
@@ -200,6 +211,7 @@ impl DriftWatch {
         let version = match from.clone() {
             Some(v) => v,
             None => {
+                self.witness.new_epoch();
                 let v = current_version(&self.client).await?;
                 *from = Some(v.clone());
                 v
@@ -209,12 +221,14 @@ impl DriftWatch {
             .watch(&WatchParams::default().timeout(self.timeout_secs), &version)
             .map_err(kube::Error::BuildRequest)?;
         let mut stream = self.client.request_stream(request).await?;
+        let _open = OpenWatch::new(&self.witness);
         let mut line = Vec::new();
         while next_line(&mut stream, &mut line).await? {
             let governed = self.scope.borrow().clone();
             match judge(&line, governed.as_deref())? {
                 Seen::Nothing => {}
                 Seen::Change { change, in_scope } => {
+                    self.witness.changed();
                     if let Some(v) = &change.resource_version {
                         *from = Some(v.clone());
                     }

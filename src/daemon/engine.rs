@@ -51,6 +51,9 @@ pub struct CycleReport {
     /// The namespaces the cycle's revision governs, when it got as far as a plan: what
     /// the drift watch looks at until the next cycle.
     pub governed: Option<BTreeSet<String>>,
+    /// The cycle planned against an earlier read that the drift watch vouched for, and
+    /// listed nothing (a quiet cycle).
+    pub live_from_watch: bool,
 }
 
 impl CycleReport {
@@ -132,6 +135,7 @@ impl From<Outcome> for CycleReport {
             drift,
             managed,
             governed,
+            live_from_watch: false,
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Metrics {
     pub leader: Gauge,
     pub drift_watch_wakeups: Counter,
     pub drift_watch_own_changes: Counter,
+    /// Cycles that planned against an earlier read the drift watch vouched for.
+    pub cycles_live_from_watch: Counter,
     /// Policies held by someone else's finalizers after the last cycle.
     pub held_policies: Gauge,
     /// Those policies, so that only newly held ones are announced (an Event each).
@@ -81,6 +83,7 @@ impl Metrics {
             leader: Gauge::default(),
             drift_watch_wakeups: Counter::default(),
             drift_watch_own_changes: Counter::default(),
+            cycles_live_from_watch: Counter::default(),
             held_policies: Gauge::default(),
             held: Mutex::new(Vec::new()),
             current_revision: Mutex::new(None),
@@ -137,6 +140,11 @@ impl Metrics {
             "drift_watch_own_changes",
             "Changes seen by the drift watch that the last cycles had already accounted for (their own writes, versions they read); no cycle ran for them",
             m.drift_watch_own_changes.clone(),
+        );
+        r.register(
+            "cycles_live_from_watch",
+            "Quiet cycles: no NetworkPolicy changed since the last read, which needed no write (the drift watch vouched for it), so the cycle planned against that read instead of listing",
+            m.cycles_live_from_watch.clone(),
         );
         r.register(
             "held_policies",

@@ -14,4 +14,5 @@ pub mod run_loop;
 pub mod shutdown;
 pub mod subprocess_engine;
 pub mod trigger;
+pub mod watch_witness;
 pub mod webhook;

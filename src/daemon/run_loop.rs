@@ -250,6 +250,10 @@ impl<E: SyncEngine> RunLoop<E> {
             self.metrics.record_cycle("error", Some("abandoned"));
             return false;
         };
+        // Counted before the cycle is: whoever sees a cycle finished sees how it read.
+        if report.live_from_watch {
+            self.metrics.cycles_live_from_watch.inc();
+        }
         self.metrics
             .cycle_duration
             .observe(started.elapsed().as_secs_f64());

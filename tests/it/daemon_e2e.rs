@@ -11,13 +11,14 @@ use hmac::{KeyInit, Mac};
 use remote_servers::HttpGitServer;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use sync_support::{BundleSpec, Cluster, PolicyRepo};
 
 const SECRET: &str = "hook-s3cret";
 
-fn http(
+pub(crate) fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -70,7 +71,7 @@ fn hook(port: u16) -> u16 {
     .0
 }
 
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+pub(crate) fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if cond() {
@@ -89,6 +90,134 @@ impl Drop for Killed {
     }
 }
 
+/// A policy repository's branch `main`, served by git's http-backend behind basic auth.
+pub(crate) struct GitRemote {
+    tmp: tempfile::TempDir,
+    bare: PathBuf,
+    server: HttpGitServer,
+}
+
+impl GitRemote {
+    pub(crate) fn serve() -> GitRemote {
+        let tmp = tempfile::tempdir().unwrap();
+        let srv = tmp.path().join("srv");
+        let bare = srv.join("policies.git");
+        std::fs::create_dir_all(&bare).unwrap();
+        remote_servers::git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+        let server = HttpGitServer::start(&srv, Some(("deploy", "git-token")));
+        std::fs::write(tmp.path().join("token"), "deploy:git-token\n").unwrap();
+        std::fs::write(tmp.path().join("hook"), format!("{SECRET}\n")).unwrap();
+        GitRemote { tmp, bare, server }
+    }
+
+    /// Make `rev` of `repo` the branch head (a force-push when it is not a descendant).
+    pub(crate) fn push(&self, repo: &PolicyRepo, rev: &str) {
+        repo.repo.git(&[
+            "push",
+            "-q",
+            "--force",
+            self.bare.to_str().unwrap(),
+            &format!("{rev}:refs/heads/main"),
+        ]);
+    }
+
+    /// `netpol-sync run` on this branch and `cluster`, the webhook on, an hour's interval
+    /// (so cycles run when a test asks for them); `extra` goes on the command line.
+    pub(crate) fn run_daemon(
+        &self,
+        repo: &PolicyRepo,
+        cluster: &Cluster,
+        extra: &[&str],
+    ) -> Daemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_netpol-sync"))
+            .env("NETPOL_SYNC_STATE_KEY", crate::support::state_key())
+            .arg("run")
+            .args([
+                "--repo",
+                &self.server.url("policies.git"),
+                "--branch",
+                "main",
+            ])
+            .arg("--trust-anchor")
+            .arg(&repo.anchor)
+            .arg("--token-file")
+            .arg(self.tmp.path().join("token"))
+            .arg("--webhook-secret-file")
+            .arg(self.tmp.path().join("hook"))
+            .arg("--cache-dir")
+            .arg(self.tmp.path().join(format!("cache-{port}")))
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--interval",
+                "1h",
+                "--log-format",
+                "json",
+            ])
+            .args(extra)
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Daemon {
+            port,
+            child: Killed(child),
+        }
+    }
+}
+
+/// A running `netpol-sync run`, killed when dropped.
+pub(crate) struct Daemon {
+    pub(crate) port: u16,
+    child: Killed,
+}
+
+impl Daemon {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
+        http(self.port, "GET", path, &[], b"")
+    }
+
+    /// A signed webhook delivery: "look now".
+    pub(crate) fn hook(&self) -> u16 {
+        hook(self.port)
+    }
+
+    pub(crate) fn metric(&self, name: &str) -> Option<f64> {
+        metric_value(&self.get("/metrics").1, name)
+    }
+
+    /// Wait until `/readyz` says ready.
+    pub(crate) fn wait_ready(&self) {
+        let ready = wait_for(Duration::from_secs(30), || self.get("/readyz").0 == 200);
+        assert!(ready.is_some(), "readyz: {:?}", self.get("/readyz"));
+    }
+
+    /// Cycles finished so far.
+    pub(crate) fn cycles(&self) -> f64 {
+        self.metric("netpol_sync_cycle_duration_seconds_count")
+            .unwrap_or(0.0)
+    }
+
+    /// Ask for a cycle by webhook and wait until it has finished.
+    pub(crate) fn one_cycle(&self) {
+        let before = self.cycles();
+        assert_eq!(self.hook(), 202);
+        assert!(
+            wait_for(Duration::from_secs(30), || self.cycles() > before).is_some(),
+            "no cycle after a webhook: {}",
+            self.get("/metrics").1
+        );
+    }
+}
+
 #[test]
 fn run_applies_syncs_on_webhook_reverts_drift_refuses_force_push_and_stops_on_sigterm() {
     daemon_scenario("thread");
@@ -101,7 +230,7 @@ fn the_same_with_cycles_in_child_processes() {
 }
 
 /// `kubectl delete` of a policy, as a person would.
-fn delete_by_hand(cluster: &Cluster, namespace: &str, name: &str) {
+pub(crate) fn delete_by_hand(cluster: &Cluster, namespace: &str, name: &str) {
     let out = cluster.kubectl(&["delete", "networkpolicy", name, "-n", namespace], None);
     assert!(
         out.status.success(),
@@ -111,7 +240,6 @@ fn delete_by_hand(cluster: &Cluster, namespace: &str, name: &str) {
 }
 
 fn daemon_scenario(isolation: &str) {
-    let tmp = tempfile::tempdir().unwrap();
     let repo = PolicyRepo::new();
     let first = repo.revision(
         &[BundleSpec::new(
@@ -121,60 +249,12 @@ fn daemon_scenario(isolation: &str) {
         )],
         "first",
     );
-    let srv = tmp.path().join("srv");
-    let bare = srv.join("policies.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    remote_servers::git(&bare, &["init", "-q", "--bare", "-b", "main"]);
-    let push = |rev: &str| {
-        repo.repo.git(&[
-            "push",
-            "-q",
-            "--force",
-            bare.to_str().unwrap(),
-            &format!("{rev}:refs/heads/main"),
-        ])
-    };
+    let remote = GitRemote::serve();
+    let push = |rev: &str| remote.push(&repo, rev);
     push(&first);
-    let server = HttpGitServer::start(&srv, Some(("deploy", "git-token")));
     let cluster = Cluster::start(&["payments"]);
-    std::fs::write(tmp.path().join("token"), "deploy:git-token\n").unwrap();
-    std::fs::write(tmp.path().join("hook"), format!("{SECRET}\n")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-
-    let child = Command::new(env!("CARGO_BIN_EXE_netpol-sync"))
-        .env("NETPOL_SYNC_STATE_KEY", crate::support::state_key())
-        .arg("run")
-        .args(["--repo", &server.url("policies.git"), "--branch", "main"])
-        .arg("--trust-anchor")
-        .arg(&repo.anchor)
-        .arg("--token-file")
-        .arg(tmp.path().join("token"))
-        .arg("--webhook-secret-file")
-        .arg(tmp.path().join("hook"))
-        .arg("--cache-dir")
-        .arg(tmp.path().join("cache"))
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--interval",
-            "1h",
-            "--log-format",
-            "json",
-            "--cycle-isolation",
-            isolation,
-        ])
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
+    let mut daemon = remote.run_daemon(&repo, &cluster, &["--cycle-isolation", isolation]);
+    let port = daemon.port;
 
     // At start: the first revision is applied.
     let ready = wait_for(Duration::from_secs(30), || {
@@ -306,17 +386,18 @@ fn daemon_scenario(isolation: &str) {
             .contains("not-fast-forward")));
 
     // SIGTERM: clean exit 0.
-    let pid = child.0.id().to_string();
+    let pid = daemon.child.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
-    assert!(wait_for(Duration::from_secs(20), || child
+    assert!(wait_for(Duration::from_secs(20), || daemon
+        .child
         .0
         .try_wait()
         .unwrap()
         .is_some())
     .is_some());
-    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    assert_eq!(daemon.child.0.wait().unwrap().code(), Some(0));
 }

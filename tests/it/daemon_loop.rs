@@ -83,6 +83,7 @@ impl SyncEngine for RecordingEngine {
                 drift: Vec::new(),
                 managed: Some(3),
                 governed: None,
+                live_from_watch: false,
             }
         })
     }

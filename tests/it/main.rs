@@ -16,6 +16,7 @@ mod daemon_events;
 mod daemon_leader;
 mod daemon_loop;
 mod daemon_own_writes;
+mod daemon_quiet;
 mod demo_tour;
 mod deploy_manifests;
 mod malformed_trees;

@@ -508,6 +508,25 @@ impl Cluster {
             .collect()
     }
 
+    /// Lists of NetworkPolicies (any scope; watches are not lists) that the server
+    /// received at or after `since`: from the emulator's request log, or the real
+    /// apiserver's audit log (kube-up.sh audits those lists).
+    pub fn policy_lists_since(&self, since: std::time::SystemTime) -> usize {
+        match &self.server {
+            Server::Emulator(emu) => emu
+                .requests()
+                .iter()
+                .filter(|r| {
+                    r.time >= since
+                        && r.method == "GET"
+                        && r.path.ends_with("/networkpolicies")
+                        && !r.query.split('&').any(|p| p.starts_with("watch="))
+                })
+                .count(),
+            Server::Real(real) => real.audited_policy_lists_since(since),
+        }
+    }
+
     /// How many requests the emulator has answered (its request log's length).
     pub fn request_count(&self) -> usize {
         self.emu().requests().len()

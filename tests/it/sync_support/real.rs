@@ -131,6 +131,25 @@ impl RealServer {
     }
 
     /// The release's own kubectl.
+    /// Lists of NetworkPolicies by netpol-sync's identity received at or after `since`,
+    /// from the audit log (this harness's own recorder lists as the admin).
+    pub fn audited_policy_lists_since(&self, since: std::time::SystemTime) -> usize {
+        let log =
+            std::fs::read_to_string(self.dir.path().join("logs/audit.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|e| {
+                e["verb"] == "list"
+                    && e["user"]["username"] == "system:serviceaccount:netpol-sync:netpol-sync"
+                    && e["objectRef"]["resource"] == "networkpolicies"
+                    && e["requestReceivedTimestamp"]
+                        .as_str()
+                        .and_then(|t| humantime::parse_rfc3339(t).ok())
+                        .is_some_and(|t| t >= since)
+            })
+            .count()
+    }
+
     pub fn kubectl_bin(&self) -> PathBuf {
         self.bin.join("kubectl")
     }
@@ -477,8 +496,10 @@ async fn resync(
 
 impl Drop for RealServer {
     fn drop(&mut self) {
+        // The data goes with the temporary directory: no graceful shutdown to wait for.
         let _ = Command::new("bash")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kube-down.sh"))
+            .arg("--now")
             .arg(self.dir.path())
             .status();
     }
