@@ -295,9 +295,42 @@ fn a_watch_replays_the_same_events_on_both_servers() {
     assert_eq!(answers[0], answers[1], "real, then emulator");
 }
 
-/// kubectl sessions, by the release's own kubectl and by the machine's (`kubectl` on PATH):
-/// the built-in kinds go as protobuf bodies, which the emulator must read as the real server
-/// does. Each command's exit status and the objects it leaves must match.
+/// Every kubectl this machine has: the release's own, the one on PATH, and the versioned
+/// ones installed beside that one (the Google Cloud SDK puts kubectl.1.27 … kubectl.1.33
+/// next to its dispatcher).
+fn kubectls(release: std::path::PathBuf) -> Vec<(String, std::path::PathBuf)> {
+    let mut found = vec![
+        ("release kubectl".to_string(), release),
+        (
+            "machine kubectl".to_string(),
+            std::path::PathBuf::from("kubectl"),
+        ),
+    ];
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join("kubectl"))
+        .find(|k| k.is_file());
+    let beside = on_path
+        .and_then(|k| std::fs::canonicalize(k).ok())
+        .and_then(|k| Some(std::fs::read_dir(k.parent()?).ok()?.flatten()));
+    let mut versioned: Vec<(String, std::path::PathBuf)> = beside
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.starts_with("kubectl.1.").then(|| (name, e.path()))
+        })
+        .collect();
+    versioned.sort();
+    found.extend(versioned);
+    found
+}
+
+/// kubectl sessions, by the release's own kubectl and by every kubectl on the machine
+/// (`kubectls`): the built-in kinds go as protobuf bodies, which the emulator must read as
+/// the real server does. Each command's exit status and the objects it leaves must match.
 #[test]
 fn kubectl_sessions_succeed_and_fail_alike_on_both_servers() {
     let emu = Cluster::start_emulator(&[NS]);
@@ -337,20 +370,22 @@ fn kubectl_sessions_succeed_and_fail_alike_on_both_servers() {
         vec!["delete", "networkpolicy", "missing", "-n", NS],
     ];
     let mut differences = Vec::new();
-    for (who, program) in [
-        ("release kubectl", release_kubectl.clone()),
-        ("machine kubectl", std::path::PathBuf::from("kubectl")),
-    ] {
+    let kubectls = kubectls(release_kubectl);
+    eprintln!(
+        "kubectl sessions by: {:?}",
+        kubectls.iter().map(|(who, _)| who).collect::<Vec<_>>()
+    );
+    for (k, (who, program)) in kubectls.iter().enumerate() {
         for (i, args) in session.iter().enumerate() {
             let mut answers = Vec::new();
             for cluster in [&real, &emu] {
-                // Each server gets its own namespace per kubectl, so the two sessions do not
-                // see each other's objects.
+                // Each kubectl gets its own namespace, so the sessions do not see each
+                // other's objects.
                 let args: Vec<String> = args
                     .iter()
-                    .map(|a| a.replace("team-a", &format!("team-a-{}", who.len())))
+                    .map(|a| a.replace("team-a", &format!("team-a-{k}")))
                     .collect();
-                let out = std::process::Command::new(&program)
+                let out = std::process::Command::new(program)
                     .arg("--kubeconfig")
                     .arg(cluster.admin_kubeconfig())
                     .args(&args)
