@@ -132,3 +132,33 @@ fn a_watch_that_cannot_open_makes_every_cycle_read_the_live_set() {
         "drift reverted by the next cycle"
     );
 }
+
+/// `--relist-interval` bounds how long a read is planned against: past it a no-change
+/// cycle lists again though the watch saw nothing (a server that dropped a watch event
+/// would delay a revert by at most that).
+#[test]
+fn past_the_relist_interval_a_no_change_cycle_lists_again() {
+    let repo = PolicyRepo::new();
+    let first = repo.revision(&bundle(&[("payments", "allow-web", 80)]), "first");
+    let remote = GitRemote::serve();
+    remote.push(&repo, &first);
+    let cluster = Cluster::start(&["payments"]);
+    let daemon = remote.run_daemon(&repo, &cluster, &["--relist-interval", "2s"]);
+    daemon.wait_ready();
+    let quiet = || daemon.metric(QUIET).unwrap_or(0.0);
+    let mut asked = 0;
+    while quiet() < 1.0 {
+        asked += 1;
+        assert!(asked <= 10, "no quiet cycle: {}", daemon.get("/metrics").1);
+        daemon.one_cycle();
+    }
+    let since = SystemTime::now();
+    let relisted = wait_for(Duration::from_secs(20), || {
+        daemon.one_cycle();
+        cluster.policy_lists_since(since) > 0
+    });
+    assert!(
+        relisted.is_some(),
+        "no no-change cycle listed again once the read was 2 s old"
+    );
+}
