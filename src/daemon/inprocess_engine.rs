@@ -107,6 +107,11 @@ impl InProcessEngine {
         self
     }
 
+    /// A rejected or failed cycle: the next one reads.
+    fn forget_quiet_basis(&self) {
+        *self.quiet.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     /// The last unchanged read, if a cycle for `revision` may plan against it now.
     fn quiet_basis(&self, revision: &str) -> Option<(LiveRevisions, Arc<LiveSet>)> {
         let witness = self.witness.as_ref()?;
@@ -145,7 +150,8 @@ impl InProcessEngine {
         self
     }
 
-    /// One cycle, and whether it planned against a read the drift watch vouched for.
+    /// One cycle, and whether it planned against a read the drift watch vouched for (a
+    /// cycle that ends before it plans planned against nothing).
     async fn run_cycle(&self, input: CycleInput) -> (Outcome, bool) {
         self.own_writes.begin_cycle();
         // Taken before anything is read: a change after this point is one the watch sees.
@@ -155,7 +161,7 @@ impl InProcessEngine {
         let quiet = reuse.is_some();
         let loaded = match self.state.load().await {
             Ok(l) => l,
-            Err(e) => return (Outcome::error(error_chain(&e)), quiet),
+            Err(e) => return (Outcome::error(error_chain(&e)), false),
         };
         let (since, live_reuse) = match reuse {
             Some((revisions, live)) => (
@@ -164,7 +170,7 @@ impl InProcessEngine {
             ),
             None => match since_from_cluster(&self.client, loaded.as_ref(), false).await {
                 Ok(s) => (s, LiveReuse::default()),
-                Err(o) => return (*o, quiet),
+                Err(o) => return (*o, false),
             },
         };
         let revisions_read = match &since {
@@ -201,14 +207,14 @@ impl InProcessEngine {
         let prepared = match tokio::task::spawn_blocking(move || verify_and_load(&request)).await {
             Ok(Ok(p)) => p,
             Ok(Err(rejected)) => {
-                *self.quiet.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                self.forget_quiet_basis();
                 ctx.record_failure(&rejected).await;
-                return (*rejected, quiet);
+                return (*rejected, false);
             }
             Err(e) => {
-                *self.quiet.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                self.forget_quiet_basis();
                 let o = Outcome::error(format!("the verification task failed: {e}"));
-                return (o, quiet);
+                return (o, false);
             }
         };
         let base = prepared.base.clone();

@@ -4,7 +4,7 @@
 //! force-push refused as not-fast-forward with the cluster untouched, and SIGTERM.
 
 use crate::remote_servers;
-use crate::support::metric_value;
+use crate::support::{metric_value, wait_for};
 use crate::sync_support;
 
 use hmac::{KeyInit, Mac};
@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sync_support::{BundleSpec, Cluster, PolicyRepo};
 
 const SECRET: &str = "hook-s3cret";
@@ -69,17 +69,6 @@ fn hook(port: u16) -> u16 {
         body,
     )
     .0
-}
-
-pub(crate) fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    None
 }
 
 struct Killed(Child);

@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
+use crate::support::wait_for;
+
 const NS: &str = "netpol-sync";
 
 fn emulator() -> Emulator {
@@ -277,17 +279,6 @@ fn metric(port: u16, name: &str) -> Option<f64> {
         .find(|l| l.starts_with(&format!("{name} ")))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    None
 }
 
 fn local_repo(dir: &std::path::Path) -> std::path::PathBuf {

@@ -4,7 +4,8 @@
 //! reverted, a new revision is still applied, and a watch that cannot be opened vouches for
 //! nothing. Runs on the emulator and on the real apiserver (scripts/test-real.sh).
 
-use crate::daemon_e2e::{delete_by_hand, wait_for, GitRemote};
+use crate::daemon_e2e::{delete_by_hand, Daemon, GitRemote};
+use crate::support::wait_for;
 use crate::sync_support::{BundleSpec, Cluster, PolicyRepo};
 use apiserver_emu::{FaultAction, FaultRule};
 use std::time::{Duration, SystemTime};
@@ -15,35 +16,70 @@ fn bundle(policies: &[(&str, &str, u16)]) -> Vec<BundleSpec> {
     vec![BundleSpec::new("prod", &["payments"], policies)]
 }
 
+/// `run` with `--relist-interval relist` on `cluster` and a served branch holding one
+/// revision of `policies` in namespace payments, ready. Fields drop in order: the daemon
+/// first.
+struct QuietSetup {
+    daemon: Daemon,
+    cluster: Cluster,
+    remote: GitRemote,
+    repo: PolicyRepo,
+}
+
+impl QuietSetup {
+    fn start(cluster: Cluster, policies: &[(&str, &str, u16)], relist: &str) -> QuietSetup {
+        let repo = PolicyRepo::new();
+        let first = repo.revision(&bundle(policies), "first");
+        let remote = GitRemote::serve();
+        remote.push(&repo, &first);
+        let daemon = remote.run_daemon(&repo, &cluster, &["--relist-interval", relist]);
+        daemon.wait_ready();
+        QuietSetup {
+            daemon,
+            cluster,
+            remote,
+            repo,
+        }
+    }
+
+    fn quiet_cycles(&self) -> f64 {
+        self.daemon.metric(QUIET).unwrap_or(0.0)
+    }
+
+    /// Ask for no-change cycles until one is quiet: the first applies, a later one reads
+    /// the live set with the watch open and finds nothing to do, the one after is quiet.
+    fn until_quiet(&self) {
+        let mut asked = 0;
+        while self.quiet_cycles() < 1.0 {
+            asked += 1;
+            assert!(
+                asked <= 10,
+                "no quiet cycle after {asked} no-change cycles: {}",
+                self.daemon.get("/metrics").1
+            );
+            self.daemon.one_cycle();
+        }
+    }
+}
+
 #[test]
 fn no_change_cycles_list_nothing_while_the_watch_vouches_and_any_change_ends_that() {
-    let repo = PolicyRepo::new();
-    let first = repo.revision(
-        &bundle(&[
+    let setup = QuietSetup::start(
+        Cluster::start(&["payments"]),
+        &[
             ("payments", "allow-web", 80),
             ("payments", "allow-api", 443),
-        ]),
-        "first",
+        ],
+        "1h",
     );
-    let remote = GitRemote::serve();
-    remote.push(&repo, &first);
-    let cluster = Cluster::start(&["payments"]);
-    let daemon = remote.run_daemon(&repo, &cluster, &["--relist-interval", "1h"]);
-    daemon.wait_ready();
-    let quiet = || daemon.metric(QUIET).unwrap_or(0.0);
-
-    // The first cycle applies; a later one reads the live set with the watch open and
-    // finds nothing to do; the one after that is quiet.
-    let mut asked = 0;
-    while quiet() < 1.0 {
-        asked += 1;
-        assert!(
-            asked <= 10,
-            "no quiet cycle after {asked} no-change cycles: {}",
-            daemon.get("/metrics").1
-        );
-        daemon.one_cycle();
-    }
+    let QuietSetup {
+        daemon,
+        cluster,
+        remote,
+        repo,
+    } = &setup;
+    let quiet = || setup.quiet_cycles();
+    setup.until_quiet();
 
     // Quiet cycles list no NetworkPolicy.
     let since = SystemTime::now();
@@ -67,7 +103,7 @@ fn no_change_cycles_list_nothing_while_the_watch_vouches_and_any_change_ends_tha
     // the policy back.
     let since = SystemTime::now();
     let before = quiet();
-    delete_by_hand(&cluster, "payments", "allow-web");
+    delete_by_hand(cluster, "payments", "allow-web");
     assert!(
         wait_for(Duration::from_secs(20), || cluster
             .policy("payments", "allow-web")
@@ -90,7 +126,7 @@ fn no_change_cycles_list_nothing_while_the_watch_vouches_and_any_change_ends_tha
         ]),
         "second",
     );
-    remote.push(&repo, &second);
+    remote.push(repo, &second);
     daemon.one_cycle();
     assert!(cluster.policy("payments", "allow-dns").is_some());
     assert!(daemon.get("/readyz").1.contains(&second));
@@ -100,10 +136,6 @@ fn no_change_cycles_list_nothing_while_the_watch_vouches_and_any_change_ends_tha
 /// reverted by the cycle a webhook or the interval runs (the emulator refuses every watch).
 #[test]
 fn a_watch_that_cannot_open_makes_every_cycle_read_the_live_set() {
-    let repo = PolicyRepo::new();
-    let first = repo.revision(&bundle(&[("payments", "allow-web", 80)]), "first");
-    let remote = GitRemote::serve();
-    remote.push(&repo, &first);
     let cluster = Cluster::start_emulator(&["payments"]);
     cluster.emu().inject(
         FaultRule::new(
@@ -113,8 +145,10 @@ fn a_watch_that_cannot_open_makes_every_cycle_read_the_live_set() {
         .method("GET")
         .query_param("watch"),
     );
-    let daemon = remote.run_daemon(&repo, &cluster, &["--relist-interval", "1h"]);
-    daemon.wait_ready();
+    let setup = QuietSetup::start(cluster, &[("payments", "allow-web", 80)], "1h");
+    let QuietSetup {
+        daemon, cluster, ..
+    } = &setup;
     for _ in 0..3 {
         let since = SystemTime::now();
         daemon.one_cycle();
@@ -125,7 +159,7 @@ fn a_watch_that_cannot_open_makes_every_cycle_read_the_live_set() {
     }
     assert_eq!(daemon.metric(QUIET), Some(0.0));
 
-    delete_by_hand(&cluster, "payments", "allow-web");
+    delete_by_hand(cluster, "payments", "allow-web");
     daemon.one_cycle();
     assert!(
         cluster.policy("payments", "allow-web").is_some(),
@@ -138,20 +172,15 @@ fn a_watch_that_cannot_open_makes_every_cycle_read_the_live_set() {
 /// would delay a revert by at most that).
 #[test]
 fn past_the_relist_interval_a_no_change_cycle_lists_again() {
-    let repo = PolicyRepo::new();
-    let first = repo.revision(&bundle(&[("payments", "allow-web", 80)]), "first");
-    let remote = GitRemote::serve();
-    remote.push(&repo, &first);
-    let cluster = Cluster::start(&["payments"]);
-    let daemon = remote.run_daemon(&repo, &cluster, &["--relist-interval", "2s"]);
-    daemon.wait_ready();
-    let quiet = || daemon.metric(QUIET).unwrap_or(0.0);
-    let mut asked = 0;
-    while quiet() < 1.0 {
-        asked += 1;
-        assert!(asked <= 10, "no quiet cycle: {}", daemon.get("/metrics").1);
-        daemon.one_cycle();
-    }
+    let setup = QuietSetup::start(
+        Cluster::start(&["payments"]),
+        &[("payments", "allow-web", 80)],
+        "2s",
+    );
+    let QuietSetup {
+        daemon, cluster, ..
+    } = &setup;
+    setup.until_quiet();
     let since = SystemTime::now();
     let relisted = wait_for(Duration::from_secs(20), || {
         daemon.one_cycle();

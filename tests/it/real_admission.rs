@@ -6,13 +6,16 @@
 
 use crate::sync_support;
 
+use crate::support::poll;
 use serde_json::Value;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use sync_support::*;
 
 const GOVERNED: &str = "payments";
 const UNGOVERNED: &str = "sandbox";
+/// How often a wait on the server runs kubectl again.
+const EVERY: Duration = Duration::from_millis(250);
 
 fn shop() -> BundleSpec {
     BundleSpec::new(
@@ -72,23 +75,20 @@ fn locked_cluster() -> (Cluster, PolicyRepo) {
         ),
     ];
     for (probe, denial) in probes {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let mut said = String::new();
+        let locked = poll(Duration::from_secs(60), EVERY, || {
             let out = real.kubectl_as(
                 &real.developer_kubeconfig(),
                 &["create", "--dry-run=server", "-f", "-"],
                 Some(&probe),
             );
-            if !out.status.success() && text(&out).contains(denial) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the admission lock never took effect: {}",
-                text(&out)
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+            said = text(&out);
+            !out.status.success() && said.contains(denial)
+        });
+        assert!(
+            locked.is_some(),
+            "the admission lock never took effect: {said}"
+        );
     }
     let repo = PolicyRepo::new();
     repo.revision(&[shop()], "v1");
@@ -103,19 +103,14 @@ fn deploy_is_accepted_by_the_real_server_and_its_admission_policies_type_check()
     // messages) against the NetworkPolicy schema writes its verdict to each policy's status.
     // It does not check matchConditions: the other tests here exercise those.
     for name in ["netpol-sync-only-writer", "netpol-sync-ownership"] {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
+        let mut vap = Value::Null;
+        let checked = poll(Duration::from_secs(60), EVERY, || {
             let out = real.kubectl_ok(&["get", "validatingadmissionpolicy", name, "-o", "json"]);
-            let vap: Value = serde_json::from_str(&out).unwrap();
-            if vap["status"]["observedGeneration"] == vap["metadata"]["generation"] {
-                break vap["status"].clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} was never type-checked: {vap}"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        };
+            vap = serde_json::from_str(&out).unwrap();
+            vap["status"]["observedGeneration"] == vap["metadata"]["generation"]
+        });
+        assert!(checked.is_some(), "{name} was never type-checked: {vap}");
+        let status = &vap["status"];
         assert!(
             status["typeChecking"]["expressionWarnings"]
                 .as_array()
@@ -259,23 +254,20 @@ fn deleting_a_governed_namespace_completes_under_the_lock() {
     real.kubectl_ok(&["delete", "namespace", GOVERNED, "--wait=false"]);
     // The namespace controller deletes its policies as
     // system:serviceaccount:kube-system:namespace-controller, which the lock lets through.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    let mut said = String::new();
+    let gone = poll(Duration::from_secs(90), EVERY, || {
         let out = real.kubectl_as(
             &real.admin_kubeconfig(),
             &["get", "namespace", GOVERNED, "-o", "json"],
             None,
         );
-        if !out.status.success() && text(&out).contains("NotFound") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "namespace deletion did not complete: {}",
-            text(&out)
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+        said = text(&out);
+        !out.status.success() && said.contains("NotFound")
+    });
+    assert!(
+        gone.is_some(),
+        "namespace deletion did not complete: {said}"
+    );
 }
 
 #[test]
@@ -304,12 +296,11 @@ fn garbage_collection_of_an_owned_policy_completes_under_the_lock() {
     real.kubectl_ok(&["delete", "configmap", "owner", "-n", GOVERNED]);
     // The garbage collector deletes the dependent as
     // system:serviceaccount:kube-system:generic-garbage-collector.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while cluster.policy(GOVERNED, "owned").is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "the garbage collector could not delete payments/owned"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let collected = poll(Duration::from_secs(90), EVERY, || {
+        cluster.policy(GOVERNED, "owned").is_none()
+    });
+    assert!(
+        collected.is_some(),
+        "the garbage collector could not delete payments/owned"
+    );
 }

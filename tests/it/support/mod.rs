@@ -5,6 +5,25 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Check `cond` every 25 ms until it holds, and say how long that took; `None` once `limit`
+/// has passed without it.
+pub fn wait_for(limit: Duration, cond: impl FnMut() -> bool) -> Option<Duration> {
+    poll(limit, Duration::from_millis(25), cond)
+}
+
+/// [`wait_for`], checking every `every` (a check that runs a process wants a slower pace).
+pub fn poll(limit: Duration, every: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(every);
+    }
+    None
+}
 
 /// The value of a sample without labels in Prometheus text (`name value`), if present.
 pub fn metric_value(metrics: &str, name: &str) -> Option<f64> {
