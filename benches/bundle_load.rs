@@ -16,9 +16,9 @@ use netpol_sync::bundle::seal::seal;
 use netpol_sync::bundle::{load_verified, BundleOptions, Limits};
 use netpol_sync::git::Repo;
 use netpol_sync::verify::{verify_revision, AllowedSigners, SignaturePolicy};
+use netpol_testkit::{Key, TestRepo};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 // The allocator of the netpol-sync binary, so the figures are the binary's.
@@ -122,23 +122,6 @@ fn sha256_memory(len: usize) {
     );
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn git(repo: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(repo)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1");
-    c
-}
-
 /// One realistic policy: an app's ingress from a peer app in another namespace, plus
 /// egress to its database, with labels and a matchExpressions selector.
 fn policy(ns: &str, i: usize, namespaces: usize, n: usize) -> String {
@@ -198,35 +181,14 @@ fn generate(dir: &Path, policies: usize, namespaces: usize) {
     std::fs::create_dir_all(dir).expect("DIR");
     let repo = dir.join("repo");
     let bundle = repo.join("bundles/bench");
-    std::fs::create_dir_all(bundle.join("signatures")).unwrap();
-    let key = dir.join("key");
-    if !key.exists() {
-        run(Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "bench@example.com",
-                "-f",
-            ])
-            .arg(&key));
-    }
-    let public = std::fs::read_to_string(dir.join("key.pub")).unwrap();
-    let public = public
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ");
-    std::fs::write(dir.join("anchor"), format!("bench@example.com {public}\n")).unwrap();
-    std::fs::create_dir_all(repo.join("keys")).unwrap();
-    std::fs::write(
-        repo.join("keys/allowed_signers"),
-        format!("bench@example.com namespaces=\"git,netpol-sync-bundle\" {public}\n"),
-    )
-    .unwrap();
+    std::fs::create_dir_all(&bundle).unwrap();
+    let key = bench_key(dir);
+    std::fs::write(dir.join("anchor"), key.allowed_signers_line("")).unwrap();
+    let repo = TestRepo::init(&repo);
+    repo.write(
+        "keys/allowed_signers",
+        key.allowed_signers_line("namespaces=\"git,netpol-sync-bundle\""),
+    );
 
     let names: Vec<String> = (0..namespaces).map(|n| format!("ns-{n:04}")).collect();
     let per_ns = policies.div_ceil(namespaces);
@@ -245,46 +207,28 @@ fn generate(dir: &Path, policies: usize, namespaces: usize) {
         ),
     )
     .unwrap();
-    run(git(&repo).args(["init", "-q", "-b", "main"]));
     seal_sign_commit(dir, "bench bundle");
     println!(
         "generated {written} policies across {namespaces} namespaces in {}",
-        repo.display()
+        repo.dir.display()
     );
+}
+
+/// The bench's signing key, kept in `dir` between runs.
+fn bench_key(dir: &Path) -> Key {
+    Key::ed25519_kept(dir, "bench@example.com")
 }
 
 /// Seal and sign the bench bundle as it now is in the work tree, and commit it signed.
 fn seal_sign_commit(dir: &Path, message: &str) {
-    let repo = dir.join("repo");
-    let bundle = repo.join("bundles/bench");
-    let key = dir.join("key");
+    let repo = TestRepo {
+        dir: dir.join("repo"),
+    };
+    let bundle = repo.dir.join("bundles/bench");
+    let key = bench_key(dir);
     seal(&bundle, &Limits::default()).expect("seal");
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", "netpol-sync-bundle", "-f"])
-        .arg(&key)
-        .arg(bundle.join("bundle.yaml")));
-    std::fs::rename(
-        bundle.join("bundle.yaml.sig"),
-        bundle.join("signatures/bench.sig"),
-    )
-    .unwrap();
-    run(git(&repo).args(["add", "-A"]));
-    let signing_key = format!("user.signingkey={}", key.display());
-    run(git(&repo).args([
-        "-c",
-        "user.name=Bench",
-        "-c",
-        "user.email=bench@example.com",
-        "-c",
-        "gpg.format=ssh",
-        "-c",
-        &signing_key,
-        "commit",
-        "-q",
-        "-S",
-        "-m",
-        message,
-    ]));
+    key.sign_bundle(&bundle, "bench");
+    repo.commit_signed(message, &key);
 }
 
 fn peak_rss_kib() -> u64 {
@@ -411,7 +355,7 @@ fn load_cached(dir: &Path) {
 
 /// Where the time of a load goes: YAML parsing vs decoding, validating and hashing.
 fn stages(dir: &Path) {
-    use netpol_sync::bundle::policy::{load_file, PolicyContext};
+    use netpol_sync::bundle::policy::{validate_file, PolicyContext};
     use netpol_sync::bundle::yaml::{load_documents, YamlLimits};
     let bundle = dir.join("repo/bundles/bench");
     let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&bundle)
@@ -445,7 +389,7 @@ fn stages(dir: &Path) {
             file,
             namespaces: &namespaces,
         };
-        n += load_file(&ctx, d).unwrap().len();
+        n += validate_file(&ctx, d).unwrap();
     }
     let policy = t.elapsed();
     println!(

@@ -5,6 +5,7 @@
 //! against the same emulator side by side. Figures are printed, not asserted.
 
 use apiserver_emu::{EmuConfig, Emulator, FaultAction, FaultRule};
+use netpol_testkit::{Key, TestRepo};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -25,49 +26,11 @@ fn policy(ns: &str, name: &str, port: usize) -> String {
     )
 }
 
-fn git(dir: &Path, key: Option<&Path>, args: &[&str]) {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=Bench",
-            "-c",
-            "user.email=bench@example.com",
-            "-c",
-            "gpg.format=ssh",
-        ]);
-    if let Some(k) = key {
-        cmd.arg("-c")
-            .arg(format!("user.signingkey={}", k.display()));
-    }
-    let out = cmd.args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn seal_sign_commit(repo: &Path, key: &Path, message: &str) {
-    let bundle = repo.join("bundles/bench");
+fn seal_sign_commit(repo: &TestRepo, key: &Key, message: &str) {
+    let bundle = repo.dir.join("bundles/bench");
     netpol_sync::bundle::seal::seal(&bundle, &netpol_sync::bundle::Limits::default()).unwrap();
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", "netpol-sync-bundle", "-f"])
-        .arg(key)
-        .arg(bundle.join("bundle.yaml"))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    std::fs::create_dir_all(bundle.join("signatures")).unwrap();
-    std::fs::rename(
-        bundle.join("bundle.yaml.sig"),
-        bundle.join("signatures/bench.sig"),
-    )
-    .unwrap();
-    git(repo, None, &["add", "-A"]);
-    git(repo, Some(key), &["commit", "-q", "-S", "-m", message]);
+    key.sign_bundle(&bundle, "bench");
+    repo.commit_signed(message, key);
 }
 
 /// `kubectl create -f` of every object in `docs`: its wall time and whether it succeeded.
@@ -183,9 +146,14 @@ fn warm_noop_cycles(
             client,
             "netpol-sync",
             netpol_sync::state::StateKey::load(&state_key(kubeconfig)).unwrap(),
-            anchor.to_path_buf(),
-            true,
+            netpol_sync::engine::TrustSettings {
+                trust_anchor: anchor.to_path_buf(),
+                require_user_presence: true,
+                key_change_signatures: 1,
+                at: None,
+            },
             netpol_sync::bundle::BundleOptions::default(),
+            Default::default(),
         );
         engine.cycle(input.clone()).await;
         let from = emu.requests().len();
@@ -195,10 +163,10 @@ fn warm_noop_cycles(
             let report = engine.cycle(input.clone()).await;
             best = best.min(start.elapsed());
             assert_eq!(
-                report.outcome.verdict,
-                netpol_sync::outcome::Verdict::Unchanged,
+                report.result.verdict,
+                netpol_sync::engine::Verdict::Unchanged,
                 "{:?}",
-                report.outcome
+                report.result
             );
         }
         (best, writes_since(emu, from))
@@ -255,27 +223,12 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let repo: PathBuf = work.path().join("repo");
     std::fs::create_dir_all(repo.join("bundles/bench")).unwrap();
-    let key = work.path().join("bench-key");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let signers = format!(
-        "bench@example.com {}\n",
-        public
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let key = Key::ed25519(work.path(), "bench@example.com");
+    let signers = key.allowed_signers_line("");
     let anchor = work.path().join("anchor");
     std::fs::write(&anchor, &signers).unwrap();
-    std::fs::create_dir_all(repo.join("keys")).unwrap();
-    std::fs::write(repo.join("keys/allowed_signers"), &signers).unwrap();
-    git(&repo, None, &["init", "-q", "-b", "main"]);
+    let git_repo = TestRepo::init(&repo);
+    git_repo.write("keys/allowed_signers", &signers);
 
     let namespaces: Vec<String> = (0..NAMESPACES).map(|i| format!("ns-{i:03}")).collect();
     let mut all_docs = String::with_capacity(POLICIES * 300);
@@ -297,7 +250,7 @@ fn main() {
         format!("apiVersion: netpol-sync/v1\nkind: Bundle\nname: bench\nnamespaces: [{}]\nallowOpen: []\nfiles: []\n", namespaces.join(", ")),
     )
     .unwrap();
-    seal_sign_commit(&repo, &key, "10,000 policies");
+    seal_sign_commit(&git_repo, &key, "10,000 policies");
 
     let mut ns_all: Vec<String> = vec!["netpol-sync".into()];
     ns_all.extend(namespaces.iter().cloned());
@@ -321,7 +274,7 @@ fn main() {
 
     let changed = repo.join("bundles/bench/ns-007/policy-00007.yaml");
     std::fs::write(&changed, policy("ns-007", "policy-00007", 7777)).unwrap();
-    seal_sign_commit(&repo, &key, "one policy changes");
+    seal_sign_commit(&git_repo, &key, "one policy changes");
     let from = emu.requests().len();
     let one = run_sync(&repo, &anchor, &kubeconfig);
     let one_writes = writes_since(&emu, from);

@@ -8,7 +8,8 @@
 use criterion::Criterion;
 use netpol_sync::git::Repo;
 use netpol_sync::verify::{verify_revision, AllowedSigners, SignaturePolicy};
-use std::path::{Path, PathBuf};
+use netpol_testkit::{Key, TestRepo};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,104 +17,61 @@ use std::time::{Duration, Instant, SystemTime};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const CHAIN: usize = 1_000;
-
-fn git(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
-    cmd
-}
-
-fn check(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+/// Commits in the chain: `CHAIN` in the environment, default 1,000.
+fn chain_len() -> usize {
+    std::env::var("CHAIN")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000)
 }
 
 struct Fixture {
-    repo: PathBuf,
+    repo: TestRepo,
     anchor: PathBuf,
     root: String,
     commits: Vec<String>,
 }
 
-/// Build (or reuse) the chain: a root commit trusting the key, then CHAIN signed commits.
-fn fixture() -> Fixture {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-verify-chain");
-    let repo = base.join("repo");
+/// Build (or reuse) the chain: a root commit trusting the key, then `len` signed commits,
+/// each changing a file as a real chain's commits do (so each has a tree of its
+/// own, and the keys file is looked up in every one).
+fn fixture(len: usize) -> Fixture {
+    let base =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-verify-chain-{len}-trees"));
     let anchor = base.join("allowed_signers");
     let done = base.join("complete");
-    if !done.exists() {
+    let repo = if done.exists() {
+        TestRepo {
+            dir: base.join("repo"),
+        }
+    } else {
         let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&repo).unwrap();
-        let key = base.join("id_ed25519");
-        check(
-            Command::new("ssh-keygen")
-                .args([
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    "bench@example.com",
-                    "-f",
-                ])
-                .arg(&key),
-        );
-        let public = std::fs::read_to_string(base.join("id_ed25519.pub")).unwrap();
-        let key_part: Vec<&str> = public.split_whitespace().take(2).collect();
-        let line = format!("bench@example.com {}\n", key_part.join(" "));
+        std::fs::create_dir_all(&base).unwrap();
+        let key = Key::ed25519(&base, "bench@example.com");
+        let line = key.allowed_signers_line("");
         std::fs::write(&anchor, &line).unwrap();
-        check(git(&repo).args(["init", "-q", "-b", "main"]));
-        std::fs::create_dir_all(repo.join("keys")).unwrap();
-        std::fs::write(repo.join("keys/allowed_signers"), &line).unwrap();
-        check(git(&repo).args(["add", "-A"]));
-        let signing = format!("user.signingkey={}", key.display());
-        let signed_commit = |message: &str| {
-            check(git(&repo).args([
-                "-c",
-                "user.name=Bench",
-                "-c",
-                "user.email=bench@example.com",
-                "-c",
-                "gpg.format=ssh",
-                "-c",
-                &signing,
-                "commit",
-                "-q",
-                "-S",
-                "--allow-empty",
-                "-m",
-                message,
-            ]));
-        };
-        signed_commit("root: trust the bench key");
+        let repo = TestRepo::init(&base.join("repo"));
+        repo.write("keys/allowed_signers", &line);
+        repo.commit_signed("root: trust the bench key", &key);
         eprintln!(
-            "building a chain of {CHAIN} commits signed by git commit -S (cached afterwards)..."
+            "building a chain of {len} commits signed by git commit -S (cached afterwards)..."
         );
-        for i in 0..CHAIN {
-            signed_commit(&format!("change {i}"));
+        for i in 0..len {
+            repo.write("notes/changes.txt", format!("change {i}\n"));
+            repo.commit_signed(&format!("change {i}"), &key);
         }
         std::fs::write(&done, b"").unwrap();
-    }
-    let root = check(git(&repo).args(["rev-list", "--max-parents=0", "HEAD"]));
-    let list = check(git(&repo).args(["rev-list", "--first-parent", "HEAD"]));
+        repo
+    };
+    let root = repo.git(&["rev-list", "--max-parents=0", "HEAD"]);
+    let list = repo.git(&["rev-list", "--first-parent", "HEAD"]);
     let mut commits: Vec<String> = list
         .lines()
         .map(str::to_string)
         .filter(|c| *c != root)
         .collect();
     commits.reverse();
-    assert_eq!(commits.len(), CHAIN);
+    assert_eq!(commits.len(), len);
     Fixture {
         repo,
         anchor,
@@ -123,22 +81,25 @@ fn fixture() -> Fixture {
 }
 
 fn main() {
-    let f = fixture();
+    let chain = chain_len();
+    let f = fixture(chain);
     let anchor = AllowedSigners::parse("anchor", &std::fs::read(&f.anchor).unwrap()).unwrap();
     let policy = SignaturePolicy {
         at: SystemTime::now(),
         require_user_presence: true,
         key_change_signatures: 1,
     };
-    let repo_path = f.repo.to_str().unwrap().to_string();
+    let repo_path = f.repo.dir.to_str().unwrap().to_string();
     let verify_chain = || {
         let repo = Repo::open(&repo_path).unwrap();
         let v = verify_revision(&repo, "HEAD", Some(&f.root), &anchor, &policy).unwrap();
-        assert_eq!(v.commits().len(), CHAIN);
+        assert_eq!(v.commits().len(), chain);
     };
 
     let mut criterion = Criterion::default().configure_from_args().sample_size(10);
-    criterion.bench_function("verify_chain_1000_commits", |b| b.iter(verify_chain));
+    criterion.bench_function(&format!("verify_chain_{chain}_commits"), |b| {
+        b.iter(verify_chain)
+    });
     criterion.final_summary();
 
     // Same run: our per-commit time (best of 5) and git verify-commit on every commit.
@@ -153,7 +114,9 @@ fn main() {
     let config = format!("gpg.ssh.allowedSignersFile={}", f.anchor.display());
     let start = Instant::now();
     for commit in &f.commits {
-        let ok = git(&f.repo)
+        let ok = f
+            .repo
+            .git_cmd()
             .args(["-c", &config, "verify-commit", commit])
             .output()
             .unwrap()
@@ -162,9 +125,9 @@ fn main() {
         assert!(ok, "git verify-commit {commit} failed");
     }
     let git_total = start.elapsed();
-    let ours_per = ours.as_secs_f64() / CHAIN as f64;
-    let git_per = git_total.as_secs_f64() / CHAIN as f64;
-    println!("chain of {CHAIN} signed commits");
+    let ours_per = ours.as_secs_f64() / chain as f64;
+    let git_per = git_total.as_secs_f64() / chain as f64;
+    println!("chain of {chain} signed commits");
     println!(
         "  netpol-sync verify_revision: {:>10.1} µs/commit ({:.1} ms total, best of 5)",
         ours_per * 1e6,
@@ -178,5 +141,36 @@ fn main() {
     println!(
         "  ratio: netpol-sync is {:.0}x faster per commit",
         git_per / ours_per
+    );
+
+    // The whole command, as a person or a CI job runs it: a process that opens the
+    // repository, reads the anchor, verifies the chain and loads the bundles.
+    let bin = env!("CARGO_BIN_EXE_netpol-sync");
+    let command = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let out = Command::new(bin)
+                .args(["verify", "--repo"])
+                .arg(&f.repo.dir)
+                .args(["--since", &f.root, "--trust-anchor"])
+                .arg(&f.anchor)
+                .args(["--output", "json"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::ZERO);
+    let command_per = command.as_secs_f64() / chain as f64;
+    println!(
+        "  netpol-sync verify (one process):{:>7.1} µs/commit ({:.1} ms total, best of 5): {:.0}x",
+        command_per * 1e6,
+        command.as_secs_f64() * 1e3,
+        git_per / command_per
     );
 }

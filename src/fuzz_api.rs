@@ -181,7 +181,7 @@ FJSIx9w+CznxX/g7Nnxg8=
     fn verify(armored: &[u8]) -> Result<String, ReasonCode> {
         verify_signers()
             .verify_detached(armored, "git", VERIFY_MESSAGE, &verify_policy())
-            .map(|id| id.principal)
+            .map(|id| id.principal().to_string())
             .map_err(|e| e.reason())
     }
 

@@ -1,8 +1,8 @@
 use clap::Parser;
 use std::process::ExitCode;
 
-// YAML parsing and object building are allocation-bound: mimalloc loads a 10,000-policy
-// bundle about 30% faster than glibc's malloc (benches/bundle_load.rs uses it too).
+// YAML parsing and object building are allocation-bound, and mimalloc serves them
+// faster than glibc's malloc (docs/performance.md; benches/bundle_load.rs uses it too).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -24,13 +24,12 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 pub enum PurgeDelay {
     /// For `run`. mimalloc purges lazily, on a later allocation or free by the thread that
     /// freed, and the daemon's async workers sit idle between cycles: with any delay,
-    /// what they freed at the end of a cycle stayed resident through the interval
-    /// (`scripts/bench-daemon.sh`: 65 MiB at rest with 10 ms, 54 MiB at once; budget 64).
+    /// what they freed at the end of a cycle stays resident through the interval
+    /// (docs/performance.md).
     AtOnce,
-    /// For one-shot commands, whose rest is their exit. Purging at once made a load of
-    /// 10,000 policies fault its pages back in 37,000 times, 0.1 s of kernel time per
-    /// load; 10 ms keeps pages reused within a wave: 6,000 faults and 0.02 s
-    /// (`bundle_load load` under `/usr/bin/time`, see scripts/bench-bundle.sh).
+    /// For one-shot commands, whose rest is their exit. Purging at once makes a load
+    /// fault its pages back in many times over; a short delay keeps pages reused within
+    /// a wave (docs/performance.md).
     Soon,
 }
 

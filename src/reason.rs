@@ -1,11 +1,12 @@
 //! Stable reason codes. They are a public contract: scripts, alerts and the JSON output
-//! match on these strings, so a variant is never renamed once released.
+//! match on these strings, so a variant is never renamed once released. [`Location`] says
+//! where in a revision a refusal was found.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Why a revision was rejected or a cycle failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReasonCode {
     /// A commit on the first-parent chain carries no signature.
@@ -47,7 +48,8 @@ pub enum ReasonCode {
     NotFound,
     /// The API server refused a write of the revision (dry-run or real).
     ApplyRejected,
-    /// Writes kept failing; the previous revision was put back.
+    /// Writes kept failing; the previous revision was put back when one is known (the
+    /// message says whether it was).
     ApplyFailed,
     /// The state record does not authenticate, or contradicts the revisions the live
     /// policies carry, and nothing in the cluster proves a revision to recover from.
@@ -141,5 +143,30 @@ mod tests {
             let json = serde_json::to_string(code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
+    }
+}
+
+/// Where a rejection happened, as precisely as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Location {
+    pub fn is_empty(&self) -> bool {
+        self == &Location::default()
     }
 }

@@ -1,4 +1,4 @@
-//! Stage 5: writes (DESIGN §3.4–3.6). The applier takes a [`Plan`], which only
+//! Stage 5: writes (docs/sync.md, "One cycle"). The applier takes a [`Plan`], which only
 //! [`Plan::compute`] over [`crate::bundle::VerifiedBundles`] builds, so nothing
 //! unverified reaches the API server.
 //!
@@ -12,8 +12,6 @@
 //! [`ApplyReport::held`]; with [`ApplyOptions::remove_foreign_finalizers`] their
 //! finalizers are removed instead, after every other write, and it goes.
 
-pub mod cycle;
-pub mod invariant;
 mod own_writes;
 pub mod retry;
 mod wire;
@@ -46,12 +44,10 @@ pub struct ApplyOptions {
 
 impl ApplyOptions {
     /// Writes in flight at once unless `--max-in-flight` says otherwise. A write's round
-    /// trip is mostly waiting, so more in flight means fewer idle waits: a 10,000-policy
-    /// first sync against the emulator took 2.8–3.0 s of writing with 16, 1.9–2.1 s with
-    /// 32, 1.5 s with 64 and 1.4–1.7 s with 128; with 2 ms added to each write, 5.2, 3.1,
-    /// 1.8–2.0 and 1.6 s. 64 takes most of that gain and stays well under kube-apiserver's
-    /// default of 200 mutating requests in flight; a server that wants fewer says 429,
-    /// which is retried after its Retry-After.
+    /// trip is mostly waiting, so more in flight means fewer idle waits; 64 takes most of
+    /// the gain (docs/performance.md) and stays well under kube-apiserver's default of
+    /// 200 mutating requests in flight; a server that wants fewer says 429, which is
+    /// retried after its Retry-After.
     pub const DEFAULT_CONCURRENCY: usize = 64;
 }
 
@@ -187,7 +183,7 @@ impl Applier {
         (released, failed)
     }
 
-    /// The real writes, in DESIGN order, without a dry-run (used to put back a revision
+    /// The real writes, in the documented order (docs/sync.md), without a dry-run (used to put back a revision
     /// that already applied once).
     pub async fn apply_without_dry_run(&self, plan: Plan) -> Result<ApplyReport, ApplyError> {
         self.apply_checked(&plan.into_writes()).await

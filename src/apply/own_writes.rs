@@ -26,8 +26,9 @@ pub struct OwnWrites {
 }
 
 /// The writes of a process, in full: versions stored (uid, resourceVersion) and uids
-/// deleted.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// deleted. Read back leniently (see [`Journal::from_json`]): it is only a hint.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "serde_json::Value")]
 pub struct Journal {
     pub written: Vec<(String, String)>,
     pub deleted: Vec<String>,
@@ -50,12 +51,13 @@ struct Written {
 /// dropped, and a change without it is never taken for ours.
 pub const MAX_ID_BYTES: usize = 128;
 
-impl Journal {
-    /// As `sync --report-own-writes` prints it under `extra.ownWrites`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "written": self.written, "deleted": self.deleted })
+impl From<serde_json::Value> for Journal {
+    fn from(v: serde_json::Value) -> Journal {
+        Journal::from_json(&v)
     }
+}
 
+impl Journal {
     /// Read back what a child printed. Only a hint, so what is not in the expected shape
     /// (or is longer than any real uid or version) is skipped, never an error.
     pub fn from_json(report: &serde_json::Value) -> Journal {
@@ -222,7 +224,10 @@ mod tests {
             written: vec![("uid-a".into(), "7".into())],
             deleted: vec!["uid-b".into()],
         };
-        assert_eq!(Journal::from_json(&journal.to_json()), journal);
+        assert_eq!(
+            Journal::from_json(&serde_json::to_value(&journal).unwrap()),
+            journal
+        );
 
         let long = "u".repeat(MAX_ID_BYTES + 1);
         let hostile = serde_json::json!({

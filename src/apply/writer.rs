@@ -6,7 +6,7 @@
 use super::own_writes::OwnWrites;
 use super::retry::{classify, ErrorClass, RetryPolicy};
 use super::wire::{Deleted, NetworkPolicies, Stored};
-use crate::plan::live::FIELD_MANAGER;
+use crate::marks::FIELD_MANAGER;
 use crate::plan::{Action, HeldPolicy, LivePolicy, LiveVersion, ObjectKey, PlannedWrite};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};

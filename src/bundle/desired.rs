@@ -36,17 +36,67 @@ impl std::fmt::Debug for PolicyJson {
     }
 }
 
+/// One policy of a verified bundle. Built only by `bundle` (from a file whose SHA-256
+/// matched its signed manifest, a document that validated as kube-apiserver would): the
+/// fields are read-only outside it, so no stage after verification can change what a
+/// signed file says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredPolicy {
-    pub bundle: String,
-    pub namespace: String,
-    pub name: String,
+    pub(super) bundle: String,
+    pub(super) namespace: String,
+    pub(super) name: String,
     /// The defaulted policy, without netpol-sync's labels and annotations.
-    pub object: PolicyJson,
+    pub(super) object: PolicyJson,
     /// `sha256:…` of the defaulted policy (`netpol_policy::content_hash`).
-    pub content_hash: String,
-    pub file: String,
-    pub document: usize,
+    pub(super) content_hash: String,
+    pub(super) file: String,
+    pub(super) document: usize,
+}
+
+impl DesiredPolicy {
+    pub fn bundle(&self) -> &str {
+        &self.bundle
+    }
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The defaulted policy, without netpol-sync's labels and annotations.
+    pub fn object(&self) -> &PolicyJson {
+        &self.object
+    }
+    /// `sha256:…` of the defaulted policy (`netpol_policy::content_hash`).
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+    /// The file of the bundle it comes from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+    /// Its document's index in that file (0-based).
+    pub fn document(&self) -> usize {
+        self.document
+    }
+
+    /// A policy no verification made, for tests of what consumes one.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        bundle: &str,
+        object: &netpol_policy::NetworkPolicy,
+        file: &str,
+    ) -> DesiredPolicy {
+        DesiredPolicy {
+            bundle: bundle.into(),
+            namespace: object.metadata.namespace.clone().unwrap_or_default(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            content_hash: netpol_policy::content_hash(object, crate::marks::ANNOTATION_PREFIX),
+            object: PolicyJson::encode(object),
+            file: file.into(),
+            document: 0,
+        }
+    }
 }
 
 /// A bundle's policies, file by file in manifest order. Each file's policies are shared

@@ -1,7 +1,7 @@
 //! The one error every bundle check returns: a stable reason code, a message a person
 //! can act on, and where it happened (bundle, file, document, field).
 
-use crate::outcome::Location;
+use crate::reason::Location;
 use crate::reason::ReasonCode;
 use crate::verify::VerifyError;
 

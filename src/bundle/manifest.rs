@@ -1,4 +1,4 @@
-//! `bundle.yaml`: strict parsing and the manifest rules (DESIGN §1). Parsed through the
+//! `bundle.yaml`: strict parsing and the manifest rules (docs/bundles.md, "bundle.yaml"). Parsed through the
 //! same hazard-checked YAML loader as policy files, then decoded with unknown fields
 //! rejected.
 

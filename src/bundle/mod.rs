@@ -12,7 +12,7 @@
 //!    allow_open() -> &BTreeSet<String>, policies() -> &BundlePolicies, signers() -> &[SignerIdentity]}`
 //! - `DesiredPolicy { bundle, namespace, name, object (defaulted NetworkPolicy as
 //!    [`PolicyJson`], no netpol-sync labels/annotations), content_hash ("sha256:…" from
-//!    netpol_policy::content_hash(&object, ANNOTATION_PREFIX)), file, document }`
+//!    netpol_policy::content_hash(&object, marks::ANNOTATION_PREFIX)), file, document }`
 //! - `BundleError::{reason() -> ReasonCode, location() -> Location}`
 
 //!
@@ -32,7 +32,7 @@ mod pipeline;
 pub mod policy;
 pub mod seal;
 pub mod select;
-pub mod signatures;
+mod signatures;
 pub mod tree;
 pub mod yaml;
 
@@ -46,7 +46,7 @@ pub use limits::Limits;
 
 use crate::git::Repo;
 use crate::reason::ReasonCode;
-use crate::verify::{SignerIdentity, VerifiedRevision};
+use crate::verify::{RecordedBase, SignerIdentity, VerifiedRevision};
 use cache::{FileKey, ManifestKey, TreeKey};
 use manifest::Manifest;
 use signatures::{DetachedVerifier, RevisionSigners};
@@ -60,12 +60,6 @@ pub const BUNDLES_DIR: &str = "bundles";
 pub const MANIFEST_FILE: &str = "bundle.yaml";
 /// Detached signatures over the manifest, inside a bundle directory.
 pub const SIGNATURES_DIR: &str = "signatures";
-
-/// Prefix of every annotation netpol-sync writes; excluded from content hashes.
-pub const ANNOTATION_PREFIX: &str = "netpol-sync.io/";
-/// The label marking objects netpol-sync manages.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY_VALUE: &str = "netpol-sync";
 
 /// `sha256:<hex>` of the exact bytes of a bundle.yaml.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -83,6 +77,7 @@ impl std::fmt::Display for BundleDigest {
     }
 }
 
+/// One bundle of [`VerifiedBundles`]; what it proves is said there.
 #[derive(Debug, Clone)]
 pub struct VerifiedBundle {
     name: String,
@@ -114,6 +109,35 @@ impl VerifiedBundle {
     }
 }
 
+/// A verified bundle as a cycle reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BundleSummary {
+    pub name: String,
+    pub digest: String,
+    /// Fingerprints (`SHA256:…`) of the distinct trusted keys that signed bundle.yaml.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub signers: Vec<String>,
+}
+
+impl VerifiedBundle {
+    pub fn summary(&self) -> BundleSummary {
+        BundleSummary {
+            name: self.name.clone(),
+            digest: self.digest.to_string(),
+            signers: self
+                .signers
+                .iter()
+                .map(|s| s.fingerprint().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// The selected bundles of one revision, every one verified. Built only by this module
+/// ([`load_verified`], [`load_recorded_base`]): holding one proves that each bundle.yaml
+/// carries enough distinct signatures by keys trusted before the revision, that every
+/// file matches its manifest's size and SHA-256 with nothing unlisted, and that every
+/// policy validated and stays inside its bundle's namespaces (docs/bundles.md).
 #[derive(Debug, Clone)]
 pub struct VerifiedBundles {
     revision: git2::Oid,
@@ -135,6 +159,9 @@ impl VerifiedBundles {
     }
     pub fn policies(&self) -> impl Iterator<Item = &DesiredPolicy> {
         self.bundles.iter().flat_map(|b| b.policies.iter())
+    }
+    pub fn summaries(&self) -> Vec<BundleSummary> {
+        self.bundles.iter().map(VerifiedBundle::summary).collect()
     }
 }
 
@@ -164,26 +191,61 @@ impl Default for BundleOptions {
 
 /// Read, verify and validate the selected bundles of a verified revision. Any failure
 /// rejects the whole revision; the error names the bundle, file, document and field.
+/// Bundle signatures are checked against the keys trusted *before* the revision.
 pub fn load_verified(
     repo: &Repo,
     rev: &VerifiedRevision,
     opts: &BundleOptions,
 ) -> Result<VerifiedBundles, BundleError> {
-    let signers = rev.bundle_signers().map_err(BundleError::from_verify);
-    let verifier = signers.map(|signers| RevisionSigners {
-        signers,
-        policy: rev.policy(),
-    });
+    load_commit(
+        repo,
+        rev.commit_id(),
+        rev.tree_id(),
+        rev.bundle_signers(),
+        rev.policy(),
+        opts,
+    )
+}
+
+/// The bundles of the last applied revision, to put them back after a failed apply:
+/// checked as when they were applied, against the base's own keys file. Only the sync
+/// stage's restore calls this.
+pub fn load_recorded_base(
+    repo: &Repo,
+    base: &RecordedBase,
+    opts: &BundleOptions,
+) -> Result<VerifiedBundles, BundleError> {
+    load_commit(
+        repo,
+        base.commit_id(),
+        base.tree_id(),
+        base.bundle_signers(),
+        base.policy(),
+        opts,
+    )
+}
+
+fn load_commit(
+    repo: &Repo,
+    commit: git2::Oid,
+    tree: git2::Oid,
+    signers: Result<&crate::verify::AllowedSigners, crate::verify::VerifyError>,
+    policy: &crate::verify::SignaturePolicy,
+    opts: &BundleOptions,
+) -> Result<VerifiedBundles, BundleError> {
+    let verifier = signers
+        .map_err(BundleError::from_verify)
+        .map(|signers| RevisionSigners { signers, policy });
     let verifier = verifier
         .as_ref()
         .map(|v| v as &dyn DetachedVerifier)
         .map_err(Clone::clone);
-    load_tree(repo.git2(), rev.tree_id(), verifier, opts)
+    load_tree(repo.git2(), tree, verifier, opts)
         .map(|bundles| VerifiedBundles {
-            revision: rev.commit_id(),
+            revision: commit,
             bundles,
         })
-        .map_err(|e| e.at_commit(rev.commit_id()))
+        .map_err(|e| e.at_commit(commit))
 }
 
 /// Counts bytes read across the selected bundles against `max_total_bytes`.
@@ -233,7 +295,7 @@ impl TrustedManifest {
 
 /// The work of [`load_verified`] on a tree. `verifier` is the revision's allowed_signers
 /// (or why it is unusable: that only matters once a bundle needs it).
-pub(crate) fn load_tree(
+fn load_tree(
     repo: &git2::Repository,
     tree_id: git2::Oid,
     verifier: Result<&dyn DetachedVerifier, BundleError>,

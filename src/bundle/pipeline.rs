@@ -4,10 +4,8 @@
 //! and each file's bytes are freed once parsed instead of all being held until the end.
 //!
 //! The threads live for one load, so this is a small scoped pool rather than rayon's. A
-//! pool that outlives the load keeps what its threads freed in their allocator heaps:
-//! with the loader on rayon's global pool, `scripts/bench-daemon.sh` measured the daemon
-//! at rest at 59 MiB instead of 54 MiB (42 instead of 37 anonymous), against a 64 MiB
-//! budget, and a `mi_collect` broadcast to the pool's threads did not give it back.
+//! pool that outlives the load keeps what its threads freed in their allocator heaps, and
+//! the daemon at rest then holds several MiB more of its budget (docs/performance.md).
 
 use std::sync::mpsc;
 use std::sync::{Mutex, PoisonError};

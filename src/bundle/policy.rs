@@ -10,7 +10,8 @@
 //! a bundle states intent, not a snapshot of a live object.
 
 use super::yaml::YamlDocument;
-use super::{BundleError, DesiredPolicy, ANNOTATION_PREFIX, MANAGED_BY_LABEL};
+use super::{BundleError, DesiredPolicy};
+use crate::marks::{ANNOTATION_PREFIX, MANAGED_BY_LABEL};
 use crate::reason::ReasonCode;
 use netpol_policy::FieldError;
 use serde_json::Value;
@@ -42,8 +43,19 @@ fn invalid(
         .at_field(field)
 }
 
-/// Every policy of one file; empty documents (a stray `---`) are skipped.
-pub fn load_file(
+/// How many policies of one file validate, or why one does not: the validation of
+/// [`load_file`] for benchmarks and tools, without the [`DesiredPolicy`] values that only a
+/// verified bundle may carry.
+pub fn validate_file(
+    ctx: &PolicyContext<'_>,
+    documents: Vec<YamlDocument>,
+) -> Result<usize, BundleError> {
+    load_file(ctx, documents).map(|policies| policies.len())
+}
+
+/// Every policy of one file; empty documents (a stray `---`) are skipped. `pub(crate)`:
+/// a [`DesiredPolicy`] is made only from a file whose digest matched its signed manifest.
+pub(crate) fn load_file(
     ctx: &PolicyContext<'_>,
     documents: Vec<YamlDocument>,
 ) -> Result<Vec<DesiredPolicy>, BundleError> {

@@ -19,15 +19,17 @@ pub struct SignatureRejection {
     pub message: String,
 }
 
-/// Checks one detached signature over bundle.yaml.
-pub trait DetachedVerifier {
+/// Checks one detached signature over bundle.yaml. Private to `bundle`: outside its
+/// tests the only implementation is [`RevisionSigners`], the keys a verified revision
+/// carries, so no other code can load bundles with a verifier of its own.
+pub(super) trait DetachedVerifier {
     fn verify(&self, armored: &[u8], message: &[u8]) -> Result<SignerIdentity, SignatureRejection>;
 }
 
 /// The revision's own keys/allowed_signers, judged with its signature policy.
-pub struct RevisionSigners<'a> {
-    pub signers: &'a AllowedSigners,
-    pub policy: &'a SignaturePolicy,
+pub(super) struct RevisionSigners<'a> {
+    pub(super) signers: &'a AllowedSigners,
+    pub(super) policy: &'a SignaturePolicy,
 }
 
 impl DetachedVerifier for RevisionSigners<'_> {
@@ -44,7 +46,7 @@ impl DetachedVerifier for RevisionSigners<'_> {
 /// Verify every signature file and require `required` distinct keys. Signatures that
 /// fail do not reject on their own (an old signature by a since-revoked key may linger
 /// beside enough good ones) but they are named when the threshold is not met.
-pub fn check_threshold(
+pub(super) fn check_threshold(
     manifest: &[u8],
     signatures: &[(String, Vec<u8>)],
     verifier: &dyn DetachedVerifier,
@@ -56,7 +58,7 @@ pub fn check_threshold(
     for (file, armored) in signatures {
         match verifier.verify(armored, manifest) {
             Ok(id) => {
-                if keys.insert(id.key_blob.clone()) {
+                if keys.insert(id.key_blob().to_vec()) {
                     signers.push(id);
                 }
             }
@@ -102,11 +104,11 @@ mod tests {
         ) -> Result<SignerIdentity, SignatureRejection> {
             let s = std::str::from_utf8(armored).unwrap_or("");
             match s.strip_prefix("key:") {
-                Some(name) => Ok(SignerIdentity {
-                    principal: format!("{name}@example.com"),
-                    fingerprint: format!("SHA256:{name}"),
-                    key_blob: name.split('/').next().unwrap_or("").as_bytes().to_vec(),
-                }),
+                Some(name) => Ok(SignerIdentity::for_test(
+                    &format!("{name}@example.com"),
+                    &format!("SHA256:{name}"),
+                    name.split('/').next().unwrap_or("").as_bytes(),
+                )),
                 None => Err(SignatureRejection {
                     reason: ReasonCode::UntrustedKey,
                     message: "not trusted".into(),

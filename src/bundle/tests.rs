@@ -19,11 +19,11 @@ impl DetachedVerifier for NamedKeys {
             .ok()
             .and_then(|s| s.strip_prefix("key:"))
         {
-            Some(name) => Ok(SignerIdentity {
-                principal: name.to_string(),
-                fingerprint: format!("SHA256:{name}"),
-                key_blob: name.as_bytes().to_vec(),
-            }),
+            Some(name) => Ok(SignerIdentity::for_test(
+                name,
+                &format!("SHA256:{name}"),
+                name.as_bytes(),
+            )),
             None => Err(SignatureRejection {
                 reason: ReasonCode::UntrustedKey,
                 message: "untrusted".into(),

@@ -1,6 +1,7 @@
 //! clap definitions only; no behaviour here.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -27,8 +28,6 @@ pub enum Command {
     Sync(ClusterRunArgs),
     /// What revision the cluster enforces, who signed it, the last failure.
     Status(StatusArgs),
-    /// A narrated tour against the embedded API server emulator.
-    Demo(DemoArgs),
     /// The long-running daemon: poll (or webhook), verify, sync; leader election, metrics.
     Run(Box<super::run::RunArgs>),
 }
@@ -57,17 +56,15 @@ pub struct RepoArgs {
     pub rev: String,
 }
 
-#[derive(Debug, Clone, Args)]
+/// Who may sign: shared by `verify`, `plan`, `sync` and `run` (which hands it to its
+/// cycle children with [`TrustArgs::to_args`]).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct TrustArgs {
     /// allowed_signers file that decides the first revision ever applied.
     #[arg(long, env = "NETPOL_SYNC_TRUST_ANCHOR")]
     pub trust_anchor: PathBuf,
-    /// Judge validity windows at this time (RFC 3339) instead of the system clock. For tests
-    /// and audits of the past.
-    #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
-    pub at: Option<std::time::SystemTime>,
     /// Accept hardware-key (sk-ssh-ed25519) signatures made without user presence.
-    #[arg(long)]
+    #[arg(long, env = "NETPOL_SYNC_ALLOW_NO_TOUCH")]
     pub allow_no_touch: bool,
     /// Distinct keys, trusted before a change to keys/allowed_signers, that must sign it:
     /// the commit's signer and detached signatures over the new file in keys/signatures/
@@ -81,40 +78,92 @@ pub struct TrustArgs {
     pub key_change_signatures: usize,
 }
 
+/// The verifier's clock, for the one-shot commands (a daemon judges at the time of each
+/// cycle).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ClockArgs {
+    /// Judge validity windows at this time (RFC 3339) instead of the system clock. For tests
+    /// and audits of the past.
+    #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+    pub at: Option<std::time::SystemTime>,
+}
+
 impl TrustArgs {
-    /// How signatures are judged, at the clock `--at` gives (or now).
-    pub fn signature_policy(&self) -> crate::verify::SignaturePolicy {
-        crate::verify::SignaturePolicy {
-            at: self.at.unwrap_or_else(std::time::SystemTime::now),
+    /// The engine's trust settings, judged at `at` (or at each cycle's start).
+    pub fn settings(&self, at: Option<std::time::SystemTime>) -> crate::engine::TrustSettings {
+        crate::engine::TrustSettings {
+            trust_anchor: self.trust_anchor.clone(),
             require_user_presence: !self.allow_no_touch,
             key_change_signatures: self.key_change_signatures,
+            at,
         }
+    }
+
+    /// The same settings as flags of a `sync --once` child.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args = vec!["--trust-anchor".into(), self.trust_anchor.clone().into()];
+        if self.allow_no_touch {
+            args.push("--allow-no-touch".into());
+        }
+        args.push("--key-change-signatures".into());
+        args.push(self.key_change_signatures.to_string().into());
+        args
     }
 }
 
-#[derive(Debug, Clone, Args)]
+/// Which bundles, how many signatures each, and the limits on reading them.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct BundleSelectArgs {
-    /// Bundle to select (repeatable). Default: every bundle under bundles/.
-    #[arg(long = "bundle", value_name = "NAME")]
+    /// Bundle to select (repeatable, or comma-separated). Default: every bundle under
+    /// bundles/.
+    #[arg(
+        long = "bundle",
+        value_name = "NAME",
+        env = "NETPOL_SYNC_BUNDLES",
+        value_delimiter = ','
+    )]
     pub bundles: Vec<String>,
     /// Distinct trusted keys that must sign each bundle.yaml.
     #[arg(long, default_value_t = 1, env = "NETPOL_SYNC_BUNDLE_SIGNATURES")]
     pub bundle_signatures: usize,
     /// Largest file in a bundle, in bytes (policy files and bundle.yaml).
-    #[arg(long, value_name = "BYTES", default_value_t = crate::bundle::Limits::DEFAULT_MAX_FILE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::bundle::Limits::DEFAULT_MAX_FILE_BYTES, env = "NETPOL_SYNC_MAX_FILE_BYTES")]
     pub max_file_bytes: u64,
     /// Most files one bundle may list.
-    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_FILES)]
+    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_FILES, env = "NETPOL_SYNC_MAX_FILES")]
     pub max_files: usize,
     /// Most YAML documents in one policy file.
-    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_DOCUMENTS_PER_FILE)]
+    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_DOCUMENTS_PER_FILE, env = "NETPOL_SYNC_MAX_DOCUMENTS")]
     pub max_documents: usize,
     /// Most bytes read across all selected bundles.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::bundle::Limits::DEFAULT_MAX_TOTAL_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::bundle::Limits::DEFAULT_MAX_TOTAL_BYTES, env = "NETPOL_SYNC_MAX_TOTAL_BYTES")]
     pub max_total_bytes: u64,
     /// Deepest nesting of YAML collections.
-    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_YAML_DEPTH)]
+    #[arg(long, value_name = "N", default_value_t = crate::bundle::Limits::DEFAULT_MAX_YAML_DEPTH, env = "NETPOL_SYNC_MAX_YAML_DEPTH")]
     pub max_yaml_depth: usize,
+}
+
+impl BundleSelectArgs {
+    /// The same selection and limits as flags of a `sync --once` child.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        for b in &self.bundles {
+            args.push("--bundle".into());
+            args.push(b.into());
+        }
+        for (flag, value) in [
+            ("--bundle-signatures", self.bundle_signatures.to_string()),
+            ("--max-file-bytes", self.max_file_bytes.to_string()),
+            ("--max-files", self.max_files.to_string()),
+            ("--max-documents", self.max_documents.to_string()),
+            ("--max-total-bytes", self.max_total_bytes.to_string()),
+            ("--max-yaml-depth", self.max_yaml_depth.to_string()),
+        ] {
+            args.push(flag.into());
+            args.push(value.into());
+        }
+        args
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -128,18 +177,21 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]
+    pub clock: ClockArgs,
+    #[command(flatten)]
     pub select: BundleSelectArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
-#[derive(Debug, Clone, Args)]
+/// The cluster and netpol-sync's state in it.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct KubeArgs {
     /// Path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// kubeconfig context to use.
-    #[arg(long)]
+    #[arg(long, env = "NETPOL_SYNC_CONTEXT")]
     pub context: Option<String>,
     /// Namespace holding netpol-sync's state record, lease and events.
     #[arg(
@@ -155,8 +207,30 @@ pub struct KubeArgs {
     pub state_key: Option<PathBuf>,
 }
 
+impl KubeArgs {
+    /// The same cluster as flags of a `sync --once` child.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(k) = &self.kubeconfig {
+            args.push("--kubeconfig".into());
+            args.push(k.clone().into());
+        }
+        if let Some(c) = &self.context {
+            args.push("--context".into());
+            args.push(c.into());
+        }
+        args.push("--state-namespace".into());
+        args.push(self.state_namespace.clone().into());
+        if let Some(k) = &self.state_key {
+            args.push("--state-key".into());
+            args.push(k.clone().into());
+        }
+        args
+    }
+}
+
 /// How writes reach the API server.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct ApplyArgs {
     /// Writes (dry runs and real ones) in flight at once. Lower it for an API server that
     /// struggles; `plan` writes nothing and ignores it.
@@ -173,6 +247,29 @@ pub struct ApplyArgs {
     /// that it goes. Without it such a policy fails every cycle (`held-by-finalizer`).
     #[arg(long, env = "NETPOL_SYNC_REMOVE_FOREIGN_FINALIZERS")]
     pub remove_foreign_finalizers: bool,
+}
+
+impl ApplyArgs {
+    /// The applier's options (no record of its own writes).
+    pub fn options(&self) -> crate::apply::ApplyOptions {
+        crate::apply::ApplyOptions {
+            concurrency: self.max_in_flight,
+            remove_foreign_finalizers: self.remove_foreign_finalizers,
+            ..crate::apply::ApplyOptions::default()
+        }
+    }
+
+    /// The same options as flags of a `sync --once` child.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "--max-in-flight".into(),
+            self.max_in_flight.to_string().into(),
+        ];
+        if self.remove_foreign_finalizers {
+            args.push("--remove-foreign-finalizers".into());
+        }
+        args
+    }
 }
 
 /// 1 to 1024: zero would never write, and beyond a thousand only the open sockets grow.
@@ -202,6 +299,8 @@ pub struct ClusterRunArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]
+    pub clock: ClockArgs,
+    #[command(flatten)]
     pub select: BundleSelectArgs,
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -221,13 +320,6 @@ pub struct StatusArgs {
     pub kube: KubeArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
-    /// Keep the emulator running at the end and print `export KUBECONFIG=…`.
-    #[arg(long)]
-    pub hold: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,10 +1,12 @@
-//! The command line (DESIGN §5, a stable contract). Argument groups are flattened per
-//! concern; each command's runner lives in its own file and returns an [`Outcome`].
+//! The command line, a stable contract (docs/architecture.md, "The command line").
+//! Argument groups are flattened per concern and shared between commands; each command's
+//! runner lives in its own file, calls the engine, and renders its typed result
+//! ([`render`]).
 
 mod args;
 mod bundle;
-mod demo;
 mod plan;
+pub mod render;
 pub mod run;
 mod status;
 mod sync;
@@ -12,40 +14,49 @@ mod verify;
 
 pub use args::*;
 
-use crate::outcome::Outcome;
 use std::process::ExitCode;
+
+/// The async runtime every command runs on (two workers: the daemon's pod has two CPUs
+/// at most). libgit2 must be set up before it for any command that reads git (see
+/// [`crate::git::set_up_before_threads`]).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    sync::runtime()
+}
+
+/// One `sync --once` cycle, as the command runs it, without printing (the demo's steps).
+pub async fn sync_cycle(args: ClusterRunArgs) -> crate::engine::CycleResult {
+    sync::run_async(args, crate::engine::Mode::Sync).await
+}
 
 pub fn run(cli: Cli) -> ExitCode {
     // Before any thread exists: see `git::set_up_before_threads`.
-    if uses_git(&cli.command) {
+    if offline_git(&cli.command) {
+        crate::git::set_up_before_threads_offline();
+    } else if uses_git(&cli.command) {
         crate::git::set_up_before_threads();
     }
     crate::memory::purge_freed_pages(purge_delay_for(&cli.command));
-    let (outcome, output) = match cli.command {
-        Command::Verify(a) => {
-            let output = a.output.output;
-            (verify::run(a), output)
-        }
-        Command::Bundle(BundleCommand::Seal(a)) => return bundle::seal(a),
-        Command::Plan(a) => return plan::run(a),
-        Command::Sync(a) => return sync::run(a, sync::Mode::Sync),
-        Command::Status(a) => return status::run(a),
-        Command::Demo(a) => return demo::run(a),
-        Command::Run(a) => return run::run(*a),
-    };
-    emit(&outcome, output);
-    outcome.verdict.exit_code()
+    match cli.command {
+        Command::Verify(a) => verify::run(a),
+        Command::Bundle(BundleCommand::Seal(a)) => bundle::seal(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Sync(a) => sync::run(a, crate::engine::Mode::Sync),
+        Command::Status(a) => status::run(a),
+        Command::Run(a) => run::run(*a),
+    }
+}
+
+/// Whether a command reads only a local repository and connects to nothing: `verify`
+/// of a path needs no TLS, so libgit2 need not load CA certificates.
+fn offline_git(command: &Command) -> bool {
+    matches!(command, Command::Verify(a) if !crate::git::is_url(&a.repo.repo))
 }
 
 /// Whether a command reads a git repository. libgit2's set-up reads the system CA bundle
 /// (about 50 ms), which a command that never touches git should not pay.
 fn uses_git(command: &Command) -> bool {
     match command {
-        Command::Verify(_)
-        | Command::Plan(_)
-        | Command::Sync(_)
-        | Command::Demo(_)
-        | Command::Run(_) => true,
+        Command::Verify(_) | Command::Plan(_) | Command::Sync(_) | Command::Run(_) => true,
         Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
     }
 }
@@ -56,21 +67,6 @@ fn purge_delay_for(command: &Command) -> crate::memory::PurgeDelay {
     match command {
         Command::Run(_) => crate::memory::PurgeDelay::AtOnce,
         _ => crate::memory::PurgeDelay::Soon,
-    }
-}
-
-/// One JSON object on stdout, or a screen of text (errors and rejections on stderr so
-/// that scripts piping stdout see only results).
-pub fn emit(outcome: &Outcome, output: OutputFormat) {
-    match output {
-        OutputFormat::Json => println!("{}", outcome.to_json()),
-        OutputFormat::Text => {
-            use crate::outcome::Verdict;
-            match outcome.verdict {
-                Verdict::Rejected | Verdict::Error => eprint!("{}", outcome.to_text()),
-                _ => print!("{}", outcome.to_text()),
-            }
-        }
     }
 }
 
@@ -108,7 +104,6 @@ mod tests {
                 "--trust-anchor",
                 "a",
             ][..],
-            &["netpol-sync", "demo"][..],
         ] {
             assert_eq!(
                 purge_delay_for(&command(one_shot)),
@@ -116,5 +111,40 @@ mod tests {
                 "{one_shot:?}"
             );
         }
+    }
+
+    /// Only `verify` of a path skips loading CA certificates: anything that may fetch over
+    /// HTTPS or talk to an API server keeps them.
+    #[test]
+    fn only_verify_of_a_local_path_runs_without_ca_certificates() {
+        let verify = |repo: &str| {
+            command(&[
+                "netpol-sync",
+                "verify",
+                "--repo",
+                repo,
+                "--trust-anchor",
+                "a",
+            ])
+        };
+        assert!(offline_git(&verify("/srv/policies")));
+        assert!(offline_git(&verify("policies")));
+        for remote in [
+            "https://git.example.com/policies.git",
+            "file:///srv/policies",
+            "git@git.example.com:policies.git",
+        ] {
+            assert!(!offline_git(&verify(remote)), "{remote}");
+        }
+        let sync = [
+            "netpol-sync",
+            "sync",
+            "--once",
+            "--repo",
+            "/srv/policies",
+            "--trust-anchor",
+            "a",
+        ];
+        assert!(!offline_git(&command(&sync)));
     }
 }

@@ -1,35 +1,26 @@
-//! `netpol-sync run`: the long-running daemon (DESIGN §4). Every flag also reads from an
-//! environment variable `NETPOL_SYNC_…`, which is how deploy/ configures it.
+//! `netpol-sync run`: the long-running daemon (docs/operations.md). Every flag also reads from an
+//! environment variable (`NETPOL_SYNC_…`, `KUBECONFIG`), which is how deploy/ configures it.
 
-use crate::bundle::BundleOptions;
-use crate::daemon::drift_watch::DriftWatch;
-use crate::daemon::engine::SyncEngine;
-use crate::daemon::events::{EventRecorder, SyncEvent};
-use crate::daemon::http::{self, HttpState};
-use crate::daemon::inprocess_engine::InProcessEngine;
-use crate::daemon::leader::{LeaderConfig, LeaderElector, LeaderHandle};
-use crate::daemon::metrics::Metrics;
-use crate::daemon::run_loop::{LoopConfig, RunLoop};
 use crate::daemon::shutdown;
-use crate::daemon::subprocess_engine::SubprocessEngine;
-use crate::daemon::trigger::{DriftChanges, Trigger};
+use crate::daemon::start::{Daemon, DaemonConfig, Isolation, LeaseTimings};
 use crate::daemon::webhook::WebhookSecret;
 use crate::logging::{self, LogFormat};
 use crate::remote::{
-    transport, GitAuth, GitRemote, KnownHosts, RemoteConfig, Transport, MAX_KNOWN_HOSTS_BYTES,
+    transport, GitAuth, KnownHosts, RemoteConfig, Transport, MAX_KNOWN_HOSTS_BYTES,
 };
 use clap::{ArgAction, Args};
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// `netpol-sync run`. The trust, bundle, cluster and write settings are the same groups
+/// `sync --once` takes, so every cycle (in this process or a child) runs with them.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Repository URL (https://, ssh://, scp-like), or a local path / file:// URL.
@@ -38,34 +29,14 @@ pub struct RunArgs {
     /// Branch to follow.
     #[arg(long, default_value = "main", env = "NETPOL_SYNC_BRANCH")]
     pub branch: String,
-    /// allowed_signers file that decides the first revision ever applied.
-    #[arg(long, env = "NETPOL_SYNC_TRUST_ANCHOR")]
-    pub trust_anchor: PathBuf,
-    /// Bundle to enforce (repeatable, or comma-separated in the env var). Default: all.
-    #[arg(
-        long = "bundle",
-        value_name = "NAME",
-        env = "NETPOL_SYNC_BUNDLES",
-        value_delimiter = ','
-    )]
-    pub bundles: Vec<String>,
-    /// Distinct trusted keys that must sign each bundle.yaml.
-    #[arg(long, default_value_t = 1, env = "NETPOL_SYNC_BUNDLE_SIGNATURES")]
-    pub bundle_signatures: usize,
-    /// Accept hardware-key signatures made without user presence.
-    #[arg(long, env = "NETPOL_SYNC_ALLOW_NO_TOUCH")]
-    pub allow_no_touch: bool,
-    /// Distinct keys, trusted before a change to keys/allowed_signers, that must sign it.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1,
-        env = "NETPOL_SYNC_KEY_CHANGE_SIGNATURES"
-    )]
-    pub key_change_signatures: usize,
-    /// File holding the key that authenticates the state record (required).
-    #[arg(long, value_name = "FILE", env = "NETPOL_SYNC_STATE_KEY")]
-    pub state_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::args::TrustArgs,
+    #[command(flatten)]
+    pub select: super::args::BundleSelectArgs,
+    #[command(flatten)]
+    pub kube: super::args::KubeArgs,
+    #[command(flatten)]
+    pub apply: super::args::ApplyArgs,
     /// Time between polls (humantime: 30s, 2m); up to 10% jitter is added.
     #[arg(long, default_value = "30s", value_parser = duration, env = "NETPOL_SYNC_INTERVAL")]
     pub interval: Duration,
@@ -100,21 +71,6 @@ pub struct RunArgs {
     /// Most bytes one fetch may bring.
     #[arg(long, default_value_t = 512 * 1024 * 1024, env = "NETPOL_SYNC_MAX_FETCH_BYTES")]
     pub max_fetch_bytes: u64,
-    /// Path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
-    #[arg(long, env = "KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
-    /// kubeconfig context to use.
-    #[arg(long, env = "NETPOL_SYNC_CONTEXT")]
-    pub context: Option<String>,
-    /// Namespace holding the state record, the lease and the events.
-    #[arg(
-        long,
-        default_value = "netpol-sync",
-        env = "NETPOL_SYNC_STATE_NAMESPACE"
-    )]
-    pub state_namespace: String,
-    #[command(flatten)]
-    pub apply: super::args::ApplyArgs,
     /// Elect a leader over a Lease so that several replicas are safe (`--leader-elect=false`
     /// for a single replica).
     #[arg(long, env = "NETPOL_SYNC_LEADER_ELECT", action = ArgAction::Set, num_args = 0..=1,
@@ -161,7 +117,7 @@ pub enum RunError {
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
     #[error(transparent)]
-    Leader(#[from] crate::daemon::leader::LeaderError),
+    Daemon(#[from] crate::daemon::start::DaemonError),
     #[error("cluster connection: {0}")]
     Kube(String),
     #[error("{what}: {source}")]
@@ -233,48 +189,21 @@ fn read_limited(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, RunErro
     std::fs::read(path).map_err(io)
 }
 
-/// The flags every cycle's `sync --once` child gets.
+/// The flags every cycle's `sync --once` child gets: the same groups this command took.
 fn sync_flags(args: &RunArgs) -> Vec<OsString> {
-    let mut flags: Vec<OsString> = vec!["--trust-anchor".into(), args.trust_anchor.clone().into()];
-    for b in &args.bundles {
-        flags.push("--bundle".into());
-        flags.push(b.into());
-    }
-    flags.push("--bundle-signatures".into());
-    flags.push(args.bundle_signatures.to_string().into());
-    flags.push("--key-change-signatures".into());
-    flags.push(args.key_change_signatures.to_string().into());
-    if let Some(k) = &args.state_key {
-        flags.push("--state-key".into());
-        flags.push(k.clone().into());
-    }
-    if args.allow_no_touch {
-        flags.push("--allow-no-touch".into());
-    }
-    if let Some(k) = &args.kubeconfig {
-        flags.push("--kubeconfig".into());
-        flags.push(k.clone().into());
-    }
-    if let Some(c) = &args.context {
-        flags.push("--context".into());
-        flags.push(c.into());
-    }
-    flags.push("--state-namespace".into());
-    flags.push(args.state_namespace.clone().into());
-    flags.push("--max-in-flight".into());
-    flags.push(args.apply.max_in_flight.to_string().into());
-    if args.apply.remove_foreign_finalizers {
-        flags.push("--remove-foreign-finalizers".into());
-    }
+    let mut flags = args.trust.to_args();
+    flags.extend(args.select.to_args());
+    flags.extend(args.kube.to_args());
+    flags.extend(args.apply.to_args());
     flags
 }
 
 async fn kube_client(args: &RunArgs) -> Result<kube::Client, RunError> {
     let options = kube::config::KubeConfigOptions {
-        context: args.context.clone(),
+        context: args.kube.context.clone(),
         ..Default::default()
     };
-    let config = match &args.kubeconfig {
+    let config = match &args.kube.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| RunError::Kube(format!("{}: {e}", path.display())))?;
@@ -301,157 +230,76 @@ fn default_identity() -> String {
     format!("{host}-{:08x}", rand::random::<u32>())
 }
 
-async fn run_async(args: RunArgs) -> Result<(), RunError> {
-    std::fs::create_dir_all(&args.cache_dir).map_err(|source| RunError::Io {
-        what: format!("creating cache dir {}", args.cache_dir.display()),
-        source,
-    })?;
-    if !args.trust_anchor.is_file() {
+/// The daemon's configuration from the command line.
+async fn daemon_config(args: &RunArgs) -> Result<DaemonConfig, RunError> {
+    if !args.trust.trust_anchor.is_file() {
         return Err(RunError::Config(format!(
             "trust anchor {} is not a file",
-            args.trust_anchor.display()
+            args.trust.trust_anchor.display()
         )));
     }
-    let state_key = crate::revision::load_state_key(args.state_key.as_deref())
+    let state_key = crate::engine::revision::load_state_key(args.kube.state_key.as_deref())
         .map_err(|o| RunError::Config(o.message))?;
-    let remote = Arc::new(GitRemote::new(remote_config(&args)?, &args.cache_dir)?);
     let webhook_secret = match &args.webhook_secret_file {
         Some(path) => {
             Some(WebhookSecret::from_file(path).map_err(|e| RunError::Config(e.to_string()))?)
         }
         None => None,
     };
-    let identity = args
-        .identity
-        .clone()
-        .filter(|i| !i.is_empty())
-        .unwrap_or_else(default_identity);
-    let client = kube_client(&args).await?;
-    let (shutdown_tx, shutdown_rx) = shutdown::on_signals().map_err(|source| RunError::Io {
-        what: "installing signal handlers".into(),
-        source,
-    })?;
-
-    let metrics = Arc::new(Metrics::new());
-    let trigger = Trigger::default();
-    let http_state = HttpState::new(metrics.clone(), trigger.clone(), webhook_secret);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| RunError::Io {
-            what: format!("listening on {}", args.listen),
-            source,
-        })?;
-    tracing::info!(listen = %args.listen, repo = %args.repo, branch = %args.branch, %identity, leader_elect = args.leader_elect, "netpol-sync run starting");
-    let mut http_stop = shutdown_rx.clone();
-    let http_task = tokio::spawn(http::serve(listener, http_state.clone(), async move {
-        let _ = http_stop.wait_for(|stop| *stop).await;
-    }));
-
-    let (leader, elector_task) = if args.leader_elect {
-        let config = LeaderConfig {
-            lease_duration: args.lease_duration,
-            renew_deadline: args.renew_deadline,
-            retry_period: args.retry_period,
-            ..LeaderConfig::new(&args.state_namespace, &identity)
-        };
-        let elector = LeaderElector::new(client.clone(), config)?;
-        let handle = elector.handle();
-        (handle, Some(tokio::spawn(elector.run(shutdown_rx.clone()))))
-    } else {
-        (LeaderHandle::always(), None)
-    };
-
-    let (events_tx, mut events_rx) = tokio::sync::mpsc::channel::<SyncEvent>(64);
-    let recorder = EventRecorder::new(client.clone(), &args.state_namespace, &identity);
-    let events_task = tokio::spawn(async move {
-        while let Some(event) = events_rx.recv().await {
-            if let Err(e) = recorder.publish(&event).await {
-                tracing::warn!(error = %e, "could not post event");
-            }
-        }
-    });
-
-    let drift_watch = args.drift_watch.then(|| {
-        let (scope_tx, scope_rx) = tokio::sync::watch::channel(None);
-        let changes = DriftChanges::default();
-        let watch = DriftWatch::new(
-            client.clone(),
-            trigger.clone(),
-            changes.clone(),
-            scope_rx,
-            metrics.clone(),
-        );
-        (scope_tx, changes, watch)
-    });
-    let engine: Box<dyn SyncEngine> = match args.cycle_isolation {
-        CycleIsolation::Thread => {
-            let engine = InProcessEngine::new(
-                client.clone(),
-                &args.state_namespace,
-                state_key,
-                args.trust_anchor.clone(),
-                !args.allow_no_touch,
-                BundleOptions {
-                    select: args.bundles.clone(),
-                    signatures_required: args.bundle_signatures,
-                    ..BundleOptions::default()
-                },
-            )
-            .with_max_in_flight(args.apply.max_in_flight)
-            .with_remove_foreign_finalizers(args.apply.remove_foreign_finalizers)
-            .with_key_change_signatures(args.key_change_signatures);
-            Box::new(match &drift_watch {
-                Some((_, _, watch)) => {
-                    engine.with_quiet_cycles(watch.witness(), args.relist_interval)
-                }
-                None => engine,
-            })
-        }
-        CycleIsolation::Process => Box::new(SubprocessEngine::new(
-            std::env::current_exe().map_err(|source| RunError::Io {
+    let isolation = match args.cycle_isolation {
+        CycleIsolation::Thread => Isolation::Thread,
+        CycleIsolation::Process => Isolation::Process {
+            program: std::env::current_exe().map_err(|source| RunError::Io {
                 what: "finding the netpol-sync binary".into(),
                 source,
             })?,
-            sync_flags(&args),
-        )),
-    };
-    let (drift_scope, drift_changes, drift_task) = match drift_watch {
-        Some((scope_tx, changes, watch)) => (
-            Some(scope_tx),
-            Some(changes),
-            Some(tokio::spawn(watch.run(shutdown_rx.clone()))),
-        ),
-        None => (None, None, None),
-    };
-    let run_loop = RunLoop {
-        config: LoopConfig {
-            interval: args.interval,
-            shutdown_grace: args.shutdown_grace,
-            ..LoopConfig::default()
+            args: sync_flags(args),
         },
-        remote,
-        engine,
-        leader,
-        trigger,
-        http: http_state,
-        metrics,
-        events: Some(events_tx),
-        drift_scope,
-        drift_changes,
     };
-    run_loop.run(shutdown_rx.clone()).await;
-    // The loop returns only on shutdown; make sure every task sees it.
-    let _ = shutdown_tx.send(true);
-    if let Some(task) = elector_task {
-        // Releases the lease; bounded so a dead API server cannot hold the exit.
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    }
-    if let Some(task) = drift_task {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(5), events_task).await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
-    tracing::info!("netpol-sync run stopped cleanly");
+    Ok(DaemonConfig {
+        remote: remote_config(args)?,
+        cache_dir: args.cache_dir.clone(),
+        client: kube_client(args).await?,
+        state_namespace: args.kube.state_namespace.clone(),
+        state_key,
+        trust: args.trust.settings(None),
+        bundles: args.select.bundle_options(),
+        apply: args.apply.options(),
+        isolation,
+        listen: args.listen,
+        webhook_secret,
+        identity: args
+            .identity
+            .clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(default_identity),
+        leader: args.leader_elect.then_some(LeaseTimings {
+            lease_duration: args.lease_duration,
+            renew_deadline: args.renew_deadline,
+            retry_period: args.retry_period,
+        }),
+        interval: args.interval,
+        shutdown_grace: args.shutdown_grace,
+        drift_watch: args.drift_watch,
+        relist_interval: args.relist_interval,
+    })
+}
+
+async fn run_async(args: RunArgs) -> Result<(), RunError> {
+    let config = daemon_config(&args).await?;
+    let (signalled, mut on_signal) = shutdown::on_signals().map_err(|source| RunError::Io {
+        what: "installing signal handlers".into(),
+        source,
+    })?;
+    drop(signalled);
+    let daemon = Daemon::start(config).await?;
+    let stop = daemon.stopper();
+    tokio::spawn(async move {
+        if on_signal.wait_for(|s| *s).await.is_ok() {
+            let _ = stop.send(true);
+        }
+    });
+    daemon.wait().await;
     Ok(())
 }
 
@@ -467,31 +315,58 @@ mod tests {
             .command
     }
 
+    /// A `run` command line setting every trust, bundle, cluster and write flag to a
+    /// value that is not its default.
+    const RUN_WITH_EVERY_CYCLE_FLAG: &[&str] = &[
+        "netpol-sync",
+        "run",
+        "--repo",
+        "r",
+        "--trust-anchor",
+        "a",
+        "--allow-no-touch",
+        "--key-change-signatures",
+        "2",
+        "--bundle",
+        "shop",
+        "--bundle",
+        "ops,edge",
+        "--bundle-signatures",
+        "3",
+        "--max-file-bytes",
+        "4096",
+        "--max-files",
+        "7",
+        "--max-documents",
+        "5",
+        "--max-total-bytes",
+        "65536",
+        "--max-yaml-depth",
+        "9",
+        "--kubeconfig",
+        "/etc/kubeconfig",
+        "--context",
+        "prod",
+        "--state-namespace",
+        "ops",
+        "--state-key",
+        "/secret/state-key",
+        "--max-in-flight",
+        "3",
+        "--remove-foreign-finalizers",
+    ];
+
     /// `--cycle-isolation process` hands the daemon's settings to a `sync --once` child
     /// as flags: they must be flags the child takes, and say what the daemon was told.
     #[test]
-    fn a_cycle_child_gets_the_daemons_write_bound_and_cluster() {
-        let Command::Run(run) = parse(&[
-            "netpol-sync",
-            "run",
-            "--repo",
-            "r",
-            "--trust-anchor",
-            "a",
-            "--max-in-flight",
-            "3",
-            "--state-namespace",
-            "ops",
-            "--bundle",
-            "shop",
-            "--state-key",
-            "/secret/state-key",
-            "--key-change-signatures",
-            "2",
-        ]) else {
+    fn a_cycle_child_gets_every_trust_bundle_cluster_and_write_setting_of_the_daemon() {
+        let Command::Run(run) = parse(RUN_WITH_EVERY_CYCLE_FLAG) else {
             panic!("not run");
         };
-        let engine = SubprocessEngine::new("netpol-sync".into(), sync_flags(&run));
+        let engine = crate::daemon::subprocess_engine::SubprocessEngine::new(
+            "netpol-sync".into(),
+            sync_flags(&run),
+        );
         let input = crate::daemon::engine::CycleInput {
             repo: "/cache/repo".into(),
             revision: "0123abcd".into(),
@@ -509,15 +384,66 @@ mod tests {
         assert_eq!(sync.repo.repo, "/cache/repo");
         assert_eq!(sync.repo.rev, "0123abcd");
         assert_eq!(sync.output.output, crate::cli::OutputFormat::Json);
-        assert_eq!(sync.apply.max_in_flight, 3);
-        assert_eq!(sync.kube.state_namespace, "ops");
-        assert_eq!(sync.select.bundles, ["shop"]);
-        assert_eq!(sync.trust.trust_anchor, std::path::Path::new("a"));
-        assert_eq!(
-            sync.kube.state_key.as_deref(),
-            Some(std::path::Path::new("/secret/state-key"))
-        );
-        assert_eq!(sync.trust.key_change_signatures, 2);
+        assert_eq!(sync.trust, run.trust);
+        assert_eq!(sync.select, run.select);
+        assert_eq!(sync.kube, run.kube);
+        assert_eq!(sync.apply, run.apply);
+        // Not only equal to each other: equal to what the command line said.
+        assert_eq!(sync.select.bundles, ["shop", "ops", "edge"]);
+        assert_eq!(sync.select.max_files, 7);
+        assert_eq!(sync.select.bundle_options().limits.max_yaml_depth, 9);
+        assert!(sync.trust.allow_no_touch && sync.apply.remove_foreign_finalizers);
+        assert_eq!(sync.kube.context.as_deref(), Some("prod"));
+    }
+
+    /// Every flag of `sync` is taken by `run` too, except those that name one cycle's
+    /// input or output; a flag added to `sync` later fails this test until `run` takes it
+    /// or it is listed here.
+    #[test]
+    fn run_takes_every_flag_of_sync_that_makes_sense_for_a_daemon() {
+        use clap::CommandFactory;
+        const ONE_CYCLE_ONLY: &[&str] = &[
+            "repo",
+            "rev",
+            "since",
+            "reset-trust-to-anchor",
+            "once",
+            "at",
+            "output",
+            "report-own-writes",
+            "help",
+        ];
+        let cli = Cli::command();
+        let flags = |name: &str| -> Vec<String> {
+            cli.find_subcommand(name)
+                .unwrap()
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string))
+                .collect()
+        };
+        let run = flags("run");
+        let sync = flags("sync");
+        assert!(sync.len() > 15, "{sync:?}");
+        for flag in sync {
+            assert!(
+                ONE_CYCLE_ONLY.contains(&flag.as_str()) || run.contains(&flag),
+                "run does not take --{flag}"
+            );
+        }
+        // And each one reaches the child: the test above sets them all.
+        for flag in run.iter().filter(|f| !ONE_CYCLE_ONLY.contains(&f.as_str())) {
+            let settable = cli
+                .find_subcommand("sync")
+                .unwrap()
+                .get_arguments()
+                .any(|a| a.get_long() == Some(flag.as_str()));
+            if settable {
+                assert!(
+                    RUN_WITH_EVERY_CYCLE_FLAG.contains(&format!("--{flag}").as_str()),
+                    "--{flag} is not covered by RUN_WITH_EVERY_CYCLE_FLAG"
+                );
+            }
+        }
     }
 
     #[test]

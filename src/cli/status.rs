@@ -2,30 +2,87 @@
 //! its bundles, and the last failure, read from the state record.
 
 use super::sync::{cluster_target, init_logging, runtime};
-use super::{emit, StatusArgs};
+use super::{render, OutputFormat, StatusArgs};
+use crate::bundle::BundleSummary;
+use crate::engine::{CycleResult, Verdict};
 use crate::kube_client::{connect, error_chain};
-use crate::outcome::{BundleSummary, Outcome, Verdict};
-use crate::state::StateStore;
-use serde_json::json;
+use crate::plan::HeldPolicy;
+use crate::state::{RecordedFailure, RecordedSigner, StateStore};
+use serde::Serialize;
 use std::process::ExitCode;
+
+/// What `status` reports besides the verdict, under `extra` in its JSON.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    held: Vec<HeldPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_failure: Option<Option<RecordedFailure>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    managed_policies: Option<usize>,
+    /// `true`, `false`, or `"unchecked (no --state-key)"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_authenticated: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signer: Option<Option<RecordedSigner>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_namespace: Option<String>,
+}
+
+/// `status`'s report: the header every command prints, and its own detail.
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    #[serde(flatten)]
+    head: CycleResult,
+    #[serde(skip_serializing_if = "is_empty")]
+    extra: StatusDetail,
+}
+
+fn is_empty(d: &StatusDetail) -> bool {
+    d.state_namespace.is_none() && d.record_authenticated.is_none()
+}
 
 pub fn run(args: StatusArgs) -> ExitCode {
     init_logging();
-    let outcome = match runtime() {
+    let report = match runtime() {
         Ok(rt) => rt.block_on(status(&args)),
-        Err(e) => Outcome::error(format!("cannot start the async runtime: {e}")),
+        Err(e) => StatusReport::from(CycleResult::error(format!(
+            "cannot start the async runtime: {e}"
+        ))),
     };
-    emit(&outcome, args.output.output);
-    if args.output.output == super::OutputFormat::Text && outcome.verdict != Verdict::Error {
-        print!("{}", detail_text(&outcome));
+    let verdict = report.head.verdict;
+    match args.output.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string(&report).expect("a status report serialises")
+        ),
+        OutputFormat::Text => {
+            let mut text = render::screen(&report.head);
+            if verdict != Verdict::Error {
+                text.push_str(&detail_text(&report.extra));
+            }
+            render::print_for(verdict, &text);
+        }
     }
-    outcome.verdict.exit_code()
+    render::exit_code(verdict)
 }
 
-async fn status(args: &StatusArgs) -> Outcome {
+impl From<CycleResult> for StatusReport {
+    fn from(head: CycleResult) -> Self {
+        StatusReport {
+            head,
+            extra: StatusDetail::default(),
+        }
+    }
+}
+
+async fn status(args: &StatusArgs) -> StatusReport {
     let (client, url) = match connect(&cluster_target(&args.kube)).await {
         Ok(c) => c,
-        Err(e) => return Outcome::error(error_chain(&e)),
+        Err(e) => return CycleResult::error(error_chain(&e)).into(),
     };
     let store = match args
         .kube
@@ -34,35 +91,35 @@ async fn status(args: &StatusArgs) -> Outcome {
         .map(crate::state::StateKey::load)
     {
         Some(Ok(key)) => StateStore::new(&client, &args.kube.state_namespace, key),
-        Some(Err(e)) => return Outcome::error(e.to_string()),
+        Some(Err(e)) => return CycleResult::error(e.to_string()).into(),
         None => StateStore::reader(&client, &args.kube.state_namespace),
     };
     let loaded = match store.load_unchecked().await {
         Ok(l) => l,
-        Err(e) => return Outcome::error(format!("{} (API server {url})", error_chain(&e))),
+        Err(e) => {
+            return CycleResult::error(format!("{} (API server {url})", error_chain(&e))).into()
+        }
     };
-    let Some(loaded) = loaded else {
-        let mut o = Outcome::new(
+    let Some((r, authentic)) = loaded else {
+        let mut report = StatusReport::from(CycleResult::new(
             Verdict::Unchanged,
             format!(
                 "no revision applied yet: no state record in namespace {} (the next sync is judged against the trust anchor)",
                 store.namespace()
             ),
-        );
-        o.extra
-            .insert("stateNamespace".into(), json!(store.namespace()));
-        return o;
+        ));
+        report.extra.state_namespace = Some(store.namespace().to_string());
+        return report;
     };
-    let (r, authentic) = loaded;
-    let mut o = Outcome::new(
+    let mut head = CycleResult::new(
         Verdict::Unchanged,
         match &r.revision {
             Some(rev) => format!("enforcing revision {rev}"),
             None => "no revision applied yet".to_string(),
         },
     );
-    o.revision = r.revision.clone();
-    o.bundles = r
+    head.revision = r.revision.clone();
+    head.bundles = r
         .bundles
         .iter()
         .map(|b| BundleSummary {
@@ -71,97 +128,66 @@ async fn status(args: &StatusArgs) -> Outcome {
             signers: Vec::new(),
         })
         .collect();
-    o.extra
-        .insert("stateNamespace".into(), json!(store.namespace()));
-    o.extra.insert("appliedAt".into(), json!(r.applied_at));
-    o.extra.insert("signer".into(), json!(r.signer));
-    o.extra
-        .insert("managedPolicies".into(), json!(r.inventory.len()));
-    o.extra.insert("lastFailure".into(), json!(r.last_failure));
-    // A cycle that left policies held by someone else's finalizers recorded them in its
-    // failure: shown as a list, they are what still applies against the revision.
-    if let Some(f) = r
-        .last_failure
-        .as_ref()
-        .filter(|f| f.reason == crate::reason::ReasonCode::HeldByFinalizer.as_str())
-    {
-        o.extra.insert(
-            "held".into(),
-            json!(crate::apply::cycle::held_in_message(&f.message)),
-        );
-    }
-    // What the record says is only a claim unless its MAC verified with --state-key.
-    o.extra.insert(
-        "recordAuthenticated".into(),
-        match (authentic, args.kube.state_key.is_some()) {
-            (true, _) => json!(true),
-            (false, true) => json!(false),
-            (false, false) => json!("unchecked (no --state-key)"),
-        },
-    );
-    o
+    let extra = StatusDetail {
+        state_namespace: Some(store.namespace().to_string()),
+        applied_at: Some(r.applied_at.clone()),
+        signer: Some(r.signer.clone()),
+        managed_policies: Some(r.inventory.len()),
+        last_failure: Some(r.last_failure.clone()),
+        // A cycle that left policies held by someone else's finalizers recorded them in
+        // its failure: shown as a list, they are what still applies against the revision.
+        held: r
+            .last_failure
+            .as_ref()
+            .filter(|f| f.reason == crate::reason::ReasonCode::HeldByFinalizer.as_str())
+            .map(|f| crate::engine::sync::held_in_message(&f.message))
+            .unwrap_or_default(),
+        // What the record says is only a claim unless its MAC verified with --state-key.
+        record_authenticated: Some(match (authentic, args.kube.state_key.is_some()) {
+            (true, _) => serde_json::json!(true),
+            (false, true) => serde_json::json!(false),
+            (false, false) => serde_json::json!("unchecked (no --state-key)"),
+        }),
+    };
+    StatusReport { head, extra }
 }
 
-fn detail_text(o: &Outcome) -> String {
+fn detail_text(d: &StatusDetail) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let get = |k: &str| o.extra.get(k).cloned().unwrap_or(serde_json::Value::Null);
-    match get("recordAuthenticated") {
-        serde_json::Value::Bool(true) => {}
-        serde_json::Value::Bool(false) => {
+    match &d.record_authenticated {
+        None | Some(serde_json::Value::Bool(true)) => {}
+        Some(serde_json::Value::Bool(false)) => {
             let _ = writeln!(s, "  WARNING: the state record does NOT authenticate with --state-key; it is not believed");
         }
-        other => {
+        Some(other) => {
             let _ = writeln!(s, "  record authenticity {}", other.as_str().unwrap_or("?"));
         }
     }
-    if let Some(at) = get("appliedAt").as_str() {
+    if let Some(Some(at)) = &d.applied_at {
         let _ = writeln!(s, "  applied at {at}");
     }
-    if let Some(signer) = get("signer").as_object() {
-        let field = |k: &str| {
-            signer
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or("?")
-                .to_string()
-        };
+    if let Some(Some(signer)) = &d.signer {
         let _ = writeln!(
             s,
             "  signed by  {} ({})",
-            field("principal"),
-            field("fingerprint")
+            signer.principal, signer.fingerprint
         );
     }
-    if let Some(n) = get("managedPolicies").as_u64() {
+    if let Some(n) = d.managed_policies {
         let _ = writeln!(s, "  managed policies {n}");
     }
-    for h in get("held").as_array().into_iter().flatten() {
-        let field = |k: &str| h.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-        let finalizers: Vec<&str> = h
-            .get("finalizers")
-            .and_then(|f| f.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str())
-            .collect();
+    for h in &d.held {
         let _ = writeln!(
             s,
             "  held       {}/{} by finalizers [{}] (at the last failure): being deleted, still applies",
-            field("namespace"),
-            field("name"),
-            finalizers.join(", ")
+            h.namespace,
+            h.name,
+            h.finalizers.join(", ")
         );
     }
-    if let Some(f) = get("lastFailure").as_object() {
-        let field = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-        let _ = writeln!(
-            s,
-            "  last failure {} at {}: {}",
-            field("reason"),
-            field("at"),
-            field("message")
-        );
+    if let Some(Some(f)) = &d.last_failure {
+        let _ = writeln!(s, "  last failure {} at {}: {}", f.reason, f.at, f.message);
     }
     s
 }

@@ -1,38 +1,26 @@
-//! `netpol-sync sync --once` and the pipeline it shares with `plan`: cluster, state,
-//! `--since` from the state record, verify, load bundles, then one cycle.
+//! `netpol-sync sync --once` and `plan`: connect, then one engine cycle on the cluster.
 
-use super::{emit, ClusterRunArgs, KubeArgs, OutputFormat};
-use crate::apply::cycle::SyncContext;
-use crate::apply::{ApplyOptions, OwnWrites};
+use super::{render, ClusterRunArgs, KubeArgs, OutputFormat};
+use crate::apply::OwnWrites;
 use crate::daemon::events::{EventRecorder, SyncEvent};
+use crate::engine::revision::load_state_key;
+use crate::engine::{run_cycle, ClusterContext, Context, CycleResult, Mode, Request, SinceRequest};
 use crate::kube_client::{connect, error_chain, ClusterTarget};
-use crate::outcome::Outcome;
-use crate::revision::{
-    load_state_key, since_from_cluster, verify_and_load, RevisionRequest, Since,
-};
 use crate::state::StateStore;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Plan,
-    Sync,
-}
-
-/// Run `plan` or `sync` and print the outcome. `sync` without `--once` also runs one
+/// Run `plan` or `sync` and print the result. `sync` without `--once` also runs one
 /// cycle: the loop is `netpol-sync run`.
 pub fn run(args: ClusterRunArgs, mode: Mode) -> ExitCode {
     init_logging();
     let output = args.output.output;
-    let outcome = match runtime() {
+    let result = match runtime() {
         Ok(rt) => rt.block_on(run_async(args, mode)),
-        Err(e) => Outcome::error(format!("cannot start the async runtime: {e}")),
+        Err(e) => CycleResult::error(format!("cannot start the async runtime: {e}")),
     };
-    emit(&outcome, output);
-    if output == OutputFormat::Text {
-        super::plan::print_detail(&outcome);
-    }
-    outcome.verdict.exit_code()
+    render::emit(&result, output, output == OutputFormat::Text);
+    render::exit_code(result.verdict)
 }
 
 /// The async runtime every command runs on. `cli::run` has set libgit2 up before this
@@ -61,86 +49,55 @@ pub(super) fn cluster_target(k: &KubeArgs) -> ClusterTarget {
     }
 }
 
-pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> Outcome {
+pub(super) async fn run_async(args: ClusterRunArgs, mode: Mode) -> CycleResult {
     let (client, url) = match connect(&cluster_target(&args.kube)).await {
         Ok(c) => c,
-        Err(e) => return Outcome::error(error_chain(&e)),
+        Err(e) => return CycleResult::error(error_chain(&e)),
     };
     let key = match load_state_key(args.kube.state_key.as_deref()) {
         Ok(k) => k,
-        Err(o) => return *o,
+        Err(refused) => return *refused,
     };
-    let store = StateStore::new(&client, &args.kube.state_namespace, key);
-    let loaded = match store.load().await {
-        Ok(l) => l,
-        Err(e) => return Outcome::error(format!("{} (API server {url})", error_chain(&e))),
+    let report_own_writes = args.report_own_writes && mode == Mode::Sync;
+    let mut apply = args.apply.options();
+    if report_own_writes {
+        apply.own_writes = Some(Arc::new(OwnWrites::journaling()));
+    }
+    let context = Context {
+        trust: args.trust.settings(args.clock.at),
+        bundles: args.select.bundle_options(),
+        cluster: Some(ClusterContext {
+            state: StateStore::new(&client, &args.kube.state_namespace, key),
+            client: client.clone(),
+            server: Some(url.to_string()),
+            apply,
+            live_hashes: None,
+            report_own_writes,
+        }),
     };
-    let since = match &args.since {
-        Some(rev) => Since::Explicit(rev.clone()),
-        None => {
-            match since_from_cluster(&client, loaded.as_ref(), args.reset_trust_to_anchor).await {
-                Ok(s) => s,
-                Err(o) => return *o,
-            }
-        }
-    };
-    let own_writes = (args.report_own_writes && mode == Mode::Sync)
-        .then(|| std::sync::Arc::new(OwnWrites::journaling()));
-    let ctx = SyncContext {
-        client,
-        state: &store,
-        loaded,
-        options: ApplyOptions {
-            concurrency: args.apply.max_in_flight,
-            remove_foreign_finalizers: args.apply.remove_foreign_finalizers,
-            own_writes: own_writes.clone(),
-            ..ApplyOptions::default()
-        },
-        live_hashes: None,
-        live_reuse: Default::default(),
-    };
-
-    let request = RevisionRequest {
+    let request = Request {
         repo: args.repo.repo.clone().into(),
         rev: args.repo.rev.clone(),
-        since,
-        trust_anchor: args.trust.trust_anchor.clone(),
-        policy: args.trust.signature_policy(),
-        bundles: args.select.bundle_options(),
+        since: match &args.since {
+            Some(rev) => SinceRequest::Explicit(rev.clone()),
+            None => SinceRequest::Cluster {
+                reset: args.reset_trust_to_anchor,
+            },
+        },
+        mode,
+        reuse: None,
     };
-    let prepared = match verify_and_load(&request) {
-        Ok(v) => v,
-        Err(rejected) => {
-            if mode == Mode::Sync {
-                ctx.record_failure(&rejected).await;
-            }
-            return *rejected;
-        }
-    };
+    let result = run_cycle(&context, request).await;
     // Recovering the base, or an operator's reset to the anchor, is on the record as an
     // Event (the daemon posts its own children's; they run with --report-own-writes).
     if mode == Mode::Sync && !args.report_own_writes {
-        if let Some(event) = SyncEvent::for_base(&prepared.base) {
-            let recorder = EventRecorder::new(
-                ctx.client.clone(),
-                &args.kube.state_namespace,
-                "netpol-sync-cli",
-            );
+        if let Some(event) = result.detail.base.as_ref().and_then(SyncEvent::for_base) {
+            let recorder =
+                EventRecorder::new(client, &args.kube.state_namespace, "netpol-sync-cli");
             if let Err(e) = recorder.publish(&event).await {
                 tracing::warn!(error = %error_chain(&e), "could not post the event");
             }
         }
     }
-    let mut outcome = match mode {
-        Mode::Plan => ctx.plan_outcome(&prepared.input.bundles).await,
-        Mode::Sync => ctx.sync_once(prepared.input).await,
-    };
-    outcome.commits = prepared.commits;
-    outcome.extra.insert("base".into(), prepared.base.to_json());
-    if let Some(own) = own_writes {
-        outcome
-            .extra
-            .insert("ownWrites".into(), own.take_journal().to_json());
-    }
-    outcome
+    result
 }

@@ -20,9 +20,10 @@ use super::engine::WatchedChange;
 use super::metrics::Metrics;
 use super::trigger::{DriftChanges, Trigger};
 use super::watch_witness::{OpenWatch, WatchWitness};
-use crate::bundle::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
-use crate::plan::pager::{fetch_page, PageError};
-use futures::{AsyncBufRead, AsyncBufReadExt};
+use crate::kube_client::read::{
+    fetch_page, next_line, LineError, PageError, NETWORK_POLICIES_PATH,
+};
+use crate::marks::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::api::{ListParams, WatchParams};
 use serde::Deserialize;
@@ -30,8 +31,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
 
 /// How long one watch request stays open; the API server's own cap is about 30 minutes,
 /// and reopening from the last version seen loses nothing.
@@ -223,7 +222,7 @@ impl DriftWatch {
         let mut stream = self.client.request_stream(request).await?;
         let _open = OpenWatch::new(&self.witness);
         let mut line = Vec::new();
-        while next_line(&mut stream, &mut line).await? {
+        while next_line(&mut stream, &mut line, MAX_EVENT_BYTES).await? {
             let governed = self.scope.borrow().clone();
             match judge(&line, governed.as_deref())? {
                 Seen::Nothing => {}
@@ -312,32 +311,11 @@ async fn current_version(client: &kube::Client) -> Result<String, DriftWatchErro
         .ok_or_else(|| DriftWatchError::Status("a list without a resourceVersion".into()))
 }
 
-/// The next line of `reader` into `line` (without its newline), at most
-/// [`MAX_EVENT_BYTES`]; false at the end of the stream.
-async fn next_line(
-    reader: &mut (impl AsyncBufRead + Unpin),
-    line: &mut Vec<u8>,
-) -> Result<bool, DriftWatchError> {
-    line.clear();
-    loop {
-        let available = reader.fill_buf().await.map_err(DriftWatchError::Read)?;
-        if available.is_empty() {
-            return Ok(!line.is_empty());
-        }
-        let (taken, done) = match available.iter().position(|b| *b == b'\n') {
-            Some(end) => (end + 1, true),
-            None => (available.len(), false),
-        };
-        let content = if done { taken - 1 } else { taken };
-        if line.len() + content > MAX_EVENT_BYTES {
-            return Err(DriftWatchError::TooLarge {
-                limit: MAX_EVENT_BYTES,
-            });
-        }
-        line.extend_from_slice(&available[..content]);
-        reader.consume_unpin(taken);
-        if done {
-            return Ok(true);
+impl From<LineError> for DriftWatchError {
+    fn from(e: LineError) -> Self {
+        match e {
+            LineError::Read(e) => DriftWatchError::Read(e),
+            LineError::TooLarge { limit } => DriftWatchError::TooLarge { limit },
         }
     }
 }
@@ -458,32 +436,11 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn lines_are_split_across_reads_and_bounded() {
-        let text = b"{\"a\":1}\n\n{\"b\":2}".to_vec();
-        let mut reader = futures::io::BufReader::with_capacity(3, futures::io::Cursor::new(text));
-        let mut line = Vec::new();
-        assert!(next_line(&mut reader, &mut line).await.unwrap());
-        assert_eq!(line, b"{\"a\":1}");
-        assert!(next_line(&mut reader, &mut line).await.unwrap());
-        assert!(line.is_empty());
-        assert!(next_line(&mut reader, &mut line).await.unwrap());
-        assert_eq!(line, b"{\"b\":2}", "a last line without a newline");
-        assert!(!next_line(&mut reader, &mut line).await.unwrap());
-
-        let endless = futures::io::Cursor::new(vec![b'x'; MAX_EVENT_BYTES + 10]);
-        let mut reader = futures::io::BufReader::new(endless);
-        assert!(matches!(
-            next_line(&mut reader, &mut line).await,
-            Err(DriftWatchError::TooLarge { .. })
-        ));
-    }
-
     /// A drift watch on `cluster` with `governed` in scope, whose watches the server
     /// closes after a second; with the trigger, changes and metrics it reports to. (A
     /// scope whose sender is gone stays as it was.)
     async fn watch_on(
-        cluster: &crate::plan::pager::test_cluster::TestCluster,
+        cluster: &netpol_testkit::cluster::TestCluster,
         governed: &[&str],
     ) -> (DriftWatch, Trigger, DriftChanges, Arc<Metrics>) {
         let governed: BTreeSet<String> = governed.iter().map(|n| n.to_string()).collect();
@@ -507,8 +464,8 @@ mod tests {
     /// has then been judged, so the count is exact.
     #[tokio::test]
     async fn changes_in_scope_wake_the_loop_and_others_do_not() {
-        use crate::plan::pager::test_cluster::{create_policies, start};
         use k8s_openapi::api::networking::v1::NetworkPolicy;
+        use netpol_testkit::cluster::{create_policies, start};
         let cluster = start(&["payments", "elsewhere"]).await;
         let client = cluster.client.clone();
         let (drift, _, changes, metrics) = watch_on(&cluster, &["payments"]).await;
@@ -570,7 +527,7 @@ mod tests {
     /// shutdown.
     #[tokio::test]
     async fn the_running_watch_in_scope_once_it_has_a_scope_and_stops_on_shutdown() {
-        use crate::plan::pager::test_cluster::{create_policies, start};
+        use netpol_testkit::cluster::{create_policies, start};
         let cluster = start(&["payments"]).await;
         let client = cluster.client.clone();
         let (scope_tx, scope_rx) = watch::channel(None);
@@ -616,7 +573,7 @@ mod tests {
     /// loop is woken (changes may have been missed) and the watch starts again from now.
     #[tokio::test]
     async fn a_watch_from_a_compacted_version_in_scope_and_starts_afresh() {
-        use crate::plan::pager::test_cluster::start;
+        use netpol_testkit::cluster::start;
         let cluster = start(&["payments"]).await;
         let client = cluster.client.clone();
         let (drift, trigger, _, metrics) = watch_on(&cluster, &["payments"]).await;

@@ -1,9 +1,10 @@
 //! The seam between the loop and the sync engine (`verify` → `bundle` → `plan` → `apply`
-//! → `state`). The loop only decides *when* a cycle runs and reports its [`Outcome`]; what
-//! a cycle does is the engine's. Tests drive the loop with their own engine.
+//! → `state`). The loop only decides *when* a cycle runs and reports its
+//! [`CycleResult`]; what a cycle does is the engine's. Tests drive the loop with their own
+//! engine.
 
-use crate::outcome::Outcome;
-use serde_json::Value;
+use crate::engine::CycleResult;
+use crate::plan::Drift;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
@@ -20,18 +21,6 @@ pub struct CycleInput {
     pub moved: bool,
 }
 
-/// Live policies the cycle put back (for events and the drift metric).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DriftReverted {
-    pub namespace: String,
-    pub name: String,
-    /// What was found, as the sync engine names it: `modified` (edited by hand, undone),
-    /// `created` (made by hand, removed), `deleted` (deleted by hand, put back), `held`
-    /// (held by someone else's finalizers after its deletion; they were removed).
-    pub kind: String,
-    pub field_manager: Option<String>,
-}
-
 /// A policy the cycle's revision does not contain that someone else's finalizers still
 /// hold after its deletion: it still applies, and the cycle is no success while it does.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,121 +30,59 @@ pub struct HeldReport {
     pub finalizers: Vec<String>,
 }
 
-/// The result of a cycle: the command outcome plus what the daemon reports on top.
+/// The result of a cycle, and how the engine came by it.
 #[derive(Debug, Clone)]
 pub struct CycleReport {
-    pub outcome: Outcome,
-    pub drift: Vec<DriftReverted>,
-    /// Policies managed after the cycle.
-    pub managed: Option<usize>,
-    /// The namespaces the cycle's revision governs, when it got as far as a plan: what
-    /// the drift watch looks at until the next cycle.
-    pub governed: Option<BTreeSet<String>>,
+    pub result: CycleResult,
     /// The cycle planned against an earlier read that the drift watch vouched for, and
     /// listed nothing (a quiet cycle).
     pub live_from_watch: bool,
 }
 
 impl CycleReport {
-    /// Policies held by someone else's finalizers after the cycle (`extra.held`, as
-    /// `sync --output json` prints it). While there is one, the cycle is an error
-    /// (`held-by-finalizer`), so `/readyz` does not say ready.
+    /// Drift the cycle reverted (for events and the drift metric). A `held` policy counts
+    /// only once its finalizers were removed.
+    pub fn drift(&self) -> Vec<&Drift> {
+        self.result.drift_reverted()
+    }
+
+    /// Policies managed after the cycle.
+    pub fn managed(&self) -> Option<usize> {
+        self.result.managed()
+    }
+
+    /// The namespaces the cycle's revision governs, when it got as far as a plan: what
+    /// the drift watch looks at until the next cycle.
+    pub fn governed(&self) -> Option<&BTreeSet<String>> {
+        self.result.detail.governed.as_ref()
+    }
+
+    /// Policies held by someone else's finalizers after the cycle. While there is one,
+    /// the cycle is an error (`held-by-finalizer`), so `/readyz` does not say ready.
     pub fn held(&self) -> Vec<HeldReport> {
-        held_in(&self.outcome)
+        let mut held: Vec<HeldReport> = self
+            .result
+            .detail
+            .held
+            .iter()
+            .map(|h| HeldReport {
+                namespace: h.namespace.clone(),
+                name: h.name.clone(),
+                finalizers: h.finalizers.clone(),
+            })
+            .collect();
+        held.sort();
+        held
     }
 }
 
-fn held_in(outcome: &Outcome) -> Vec<HeldReport> {
-    let mut held: Vec<HeldReport> = outcome
-        .extra
-        .get("held")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|v| {
-                    Some(HeldReport {
-                        namespace: v.get("namespace")?.as_str()?.to_string(),
-                        name: v.get("name")?.as_str()?.to_string(),
-                        finalizers: v
-                            .get("finalizers")
-                            .and_then(Value::as_array)
-                            .map(|f| {
-                                f.iter()
-                                    .filter_map(|s| s.as_str().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    held.sort();
-    held
-}
-
-/// The report of a cycle is read off its outcome: drift and the governed namespaces from
-/// the plan detail (`extra.drift`, `extra.governed`, as `sync --output json` prints
-/// them), policies managed from the counts. A `held` drift entry is drift reverted only
-/// when its finalizers were removed: one still listed under `extra.held` is not.
-impl From<Outcome> for CycleReport {
-    fn from(outcome: Outcome) -> Self {
-        let still_held = held_in(&outcome);
-        let drift = outcome
-            .extra
-            .get("drift")
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(drift_entry)
-                    .filter(|d| {
-                        d.kind != "held"
-                            || !still_held
-                                .iter()
-                                .any(|h| h.namespace == d.namespace && h.name == d.name)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let managed = outcome.counts.map(|c| c.created + c.updated + c.unchanged);
-        let governed = outcome
-            .extra
-            .get("governed")
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|n| n.as_str().map(str::to_string))
-                    .collect()
-            });
+impl From<CycleResult> for CycleReport {
+    fn from(result: CycleResult) -> Self {
         CycleReport {
-            outcome,
-            drift,
-            managed,
-            governed,
+            result,
             live_from_watch: false,
         }
     }
-}
-
-fn drift_entry(v: &Value) -> Option<DriftReverted> {
-    Some(DriftReverted {
-        namespace: v.get("namespace")?.as_str()?.to_string(),
-        name: v.get("name")?.as_str()?.to_string(),
-        kind: v
-            .get("kind")
-            .or_else(|| v.get("action"))
-            .and_then(Value::as_str)
-            .unwrap_or("updated")
-            .to_string(),
-        field_manager: v
-            .get("field_manager")
-            .or_else(|| v.get("fieldManager"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
 }
 
 /// A change to a NetworkPolicy that the drift watch saw in scope.
@@ -188,7 +115,7 @@ impl WatchedChange {
 
 pub type CycleFuture<'a> = Pin<Box<dyn Future<Output = CycleReport> + Send + 'a>>;
 
-pub trait SyncEngine: Send {
+pub trait SyncEngine: Send + Sync {
     /// Runs one cycle. Dropping the future abandons the cycle (leadership lost or the
     /// shutdown grace period over); the next cycle, here or on another replica, repairs
     /// whatever it left half done, because it converges the cluster to a whole revision.
@@ -216,24 +143,25 @@ impl SyncEngine for Box<dyn SyncEngine> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Verdict;
+    use crate::engine::Verdict;
+    use crate::plan::DriftKind;
     use serde_json::json;
 
-    fn outcome(extra: Value) -> Outcome {
-        let mut o = Outcome::new(Verdict::Error, "held");
-        o.extra = extra.as_object().unwrap().clone();
-        o
+    fn report(detail: serde_json::Value) -> CycleReport {
+        let mut r = CycleResult::new(Verdict::Error, "held");
+        r.detail = serde_json::from_value(detail).unwrap();
+        CycleReport::from(r)
     }
 
     #[test]
     fn a_held_policy_is_reported_held_and_is_not_drift_reverted() {
-        let report = CycleReport::from(outcome(json!({
+        let report = report(json!({
             "drift": [
                 {"kind": "held", "namespace": "payments", "name": "debug", "finalizers": ["example.com/keep"]},
                 {"kind": "created", "namespace": "payments", "name": "other"}
             ],
             "held": [{"namespace": "payments", "name": "debug", "finalizers": ["example.com/keep"]}]
-        })));
+        }));
         assert_eq!(
             report.held(),
             vec![HeldReport {
@@ -242,17 +170,17 @@ mod tests {
                 finalizers: vec!["example.com/keep".into()],
             }]
         );
-        let kinds: Vec<&str> = report.drift.iter().map(|d| d.kind.as_str()).collect();
-        assert_eq!(kinds, ["created"]);
+        let kinds: Vec<DriftKind> = report.drift().iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DriftKind::Created]);
     }
 
     #[test]
     fn a_held_policy_whose_finalizers_were_removed_is_drift_reverted() {
-        let report = CycleReport::from(outcome(json!({
+        let report = report(json!({
             "drift": [{"kind": "held", "namespace": "payments", "name": "debug", "finalizers": ["example.com/keep"]}]
-        })));
+        }));
         assert!(report.held().is_empty());
-        assert_eq!(report.drift.len(), 1);
-        assert_eq!(report.drift[0].kind, "held");
+        assert_eq!(report.drift().len(), 1);
+        assert_eq!(report.drift()[0].kind, DriftKind::Held);
     }
 }

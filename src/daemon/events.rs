@@ -66,16 +66,18 @@ impl From<&super::engine::HeldReport> for SyncEvent {
 
 impl SyncEvent {
     /// The Event for a cycle whose base is not simply the authenticated record's.
-    pub fn for_base(base: &crate::state::base::Base) -> Option<SyncEvent> {
-        use crate::state::base::BaseSource;
+    pub fn for_base(base: &crate::state::base::BaseReport) -> Option<SyncEvent> {
+        use crate::state::base::BaseSourceName;
         let reason = match base.source {
-            BaseSource::Reset => "TrustReset",
-            BaseSource::Recovered { .. } | BaseSource::RecordBehind { .. } => "StateRecovered",
-            BaseSource::Explicit | BaseSource::Record | BaseSource::FirstStart => return None,
+            BaseSourceName::Reset => "TrustReset",
+            BaseSourceName::Recovered | BaseSourceName::RecordBehind => "StateRecovered",
+            BaseSourceName::Explicit | BaseSourceName::Record | BaseSourceName::FirstStart => {
+                return None
+            }
         };
         Some(SyncEvent::BaseNotFromRecord {
             reason,
-            note: base.note()?,
+            note: base.note.clone()?,
         })
     }
 

@@ -23,21 +23,17 @@
 
 use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine, WatchedChange};
 use super::watch_witness::{WatchMark, WatchWitness};
-use crate::apply::cycle::{LiveReuse, SyncContext};
 use crate::apply::{ApplyOptions, OwnWrites};
 use crate::bundle::{BundleOptions, PolicyCache};
-use crate::kube_client::error_chain;
-use crate::outcome::{Outcome, Verdict};
-use crate::plan::{LiveHashes, LiveSet};
-use crate::revision::{
-    since_from_cluster, since_from_revisions, verify_and_load, RevisionRequest, Since,
+use crate::engine::{
+    run_cycle_reading, ClusterContext, Context, CycleResult, LiveRead, Mode, Request, SinceRequest,
+    TrustSettings,
 };
-use crate::state::base::LiveRevisions;
+use crate::plan::LiveHashes;
 use crate::state::{StateKey, StateStore};
-use crate::verify::SignaturePolicy;
-use std::path::PathBuf;
+
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// What a quiet cycle plans against: the last read that needed no write, and the drift
 /// watch's mark taken before it.
@@ -45,22 +41,14 @@ struct QuietBasis {
     mark: WatchMark,
     revision: String,
     read_at: Instant,
-    revisions: LiveRevisions,
-    live: Arc<LiveSet>,
+    read: LiveRead,
 }
 
 pub struct InProcessEngine {
-    client: kube::Client,
-    state: StateStore,
-    trust_anchor: PathBuf,
-    require_user_presence: bool,
-    key_change_signatures: usize,
-    bundles: BundleOptions,
+    context: Context,
     live_hashes: Arc<LiveHashes>,
     /// What this engine's writes stored, so the drift watch's echo of them is no drift.
     own_writes: Arc<OwnWrites>,
-    max_in_flight: usize,
-    remove_foreign_finalizers: bool,
     /// The drift watch's witness; without one every cycle lists.
     witness: Option<Arc<WatchWitness>>,
     relist_interval: Duration,
@@ -68,26 +56,37 @@ pub struct InProcessEngine {
 }
 
 impl InProcessEngine {
+    /// An engine enforcing with `trust` and `bundles` on `apply`'s terms (its
+    /// `own_writes` is the engine's own).
     pub fn new(
         client: kube::Client,
         state_namespace: &str,
         state_key: StateKey,
-        trust_anchor: PathBuf,
-        require_user_presence: bool,
+        trust: TrustSettings,
         mut bundles: BundleOptions,
+        apply: ApplyOptions,
     ) -> InProcessEngine {
         bundles.cache = Some(Arc::new(PolicyCache::new()));
+        let live_hashes = Arc::new(LiveHashes::default());
+        let own_writes = Arc::new(OwnWrites::default());
         InProcessEngine {
-            state: StateStore::new(&client, state_namespace, state_key),
-            client,
-            trust_anchor,
-            require_user_presence,
-            key_change_signatures: 1,
-            bundles,
-            live_hashes: Arc::new(LiveHashes::default()),
-            own_writes: Arc::new(OwnWrites::default()),
-            max_in_flight: ApplyOptions::DEFAULT_CONCURRENCY,
-            remove_foreign_finalizers: false,
+            context: Context {
+                trust,
+                bundles,
+                cluster: Some(ClusterContext {
+                    state: StateStore::new(&client, state_namespace, state_key),
+                    client,
+                    server: None,
+                    apply: ApplyOptions {
+                        own_writes: Some(own_writes.clone()),
+                        ..apply
+                    },
+                    live_hashes: Some(live_hashes.clone()),
+                    report_own_writes: false,
+                }),
+            },
+            live_hashes,
+            own_writes,
             witness: None,
             relist_interval: Duration::ZERO,
             quiet: Mutex::new(None),
@@ -107,13 +106,8 @@ impl InProcessEngine {
         self
     }
 
-    /// A rejected or failed cycle: the next one reads.
-    fn forget_quiet_basis(&self) {
-        *self.quiet.lock().unwrap_or_else(PoisonError::into_inner) = None;
-    }
-
     /// The last unchanged read, if a cycle for `revision` may plan against it now.
-    fn quiet_basis(&self, revision: &str) -> Option<(LiveRevisions, Arc<LiveSet>)> {
+    fn quiet_basis(&self, revision: &str) -> Option<LiveRead> {
         let witness = self.witness.as_ref()?;
         let mut quiet = self.quiet.lock().unwrap_or_else(PoisonError::into_inner);
         let usable = quiet.as_ref().is_some_and(|b| {
@@ -125,136 +119,55 @@ impl InProcessEngine {
             *quiet = None;
             return None;
         }
-        quiet
-            .as_ref()
-            .map(|b| (b.revisions.clone(), b.live.clone()))
-    }
-
-    /// Distinct keys trusted before a key change that must sign it
-    /// (`--key-change-signatures`).
-    pub fn with_key_change_signatures(mut self, n: usize) -> InProcessEngine {
-        self.key_change_signatures = n;
-        self
-    }
-
-    /// Take foreign finalizers off policies the revision prunes
-    /// (`--remove-foreign-finalizers`).
-    pub fn with_remove_foreign_finalizers(mut self, on: bool) -> InProcessEngine {
-        self.remove_foreign_finalizers = on;
-        self
-    }
-
-    /// Writes in flight at once (`--max-in-flight`).
-    pub fn with_max_in_flight(mut self, n: usize) -> InProcessEngine {
-        self.max_in_flight = n;
-        self
+        quiet.as_ref().map(|b| b.read.clone())
     }
 
     /// One cycle, and whether it planned against a read the drift watch vouched for (a
     /// cycle that ends before it plans planned against nothing).
-    async fn run_cycle(&self, input: CycleInput) -> (Outcome, bool) {
+    async fn run_cycle(&self, input: CycleInput) -> (CycleResult, bool) {
         self.own_writes.begin_cycle();
         // Taken before anything is read: a change after this point is one the watch sees.
         let mark = self.witness.as_ref().and_then(|w| w.mark());
         let started = Instant::now();
         let reuse = self.quiet_basis(&input.revision);
         let quiet = reuse.is_some();
-        let loaded = match self.state.load().await {
-            Ok(l) => l,
-            Err(e) => return (Outcome::error(error_chain(&e)), false),
-        };
-        let (since, live_reuse) = match reuse {
-            Some((revisions, live)) => (
-                since_from_revisions(loaded.as_ref(), revisions, false),
-                LiveReuse::given(live),
-            ),
-            None => match since_from_cluster(&self.client, loaded.as_ref(), false).await {
-                Ok(s) => (s, LiveReuse::default()),
-                Err(o) => return (*o, false),
-            },
-        };
-        let revisions_read = match &since {
-            Since::Cluster { live, .. } if !quiet => Some(live.clone()),
-            _ => None,
-        };
         let revision = input.revision.clone();
-        let request = RevisionRequest {
+        let request = Request {
             repo: input.repo,
             rev: input.revision,
-            since,
-            trust_anchor: self.trust_anchor.clone(),
-            policy: SignaturePolicy {
-                at: SystemTime::now(),
-                require_user_presence: self.require_user_presence,
-                key_change_signatures: self.key_change_signatures,
-            },
-            bundles: self.bundles.clone(),
+            since: SinceRequest::Cluster { reset: false },
+            mode: Mode::Sync,
+            reuse,
         };
-        let ctx = SyncContext {
-            client: self.client.clone(),
-            state: &self.state,
-            loaded,
-            options: ApplyOptions {
-                concurrency: self.max_in_flight,
-                remove_foreign_finalizers: self.remove_foreign_finalizers,
-                own_writes: Some(self.own_writes.clone()),
-                ..ApplyOptions::default()
-            },
-            live_hashes: Some(self.live_hashes.clone()),
-            live_reuse,
-        };
-        // git2 and YAML parsing block: off the async workers.
-        let prepared = match tokio::task::spawn_blocking(move || verify_and_load(&request)).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(rejected)) => {
-                self.forget_quiet_basis();
-                ctx.record_failure(&rejected).await;
-                return (*rejected, false);
-            }
-            Err(e) => {
-                self.forget_quiet_basis();
-                let o = Outcome::error(format!("the verification task failed: {e}"));
-                return (o, false);
-            }
-        };
-        let base = prepared.base.clone();
-        let mut outcome = ctx.sync_once(prepared.input).await;
-        outcome.commits = prepared.commits;
-        outcome.extra.insert("base".into(), base.to_json());
-        let unchanged = ctx
-            .live_reuse
-            .take_unchanged()
-            .filter(|_| outcome.verdict == Verdict::Unchanged);
+        let (result, unchanged) = run_cycle_reading(&self.context, request).await;
+        // A quiet cycle counts only when it got as far as a plan.
+        let quiet = quiet && result.detail.plan.is_some();
         let mut basis = self.quiet.lock().unwrap_or_else(PoisonError::into_inner);
         match (unchanged, quiet) {
             // A quiet cycle that again changed nothing: the basis stands, read_at and all.
             (Some(_), true) => {}
-            (Some(live), false) => {
-                *basis = match (mark, revisions_read) {
-                    (Some(mark), Some(revisions)) => Some(QuietBasis {
-                        mark,
-                        revision,
-                        read_at: started,
-                        revisions,
-                        live,
-                    }),
-                    _ => None,
-                }
+            (Some(read), false) => {
+                *basis = mark.map(|mark| QuietBasis {
+                    mark,
+                    revision,
+                    read_at: started,
+                    read,
+                })
             }
             (None, _) => *basis = None,
         }
-        (outcome, quiet)
+        (result, quiet)
     }
 }
 
 impl SyncEngine for InProcessEngine {
     fn cycle(&mut self, input: CycleInput) -> CycleFuture<'_> {
         Box::pin(async move {
-            let (outcome, quiet) = self.run_cycle(input).await;
+            let (result, quiet) = self.run_cycle(input).await;
             // The cycle's transient memory (pages of live objects, parsed YAML) is free
             // now; hand it back rather than hold the peak through the idle interval.
             crate::memory::release_unused();
-            let mut report = CycleReport::from(outcome);
+            let mut report = CycleReport::from(result);
             report.live_from_watch = quiet;
             report
         })

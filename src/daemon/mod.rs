@@ -1,6 +1,7 @@
-//! The long-running pod (`netpol-sync run`, DESIGN §4): the poll loop, leader election,
+//! The long-running pod (`netpol-sync run`, docs/operations.md): the poll loop, leader election,
 //! the HTTP endpoints (metrics, health, webhook), Kubernetes Events and clean shutdown.
-//! The sync engine is reached through [`engine::SyncEngine`].
+//! [`start::Daemon`] is the whole daemon as one value; the sync engine is reached through
+//! [`engine::SyncEngine`].
 
 pub mod drift_watch;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod rbac;
 pub mod run_loop;
 pub mod shutdown;
+pub mod start;
 pub mod subprocess_engine;
 pub mod trigger;
 pub mod watch_witness;

@@ -11,7 +11,7 @@ use super::http::{HttpState, Readiness};
 use super::leader::LeaderHandle;
 use super::metrics::{KindLabels, Metrics};
 use super::trigger::{DriftChanges, Trigger};
-use crate::outcome::Verdict;
+use crate::engine::Verdict;
 use crate::remote::GitRemote;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -262,41 +262,34 @@ impl<E: SyncEngine> RunLoop<E> {
     }
 
     fn report(&mut self, report: CycleReport, last_revision: &mut Option<String>) -> bool {
-        let outcome = &report.outcome;
+        let outcome = &report.result;
         let revision = outcome.revision.clone();
         // A base recovered from the live policies (the record was lost, forged or behind)
         // is on the record as an Event: docs/trust.md, "The state record".
-        let base = outcome.extra.get("base");
-        let source = base.and_then(|b| b.get("source")).and_then(|s| s.as_str());
-        let note = base.and_then(|b| b.get("note")).and_then(|n| n.as_str());
-        if let (Some("recovered" | "record-behind"), Some(note)) = (source, note) {
-            self.send_event(SyncEvent::BaseNotFromRecord {
-                reason: "StateRecovered",
-                note: note.to_string(),
-            });
+        if let Some(event) = outcome.detail.base.as_ref().and_then(SyncEvent::for_base) {
+            self.send_event(event);
         }
-        for drift in &report.drift {
+        for drift in report.drift() {
+            let kind = drift.kind.as_str();
             self.metrics
                 .drift_reverted
-                .get_or_create(&KindLabels {
-                    kind: drift.kind.clone(),
-                })
+                .get_or_create(&KindLabels { kind: kind.into() })
                 .inc();
-            tracing::warn!(namespace = %drift.namespace, name = %drift.name, kind = %drift.kind,
+            tracing::warn!(namespace = %drift.namespace, name = %drift.name, kind = %kind,
                 field_manager = drift.field_manager.as_deref().unwrap_or("unknown"), "drift reverted");
             self.send_event(SyncEvent::DriftReverted {
                 namespace: drift.namespace.clone(),
                 name: drift.name.clone(),
-                change: drift.kind.clone(),
+                change: kind.into(),
                 field_manager: drift.field_manager.clone(),
             });
         }
-        if report.governed.is_some() {
+        if report.governed().is_some() {
             for held in self.metrics.observe_held(&report.held()) {
                 self.send_event(SyncEvent::from(&held));
             }
         }
-        if let Some(managed) = report.managed {
+        if let Some(managed) = report.managed() {
             self.metrics
                 .objects_managed
                 .set(i64::try_from(managed).unwrap_or(i64::MAX));
@@ -314,7 +307,7 @@ impl<E: SyncEngine> RunLoop<E> {
                     "unchanged"
                 };
                 self.metrics.record_cycle(result, None);
-                if let (Some(scope), Some(governed)) = (&self.drift_scope, &report.governed) {
+                if let (Some(scope), Some(governed)) = (&self.drift_scope, report.governed()) {
                     scope.send_if_modified(|s| {
                         let changed = s.as_deref() != Some(governed);
                         if changed {

@@ -1,13 +1,12 @@
 //! A [`SyncEngine`] that runs each cycle as `netpol-sync sync --once … --output json` in a
-//! child process and reads back its one JSON object (the stable CLI contract, DESIGN §5).
+//! child process and reads back its one JSON object, a [`CycleResult`] (the command line's
+//! stable contract: docs/architecture.md).
 //! The child is killed when the cycle is abandoned (leadership lapsed, or the shutdown
 //! grace period is over); the next cycle converges whatever it left half done.
 
 use super::engine::{CycleFuture, CycleInput, CycleReport, SyncEngine, WatchedChange};
-use crate::apply::{Journal, OwnWrites};
-use crate::outcome::{BundleSummary, Counts, Outcome, Verdict};
-use crate::reason::ReasonCode;
-use serde_json::Value;
+use crate::apply::OwnWrites;
+use crate::engine::CycleResult;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -70,7 +69,7 @@ impl SyncEngine for SubprocessEngine {
             let mut child = match cmd.spawn() {
                 Ok(c) => c,
                 Err(e) => {
-                    return Outcome::error(format!("cannot start the sync cycle: {e}")).into()
+                    return CycleResult::error(format!("cannot start the sync cycle: {e}")).into()
                 }
             };
             let stdout = match read_outcome(&mut child).await {
@@ -79,25 +78,26 @@ impl SyncEngine for SubprocessEngine {
                     // Dropping the child kills it (`kill_on_drop`); wait so that it is
                     // reaped before the next cycle starts.
                     let _ = child.kill().await;
-                    return Outcome::error(e).into();
+                    return CycleResult::error(e).into();
                 }
             };
             let status = match child.wait().await {
                 Ok(s) => s,
-                Err(e) => return Outcome::error(format!("sync cycle failed to run: {e}")).into(),
+                Err(e) => {
+                    return CycleResult::error(format!("sync cycle failed to run: {e}")).into()
+                }
             };
             match parse_outcome(&stdout) {
                 Some(mut report) => {
                     // Recorded before the loop hears of the cycle's end, which is when it
                     // judges what the drift watch saw meanwhile. Not kept in the report:
                     // it can be as long as the revision.
-                    if let Some(reported) = report.outcome.extra.remove("ownWrites") {
-                        self.own_writes
-                            .record_journal(&Journal::from_json(&reported));
+                    if let Some(reported) = report.result.detail.own_writes.take() {
+                        self.own_writes.record_journal(&reported);
                     }
                     report
                 }
-                None => Outcome::error(format!(
+                None => CycleResult::error(format!(
                     "sync cycle exited with {} without a JSON outcome",
                     status
                         .code()
@@ -138,85 +138,36 @@ async fn read_outcome(child: &mut tokio::process::Child) -> Result<Vec<u8>, Stri
     Ok(bytes)
 }
 
-/// Reads the one JSON object `sync --output json` prints. Unknown fields are ignored;
-/// a missing or unknown verdict makes the whole thing unreadable (None).
+/// Reads the one JSON object `sync --output json` prints: its last line that starts
+/// with `{`. Unknown fields are ignored; anything that is not a [`CycleResult`] (a missing
+/// or unknown verdict or reason code) makes the whole thing unreadable (None).
 pub fn parse_outcome(stdout: &[u8]) -> Option<CycleReport> {
     let text = std::str::from_utf8(stdout).ok()?;
     let line = text
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with('{'))?;
-    let v: Value = serde_json::from_str(line).ok()?;
-    let verdict = match v.get("verdict")?.as_str()? {
-        "verified" => Verdict::Verified,
-        "applied" => Verdict::Applied,
-        "unchanged" => Verdict::Unchanged,
-        "rejected" => Verdict::Rejected,
-        "error" => Verdict::Error,
-        _ => return None,
-    };
-    let mut outcome = Outcome::new(
-        verdict,
-        v.get("message").and_then(Value::as_str).unwrap_or(""),
-    );
-    outcome.revision = v
-        .get("revision")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    outcome.reason = v
-        .get("reason")
-        .and_then(Value::as_str)
-        .and_then(|r| ReasonCode::ALL.iter().copied().find(|c| c.as_str() == r));
-    if let Some(bundles) = v.get("bundles").and_then(Value::as_array) {
-        outcome.bundles = bundles
-            .iter()
-            .filter_map(|b| {
-                Some(BundleSummary {
-                    name: b.get("name")?.as_str()?.to_string(),
-                    digest: b.get("digest")?.as_str()?.to_string(),
-                    signers: Vec::new(),
-                })
-            })
-            .collect();
-    }
-    let count = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_u64)
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-    };
-    if let (Some(created), Some(updated), Some(deleted), Some(unchanged)) = (
-        count("created"),
-        count("updated"),
-        count("deleted"),
-        count("unchanged"),
-    ) {
-        outcome.counts = Some(Counts {
-            created,
-            updated,
-            deleted,
-            unchanged,
-        });
-    }
-    // `Outcome` keeps command-specific detail (the drift report) under `extra`.
-    if let Some(Value::Object(extra)) = v.get("extra") {
-        outcome.extra = extra.clone();
-    }
-    Some(CycleReport::from(outcome))
+    serde_json::from_str::<CycleResult>(line)
+        .ok()
+        .map(CycleReport::from)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Verdict;
+    use crate::plan::Counts;
+    use crate::reason::ReasonCode;
     use proptest::prelude::*;
 
     #[test]
     fn reads_an_applied_outcome() {
         let json = br#"{"verdict":"applied","revision":"abc","message":"ok","bundles":[{"name":"prod","digest":"sha256:00"}],"created":1,"updated":2,"deleted":3,"unchanged":4,"extra":{"drift":[{"namespace":"p","name":"n","kind":"modified","field_manager":"kubectl-edit"}]}}"#;
         let r = parse_outcome(json).unwrap();
-        assert_eq!(r.outcome.verdict, Verdict::Applied);
-        assert_eq!(r.outcome.revision.as_deref(), Some("abc"));
+        assert_eq!(r.result.verdict, Verdict::Applied);
+        assert_eq!(r.result.revision.as_deref(), Some("abc"));
         assert_eq!(
-            r.outcome.counts,
+            r.result.counts,
             Some(Counts {
                 created: 1,
                 updated: 2,
@@ -224,15 +175,15 @@ mod tests {
                 unchanged: 4
             })
         );
-        assert_eq!(r.outcome.bundles[0].digest, "sha256:00");
-        assert_eq!(r.drift[0].field_manager.as_deref(), Some("kubectl-edit"));
-        assert_eq!(r.managed, Some(7));
+        assert_eq!(r.result.bundles[0].digest, "sha256:00");
+        assert_eq!(r.drift()[0].field_manager.as_deref(), Some("kubectl-edit"));
+        assert_eq!(r.managed(), Some(7));
     }
 
     #[test]
     fn reads_a_rejection_reason_code() {
         let r = parse_outcome(br#"{"verdict":"rejected","revision":"abc","reason":"not-fast-forward","message":"m","bundles":[]}"#).unwrap();
-        assert_eq!(r.outcome.reason, Some(ReasonCode::NotFastForward));
+        assert_eq!(r.result.reason, Some(ReasonCode::NotFastForward));
     }
 
     #[test]
@@ -269,11 +220,11 @@ mod tests {
     }
 
     fn assert_refused_as_oversized(report: &CycleReport) {
-        assert_eq!(report.outcome.verdict, Verdict::Error);
+        assert_eq!(report.result.verdict, Verdict::Error);
         assert!(
-            report.outcome.message.contains("more than"),
+            report.result.message.contains("more than"),
             "{}",
-            report.outcome.message
+            report.result.message
         );
     }
 
@@ -286,10 +237,10 @@ mod tests {
         let at = format!("printf '%s' '{outcome}'; head -c {pad} /dev/zero | tr '\\0' ' '; echo");
         let report = engine_running(&dir, &at).cycle(input()).await;
         assert_eq!(
-            report.outcome.verdict,
+            report.result.verdict,
             Verdict::Unchanged,
             "{}",
-            report.outcome.message
+            report.result.message
         );
         let over = format!("{at}; echo");
         assert_refused_as_oversized(&engine_running(&dir, &over).cycle(input()).await);
@@ -301,11 +252,11 @@ mod tests {
         let report = engine_running(&dir, "echo not json; exit 3")
             .cycle(input())
             .await;
-        assert_eq!(report.outcome.verdict, Verdict::Error);
+        assert_eq!(report.result.verdict, Verdict::Error);
         assert!(
-            report.outcome.message.contains("exited with 3"),
+            report.result.message.contains("exited with 3"),
             "{}",
-            report.outcome.message
+            report.result.message
         );
     }
 

@@ -21,6 +21,20 @@ pub fn set_up_before_threads() {
     SET_UP.call_once(|| git2::opts::strict_hash_verification(true));
 }
 
+/// [`set_up_before_threads`] for a process that reads only local repositories and
+/// makes no TLS connection at all (`verify` of a path): libgit2's set-up then skips
+/// loading the system's CA certificates, which is most of a short command's start-up
+/// (docs/performance.md). Never for a command that may fetch over HTTPS or talk to an
+/// API server.
+pub fn set_up_before_threads_offline() {
+    // Empty CA locations for OpenSSL, read once by libgit2's set-up below. The process
+    // has one thread at this point (see `set_up_before_threads`), so writing the
+    // environment races with nothing.
+    std::env::set_var("SSL_CERT_FILE", "/dev/null");
+    std::env::set_var("SSL_CERT_DIR", "/dev/null");
+    set_up_before_threads();
+}
+
 /// An open repository. A URL is cloned (bare) into a temporary directory that lives as
 /// long as the `Repo`.
 pub struct Repo {
@@ -234,36 +248,39 @@ impl Repo {
         // One name at a time, each tree checked (`tree_check`) before a name is looked up
         // in it: a duplicate, a name holding `/` or an unsorted tree would otherwise make
         // the lookup pick one entry of several silently.
+        // The names are looked up in the very bytes the check read, not in a second read
+        // of the object through libgit2's tree cache.
         let mut tree = tree;
         let mut walked = String::new();
         let mut names = path.split('/').peekable();
         while let Some(name) = names.next() {
-            tree_check::check_tree(&self.inner, tree, &walked)?;
+            let object = tree_check::read_checked_tree(&self.inner, tree, &walked)?;
             if name.is_empty() || name.contains('\0') {
                 return Ok(TreeFile::Missing);
             }
-            let listing = self.inner.find_tree(tree)?;
-            let Some(entry) = listing.get_name(name) else {
+            let Some(entry) = tree_check::raw_entries(&object)
+                .map_while(Result::ok)
+                .find(|e| e.name == name.as_bytes())
+            else {
                 return Ok(TreeFile::Missing);
             };
             if names.peek().is_some() {
-                if entry.kind() != Some(git2::ObjectType::Tree) {
+                if !entry.is_dir() {
                     return Ok(TreeFile::Missing);
                 }
                 if !walked.is_empty() {
                     walked.push('/');
                 }
                 walked.push_str(name);
-                tree = entry.id();
+                tree = entry.oid();
                 continue;
             }
-            let mode = entry.filemode();
-            if entry.kind() != Some(git2::ObjectType::Blob)
-                || !(mode == 0o100644 || mode == 0o100755)
-            {
-                return Ok(TreeFile::NotAFile(format!("mode {mode:o}")));
+            // A regular file, executable or not, as libgit2 normalises the mode
+            // (100664 is a 100644); a symlink, submodule or directory is not one.
+            if !entry.is_regular_file() {
+                return Ok(TreeFile::NotAFile(format!("mode {:o}", entry.mode)));
             }
-            return Ok(TreeFile::File(entry.id()));
+            return Ok(TreeFile::File(entry.oid()));
         }
         Ok(TreeFile::Missing)
     }

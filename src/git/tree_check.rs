@@ -67,6 +67,12 @@ impl RawEntry<'_> {
         self.mode & MODE_TYPE_MASK == MODE_DIR
     }
 
+    /// A blob that is neither a symlink nor a submodule (`100644`, `100755`, or any
+    /// `100xxx`, which git reads as one of them).
+    pub fn is_regular_file(&self) -> bool {
+        self.mode & MODE_TYPE_MASK == 0o100000
+    }
+
     pub fn oid(&self) -> Oid {
         // 20 bytes always make an id.
         Oid::from_bytes(self.id).unwrap_or_else(|_| Oid::zero())
@@ -228,6 +234,17 @@ pub fn refused(e: &GitError) -> Option<&TreeCheckError> {
 /// Check tree `tree` of `repo`, shown in messages as `shown_path` (`""` for the root):
 /// its size from the object header first, then its bytes by [`check_raw_tree`].
 pub fn check_tree(repo: &Repository, tree: Oid, shown_path: &str) -> Result<(), TreeCheckError> {
+    read_checked_tree(repo, tree, shown_path).map(|_| ())
+}
+
+/// [`check_tree`], handing back the bytes of the tree object it read and checked: a
+/// reader looks names up in those entries ([`raw_entries`]), so the bytes checked are
+/// the bytes read.
+pub fn read_checked_tree(
+    repo: &Repository,
+    tree: Oid,
+    shown_path: &str,
+) -> Result<Vec<u8>, TreeCheckError> {
     let refuse = |problem: Problem| TreeCheckError {
         path: shown_path.to_string(),
         tree,
@@ -249,7 +266,7 @@ pub fn check_tree(repo: &Repository, tree: Oid, shown_path: &str) -> Result<(), 
     }
     let object = odb.read(tree).map_err(unreadable)?;
     check_raw_tree(object.data()).map_err(refuse)?;
-    Ok(())
+    Ok(object.data().to_vec())
 }
 
 /// Check a tree object's bytes (without the `tree <size>\0` header) by the rules in the

@@ -1,13 +1,13 @@
-//! Drift (DESIGN §3.9): a change in a governed namespace that no verified revision made.
+//! Drift (docs/sync.md, "Drift"): a change in a governed namespace that no verified revision made.
 //! Each one is reverted by the plan's writes and reported with the field manager that made
 //! it, when the object's managedFields say. A policy held by someone else's finalizers
 //! (`held`) is reverted only when the applier may remove them (`--remove-foreign-finalizers`);
 //! otherwise it fails the cycle, every cycle, until it is gone.
 
 use super::{LivePolicy, ObjectKey};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriftKind {
     /// A policy netpol-sync wrote was changed by someone else.
@@ -21,15 +21,33 @@ pub enum DriftKind {
     Held,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl DriftKind {
+    /// As the JSON output, the drift metric's `kind` label and Events name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::Modified => "modified",
+            DriftKind::Created => "created",
+            DriftKind::Deleted => "deleted",
+            DriftKind::Held => "held",
+        }
+    }
+}
+
+impl std::fmt::Display for DriftKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
     pub kind: DriftKind,
     pub namespace: String,
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_manager: Option<String>,
     /// For `held`: the finalizers that hold it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finalizers: Vec<String>,
 }
 

@@ -1,4 +1,4 @@
-//! The `would-open-namespace` guard (DESIGN §3.8). NetworkPolicies are allow-lists: a pod
+//! The `would-open-namespace` guard (docs/sync.md, "One cycle"). NetworkPolicies are allow-lists: a pod
 //! selected by no policy is not isolated at all. A revision that leaves a namespace which
 //! has policies today with none would suddenly unisolate every pod in it, the
 //! NetworkPolicy form of "an empty repository prunes everything".
@@ -11,10 +11,10 @@
 //! (bundle.yaml is signed). With no bundle selected at all nothing can acknowledge it.
 
 use super::{Action, BundleView, LiveSet, ObjectKey, PlannedWrite};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WouldOpen {
     pub namespace: String,
     /// The selected bundle that governs the namespace; `None` when no bundle governs it
@@ -25,7 +25,7 @@ pub struct WouldOpen {
     /// A selected bundle's `allowOpen:` lists this namespace.
     pub allowed: bool,
     /// The bundle whose `allowOpen:` lists it, when one does.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_by: Option<String>,
 }
 

@@ -1,20 +1,17 @@
-//! The live set (DESIGN §3.2): what the cluster holds, reduced to what the plan compares.
+//! The live set (docs/sync.md, "One cycle"): what the cluster holds, reduced to what the plan compares.
 //! Building it from objects is pure; [`read_live`] fetches those objects.
 
-use super::pager::{ListPage, PageError, PageLimits, Pager};
 use super::ObjectKey;
-use crate::bundle::{ANNOTATION_PREFIX, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::kube_client::read::{
+    ListPage, PageError, PageLimits, Pager, NAMESPACES_PATH, NETWORK_POLICIES_PATH,
+};
+use crate::marks::{
+    ANNOTATION_PREFIX, BUNDLE_ANNOTATION, CONTENT_HASH_ANNOTATION, FIELD_MANAGER, MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The annotation carrying the content hash netpol-sync wrote.
-pub const CONTENT_HASH_ANNOTATION: &str = "netpol-sync.io/content-hash";
-pub const REVISION_ANNOTATION: &str = "netpol-sync.io/revision";
-pub const BUNDLE_ANNOTATION: &str = "netpol-sync.io/bundle";
-pub const BUNDLE_DIGEST_ANNOTATION: &str = "netpol-sync.io/bundle-digest";
-/// Our field manager, on every write.
-pub const FIELD_MANAGER: &str = "netpol-sync";
 
 /// One live NetworkPolicy as the plan sees it.
 #[derive(Debug, Clone)]
@@ -191,7 +188,7 @@ pub struct LiveSet {
 }
 
 impl LiveSet {
-    /// Keep what DESIGN §3.2 calls the live set: every policy in a governed namespace, plus
+    /// Keep what docs/sync.md calls the live set: every policy in a governed namespace, plus
     /// every policy carrying our managed-by label anywhere.
     pub fn from_objects<'a>(
         objects: impl IntoIterator<Item = &'a NetworkPolicy>,
@@ -253,9 +250,6 @@ pub enum LiveError {
     #[error("cannot list Namespaces")]
     ListNamespaces(#[source] PageError),
 }
-
-const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
-const NAMESPACES_PATH: &str = "/api/v1/namespaces";
 
 /// A listed NetworkPolicy with only what the live set reads. The apiserver sends each
 /// object's managedFields with a `fieldsV1` as large as the object itself; it is skipped
@@ -479,7 +473,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_list_page_over_the_byte_limit_is_refused_not_buffered() {
-        let cluster = crate::plan::pager::test_cluster::start(&["payments"]).await;
+        let cluster = netpol_testkit::cluster::start(&["payments"]).await;
         let client = cluster.client.clone();
         let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), "payments");
         for name in ["a", "b", "c"] {
@@ -515,10 +509,9 @@ mod tests {
     #[tokio::test]
     async fn a_live_read_whose_list_expires_midway_is_the_list_read_again_not_a_mix() {
         use apiserver_emu::{FaultAction, FaultRule};
-        let cluster = crate::plan::pager::test_cluster::start(&["payments"]).await;
+        let cluster = netpol_testkit::cluster::start(&["payments"]).await;
         let client = cluster.client.clone();
-        crate::plan::pager::test_cluster::create_policies(&client, "payments", &["a", "b", "c"])
-            .await;
+        netpol_testkit::cluster::create_policies(&client, "payments", &["a", "b", "c"]).await;
         // The first continue request waits long enough for `a` (on the first page) to be
         // deleted and history compacted before the server looks at its token.
         cluster.emu.inject(

@@ -1,31 +1,29 @@
-//! Stage 4: desired vs live (DESIGN §3.1–3.3, 3.8, 3.9). A [`Plan`] can only be computed
+//! Stage 4: desired vs live (docs/sync.md, "One cycle"). A [`Plan`] can only be computed
 //! from [`VerifiedBundles`], so nothing unverified can ever be written: the applier takes a
 //! `Plan` and nothing else.
 
 mod drift;
 mod guard;
 pub mod live;
-pub mod pager;
 mod render;
 
 pub use drift::{Drift, DriftKind};
 pub use guard::WouldOpen;
 pub use live::{read_live, LiveError, LiveHashes, LivePolicy, LiveSet, NamespacePhase};
+pub use render::{Counts, PlanEntry};
 
-use crate::bundle::{
-    DesiredPolicy, PolicyJson, VerifiedBundles, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
-};
-use crate::outcome::{BundleSummary, Counts};
-use live::{
-    BUNDLE_ANNOTATION, BUNDLE_DIGEST_ANNOTATION, CONTENT_HASH_ANNOTATION, REVISION_ANNOTATION,
+use crate::bundle::{BundleSummary, DesiredPolicy, PolicyJson, VerifiedBundles};
+use crate::marks::{
+    BUNDLE_ANNOTATION, BUNDLE_DIGEST_ANNOTATION, CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE, REVISION_ANNOTATION,
 };
 use netpol_policy::NetworkPolicy;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// namespace/name of a NetworkPolicy.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectKey {
     pub namespace: String,
     pub name: String,
@@ -37,7 +35,7 @@ impl fmt::Display for ObjectKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Create,
@@ -76,13 +74,13 @@ impl DesiredObject {
         digest: &std::sync::Arc<str>,
     ) -> DesiredObject {
         DesiredObject {
-            source: d.object.clone(),
-            namespace: d.namespace.clone(),
-            name: d.name.clone(),
+            source: d.object().clone(),
+            namespace: d.namespace().to_string(),
+            name: d.name().to_string(),
             revision: revision.clone(),
             digest: digest.clone(),
-            content_hash: d.content_hash.clone(),
-            bundle: d.bundle.clone(),
+            content_hash: d.content_hash().to_string(),
+            bundle: d.bundle().to_string(),
         }
     }
 
@@ -124,11 +122,11 @@ struct Wanted<'a> {
 impl Wanted<'_> {
     /// [`DesiredObject::matches`] without building the object.
     fn matches(&self, live: &LivePolicy) -> bool {
-        let hash = self.policy.content_hash.as_str();
+        let hash = self.policy.content_hash();
         live.content_hash == hash
             && live.managed
             && live.written_hash.as_deref() == Some(hash)
-            && live.bundle.as_deref() == Some(self.policy.bundle.as_str())
+            && live.bundle.as_deref() == Some(self.policy.bundle())
     }
 
     fn object(&self, revision: &std::sync::Arc<str>) -> DesiredObject {
@@ -147,7 +145,7 @@ pub struct PlannedWrite {
 }
 
 /// Why a plan cannot be applied as it stands, named precisely.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "problem", rename_all = "kebab-case")]
 pub enum Blocker {
     /// A policy the revision needs is being deleted and held by finalizers.
@@ -173,7 +171,7 @@ impl fmt::Display for Blocker {
 /// A live policy the revision does not contain that is being deleted, but that someone
 /// else's finalizers keep: it still applies until they are removed. Reported every cycle
 /// (in a governed namespace, or one netpol-sync's inventory says it wrote anywhere).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldPolicy {
     pub namespace: String,
     pub name: String,
@@ -238,7 +236,7 @@ impl fmt::Display for HeldPolicy {
 }
 
 /// Why a governed namespace's part of the revision is not written this cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipReason {
     /// The namespace does not exist.
@@ -249,7 +247,7 @@ pub enum SkipReason {
 
 /// A governed namespace that is missing or terminating: the revision's writes into it are
 /// left out of the plan (and its policies out of the inventory), the rest is applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SkippedNamespace {
     pub namespace: String,
@@ -282,7 +280,9 @@ struct BundleView<'a> {
     policies: Vec<&'a DesiredPolicy>,
 }
 
-/// Desired vs live for one verified revision.
+/// Desired vs live for one verified revision. Built only by [`Plan::compute`] from
+/// [`VerifiedBundles`]: every create or update it holds carries a policy of a verified
+/// bundle, so the applier, which takes nothing but a `Plan`, writes nothing unverified.
 #[derive(Debug, Clone)]
 pub struct Plan {
     revision: git2::Oid,
@@ -319,7 +319,11 @@ impl Plan {
                 digest: b.digest().to_string().into(),
                 namespaces: b.namespaces(),
                 allow_open: b.allow_open(),
-                signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
+                signers: b
+                    .signers()
+                    .iter()
+                    .map(|s| s.fingerprint().to_string())
+                    .collect(),
                 policies: b.policies().iter().collect(),
             })
             .collect();
@@ -357,13 +361,13 @@ impl Plan {
         let mut desired: BTreeMap<ObjectKey, Wanted<'_>> = BTreeMap::new();
         for b in views {
             for d in &b.policies {
-                if let Some((ns, _)) = skip.get_key_value(d.namespace.as_str()) {
+                if let Some((ns, _)) = skip.get_key_value(d.namespace()) {
                     *skipped_policies.entry(ns.as_str()).or_insert(0) += 1;
                     continue;
                 }
                 let key = ObjectKey {
-                    namespace: d.namespace.clone(),
-                    name: d.name.clone(),
+                    namespace: d.namespace().to_string(),
+                    name: d.name().to_string(),
                 };
                 desired.insert(
                     key,
@@ -404,7 +408,7 @@ impl Plan {
             blockers: Vec::new(),
             inventory: desired
                 .iter()
-                .map(|(k, d)| (k.clone(), d.policy.content_hash.clone()))
+                .map(|(k, d)| (k.clone(), d.policy.content_hash().to_string()))
                 .collect(),
             held: Vec::new(),
             foreign_labelled: Vec::new(),
@@ -442,7 +446,7 @@ impl Plan {
                 // written again, and `blockers` refuses that while finalizers hold it.
                 Some(have) if want.matches(have) && !have.terminating => self.unchanged += 1,
                 Some(have) => {
-                    if let Some(d) = drift::classify_changed(have, &want.policy.content_hash) {
+                    if let Some(d) = drift::classify_changed(have, want.policy.content_hash()) {
                         self.drift.push(d);
                     }
                     self.writes.push(PlannedWrite {

@@ -1,46 +1,44 @@
-//! A plan as structured entries for `Outcome::extra` (JSON, and the text the CLI prints).
+//! What a plan reports of itself: its writes as [`PlanEntry`]s and its [`Counts`].
 
-use super::Plan;
-use serde_json::{json, Map, Value};
+use super::{Action, Plan};
+use serde::{Deserialize, Serialize};
+
+/// One planned write as a cycle reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanEntry {
+    pub action: Action,
+    pub namespace: String,
+    pub name: String,
+    /// For a create or update: the bundle the policy comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// For a create or update: the policy's content hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+}
+
+/// Writes by kind, and policies already as the revision says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+}
 
 impl Plan {
-    /// Plan entries, drift, would-open namespaces, the governed namespaces, blockers, held
-    /// policies, policies ignored outside the scope (`ignored`) and skipped namespaces, for
-    /// `Outcome::extra`.
-    pub fn to_extra(&self) -> Map<String, Value> {
-        let mut extra = Map::new();
-        let entries: Vec<Value> = self
-            .writes
+    /// The planned writes, in the order they are made.
+    pub fn entries(&self) -> Vec<PlanEntry> {
+        self.writes
             .iter()
-            .map(|w| {
-                let mut e = json!({
-                    "action": w.action,
-                    "namespace": w.key.namespace,
-                    "name": w.key.name,
-                });
-                if let Some(d) = &w.desired {
-                    e["bundle"] = json!(d.bundle);
-                    e["contentHash"] = json!(d.content_hash);
-                }
-                e
+            .map(|w| PlanEntry {
+                action: w.action,
+                namespace: w.key.namespace.clone(),
+                name: w.key.name.clone(),
+                bundle: w.desired.as_ref().map(|d| d.bundle.clone()),
+                content_hash: w.desired.as_ref().map(|d| d.content_hash.clone()),
             })
-            .collect();
-        extra.insert("plan".into(), Value::Array(entries));
-        extra.insert("drift".into(), json!(self.drift));
-        extra.insert("wouldOpen".into(), json!(self.would_open));
-        extra.insert("governed".into(), json!(self.governed));
-        if !self.blockers.is_empty() {
-            extra.insert("blockers".into(), json!(self.blockers));
-        }
-        if !self.held.is_empty() {
-            extra.insert("held".into(), json!(self.held));
-        }
-        if !self.foreign_labelled.is_empty() {
-            extra.insert("ignored".into(), json!(self.foreign_labelled));
-        }
-        if !self.skipped_namespaces.is_empty() {
-            extra.insert("skippedNamespaces".into(), json!(self.skipped_namespaces));
-        }
-        extra
+            .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! Plan computation over typed live objects: no cluster, no repository.
 
 use super::*;
-use crate::bundle::{ANNOTATION_PREFIX, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::marks::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::networking::v1::{NetworkPolicyPort, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, ManagedFieldsEntry, ObjectMeta,
@@ -35,15 +35,7 @@ pub(crate) fn policy(ns: &str, name: &str, port: i32) -> NetworkPolicy {
 
 pub(crate) fn desired(bundle: &str, ns: &str, name: &str, port: i32) -> DesiredPolicy {
     let object = policy(ns, name, port);
-    DesiredPolicy {
-        bundle: bundle.into(),
-        namespace: ns.into(),
-        name: name.into(),
-        content_hash: netpol_policy::content_hash(&object, ANNOTATION_PREFIX),
-        object: crate::bundle::PolicyJson::encode(&object),
-        file: format!("{ns}/{name}.yaml"),
-        document: 0,
-    }
+    DesiredPolicy::for_test(bundle, &object, &format!("{ns}/{name}.yaml"))
 }
 
 pub(crate) struct Fixture {
@@ -154,8 +146,8 @@ fn empty_cluster_plans_a_create_per_policy_marked_with_our_label_and_annotations
         .unwrap()
         .starts_with("sha256:"));
     assert_eq!(
-        ann.get("netpol-sync.io/content-hash"),
-        Some(&b[0].policies[0].content_hash)
+        ann.get("netpol-sync.io/content-hash").map(String::as_str),
+        Some(b[0].policies[0].content_hash())
     );
     assert!(plan.drift().is_empty());
 }
@@ -405,7 +397,7 @@ fn our_label_outside_the_scope_is_not_ours_without_the_inventory_saying_so() {
         assert_eq!(plan.foreign_labelled(), &[key("team-b", "theirs")]);
         assert!(plan.would_open().is_empty());
         assert_eq!(
-            plan.to_extra()["ignored"],
+            serde_json::to_value(plan.foreign_labelled()).unwrap(),
             serde_json::json!([{"namespace": "team-b", "name": "theirs"}])
         );
     }
@@ -487,7 +479,7 @@ fn hand_made_hole_held_by_a_foreign_finalizer_is_reported_every_time_not_taken_a
         assert_eq!(plan.drift()[0].kind, DriftKind::Held);
         assert_eq!(plan.drift()[0].finalizers, vec!["example.com/keep"]);
         assert_eq!(
-            plan.to_extra()["held"],
+            serde_json::to_value(plan.held()).unwrap(),
             serde_json::json!([{"namespace": "a", "name": "allow-all", "finalizers": ["example.com/keep"]}])
         );
     }
@@ -561,7 +553,7 @@ fn missing_governed_namespace_is_skipped_and_its_policies_are_plain_creates_when
     );
     assert!(!plan.inventory().keys().any(|k| k.namespace == "gone"));
     assert_eq!(
-        plan.to_extra()["skippedNamespaces"],
+        serde_json::to_value(plan.skipped_namespaces()).unwrap(),
         serde_json::json!([{"namespace": "gone", "reason": "missing", "policies": 2}])
     );
 

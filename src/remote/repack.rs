@@ -1,7 +1,6 @@
 //! Every fetch adds a pack to the cache, and every object lookup scans the packs: a daemon
 //! following a busy branch for a month would hold thousands, and each cycle would slow
-//! with them (a bench of 60 one-policy pushes already took the webhook-to-enforced time
-//! from 0.6 s to 1.0 s). Past [`MAX_PACKS`], every object in the cache is written into
+//! with them (docs/performance.md). Past [`MAX_PACKS`], every object in the cache is written into
 //! one new pack and the old packs are removed. Nothing is pruned: objects no ref reaches
 //! (a force-pushed-over history) stay, since the verifier may still read them.
 

@@ -15,23 +15,15 @@
 //!
 //! docs/trust.md ("The state record") has the threat model behind each rule.
 
-use crate::bundle::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::git::{is_full_id, Repo};
-use crate::plan::live::REVISION_ANNOTATION;
+use crate::kube_client::read::{ListPage, PageLimits, Paged, Pager, NETWORK_POLICIES_PATH};
+use crate::marks::REVISION_ANNOTATION;
 use crate::plan::ObjectKey;
 use crate::reason::ReasonCode;
-use kube::api::ListParams;
 use std::collections::BTreeMap;
 
 /// Distinct revisions kept from the live policies; more means something is badly wrong.
 pub const MAX_LIVE_REVISIONS: usize = 10_000;
-/// Objects asked for per page, and the largest page body read.
-const PAGE_ITEMS: u32 = 500;
-const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
-/// Lists started over after an expired continue token before giving up.
-const MAX_RESTARTS: u32 = 3;
-const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
-
 /// The revisions the live policies netpol-sync wrote carry, each with one object that
 /// carries it (to name in messages).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,6 +110,29 @@ pub enum BaseSource {
     Reset,
 }
 
+/// Where a base came from, as a cycle reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseSourceName {
+    Explicit,
+    Record,
+    RecordBehind,
+    Recovered,
+    FirstStart,
+    Reset,
+}
+
+/// A base as a cycle reports it: where the chain was verified from, the newest revision
+/// the cluster proves applied, where that came from, and a line when it is not simply the
+/// record's (the daemon turns `recovered` and `record-behind` into an Event).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BaseReport {
+    pub since: Option<String>,
+    pub applied: Option<String>,
+    pub source: BaseSourceName,
+    pub note: Option<String>,
+}
+
 /// The base of the next cycle: `since` (a full commit id, or none: the head is judged
 /// against the trust anchor), the newest revision the cluster proves applied (the head
 /// must descend from it along first parents), and why.
@@ -129,22 +144,22 @@ pub struct Base {
 }
 
 impl Base {
-    /// `{since, source, note}` for a command's JSON output (`extra.base`).
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The base as a cycle reports it (`extra.base` in the JSON output).
+    pub fn report(&self) -> BaseReport {
         let source = match &self.source {
-            BaseSource::Explicit => "explicit",
-            BaseSource::Record => "record",
-            BaseSource::RecordBehind { .. } => "record-behind",
-            BaseSource::Recovered { .. } => "recovered",
-            BaseSource::FirstStart => "first-start",
-            BaseSource::Reset => "reset",
+            BaseSource::Explicit => BaseSourceName::Explicit,
+            BaseSource::Record => BaseSourceName::Record,
+            BaseSource::RecordBehind { .. } => BaseSourceName::RecordBehind,
+            BaseSource::Recovered { .. } => BaseSourceName::Recovered,
+            BaseSource::FirstStart => BaseSourceName::FirstStart,
+            BaseSource::Reset => BaseSourceName::Reset,
         };
-        serde_json::json!({
-            "since": self.since,
-            "applied": self.applied,
-            "source": source,
-            "note": self.note(),
-        })
+        BaseReport {
+            since: self.since.clone(),
+            applied: self.applied.clone(),
+            source,
+            note: self.note(),
+        }
     }
 
     /// A line for logs and Events when the base is not simply the record's.
@@ -279,60 +294,43 @@ fn descends(repo: &Repo, descendant: git2::Oid, ancestor: git2::Oid) -> bool {
 /// Read the revision annotations of every NetworkPolicy carrying netpol-sync's label,
 /// cluster-wide, one bounded page at a time.
 pub async fn read_live_revisions(client: &kube::Client) -> Result<LiveRevisions, BaseError> {
-    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
-    let first = || ListParams::default().labels(&selector).limit(PAGE_ITEMS);
-    let mut params = first();
-    let mut restarts = 0;
+    let selector = crate::marks::managed_selector();
+    let mut pager =
+        Pager::new(client, NETWORK_POLICIES_PATH, PageLimits::default()).with_labels(&selector);
     let mut live = LiveRevisions::default();
     loop {
-        let page: listed::Page = match crate::plan::pager::fetch_page(
-            client,
-            NETWORK_POLICIES_PATH,
-            &params,
-            MAX_PAGE_BYTES,
-        )
-        .await
-        {
-            Ok(page) => page,
-            Err(crate::plan::pager::PageError::Request(kube::Error::Api(status)))
-                if status.code == 410 && params.continue_token.is_some() =>
-            {
-                restarts += 1;
-                if restarts > MAX_RESTARTS {
-                    return Err(BaseError::new(
-                        ReasonCode::ApplyFailed,
-                        "the API server expired the list of netpol-sync's policies three times in a row".into(),
-                    ));
-                }
-                live = LiveRevisions::default();
-                params = first();
-                continue;
-            }
-            Err(e) => {
-                return Err(BaseError::new(
-                    ReasonCode::ApplyFailed,
-                    format!(
-                        "cannot list netpol-sync's NetworkPolicies to check the state record: {}",
-                        crate::kube_client::error_chain(&e)
-                    ),
-                ))
-            }
-        };
-        for item in page.items {
-            let m = item.metadata;
-            let (Some(namespace), Some(name)) = (m.namespace, m.name) else {
-                continue;
-            };
-            let revision = m
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(REVISION_ANNOTATION));
-            live.note(ObjectKey { namespace, name }, revision.map(String::as_str))?;
-        }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = first().continue_token(&token),
+        let paged = pager.next::<listed::Page>().await.map_err(|e| {
+            BaseError::new(
+                ReasonCode::ApplyFailed,
+                format!(
+                    "cannot list netpol-sync's NetworkPolicies to check the state record: {}",
+                    crate::kube_client::error_chain(&e)
+                ),
+            )
+        })?;
+        match paged {
             None => return Ok(live),
+            Some(Paged::Restarted) => live = LiveRevisions::default(),
+            Some(Paged::Page(page)) => {
+                for item in page.items {
+                    let m = item.metadata;
+                    let (Some(namespace), Some(name)) = (m.namespace, m.name) else {
+                        continue;
+                    };
+                    let revision = m
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(REVISION_ANNOTATION));
+                    live.note(ObjectKey { namespace, name }, revision.map(String::as_str))?;
+                }
+            }
         }
+    }
+}
+
+impl ListPage for listed::Page {
+    fn continue_token(&self) -> Option<&str> {
+        self.metadata.continue_.as_deref()
     }
 }
 

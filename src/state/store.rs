@@ -7,8 +7,7 @@
 use super::key::StateKey;
 use super::record::{StateRecord, STATE_CONFIGMAP};
 use super::StateError;
-use crate::bundle::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
-use crate::plan::live::FIELD_MANAGER;
+use crate::marks::{FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
@@ -21,17 +20,24 @@ pub struct StateStore {
     namespaces: Api<Namespace>,
 }
 
-/// The record as read, with the version a replace must carry. `record` is what the
-/// record says only when it authenticated; otherwise it is empty (no revision, no
-/// inventory) and [`LoadedState::distrusted`] says why.
+/// The record as read, with the version a replace must carry. Built only by
+/// [`StateStore::load`]: its record is what the cluster's record says only when that
+/// authenticated with the state key (HMAC-SHA256, bound to the namespace); otherwise it is
+/// empty (no revision, no inventory) and [`LoadedState::distrusted`] says why. Read-only
+/// outside this module, so no code can make a recorded revision up.
 #[derive(Debug, Clone)]
 pub struct LoadedState {
-    pub record: StateRecord,
+    record: StateRecord,
     resource_version: Option<String>,
     distrusted: Option<String>,
 }
 
 impl LoadedState {
+    /// What the record says (empty unless it authenticated).
+    pub fn record(&self) -> &StateRecord {
+        &self.record
+    }
+
     /// Why the record in the cluster is not believed (`None`: it authenticated).
     pub fn distrusted(&self) -> Option<&str> {
         self.distrusted.as_deref()

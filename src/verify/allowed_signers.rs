@@ -38,6 +38,9 @@ struct Entry {
     valid_after: Option<SystemTime>,
     valid_before: Option<SystemTime>,
     key: PublicKey,
+    /// The key's Ed25519 point, decompressed once when the file is parsed (it is the
+    /// costly part of a verification); `None` for other key types or an invalid point.
+    verifying: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// A parsed allowed_signers file.
@@ -47,14 +50,39 @@ pub struct AllowedSigners {
     entries: Vec<Entry>,
 }
 
-/// Who made a signature that verified.
+/// Who made a signature that verified. Built only by this file's verification
+/// ([`AllowedSigners::verify_detached`], and the commit checks; tests aside): holding one proves that a signature over some message verified against a key
+/// of that file, for the namespace and at the time asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignerIdentity {
-    pub principal: String,
+    pub(super) principal: String,
     /// `SHA256:…` as ssh-keygen prints it.
-    pub fingerprint: String,
+    pub(super) fingerprint: String,
     /// The public key in SSH wire format: the identity used to count distinct signers.
-    pub key_blob: Vec<u8>,
+    pub(super) key_blob: Vec<u8>,
+}
+
+impl SignerIdentity {
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+    /// `SHA256:…` as ssh-keygen prints it.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+    /// The public key in SSH wire format: the identity used to count distinct signers.
+    pub fn key_blob(&self) -> &[u8] {
+        &self.key_blob
+    }
+    /// A made-up identity for tests of what consumes one.
+    #[cfg(test)]
+    pub(crate) fn for_test(principal: &str, fingerprint: &str, key_blob: &[u8]) -> Self {
+        SignerIdentity {
+            principal: principal.into(),
+            fingerprint: fingerprint.into(),
+            key_blob: key_blob.into(),
+        }
+    }
 }
 
 impl AllowedSigners {
@@ -166,7 +194,14 @@ impl AllowedSigners {
             )
             .with_fingerprint(&fingerprint));
         }
-        sig.verify(namespace, message, policy.require_user_presence)
+        // The same key bytes as a listed key's are the same point: its decompression from
+        // the parse serves (a key no line lists is decompressed here, as any other).
+        let listed = self
+            .entries
+            .iter()
+            .find(|e| e.key.blob() == key.blob())
+            .and_then(|e| e.verifying.as_ref());
+        sig.verify_with(namespace, message, policy.require_user_presence, listed)
             .map_err(|e| VerifyError::from(e).with_fingerprint(&fingerprint))?;
 
         let mut refusal: Option<String> = None;
@@ -286,6 +321,9 @@ fn parse_line(text: &str) -> Result<Option<Entry>, String> {
         KeyError::UnknownType(t) => format!("unknown key type {t:?}"),
         other => other.to_string(),
     })?;
+    let verifying = (key.kind() != crate::verify::KeyKind::Unsupported)
+        .then(|| ed25519_dalek::VerifyingKey::from_bytes(key.ed25519_point()).ok())
+        .flatten();
     Ok(Some(Entry {
         line: 0,
         principals: principals.to_string(),
@@ -294,6 +332,7 @@ fn parse_line(text: &str) -> Result<Option<Entry>, String> {
         valid_after: options.valid_after,
         valid_before: options.valid_before,
         key,
+        verifying,
     }))
 }
 

@@ -67,7 +67,35 @@ impl SignaturePolicy {
 /// this module, from a signature that verified against the keys its parent trusted.
 #[derive(Debug, Clone)]
 pub struct VerifiedCommit {
-    pub commit: git2::Oid,
+    commit: git2::Oid,
+    principal: String,
+    fingerprint: String,
+}
+
+impl VerifiedCommit {
+    pub fn commit(&self) -> git2::Oid {
+        self.commit
+    }
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+    /// `SHA256:…` of the key that signed it.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+    pub fn summary(&self) -> CommitSummary {
+        CommitSummary {
+            commit: self.commit.to_string(),
+            principal: self.principal.clone(),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
+}
+
+/// One verified commit of the chain as a cycle reports it (the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommitSummary {
+    pub commit: String,
     pub principal: String,
     pub fingerprint: String,
 }
@@ -87,18 +115,43 @@ pub struct VerifiedRevision {
     bundle_signers: Result<AllowedSigners, String>,
     commits: Vec<VerifiedCommit>,
     policy: SignaturePolicy,
-    base: Option<Base>,
+    base: Option<RecordedBase>,
 }
 
-/// The `--since` commit (the last applied revision). Verified here only as a signed
-/// commit (by its parent's keys or the anchor's): its place in the trusted history is what
-/// the state record and the live policies' revision annotations vouch for (docs/trust.md).
-/// `base()` exists so that the sync stage can put it back after a failed apply.
+/// The `--since` commit (the last applied revision), as the chain's verification found
+/// it. What it proves is less than a [`VerifiedRevision`]: that the commit is signed by a
+/// key its parent (or the anchor) trusted, and that the verified head descends from it
+/// along first parents. Its place in the trusted history is what the state record and the
+/// live policies' revision annotations vouch for (docs/trust.md, "The state record").
+/// It is good for one thing only: loading its bundles to put them back after a failed
+/// apply (`bundle::load_recorded_base`), judged by its own keys file as they were when it
+/// was applied.
 #[derive(Debug, Clone)]
-struct Base {
+pub struct RecordedBase {
     commit: git2::Oid,
     tree: git2::Oid,
     allowed_signers: Result<AllowedSigners, String>,
+    policy: SignaturePolicy,
+}
+
+impl RecordedBase {
+    pub fn commit_id(&self) -> git2::Oid {
+        self.commit
+    }
+    pub(crate) fn tree_id(&self) -> git2::Oid {
+        self.tree
+    }
+    /// The base's own `keys/allowed_signers`, which judged its bundles when it was applied.
+    pub(crate) fn bundle_signers(&self) -> Result<&AllowedSigners, VerifyError> {
+        self.allowed_signers.as_ref().map_err(|m| {
+            VerifyError::rejection(ReasonCode::TrustFileInvalid, m.clone())
+                .at_commit(self.commit)
+                .in_file(KEYS_PATH)
+        })
+    }
+    pub(crate) fn policy(&self) -> &SignaturePolicy {
+        &self.policy
+    }
 }
 
 impl VerifiedRevision {
@@ -124,17 +177,18 @@ impl VerifiedRevision {
     pub fn policy(&self) -> &SignaturePolicy {
         &self.policy
     }
-    /// The base commit itself, to be put back after a failed apply. It was applied
-    /// before, so its bundles are judged by its own keys file, as they were then.
-    pub fn base(&self) -> Option<VerifiedRevision> {
-        self.base.as_ref().map(|b| VerifiedRevision {
-            commit: b.commit,
-            tree: b.tree,
-            bundle_signers: b.allowed_signers.clone(),
-            commits: Vec::new(),
-            policy: self.policy.clone(),
-            base: None,
-        })
+    /// The base the chain was verified from (the `--since` commit), when there was one
+    /// and the head is not the base itself.
+    pub fn base(&self) -> Option<&RecordedBase> {
+        self.base.as_ref().filter(|b| b.commit != self.commit)
+    }
+    /// The verified commits as a cycle reports them.
+    pub fn commit_summaries(&self) -> Vec<CommitSummary> {
+        self.commits.iter().map(VerifiedCommit::summary).collect()
+    }
+    /// Who signed the head commit (none when the head is the base itself).
+    pub fn head_signer(&self) -> Option<&VerifiedCommit> {
+        self.commits.iter().find(|c| c.commit == self.commit)
     }
 }
 
@@ -172,16 +226,15 @@ pub fn verify_revision(
             }
             let base_commit = read_commit(repo, base)?;
             let base_tree = tree_oid(&base_commit, base)?;
-            let chain = first_parent_chain(repo, head, head_commit.clone(), base)?;
+            let chain = first_parent_chain(repo, head, head_commit, base)?;
             verify_base(repo, &mut trust, base, &base_commit, anchor, policy)?;
             let mut parent_tree = base_tree;
             let mut parent = base;
             let mut verified = Vec::with_capacity(chain.len());
-            for (oid, tree) in chain {
-                let commit = if oid == head {
-                    head_commit.clone()
-                } else {
-                    read_commit(repo, oid)?
+            for ChainLink { oid, tree, commit } in chain {
+                let commit = match commit {
+                    Some(commit) => commit,
+                    None => read_commit(repo, oid)?,
                 };
                 let signers = trust.at(parent, parent_tree).map_err(|m| {
                     VerifyError::rejection(
@@ -192,7 +245,7 @@ pub fn verify_revision(
                     .in_file(KEYS_PATH)
                 })?;
                 let (commit_verified, key) = verify_one(oid, &commit, &signers, policy)?;
-                if keys_blob(repo, tree) != keys_blob(repo, parent_tree) {
+                if trust.keys_blob(tree) != trust.keys_blob(parent_tree) {
                     check_key_change(repo, oid, tree, &signers, &key, policy)?;
                 }
                 verified.push(commit_verified);
@@ -202,10 +255,11 @@ pub fn verify_revision(
             let base_signers = trust.at(base, base_tree).map(|s| (*s).clone());
             (
                 verified,
-                Some(Base {
+                Some(RecordedBase {
                     commit: base,
                     tree: base_tree,
                     allowed_signers: base_signers,
+                    policy: policy.clone(),
                 }),
             )
         }
@@ -261,15 +315,6 @@ fn verify_base(
         )
         .at_commit(base)
     })
-}
-
-/// The blob id of `keys/allowed_signers` in `tree`, `None` when it is missing or not a
-/// regular file (the chain walk reports that case itself).
-fn keys_blob(repo: &Repo, tree: git2::Oid) -> Option<git2::Oid> {
-    match repo.tree_file(tree, KEYS_PATH) {
-        Ok(TreeFile::File(blob)) => Some(blob),
-        _ => None,
-    }
 }
 
 /// A change to `keys/allowed_signers` in `commit` takes effect only when
@@ -398,6 +443,18 @@ fn resolve_since(repo: &Repo, since: &str) -> Result<git2::Oid, VerifyError> {
     })
 }
 
+/// Parsed commits kept from the chain walk for the signature checks, up to this many
+/// bytes of commit objects; past it the rest are read again when their turn comes, so a
+/// chain of [`MAX_CHAIN`] large commits does not sit in memory at once.
+const CHAIN_KEEP_BYTES: usize = 32 * 1024 * 1024;
+
+/// One commit of the chain: its id, its tree, and the parsed commit when the walk kept it.
+struct ChainLink {
+    oid: git2::Oid,
+    tree: git2::Oid,
+    commit: Option<ParsedCommit>,
+}
+
 /// Commits from just after `base` to `head` along first parents, oldest first, each with
 /// its tree. Fails with `not-fast-forward` if `base` is not on that line.
 fn first_parent_chain(
@@ -405,23 +462,34 @@ fn first_parent_chain(
     head: git2::Oid,
     head_commit: ParsedCommit,
     base: git2::Oid,
-) -> Result<Vec<(git2::Oid, git2::Oid)>, VerifyError> {
+) -> Result<Vec<ChainLink>, VerifyError> {
     let mut chain = Vec::new();
     let mut oid = head;
-    let mut commit = head_commit;
+    let mut head_commit = Some(head_commit);
+    let mut kept = 0usize;
     while oid != base {
+        let commit = match head_commit.take() {
+            Some(commit) => commit,
+            None => read_commit(repo, oid)?,
+        };
         if chain.len() >= MAX_CHAIN {
             return Err(VerifyError::rejection(
                 ReasonCode::LimitExceeded,
                 format!("more than {MAX_CHAIN} commits since {base}"),
             ));
         }
-        chain.push((oid, tree_oid(&commit, oid)?));
-        let Some(parent) = commit.first_parent() else {
-            return Err(not_fast_forward(repo, head, base));
+        let tree = tree_oid(&commit, oid)?;
+        let parent = match commit.first_parent() {
+            Some(parent) => parse_oid(parent, oid)?,
+            None => return Err(not_fast_forward(repo, head, base)),
         };
-        oid = parse_oid(parent, oid)?;
-        commit = read_commit(repo, oid)?;
+        kept += commit.payload.len();
+        chain.push(ChainLink {
+            oid,
+            tree,
+            commit: (kept <= CHAIN_KEEP_BYTES).then_some(commit),
+        });
+        oid = parent;
     }
     chain.reverse();
     Ok(chain)
@@ -505,6 +573,22 @@ fn parse_oid(hex: &str, at: git2::Oid) -> Result<git2::Oid, VerifyError> {
 struct TrustFiles<'r> {
     repo: &'r Repo,
     by_blob: HashMap<git2::Oid, Result<Rc<AllowedSigners>, String>>,
+    /// Where each tree keeps its keys file: a commit's tree is looked up once, though it
+    /// is both a commit's own tree and its child's parent tree.
+    by_tree: HashMap<git2::Oid, KeysFile>,
+}
+
+/// `keys/allowed_signers` in one tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeysFile {
+    File(git2::Oid),
+    Missing,
+    /// A symlink, submodule or directory where a regular file was expected.
+    NotAFile(String),
+    /// A malformed root or keys/ tree (duplicate names, `/` in a name, unsorted...) could
+    /// show a reader any of several keys files: none is trusted.
+    Refused(String),
+    Unreadable(String),
 }
 
 impl<'r> TrustFiles<'r> {
@@ -512,31 +596,53 @@ impl<'r> TrustFiles<'r> {
         TrustFiles {
             repo,
             by_blob: HashMap::new(),
+            by_tree: HashMap::new(),
+        }
+    }
+
+    fn keys_file(&mut self, tree: git2::Oid) -> KeysFile {
+        let repo = self.repo;
+        self.by_tree
+            .entry(tree)
+            .or_insert_with(|| match repo.tree_file(tree, KEYS_PATH) {
+                Ok(TreeFile::File(blob)) => KeysFile::File(blob),
+                Ok(TreeFile::Missing) => KeysFile::Missing,
+                Ok(TreeFile::NotAFile(what)) => KeysFile::NotAFile(what),
+                Err(e) => match crate::git::tree_check::refused(&e) {
+                    Some(refused) => KeysFile::Refused(refused.to_string()),
+                    None => KeysFile::Unreadable(e.to_string()),
+                },
+            })
+            .clone()
+    }
+
+    /// The blob id of `keys/allowed_signers` in `tree`, `None` when it is missing or not
+    /// a regular file (the chain walk reports that case itself).
+    fn keys_blob(&mut self, tree: git2::Oid) -> Option<git2::Oid> {
+        match self.keys_file(tree) {
+            KeysFile::File(blob) => Some(blob),
+            _ => None,
         }
     }
 
     /// The keys file of `commit` (whose tree is `tree`), or why it is unusable.
     fn at(&mut self, commit: git2::Oid, tree: git2::Oid) -> Result<Rc<AllowedSigners>, String> {
-        let blob = match self.repo.tree_file(tree, KEYS_PATH) {
-            Ok(TreeFile::File(blob)) => blob,
-            Ok(TreeFile::Missing) => {
-                return Err(format!("{KEYS_PATH} is missing in commit {commit}"))
-            }
-            Ok(TreeFile::NotAFile(what)) => {
+        let blob = match self.keys_file(tree) {
+            KeysFile::File(blob) => blob,
+            KeysFile::Missing => return Err(format!("{KEYS_PATH} is missing in commit {commit}")),
+            KeysFile::NotAFile(what) => {
                 return Err(format!(
                     "{KEYS_PATH} in commit {commit} is not a regular file ({what})"
                 ))
             }
-            // A malformed root or keys/ tree (duplicate names, `/` in a name, unsorted...)
-            // could show a reader any of several keys files: none is trusted.
-            Err(e) => match crate::git::tree_check::refused(&e) {
-                Some(refused) => {
-                    return Err(format!(
-                        "{KEYS_PATH} in commit {commit} is unusable: {refused}"
-                    ))
-                }
-                None => return Err(format!("cannot read {KEYS_PATH} in commit {commit}: {e}")),
-            },
+            KeysFile::Refused(refused) => {
+                return Err(format!(
+                    "{KEYS_PATH} in commit {commit} is unusable: {refused}"
+                ))
+            }
+            KeysFile::Unreadable(e) => {
+                return Err(format!("cannot read {KEYS_PATH} in commit {commit}: {e}"))
+            }
         };
         let repo = self.repo;
         self.by_blob

@@ -1,6 +1,6 @@
 use super::armor::ArmorError;
 use super::sshsig::SshsigError;
-use crate::outcome::Location;
+use crate::reason::Location;
 use crate::reason::ReasonCode;
 
 /// Whether an error judges the input (exit 1) or means the verifier could not do its job

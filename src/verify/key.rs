@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 pub const SSH_ED25519: &str = "ssh-ed25519";
 pub const SK_SSH_ED25519: &str = "sk-ssh-ed25519@openssh.com";
 
-/// Key types OpenSSH knows that netpol-sync refuses (DESIGN §2). Listed so that an
+/// Key types OpenSSH knows that netpol-sync refuses (docs/trust.md, "The model"). Listed so that an
 /// allowed_signers file may carry them (their signatures are then `unsupported-key-type`),
 /// while a type nobody knows is a malformed line.
 const KNOWN_UNSUPPORTED: &[&str] = &[

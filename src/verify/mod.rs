@@ -14,8 +14,9 @@ mod wire;
 
 pub use allowed_signers::{AllowedSigners, SignerIdentity};
 pub use chain::{
-    verify_revision, SignaturePolicy, VerifiedCommit, VerifiedRevision, GIT_NAMESPACE, KEYS_PATH,
-    KEY_CHANGE_NAMESPACE, KEY_SIGNATURES_DIR, MAX_CHAIN,
+    verify_revision, CommitSummary, RecordedBase, SignaturePolicy, VerifiedCommit,
+    VerifiedRevision, GIT_NAMESPACE, KEYS_PATH, KEY_CHANGE_NAMESPACE, KEY_SIGNATURES_DIR,
+    MAX_CHAIN,
 };
 pub use error::{ErrorClass, VerifyError};
 pub use key::{KeyKind, PublicKey};

@@ -150,11 +150,24 @@ impl SshSig {
     }
 
     /// Verify over `message` in `namespace` (compared byte for byte).
+    #[cfg(test)]
     pub fn verify(
         &self,
         namespace: &str,
         message: &[u8],
         require_user_presence: bool,
+    ) -> Result<(), SshsigError> {
+        self.verify_with(namespace, message, require_user_presence, None)
+    }
+
+    /// [`SshSig::verify`] with the signature's own key already decompressed (`point`,
+    /// which the caller got from the very same key bytes), or decompressed here.
+    pub(crate) fn verify_with(
+        &self,
+        namespace: &str,
+        message: &[u8],
+        require_user_presence: bool,
+        point: Option<&ed25519_dalek::VerifyingKey>,
     ) -> Result<(), SshsigError> {
         let key = &self.public_key;
         if key.kind() == KeyKind::Unsupported {
@@ -168,8 +181,11 @@ impl SshSig {
             });
         }
         let signed_data = self.signed_data(message);
-        let verifying_key = ed25519_dalek::VerifyingKey::from_bytes(key.ed25519_point())
-            .map_err(|_| SshsigError::Invalid)?;
+        let verifying_key = match point {
+            Some(point) if point.as_bytes() == key.ed25519_point() => *point,
+            _ => ed25519_dalek::VerifyingKey::from_bytes(key.ed25519_point())
+                .map_err(|_| SshsigError::Invalid)?,
+        };
         let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
         let to_verify = match self.sk {
             None => signed_data,
@@ -289,6 +305,27 @@ pub(crate) mod tests {
             put_string(&mut blob, &sig);
             blob
         }
+    }
+
+    /// A point decompressed from other key bytes is never used for this signature's key.
+    #[test]
+    fn a_point_given_for_another_key_is_not_used() {
+        let s = TestSigner::ed25519(1);
+        let other = TestSigner::ed25519(2);
+        let other_point = other.key.verifying_key();
+        let own_point = s.key.verifying_key();
+        let sig = SshSig::parse(&s.sign("git", "sha512", b"payload", 0)).unwrap();
+        sig.verify_with("git", b"payload", true, Some(&other_point))
+            .unwrap();
+        sig.verify_with("git", b"payload", true, Some(&own_point))
+            .unwrap();
+        assert!(sig
+            .verify_with("git", b"payl0ad", true, Some(&own_point))
+            .is_err());
+        let forged = SshSig::parse(&other.sign("git", "sha512", b"payload", 0)).unwrap();
+        assert!(forged
+            .verify_with("git", b"payl0ad", true, Some(&other_point))
+            .is_err());
     }
 
     #[test]

@@ -54,7 +54,7 @@ fn example_bundles_verify_with_the_example_keys() {
         assert!(
             shop.policies()
                 .iter()
-                .any(|p| p.namespace == *ns && p.name == "default-deny"),
+                .any(|p| p.namespace() == *ns && p.name() == "default-deny"),
             "{ns} has a default-deny"
         );
     }

@@ -152,11 +152,11 @@ fn signed_bundle_loads_with_its_digest_and_signer() {
         .to_string();
     assert_eq!(b.digest().as_str(), format!("sha256:{hex}"));
     assert_eq!(b.signers().len(), 1);
-    assert_eq!(b.signers()[0].fingerprint, f.admin.fingerprint());
+    assert_eq!(b.signers()[0].fingerprint(), f.admin.fingerprint());
     assert_eq!(loaded.revision().to_string(), f.repo.head());
     let p: Vec<_> = loaded
         .policies()
-        .map(|p| (p.namespace.as_str(), p.name.as_str(), p.file.as_str()))
+        .map(|p| (p.namespace(), p.name(), p.file()))
         .collect();
     assert_eq!(p, vec![("payments", "default-deny", "payments/deny.yaml")]);
     assert_eq!(

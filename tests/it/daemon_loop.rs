@@ -12,7 +12,8 @@ use netpol_sync::daemon::metrics::Metrics;
 use netpol_sync::daemon::run_loop::{LoopConfig, RunLoop};
 use netpol_sync::daemon::trigger::{DriftChanges, Trigger};
 use netpol_sync::daemon::webhook::{WebhookSecret, MAX_WEBHOOK_BODY_BYTES};
-use netpol_sync::outcome::{Outcome, Verdict};
+use netpol_sync::engine::{CycleResult, Verdict};
+use netpol_sync::plan::Counts;
 use netpol_sync::reason::ReasonCode;
 use netpol_sync::remote::{GitRemote, RemoteConfig};
 use std::io::{Read, Write};
@@ -56,7 +57,7 @@ fn commit(dir: &Path, file: &str) -> String {
 #[derive(Default)]
 struct Seen {
     cycles: Vec<CycleInput>,
-    answer: Option<Outcome>,
+    answer: Option<CycleResult>,
     delay: Duration,
     /// uids whose changes the engine says it accounted for.
     accounted: Vec<String>,
@@ -76,15 +77,15 @@ impl SyncEngine for RecordingEngine {
             };
             tokio::time::sleep(delay).await;
             let mut outcome =
-                answer.unwrap_or_else(|| Outcome::new(Verdict::Unchanged, "nothing to do"));
+                answer.unwrap_or_else(|| CycleResult::new(Verdict::Unchanged, "nothing to do"));
             outcome.revision = Some(input.revision.clone());
-            CycleReport {
-                outcome,
-                drift: Vec::new(),
-                managed: Some(3),
-                governed: None,
-                live_from_watch: false,
+            if outcome.counts.is_none() {
+                outcome.counts = Some(Counts {
+                    unchanged: 3,
+                    ..Counts::default()
+                });
             }
+            CycleReport::from(outcome)
         })
     }
 
@@ -469,7 +470,7 @@ async fn rejections_and_errors_never_end_the_loop_and_readyz_says_why() {
     let d = start_leading(Duration::from_millis(100)).await;
     assert!(eventually(Duration::from_secs(10), || !d.cycles().is_empty()).await);
     {
-        let mut rejected = Outcome::rejected(
+        let mut rejected = CycleResult::rejected(
             ReasonCode::BadSignature,
             "commit c0ffee: signature does not verify",
             Default::default(),
@@ -491,7 +492,7 @@ async fn rejections_and_errors_never_end_the_loop_and_readyz_says_why() {
         body.contains("stays enforced"),
         "the earlier revision stays in place: {body}"
     );
-    d.engine.0.lock().unwrap().answer = Some(Outcome::error("API server unreachable"));
+    d.engine.0.lock().unwrap().answer = Some(CycleResult::error("API server unreachable"));
     let n = d.cycles().len();
     // Errors back off (100ms, 200ms, 400ms…) but the loop keeps going.
     assert!(eventually(Duration::from_secs(10), || d.cycles().len() >= n + 3).await);
@@ -552,7 +553,7 @@ async fn drift_changes_the_engine_accounted_for_start_no_cycle_and_others_do() {
     assert!(!d.cycles()[1].moved, "a drift check of the same head");
     assert_eq!(own(), 2);
 
-    d.engine.0.lock().unwrap().answer = Some(Outcome::error("API server unreachable"));
+    d.engine.0.lock().unwrap().answer = Some(CycleResult::error("API server unreachable"));
     d.drift.push(changed("by-hand", "14", false));
     assert!(eventually(Duration::from_secs(10), || d.cycles().len() == 3).await);
     d.drift.push(changed("ours-1", "15", false));
@@ -588,7 +589,8 @@ async fn a_cache_damaged_under_a_running_daemon_is_recloned_after_a_failed_cycle
             .is_ok()
     };
     // The objects go while the branch stays put: the cycle that reads them fails.
-    d.engine.0.lock().unwrap().answer = Some(Outcome::error("reading `a.yaml`: object not found"));
+    d.engine.0.lock().unwrap().answer =
+        Some(CycleResult::error("reading `a.yaml`: object not found"));
     truncate_objects(&cache.join("objects"));
     assert!(!readable());
     let n = d.cycles().len();

@@ -12,8 +12,8 @@ use netpol_sync::bundle::BundleOptions;
 use netpol_sync::daemon::engine::{CycleInput, CycleReport, SyncEngine, WatchedChange};
 use netpol_sync::daemon::inprocess_engine::InProcessEngine;
 use netpol_sync::daemon::subprocess_engine::SubprocessEngine;
+use netpol_sync::engine::{TrustSettings, Verdict};
 use netpol_sync::kube_client::{connect, ClusterTarget};
-use netpol_sync::outcome::Verdict;
 
 fn shop() -> BundleSpec {
     BundleSpec::new(
@@ -80,10 +80,10 @@ async fn hand_edit_and_hole(client: &kube::Client) -> (NetworkPolicy, NetworkPol
 async fn applied(engine: &mut impl SyncEngine, input: CycleInput) -> CycleReport {
     let report = engine.cycle(input).await;
     assert_eq!(
-        report.outcome.verdict,
+        report.result.verdict,
         Verdict::Applied,
         "{:?}",
-        report.outcome
+        report.result
     );
     report
 }
@@ -98,9 +98,14 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
         client.clone(),
         STATE_NS,
         netpol_sync::state::StateKey::load(&cluster.state_key).unwrap(),
-        repo.anchor.clone(),
-        true,
+        TrustSettings {
+            trust_anchor: repo.anchor.clone(),
+            require_user_presence: true,
+            key_change_signatures: 1,
+            at: None,
+        },
         BundleOptions::default(),
+        Default::default(),
     );
     let input = CycleInput {
         repo: repo.path().to_path_buf(),
@@ -155,7 +160,7 @@ async fn its_own_writes_and_reads_are_accounted_for_and_hand_changes_are_not() {
         },
     )
     .await;
-    assert_eq!(report.drift.len(), 3, "{:?}", report.drift);
+    assert_eq!(report.drift().len(), 3, "{:?}", report.drift());
     assert!(
         engine.accounts_for(&change(&edited, false)),
         "read and planned with"
@@ -202,7 +207,7 @@ async fn a_child_cycles_writes_and_deletions_are_accounted_for_and_hand_changes_
     };
     let report = applied(&mut engine, input.clone()).await;
     assert!(
-        !report.outcome.extra.contains_key("ownWrites"),
+        report.result.detail.own_writes.is_none(),
         "the report is read, not kept"
     );
     let created = live(&client).await;

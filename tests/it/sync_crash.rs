@@ -99,7 +99,7 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         let changes = observed_changes(&cluster.changes_since(from));
-        if let Err(v) = netpol_sync::apply::invariant::check(
+        if let Err(v) = netpol_testkit::invariant::check(
             &start,
             &expected_hashes(std::slice::from_ref(&new)),
             &changes,
@@ -126,5 +126,5 @@ fn sync_killed_with_sigkill_mid_apply_converges_on_the_next_run_and_the_invarian
         expected_hashes(std::slice::from_ref(&new))
     );
     let changes = observed_changes(&cluster.changes_since(from));
-    netpol_sync::apply::invariant::check(&start, &expected_hashes(&[new]), &changes).unwrap();
+    netpol_testkit::invariant::check(&start, &expected_hashes(&[new]), &changes).unwrap();
 }

@@ -49,7 +49,7 @@ fn first_sync_applies_the_revision_records_state_and_a_second_sync_writes_nothin
         in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
         expected_hashes(&[shop_v1()])
     );
-    netpol_sync::apply::invariant::check_write_order(&write_actions(&cluster, from)).unwrap();
+    netpol_testkit::invariant::check_write_order(&write_actions(&cluster, from)).unwrap();
 
     let obj = cluster.policy("payments", "api").unwrap();
     assert_eq!(
@@ -152,7 +152,7 @@ fn signed_change_updates_creates_and_prunes_with_exactly_those_writes() {
         3,
         "exactly the planned writes changed the cluster"
     );
-    netpol_sync::apply::invariant::check_write_order(&write_actions(&cluster, from)).unwrap();
+    netpol_testkit::invariant::check_write_order(&write_actions(&cluster, from)).unwrap();
     assert_eq!(
         in_namespaces(&cluster.policy_hashes(), &["frontend", "payments"]),
         expected_hashes(&[v2])

@@ -71,7 +71,7 @@ fn every_commit_since_the_last_applied_verifies() {
     let c1 = f.repo.commit_signed("one", &f.alice);
     let c2 = f.repo.commit_signed("two", &f.alice);
     let v = verify(&f, "HEAD", Some(&f.base)).unwrap();
-    let ids: Vec<String> = v.commits().iter().map(|c| c.commit.to_string()).collect();
+    let ids: Vec<String> = v.commits().iter().map(|c| c.commit().to_string()).collect();
     assert_eq!(ids, vec![c1, c2.clone()]);
     assert_eq!(v.commit_id().to_string(), c2);
     assert_eq!(v.base().unwrap().commit_id().to_string(), f.base);
@@ -106,9 +106,9 @@ fn key_added_by_a_trusted_commit_may_sign_later_commits() {
     let by_bob = f.repo.commit_signed("bob's first change", &f.bob);
     let v = verify(&f, "HEAD", Some(&f.base)).unwrap();
     let last = v.commits().last().unwrap();
-    assert_eq!(last.commit.to_string(), by_bob);
-    assert_eq!(last.fingerprint, f.bob.fingerprint());
-    assert_eq!(last.principal, "bob@example.com");
+    assert_eq!(last.commit().to_string(), by_bob);
+    assert_eq!(last.fingerprint(), f.bob.fingerprint());
+    assert_eq!(last.principal(), "bob@example.com");
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn signed_merge_of_unsigned_feature_commits_is_accepted() {
         2,
         "main commit and merge; feature commits are second-parent history"
     );
-    assert_eq!(v.commits()[1].commit.to_string(), merge);
+    assert_eq!(v.commits()[1].commit().to_string(), merge);
 }
 
 #[test]

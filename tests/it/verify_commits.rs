@@ -72,8 +72,8 @@ fn valid_signed_head_verifies_like_git() {
     let v = ours(&f.repo, "HEAD", &anchor, &policy()).unwrap();
     assert_eq!(v.commit_id().to_string(), head);
     assert_eq!(v.commits().len(), 1);
-    assert_eq!(v.commits()[0].fingerprint, f.alice.fingerprint());
-    assert_eq!(v.commits()[0].principal, "alice@example.com");
+    assert_eq!(v.commits()[0].fingerprint(), f.alice.fingerprint());
+    assert_eq!(v.commits()[0].principal(), "alice@example.com");
     assert!(f.repo.git_verify_commit("HEAD", &anchor));
 }
 
@@ -101,7 +101,7 @@ fn untrusted_key_is_rejected_like_git() {
 }
 
 /// Stricter by design: git accepts RSA and ECDSA SSH signatures; netpol-sync accepts only
-/// the Ed25519 key types (DESIGN §2).
+/// the Ed25519 key types (docs/trust.md, "The model").
 #[test]
 fn rsa_and_ecdsa_signed_commits_are_unsupported_though_git_accepts_them() {
     for kind in ["rsa", "ecdsa"] {
@@ -300,7 +300,7 @@ fn wildcard_principal_line_verifies_like_git() {
         &[format!("*@example.com,!bob@example.com {key}\n")],
     );
     let v = ours(&f.repo, "HEAD", &anchor, &policy()).unwrap();
-    assert_eq!(v.commits()[0].principal, "*@example.com,!bob@example.com");
+    assert_eq!(v.commits()[0].principal(), "*@example.com,!bob@example.com");
     assert!(f.repo.git_verify_commit("HEAD", &anchor));
 }
 
@@ -319,7 +319,7 @@ fn detached_bundle_signature_from_ssh_keygen_verifies() {
     let who = signers
         .verify_detached(&sig, "netpol-sync-bundle", message, &policy())
         .unwrap();
-    assert_eq!(who.fingerprint, f.alice.fingerprint());
+    assert_eq!(who.fingerprint(), f.alice.fingerprint());
     // ssh-keygen agrees on the same inputs.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sig"), &sig).unwrap();
@@ -359,5 +359,5 @@ fn fingerprint_matches_ssh_keygen() {
     f.repo.commit_signed("signed", &f.alice);
     let anchor = write_allowed_signers(&f.dir, "anchor", &[f.alice.allowed_signers_line("")]);
     let v = ours(&f.repo, "HEAD", &anchor, &policy()).unwrap();
-    assert!(printed.contains(&v.commits()[0].fingerprint), "{printed}");
+    assert!(printed.contains(v.commits()[0].fingerprint()), "{printed}");
 }

@@ -1,19 +1,23 @@
-//! `netpol-sync demo`: a narrated tour against the embedded API server emulator. It builds a
+//! `netpol-sync-demo`: a narrated tour against the bundled API server emulator. It builds a
 //! throwaway policy repository with freshly generated keys and real signed commits (`git
 //! commit -S`, gpg.format=ssh, isolated from the user's git config), runs real sync cycles,
 //! checks each step did what it should, and ends with a summary table. Exit 0 only if
 //! every step behaved.
 
-use super::sync::{run_async, runtime, Mode};
-use super::{Cli, Command as CliCommand, DemoArgs};
-use crate::bundle::seal::seal;
-use crate::bundle::Limits;
-use crate::outcome::{Outcome, Verdict};
+//!
+//! Its own binary, not a command of `netpol-sync`: the product binary carries no API
+//! server emulator (docs/architecture.md, "Layout").
+
 use apiserver_emu::{EmuConfig, Emulator};
 use clap::Parser;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use netpol_sync::bundle::seal::seal;
+use netpol_sync::bundle::Limits;
+use netpol_sync::cli::{runtime, sync_cycle, Cli, Command as CliCommand};
+use netpol_sync::engine::{CycleResult, Verdict};
+use netpol_testkit::{Key, TestRepo};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 
 const NAMESPACES: [&str; 3] = ["frontend", "checkout", "payments"];
@@ -24,27 +28,27 @@ fn example_files() -> Vec<(&'static str, &'static str)> {
     vec![
         (
             "frontend/default-deny.yaml",
-            include_str!("../../bundles/shop/frontend/default-deny.yaml"),
+            include_str!("../../../bundles/shop/frontend/default-deny.yaml"),
         ),
         (
             "frontend/web.yaml",
-            include_str!("../../bundles/shop/frontend/web.yaml"),
+            include_str!("../../../bundles/shop/frontend/web.yaml"),
         ),
         (
             "checkout/default-deny.yaml",
-            include_str!("../../bundles/shop/checkout/default-deny.yaml"),
+            include_str!("../../../bundles/shop/checkout/default-deny.yaml"),
         ),
         (
             "checkout/checkout-api.yaml",
-            include_str!("../../bundles/shop/checkout/checkout-api.yaml"),
+            include_str!("../../../bundles/shop/checkout/checkout-api.yaml"),
         ),
         (
             "payments/default-deny.yaml",
-            include_str!("../../bundles/shop/payments/default-deny.yaml"),
+            include_str!("../../../bundles/shop/payments/default-deny.yaml"),
         ),
         (
             "payments/payments-api.yaml",
-            include_str!("../../bundles/shop/payments/payments-api.yaml"),
+            include_str!("../../../bundles/shop/payments/payments-api.yaml"),
         ),
     ]
 }
@@ -59,7 +63,7 @@ fn example_file(path: &str) -> String {
 
 /// The example's bundle.yaml; `seal` rewrites its `files:` list for the demo's content.
 fn manifest_header() -> String {
-    include_str!("../../bundles/shop/bundle.yaml").to_string()
+    include_str!("../../../bundles/shop/bundle.yaml").to_string()
 }
 
 fn example_policy_count() -> usize {
@@ -79,105 +83,97 @@ fn setup(e: impl std::fmt::Display) -> DemoError {
     DemoError::Setup(e.to_string())
 }
 
-/// The throwaway repository and the keys that sign it.
+/// The throwaway repository and the keys that sign it, made with netpol-testkit (the real
+/// `git` and `ssh-keygen`).
 struct DemoRepo {
-    dir: PathBuf,
-    keys: PathBuf,
+    repo: TestRepo,
+    keys_dir: PathBuf,
+    keys: std::cell::RefCell<std::collections::BTreeMap<String, Key>>,
     anchor: PathBuf,
 }
 
 impl DemoRepo {
-    fn git(&self, key: Option<&str>, args: &[&str]) -> Result<String, DemoError> {
-        let mut cmd = Command::new("git");
-        cmd.current_dir(&self.dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .args([
-                "-c",
-                "user.name=Demo",
-                "-c",
-                "user.email=demo@example.com",
-                "-c",
-                "gpg.format=ssh",
-            ]);
-        if let Some(k) = key {
-            cmd.arg("-c")
-                .arg(format!("user.signingkey={}", self.keys.join(k).display()));
+    /// A new repository in `dir`; `git` and `ssh-keygen` must be on PATH.
+    fn new(dir: PathBuf, keys_dir: PathBuf, anchor: PathBuf) -> Result<DemoRepo, DemoError> {
+        for tool in ["git", "ssh-keygen"] {
+            if !on_path(tool) {
+                return Err(setup(format!(
+                    "the tour needs `{tool}` on PATH to make its signed repository"
+                )));
+            }
         }
-        let out = cmd
-            .args(args)
-            .output()
-            .map_err(|e| setup(format!("git: {e}")))?;
-        if !out.status.success() {
-            return Err(setup(format!(
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        std::fs::create_dir_all(&keys_dir).map_err(setup)?;
+        Ok(DemoRepo {
+            repo: TestRepo::init(&dir),
+            keys_dir,
+            keys: Default::default(),
+            anchor,
+        })
     }
 
+    fn dir(&self) -> &Path {
+        &self.repo.dir
+    }
+
+    fn git(&self, args: &[&str]) -> Result<String, DemoError> {
+        Ok(self.repo.git(args))
+    }
+
+    /// A git command that signs (`-S`) with `key`.
+    fn git_signed(&self, key: &str, args: &[&str]) -> Result<String, DemoError> {
+        let signing_key = format!("user.signingkey={}", self.key(key)?.private.display());
+        let mut all = vec!["-c", signing_key.as_str()];
+        all.extend_from_slice(args);
+        Ok(self.repo.git(&all))
+    }
+
+    /// A new key for `name`, and the allowed_signers line that trusts it.
     fn keygen(&self, name: &str) -> Result<String, DemoError> {
-        let path = self.keys.join(name);
-        run_tool(
-            Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-                .arg(&path),
-        )?;
-        let public = std::fs::read_to_string(path.with_extension("pub")).map_err(setup)?;
-        let key: Vec<&str> = public.split_whitespace().take(2).collect();
-        Ok(format!("{name}@example.com {}\n", key.join(" ")))
+        let key = Key::ed25519(&self.keys_dir, &format!("{name}@example.com"));
+        let line = key.allowed_signers_line("");
+        self.keys.borrow_mut().insert(name.to_string(), key);
+        Ok(line)
     }
 
     fn write(&self, rel: &str, body: &str) -> Result<(), DemoError> {
-        let p = self.dir.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(setup)?;
-        }
-        std::fs::write(p, body).map_err(setup)
+        self.repo.write(rel, body);
+        Ok(())
+    }
+
+    fn key(&self, name: &str) -> Result<Key, DemoError> {
+        self.keys
+            .borrow()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| setup(format!("no key {name}")))
     }
 
     /// Seal bundles/shop and sign its bundle.yaml with `key`, replacing older signatures.
     fn seal_and_sign(&self, key: &str) -> Result<(), DemoError> {
-        let bundle = self.dir.join("bundles/shop");
+        let bundle = self.dir().join("bundles/shop");
         seal(&bundle, &Limits::default()).map_err(|e| setup(format!("seal: {e}")))?;
         let sigs = bundle.join("signatures");
         let _ = std::fs::remove_dir_all(&sigs);
         std::fs::create_dir_all(&sigs).map_err(setup)?;
-        let manifest = bundle.join("bundle.yaml");
-        run_tool(
-            Command::new("ssh-keygen")
-                .args(["-q", "-Y", "sign", "-n", "netpol-sync-bundle", "-f"])
-                .arg(self.keys.join(key))
-                .arg(&manifest),
-        )?;
-        std::fs::rename(
-            bundle.join("bundle.yaml.sig"),
-            sigs.join(format!("{key}.sig")),
-        )
-        .map_err(setup)
+        let manifest = std::fs::read(bundle.join("bundle.yaml")).map_err(setup)?;
+        let signature = self
+            .key(key)?
+            .sign_detached("netpol-sync-bundle", &manifest);
+        std::fs::write(sigs.join(format!("{key}.sig")), signature).map_err(setup)
     }
 
+    /// Commit everything, signed by `key` (`git commit -S`) or unsigned.
     fn commit(&self, key: Option<&str>, message: &str) -> Result<String, DemoError> {
-        self.git(None, &["add", "-A"])?;
-        match key {
-            Some(k) => self.git(Some(k), &["commit", "-q", "-S", "-m", message])?,
-            None => self.git(None, &["commit", "-q", "-m", message])?,
-        };
-        self.git(None, &["rev-parse", "HEAD"])
+        Ok(match key {
+            Some(k) => self.repo.commit_signed(message, &self.key(k)?),
+            None => self.repo.commit_unsigned(message),
+        })
     }
 }
 
-fn run_tool(cmd: &mut Command) -> Result<(), DemoError> {
-    let out = cmd.output().map_err(|e| setup(format!("{cmd:?}: {e}")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(setup(format!(
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )))
-    }
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
 struct Step {
@@ -196,13 +192,13 @@ struct Demo {
 }
 
 impl Demo {
-    async fn sync(&self) -> Outcome {
+    async fn sync(&self) -> CycleResult {
         let argv = [
             "netpol-sync",
             "sync",
             "--once",
             "--repo",
-            &self.repo.dir.display().to_string(),
+            &self.repo.dir().display().to_string(),
             "--trust-anchor",
             &self.repo.anchor.display().to_string(),
             "--kubeconfig",
@@ -218,9 +214,9 @@ impl Demo {
         match Cli::try_parse_from(argv) {
             Ok(Cli {
                 command: CliCommand::Sync(args),
-            }) => run_async(args, Mode::Sync).await,
-            Ok(_) => Outcome::error("demo built the wrong command"),
-            Err(e) => Outcome::error(e.to_string()),
+            }) => sync_cycle(args).await,
+            Ok(_) => CycleResult::error("demo built the wrong command"),
+            Err(e) => CycleResult::error(e.to_string()),
         }
     }
 
@@ -233,7 +229,7 @@ impl Demo {
             .into_iter()
             .filter_map(|v| serde_json::from_value::<NetworkPolicy>(v).ok())
             .map(|np| {
-                let hash = netpol_policy::content_hash(&np, crate::bundle::ANNOTATION_PREFIX);
+                let hash = netpol_policy::content_hash(&np, netpol_sync::marks::ANNOTATION_PREFIX);
                 let ns = np.metadata.namespace.clone().unwrap_or_default();
                 format!(
                     "{ns}/{} {hash}",
@@ -257,7 +253,7 @@ impl Demo {
         &mut self,
         name: &'static str,
         expected: impl Into<String>,
-        outcome: &Outcome,
+        outcome: &CycleResult,
         ok: bool,
     ) {
         let verdict = serde_json::to_value(outcome.verdict)
@@ -300,7 +296,32 @@ fn screen(title: &str, text: &str) {
 }
 
 /// No log subscriber: the narration says what happens, and drift shows in its own lines.
-pub fn run(args: DemoArgs) -> ExitCode {
+/// `netpol-sync-demo [--hold]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "netpol-sync-demo",
+    version,
+    about = "A narrated tour of netpol-sync against the bundled API server emulator"
+)]
+struct DemoArgs {
+    /// Keep the emulator running at the end and print `export KUBECONFIG=…`.
+    #[arg(long)]
+    hold: bool,
+}
+
+// As the product binary: YAML parsing and object building are allocation-bound.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let args = DemoArgs::parse();
+    // Before any thread exists: see `netpol_sync::git::set_up_before_threads`.
+    netpol_sync::git::set_up_before_threads();
+    netpol_sync::memory::purge_freed_pages(netpol_sync::memory::PurgeDelay::Soon);
+    run(args)
+}
+
+fn run(args: DemoArgs) -> ExitCode {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -339,20 +360,17 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     // The state record's key, as deploy/'s Secret holds it: random for each tour.
     let state_key: [u8; 32] = rand::random();
     std::fs::write(work.path().join("state-key"), hex::encode(state_key)).map_err(setup)?;
-    let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
+    let (client, _) = netpol_sync::kube_client::connect(&netpol_sync::kube_client::ClusterTarget {
         kubeconfig: Some(kubeconfig.clone()),
         context: None,
     })
     .await
     .map_err(setup)?;
-    let repo = DemoRepo {
-        dir: work.path().join("policies"),
-        keys: work.path().join("keys"),
-        anchor: work.path().join("trust-anchor"),
-    };
-    std::fs::create_dir_all(&repo.dir).map_err(setup)?;
-    std::fs::create_dir_all(&repo.keys).map_err(setup)?;
-    repo.git(None, &["init", "-q", "-b", "main"])?;
+    let repo = DemoRepo::new(
+        work.path().join("policies"),
+        work.path().join("keys"),
+        work.path().join("trust-anchor"),
+    )?;
     let alice = repo.keygen("alice")?;
     std::fs::write(&repo.anchor, &alice).map_err(setup)?;
     let mut demo = Demo {
@@ -364,11 +382,11 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     };
 
     screen(
-        "netpol-sync demo",
+        "netpol-sync-demo",
         &format!(
             "An API server emulator is running at {}.\nA policy repository with signed commits is at {}.\nThe trust anchor trusts one key: alice's.",
             demo.emu.url(),
-            demo.repo.dir.display()
+            demo.repo.dir().display()
         ),
     );
 
@@ -416,20 +434,21 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     .await
     .map_err(|e| setup(format!("creating the debug hole: {e}")))?;
     let o = demo.sync().await;
-    let drift = o
-        .extra
-        .get("drift")
-        .and_then(|d| d.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let drift = o.detail.drift.clone().unwrap_or_default();
     for d in &drift {
-        println!("  drift: {d}");
+        println!(
+            "  drift: {}/{} {} by {}",
+            d.namespace,
+            d.name,
+            d.kind,
+            d.field_manager.as_deref().unwrap_or("unknown")
+        );
     }
     let ok = o.verdict == Verdict::Applied
         && o.counts.is_some_and(|c| c.deleted == 1)
-        && drift
-            .iter()
-            .any(|d| d["name"] == "debug-allow-all" && d["field_manager"] == "kubectl-create")
+        && drift.iter().any(|d| {
+            d.name == "debug-allow-all" && d.field_manager.as_deref() == Some("kubectl-create")
+        })
         && !demo
             .policies()
             .iter()
@@ -450,7 +469,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     let before = (demo.policies(), demo.policy_changes());
     let o = demo.sync().await;
     let ok = o.verdict == Verdict::Rejected
-        && o.reason == Some(crate::reason::ReasonCode::UnsignedCommit)
+        && o.reason == Some(netpol_sync::reason::ReasonCode::UnsignedCommit)
         && (demo.policies(), demo.policy_changes()) == before;
     demo.record(
         "unsigned commit refused",
@@ -458,7 +477,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         &o,
         ok,
     );
-    demo.repo.git(None, &["reset", "-q", "--hard", "HEAD~1"])?;
+    demo.repo.git(&["reset", "-q", "--hard", "HEAD~1"])?;
 
     // 4. A signed change with its prune.
     screen(
@@ -527,7 +546,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         "bob's change misbehaves; on-call reverts it with a new signed commit (git revert -S).",
     );
     demo.repo
-        .git(Some("bob"), &["revert", "--no-edit", "-S", "HEAD"])?;
+        .git_signed("bob", &["revert", "--no-edit", "-S", "HEAD"])?;
     let o = demo.sync().await;
     let ok = o.verdict == Verdict::Applied
         && o.counts.is_some_and(|c| c.updated == 1)
@@ -544,11 +563,11 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         "7. A force-push to an old revision",
         "Someone force-pushes main back to the very first commit (a signed, once-valid revision).\nnetpol-sync refuses: the new head must descend from the applied one.",
     );
-    demo.repo.git(None, &["reset", "-q", "--hard", &first])?;
+    demo.repo.git(&["reset", "-q", "--hard", &first])?;
     let before = (demo.policies(), demo.policy_changes());
     let o = demo.sync().await;
     let ok = o.verdict == Verdict::Rejected
-        && o.reason == Some(crate::reason::ReasonCode::NotFastForward)
+        && o.reason == Some(netpol_sync::reason::ReasonCode::NotFastForward)
         && (demo.policies(), demo.policy_changes()) == before;
     demo.record(
         "force-push refused",

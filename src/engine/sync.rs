@@ -1,22 +1,26 @@
-//! One sync cycle, end to end: live set, plan, guard, dry-run, apply-then-prune, restore
-//! on failure, record. Everything the cycle decides ends up in one [`Outcome`].
+//! The cluster half of a cycle, on a verified revision: live set, plan, guard, dry-run,
+//! apply-then-prune, restore on failure, record. Everything it decides ends up in one
+//! [`CycleResult`].
 
-use super::{Applier, ApplyError, ApplyOptions, WriteError, WriteFailure};
-use crate::bundle::{load_verified, BundleOptions, VerifiedBundles};
+use super::result::{CycleResult, Verdict};
+use crate::apply::{Applier, ApplyError, ApplyOptions, WriteError, WriteFailure};
+use crate::bundle::{load_recorded_base, BundleOptions, BundleSummary, VerifiedBundles};
 use crate::git::Repo;
 use crate::kube_client::error_chain;
-use crate::outcome::{Outcome, Verdict};
-use crate::plan::{read_live, Drift, DriftKind, HeldPolicy, LiveError, LiveHashes, LiveSet, Plan};
+use crate::plan::{
+    read_live, Counts, Drift, DriftKind, HeldPolicy, LiveError, LiveHashes, LiveSet, Plan,
+    PlanEntry,
+};
 use crate::reason::ReasonCode;
 use crate::state::{
     LoadedState, RecordedBundle, RecordedFailure, RecordedSigner, StateRecord, StateStore,
 };
-use crate::verify::VerifiedRevision;
+use crate::verify::RecordedBase;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// Where the cycle runs and what it already knows.
-pub struct SyncContext<'a> {
+pub(crate) struct SyncContext<'a> {
     pub client: kube::Client,
     pub state: &'a StateStore,
     /// The record read at the start of the cycle (`None`: first run or record lost).
@@ -34,7 +38,7 @@ pub struct SyncContext<'a> {
 /// the cycle hands back the set it read when that set needed no write at all, which is
 /// the only kind worth planning against again.
 #[derive(Default)]
-pub struct LiveReuse {
+pub(crate) struct LiveReuse {
     given: Option<Arc<LiveSet>>,
     unchanged: std::sync::Mutex<Option<Arc<LiveSet>>>,
 }
@@ -59,17 +63,17 @@ impl LiveReuse {
     }
 }
 
-/// The last applied revision, loaded from its verified commit (never from memory) only
+/// The last applied revision, loaded from its signed commit (never from memory) only
 /// when a failed apply must put it back.
 pub struct PreviousRevision {
     pub repo: Repo,
-    pub base: VerifiedRevision,
+    pub base: RecordedBase,
     pub options: BundleOptions,
 }
 
 impl PreviousRevision {
     fn load(&self) -> Option<VerifiedBundles> {
-        match load_verified(&self.repo, &self.base, &self.options) {
+        match load_recorded_base(&self.repo, &self.base, &self.options) {
             Ok(b) => Some(b),
             Err(e) => {
                 // A base that no longer loads (stricter validation since) cannot be restored;
@@ -102,8 +106,8 @@ impl SyncContext<'_> {
     fn inventory(&self) -> Option<std::collections::BTreeSet<crate::plan::ObjectKey>> {
         self.loaded
             .as_ref()
-            .filter(|l| l.record.revision.is_some())
-            .map(|l| l.record.inventory_keys())
+            .filter(|l| l.record().revision.is_some())
+            .map(|l| l.record().inventory_keys())
     }
 
     /// Read the live set and compute the plan; no writes.
@@ -141,45 +145,37 @@ impl SyncContext<'_> {
     /// before anything is read or written: it could prune netpol-sync's own
     /// NetworkPolicy and deny its egress to the API server and Git, a lock-out that no
     /// later revision could undo through netpol-sync.
-    fn governs_state_namespace(&self, bundles: &VerifiedBundles) -> Option<Outcome> {
+    fn governs_state_namespace(&self, bundles: &VerifiedBundles) -> Option<CycleResult> {
         let state_ns = self.state.namespace();
         let bundle = bundles
             .bundles()
             .iter()
             .find(|b| b.namespaces().contains(state_ns))?;
-        let mut o = Outcome::rejected(
+        let mut o = CycleResult::rejected(
             ReasonCode::GovernsStateNamespace,
             format!(
                 "bundle {} governs namespace {state_ns}, netpol-sync's own state namespace: it could cut netpol-sync off from the API server and Git for good; remove it from the bundle's namespaces:",
                 bundle.name()
             ),
-            crate::outcome::Location {
+            crate::reason::Location {
                 bundle: Some(bundle.name().to_string()),
                 field: Some("namespaces".into()),
                 ..Default::default()
             },
         );
         o.revision = Some(bundles.revision().to_string());
-        o.bundles = bundles
-            .bundles()
-            .iter()
-            .map(|b| crate::outcome::BundleSummary {
-                name: b.name().to_string(),
-                digest: b.digest().to_string(),
-                signers: b.signers().iter().map(|s| s.fingerprint.clone()).collect(),
-            })
-            .collect();
+        o.bundles = bundles.summaries();
         Some(o)
     }
 
     /// `netpol-sync plan`: what a sync would do, and whether it would be allowed to.
-    pub async fn plan_outcome(&self, bundles: &VerifiedBundles) -> Outcome {
+    pub async fn plan_outcome(&self, bundles: &VerifiedBundles) -> CycleResult {
         if let Some(refused) = self.governs_state_namespace(bundles) {
             return refused;
         }
         let plan = match self.plan(bundles).await {
             Ok(p) => p,
-            Err(e) => return with_revision(Outcome::error(error_chain(&e)), bundles),
+            Err(e) => return with_revision(CycleResult::error(error_chain(&e)), bundles),
         };
         let remove = self.options.remove_foreign_finalizers;
         let mut outcome = match refusal(&plan) {
@@ -188,11 +184,11 @@ impl SyncContext<'_> {
                 plan.held(),
                 "a sync would apply everything else and still fail: ",
             ),
-            None if plan.is_empty() && plan.held().is_empty() => Outcome::new(
+            None if plan.is_empty() && plan.held().is_empty() => CycleResult::new(
                 Verdict::Unchanged,
                 with_skipped("the cluster already is this revision", &plan),
             ),
-            None => Outcome::new(
+            None => CycleResult::new(
                 Verdict::Verified,
                 with_skipped(
                     "verified; these writes would make the cluster this revision",
@@ -205,7 +201,7 @@ impl SyncContext<'_> {
     }
 
     /// `netpol-sync sync --once`.
-    pub async fn sync_once(&self, input: SyncInput) -> Outcome {
+    pub async fn sync_once(&self, input: SyncInput) -> CycleResult {
         let SyncInput {
             bundles,
             previous,
@@ -220,7 +216,7 @@ impl SyncContext<'_> {
             .await
         {
             Ok(planned) => planned,
-            Err(e) => return with_revision(Outcome::error(error_chain(&e)), &bundles),
+            Err(e) => return with_revision(CycleResult::error(error_chain(&e)), &bundles),
         };
         // Kept only for a cycle that changes nothing; otherwise not held through the apply.
         let live =
@@ -236,7 +232,10 @@ impl SyncContext<'_> {
             self.record_failure(&refused).await;
             return refused;
         }
-        let recorded_revision = self.loaded.as_ref().and_then(|l| l.record.revision.clone());
+        let recorded_revision = self
+            .loaded
+            .as_ref()
+            .and_then(|l| l.record().revision.clone());
         let bundles_now: Vec<RecordedBundle> = plan
             .bundles()
             .iter()
@@ -249,9 +248,9 @@ impl SyncContext<'_> {
         // out of it, so that they are ordinary creates when it is back.
         let record_unchanged = recorded_revision.as_deref() == Some(revision.as_str())
             && self.loaded.as_ref().is_some_and(|l| {
-                l.record.bundles == bundles_now
-                    && l.record.inventory.len() == plan.inventory().len()
-                    && l.record.inventory.keys().eq(plan.inventory().keys())
+                l.record().bundles == bundles_now
+                    && l.record().inventory.len() == plan.inventory().len()
+                    && l.record().inventory.keys().eq(plan.inventory().keys())
             });
 
         let remove = self.options.remove_foreign_finalizers;
@@ -263,7 +262,7 @@ impl SyncContext<'_> {
         let mut release_errors = Vec::new();
         if plan.is_empty() && (plan.held().is_empty() || !remove) {
             held = plan.held().to_vec();
-            outcome = Outcome::new(
+            outcome = CycleResult::new(
                 Verdict::Unchanged,
                 with_skipped("the cluster already is this revision", &plan),
             );
@@ -287,7 +286,7 @@ impl SyncContext<'_> {
             tracing::info!(writes, took = ?started.elapsed(), "dry-run and apply");
             match applied {
                 Ok(report) => {
-                    outcome = Outcome::new(
+                    outcome = CycleResult::new(
                         Verdict::Applied,
                         format!("applied: {} writes{skipped}", report.written),
                     );
@@ -308,12 +307,11 @@ impl SyncContext<'_> {
                 Err(ApplyError::Write { error, .. }) => {
                     let previous = previous.as_ref().and_then(PreviousRevision::load);
                     let restored = self.restore(&applier, previous.as_ref()).await;
-                    let mut o = Outcome::error(format!("{error}; {restored}"));
-                    o.reason = Some(ReasonCode::ApplyFailed);
-                    o.extra.insert(
-                        "failedObject".into(),
-                        serde_json::json!(error.key.to_string()),
+                    let mut o = CycleResult::error_because(
+                        ReasonCode::ApplyFailed,
+                        format!("{error}; {restored}"),
                     );
+                    o.detail.failed_object = Some(error.key.to_string());
                     snapshot.describe(&mut o);
                     o.counts = None;
                     self.record_failure(&o).await;
@@ -324,7 +322,7 @@ impl SyncContext<'_> {
         let mut last_failure = self
             .loaded
             .as_ref()
-            .and_then(|l| l.record.last_failure.clone());
+            .and_then(|l| l.record().last_failure.clone());
         if !held.is_empty() {
             // Everything else is applied, so the revision is recorded; but a policy the
             // revision does not contain still applies, so this is no success.
@@ -349,11 +347,7 @@ impl SyncContext<'_> {
         }
         snapshot.describe(&mut outcome);
         // What is still held after this cycle (none when their finalizers were removed).
-        if held.is_empty() {
-            outcome.extra.remove("held");
-        } else {
-            outcome.extra.insert("held".into(), serde_json::json!(held));
-        }
+        outcome.detail.held = held;
         let record = StateRecord {
             revision: Some(revision),
             bundles: bundles_now,
@@ -405,11 +399,11 @@ impl SyncContext<'_> {
     }
 
     /// Keep the failure in the state record for `status`, without touching the applied revision.
-    pub async fn record_failure(&self, outcome: &Outcome) {
+    pub async fn record_failure(&self, outcome: &CycleResult) {
         let mut record = self
             .loaded
             .as_ref()
-            .map(|l| l.record.clone())
+            .map(|l| l.record().clone())
             .unwrap_or_default();
         record.last_failure = Some(failure_record(outcome));
         if let Err(e) = self.state.save(&record, self.loaded.as_ref()).await {
@@ -452,7 +446,7 @@ fn now() -> String {
 }
 
 /// The failure as the state record keeps it (for `status`).
-fn failure_record(outcome: &Outcome) -> RecordedFailure {
+fn failure_record(outcome: &CycleResult) -> RecordedFailure {
     RecordedFailure {
         revision: outcome.revision.clone(),
         reason: outcome
@@ -504,9 +498,9 @@ fn with_skipped(message: &str, plan: &Plan) -> String {
 /// still apply, so it is no success (reason `held-by-finalizer`), naming each policy and
 /// its finalizers (`namespace/name [finalizer, …]`; `status` reads them back from the
 /// recorded message, [`held_in_message`]).
-fn held_failure(held: &[HeldPolicy], context: &str) -> Outcome {
+fn held_failure(held: &[HeldPolicy], context: &str) -> CycleResult {
     let list: Vec<String> = held.iter().map(|h| h.to_string()).collect();
-    let mut o = Outcome::error(format!(
+    let mut o = CycleResult::error(format!(
         "{context}{} NetworkPolic{} the revision does not contain {} being deleted but held by someone else's finalizers, so {} still appl{}: {}; their controllers must remove those finalizers, or run with --remove-foreign-finalizers",
         held.len(),
         if held.len() == 1 { "y" } else { "ies" },
@@ -551,7 +545,7 @@ pub fn held_in_message(message: &str) -> Vec<HeldPolicy> {
 }
 
 /// A plan the guard or the cluster's shape forbids.
-fn refusal(plan: &Plan) -> Option<Outcome> {
+fn refusal(plan: &Plan) -> Option<CycleResult> {
     let forbidden = plan.forbidden_openings();
     if !forbidden.is_empty() {
         let names: Vec<String> = forbidden
@@ -566,7 +560,7 @@ fn refusal(plan: &Plan) -> Option<Outcome> {
         } else {
             "list them under allowOpen: in a bundle of the revision if that is intended"
         };
-        let mut o = Outcome::rejected(
+        let mut o = CycleResult::rejected(
             ReasonCode::WouldOpenNamespace,
             format!(
                 "the revision would leave namespace(s) {} with no NetworkPolicy at all; {how}",
@@ -579,53 +573,58 @@ fn refusal(plan: &Plan) -> Option<Outcome> {
     }
     if !plan.blockers().is_empty() {
         let text: Vec<String> = plan.blockers().iter().map(|b| b.to_string()).collect();
-        let mut o = Outcome::error(format!("cannot apply: {}", text.join("; ")));
+        let mut o = CycleResult::error(format!("cannot apply: {}", text.join("; ")));
         o.reason = Some(ReasonCode::ApplyRejected);
         return Some(o);
     }
     None
 }
 
-fn dry_run_refused(e: &WriteError) -> Outcome {
+fn dry_run_refused(e: &WriteError) -> CycleResult {
     let message =
         format!("the API server refused the revision in dry-run, nothing was changed: {e}");
     let mut o = match (e.failure, e.code) {
         (WriteFailure::Refused, Some(400 | 422)) => {
-            Outcome::rejected(ReasonCode::ApplyRejected, message, Default::default())
+            CycleResult::rejected(ReasonCode::ApplyRejected, message, Default::default())
         }
         (WriteFailure::Refused, _) => {
-            let mut o = Outcome::error(message);
+            let mut o = CycleResult::error(message);
             o.reason = Some(ReasonCode::ApplyRejected);
             o
         }
         _ => {
-            let mut o = Outcome::error(message);
+            let mut o = CycleResult::error(message);
             o.reason = Some(ReasonCode::ApplyFailed);
             o
         }
     };
-    o.extra
-        .insert("failedObject".into(), serde_json::json!(e.key.to_string()));
+    o.detail.failed_object = Some(e.key.to_string());
     o
 }
 
-fn with_revision(mut o: Outcome, bundles: &VerifiedBundles) -> Outcome {
+fn with_revision(mut o: CycleResult, bundles: &VerifiedBundles) -> CycleResult {
     o.revision = Some(bundles.revision().to_string());
     o
 }
 
 /// Revision, bundles, counts and plan detail on any outcome about `plan`.
-fn describe(o: &mut Outcome, plan: &Plan) {
+fn describe(o: &mut CycleResult, plan: &Plan) {
     PlanSummary::of(plan).describe(o);
 }
 
-/// What an outcome reports of a plan, kept after the plan itself moved into the applier.
+/// What a result reports of a plan, kept after the plan itself moved into the applier.
 struct PlanSummary {
     revision: String,
-    bundles: Vec<crate::outcome::BundleSummary>,
-    counts: crate::outcome::Counts,
+    bundles: Vec<BundleSummary>,
+    counts: Counts,
     drift: Vec<Drift>,
-    extra: serde_json::Map<String, serde_json::Value>,
+    entries: Vec<PlanEntry>,
+    would_open: Vec<crate::plan::WouldOpen>,
+    governed: std::collections::BTreeSet<String>,
+    blockers: Vec<crate::plan::Blocker>,
+    held: Vec<HeldPolicy>,
+    ignored: Vec<crate::plan::ObjectKey>,
+    skipped: Vec<crate::plan::SkippedNamespace>,
 }
 
 impl PlanSummary {
@@ -635,7 +634,13 @@ impl PlanSummary {
             bundles: plan.bundles().to_vec(),
             counts: plan.counts(),
             drift: plan.drift().to_vec(),
-            extra: plan.to_extra(),
+            entries: plan.entries(),
+            would_open: plan.would_open().to_vec(),
+            governed: plan.governed().clone(),
+            blockers: plan.blockers().to_vec(),
+            held: plan.held().to_vec(),
+            ignored: plan.foreign_labelled().to_vec(),
+            skipped: plan.skipped_namespaces().to_vec(),
         }
     }
 
@@ -660,13 +665,19 @@ impl PlanSummary {
         }
     }
 
-    fn describe(&self, o: &mut Outcome) {
+    fn describe(&self, o: &mut CycleResult) {
         o.revision = Some(self.revision.clone());
         o.bundles = self.bundles.clone();
         o.counts = Some(self.counts);
-        o.extra.extend(self.extra.clone());
-        o.extra
-            .insert("drift".into(), serde_json::json!(self.drift));
+        let d = &mut o.detail;
+        d.plan = Some(self.entries.clone());
+        d.drift = Some(self.drift.clone());
+        d.would_open = Some(self.would_open.clone());
+        d.governed = Some(self.governed.clone());
+        d.blockers = self.blockers.clone();
+        d.held = self.held.clone();
+        d.ignored = self.ignored.clone();
+        d.skipped_namespaces = self.skipped.clone();
     }
 }
 

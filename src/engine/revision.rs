@@ -1,16 +1,16 @@
 //! What one sync cycle enforces, from the repository alone: the trust anchor read through a
 //! bounded reader, the revision verified along its first-parent chain since the recorded
-//! one, and its bundles loaded. Shared by `plan`, `sync --once` and the daemon's cycles, so
-//! a revision is judged the same way however it arrives.
+//! one, and its bundles loaded. [`super::run_cycle`] calls it for every command and both
+//! daemon engines, so a revision is judged the same way however it arrives.
 
-use crate::apply::cycle::{PreviousRevision, SyncInput};
+use super::result::{CycleResult, Verdict};
+use super::sync::{PreviousRevision, SyncInput};
 use crate::bundle::{load_verified, BundleOptions};
 use crate::git::Repo;
-use crate::outcome::{CommitSummary, Outcome, Verdict};
 use crate::reason::ReasonCode;
 use crate::state::base::{self, Base, BaseSource, LiveRevisions, RecordWitness};
 use crate::state::RecordedSigner;
-use crate::verify::{verify_revision, AllowedSigners, SignaturePolicy, VerifiedRevision};
+use crate::verify::{verify_revision, AllowedSigners, CommitSummary, SignaturePolicy};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,11 +20,13 @@ pub const MAX_ANCHOR_BYTES: u64 = 1024 * 1024;
 
 /// Read and parse the trust anchor. A missing, oversized or malformed anchor is a
 /// deployment error (exit 2, `trust-file-invalid`), not a verdict on the repository.
-pub fn load_anchor(path: &Path) -> Result<AllowedSigners, Box<Outcome>> {
+pub fn load_anchor(path: &Path) -> Result<AllowedSigners, Box<CycleResult>> {
     let shown = path.display().to_string();
     let io_error = |e: std::io::Error| {
-        let mut o = Outcome::error(format!("cannot read the trust anchor {shown}: {e}"));
-        o.reason = Some(ReasonCode::TrustFileInvalid);
+        let mut o = CycleResult::error_because(
+            ReasonCode::TrustFileInvalid,
+            format!("cannot read the trust anchor {shown}: {e}"),
+        );
         o.location.file = Some(shown.clone());
         Box::new(o)
     };
@@ -35,29 +37,17 @@ pub fn load_anchor(path: &Path) -> Result<AllowedSigners, Box<Outcome>> {
         .and_then(|f| f.take(MAX_ANCHOR_BYTES + 1).read_to_end(&mut bytes))
         .map_err(io_error)?;
     if bytes.len() as u64 > MAX_ANCHOR_BYTES {
-        let mut o = Outcome::error(format!(
+        let mut o = CycleResult::error(format!(
             "the trust anchor {shown} is more than the {MAX_ANCHOR_BYTES} bytes allowed"
         ));
         o.reason = Some(ReasonCode::TrustFileInvalid);
         return Err(Box::new(o));
     }
     AllowedSigners::parse(&shown, &bytes).map_err(|e| {
-        let mut o = Outcome::from(e);
+        let mut o = CycleResult::from(e);
         o.verdict = Verdict::Error;
         Box::new(o)
     })
-}
-
-/// The verified commits as a command reports them.
-pub fn commit_summaries(rev: &VerifiedRevision) -> Vec<CommitSummary> {
-    rev.commits()
-        .iter()
-        .map(|c| CommitSummary {
-            commit: c.commit.to_string(),
-            principal: c.principal.clone(),
-            fingerprint: c.fingerprint.clone(),
-        })
-        .collect()
 }
 
 /// Where the chain is verified from.
@@ -82,12 +72,12 @@ pub async fn since_from_cluster(
     client: &kube::Client,
     loaded: Option<&crate::state::LoadedState>,
     reset: bool,
-) -> Result<Since, Box<Outcome>> {
+) -> Result<Since, Box<CycleResult>> {
     let live = if reset {
         LiveRevisions::default()
     } else {
         base::read_live_revisions(client).await.map_err(|e| {
-            let mut o = Outcome::error(e.message);
+            let mut o = CycleResult::error(e.message);
             o.reason = Some(e.reason);
             Box::new(o)
         })?
@@ -109,7 +99,7 @@ pub fn since_from_revisions(
     }
     Since::Cluster {
         record: RecordWitness {
-            revision: loaded.and_then(|l| l.record.revision.clone()),
+            revision: loaded.and_then(|l| l.record().revision.clone()),
             distrusted: loaded.and_then(|l| l.distrusted().map(str::to_string)),
         },
         live,
@@ -119,9 +109,9 @@ pub fn since_from_revisions(
 
 /// The state key from `--state-key`: plan, sync and run cannot believe or write the state
 /// record without it.
-pub fn load_state_key(path: Option<&Path>) -> Result<crate::state::StateKey, Box<Outcome>> {
+pub fn load_state_key(path: Option<&Path>) -> Result<crate::state::StateKey, Box<CycleResult>> {
     let Some(path) = path else {
-        let mut o = Outcome::error(
+        let mut o = CycleResult::error(
             "--state-key FILE (or NETPOL_SYNC_STATE_KEY) is required: it authenticates the state record; \
              make one with `openssl rand -hex 32 > state-key` and keep it in a Secret only netpol-sync reads (docs/operations.md)",
         );
@@ -129,7 +119,7 @@ pub fn load_state_key(path: Option<&Path>) -> Result<crate::state::StateKey, Box
         return Err(Box::new(o));
     };
     crate::state::StateKey::load(path).map_err(|e| {
-        let mut o = Outcome::error(e.to_string());
+        let mut o = CycleResult::error(e.to_string());
         o.reason = Some(ReasonCode::StateUnauthenticated);
         Box::new(o)
     })
@@ -145,6 +135,9 @@ pub struct RevisionRequest {
     pub trust_anchor: PathBuf,
     pub policy: SignaturePolicy,
     pub bundles: BundleOptions,
+    /// A selected bundle missing from the revision is an error (`verify`), not a
+    /// rejection of the revision (a cycle).
+    pub missing_bundle_is_error: bool,
 }
 
 /// A verified revision ready for a cycle, the commits that were verified, and the base
@@ -157,8 +150,8 @@ pub struct Prepared {
 
 /// Verify the revision and load its bundles; any refusal comes back as the outcome to
 /// report (and record), never as a half-verified value.
-pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> {
-    let error = |m: String| Box::new(Outcome::error(m));
+pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<CycleResult>> {
+    let error = |m: String| Box::new(CycleResult::error(m));
     let shown = req.repo.display();
     let path = req
         .repo
@@ -183,7 +176,7 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> 
             live,
             reset,
         } => base::decide(&repo, record, live, *reset).map_err(|e| {
-            let mut o = Outcome::rejected(e.reason, e.message, Default::default());
+            let mut o = CycleResult::rejected(e.reason, e.message, Default::default());
             if e.reason != ReasonCode::NotFastForward {
                 o.verdict = Verdict::Error;
             }
@@ -195,7 +188,11 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> 
     }
     let started = Instant::now();
     let rev = verify_revision(&repo, &req.rev, base.since.as_deref(), &anchor, &req.policy)
-        .map_err(|e| Box::new(Outcome::from(e)))?;
+        .map_err(|e| {
+            let mut refused = Box::new(CycleResult::from(e));
+            refused.revision = repo.resolve(&req.rev).ok().map(|oid| oid.to_string());
+            refused
+        })?;
     if let Some(applied) = base.applied.as_deref() {
         // The newest revision the cluster proves applied must be on the verified chain.
         let on_chain = rev.commit_id().to_string() == applied
@@ -203,9 +200,9 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> 
             || rev
                 .commits()
                 .iter()
-                .any(|c| c.commit.to_string() == applied);
+                .any(|c| c.commit().to_string() == applied);
         if !on_chain {
-            let mut o = Outcome::rejected(
+            let mut o = CycleResult::rejected(
                 ReasonCode::NotFastForward,
                 format!(
                     "{} does not descend from {applied}, which the live policies show was applied (force-push or rollback?)",
@@ -219,26 +216,30 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<Outcome>> 
         }
     }
     let verified_in = started.elapsed();
+    let commits = rev.commit_summaries();
     let bundles = load_verified(&repo, &rev, &req.bundles).map_err(|e| {
-        let mut o = Box::new(Outcome::rejected(e.reason(), e.to_string(), e.location()));
-        o.revision = Some(rev.commit_id().to_string());
-        o
+        // A selected bundle that is not there is a usage error to `verify`; to a cycle it
+        // is a verdict on the revision, which then is not enforced.
+        let mut refused = if req.missing_bundle_is_error && e.reason() == ReasonCode::NotFound {
+            CycleResult::error_because(e.reason(), e.to_string())
+        } else {
+            CycleResult::rejected(e.reason(), e.to_string(), Default::default())
+        };
+        refused.location = e.location();
+        refused.revision = Some(rev.commit_id().to_string());
+        refused.commits = commits.clone();
+        Box::new(refused)
     })?;
     tracing::info!(?verified_in, loaded_in = ?(started.elapsed() - verified_in), "revision verified and bundles loaded");
-    let head = rev.commits().iter().find(|c| c.commit == rev.commit_id());
-    let signer = head.map(|c| RecordedSigner {
-        principal: c.principal.clone(),
-        fingerprint: c.fingerprint.clone(),
+    let signer = rev.head_signer().map(|c| RecordedSigner {
+        principal: c.principal().to_string(),
+        fingerprint: c.fingerprint().to_string(),
     });
-    let commits = commit_summaries(&rev);
-    let previous = rev
-        .base()
-        .filter(|base| base.commit_id() != rev.commit_id())
-        .map(|base| PreviousRevision {
-            repo,
-            base,
-            options: req.bundles.clone(),
-        });
+    let previous = rev.base().cloned().map(|base| PreviousRevision {
+        repo,
+        base,
+        options: req.bundles.clone(),
+    });
     Ok(Prepared {
         input: SyncInput {
             bundles,

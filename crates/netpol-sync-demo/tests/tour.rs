@@ -1,4 +1,4 @@
-//! `netpol-sync demo`: the README's first command runs the whole tour against the embedded
+//! `netpol-sync-demo`: the README's first command runs the whole tour against the embedded
 //! emulator and exits 0 only when every step behaved; `--hold` leaves a cluster kubectl can
 //! read.
 
@@ -7,13 +7,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_netpol-sync")
+    env!("CARGO_BIN_EXE_netpol-sync-demo")
 }
 
 #[test]
 fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
     let out = Command::new(bin())
-        .arg("demo")
         .env_remove("KUBECONFIG")
         .output()
         .unwrap();
@@ -47,7 +46,7 @@ fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
 #[test]
 fn demo_hold_keeps_the_emulator_up_for_kubectl() {
     let mut child = Command::new(bin())
-        .args(["demo", "--hold"])
+        .arg("--hold")
         .env_remove("KUBECONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

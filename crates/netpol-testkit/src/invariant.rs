@@ -1,12 +1,12 @@
-//! The sync invariant (DESIGN §3.5), checkable over a recorded history of changes: from
-//! the moment a sync starts until it ends, every live policy in scope equals its version at
-//! the start or its version in the new revision (absent counts as a version). Tests run it
-//! over apiserver-emu's change log; it is here, next to the writer, because it is the
-//! writer's contract.
+//! The sync invariant (docs/sync.md, "One cycle"), checkable over a recorded history of
+//! changes: from the moment a sync starts until it ends, every live policy in scope equals
+//! its version at the start or its version in the new revision (absent counts as a
+//! version). Tests run it over the API server's change log (the emulator's, or the real
+//! server's audit log).
 
-use crate::plan::live::content_hash_without_finalizers;
-use crate::plan::{Action, ObjectKey};
 use netpol_policy::NetworkPolicy;
+use netpol_sync::plan::live::content_hash_without_finalizers;
+use netpol_sync::plan::{Action, ObjectKey};
 use std::collections::BTreeMap;
 
 /// One state change of a NetworkPolicy, as the API server recorded it.

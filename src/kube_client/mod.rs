@@ -2,6 +2,8 @@
 //! colon-separated list merged in order), `--context`, `~/.kube/config`, and the in-cluster
 //! service account when running in a pod.
 
+pub mod read;
+
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

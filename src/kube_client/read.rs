@@ -1,5 +1,8 @@
-//! Paginated lists from the API server: each page's body read up to a byte limit, and a
-//! list started over when the server expires its continue token.
+//! Bounded reads from the API server, shared by the plan's live set, the base's revision
+//! annotations and the daemon's drift watch: paginated lists whose every page body is read
+//! up to a byte limit, a list started over when the server expires its continue token, and
+//! watch lines read up to a byte limit. Nothing the API server sends is buffered without
+//! bound.
 //!
 //! The apiserver expires a continue token once etcd has compacted the revision its list
 //! began at (every five minutes by default), answering `410 Expired`. That status carries
@@ -8,7 +11,13 @@
 //! pager instead starts the list over, and tells its caller to drop what it has read
 //! ([`Paged::Restarted`]); after [`MAX_RESTARTS`] in a row it gives up.
 
+use futures::{AsyncBufRead, AsyncBufReadExt};
 use kube::api::ListParams;
+
+/// Every NetworkPolicy, cluster-wide.
+pub(crate) const NETWORK_POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/networkpolicies";
+/// Every Namespace.
+pub(crate) const NAMESPACES_PATH: &str = "/api/v1/namespaces";
 
 /// Page size for lists: what kubectl uses, so a 10,000-object list is never one giant body.
 const LIST_PAGE: u32 = 500;
@@ -81,6 +90,7 @@ pub(crate) struct Pager<'a> {
     path: &'a str,
     limits: PageLimits,
     params: ListParams,
+    labels: Option<String>,
     restarts: u32,
     done: bool,
 }
@@ -92,8 +102,24 @@ impl<'a> Pager<'a> {
             path,
             limits,
             params: ListParams::default().limit(limits.items),
+            labels: None,
             restarts: 0,
             done: false,
+        }
+    }
+
+    /// Only objects matching the label `selector`.
+    pub(crate) fn with_labels(mut self, selector: &str) -> Self {
+        self.labels = Some(selector.to_string());
+        self.params = self.first_page();
+        self
+    }
+
+    fn first_page(&self) -> ListParams {
+        let params = ListParams::default().limit(self.limits.items);
+        match &self.labels {
+            Some(selector) => params.labels(selector),
+            None => params,
         }
     }
 
@@ -136,17 +162,13 @@ impl<'a> Pager<'a> {
                         restart = self.restarts,
                         "list continue token expired (410); starting the list over"
                     );
-                    self.params = ListParams::default().limit(self.limits.items);
+                    self.params = self.first_page();
                     return Ok(Some(Paged::Restarted));
                 }
                 Err(e) => return Err(e),
             };
         match page.continue_token().filter(|c| !c.is_empty()) {
-            Some(token) => {
-                self.params = ListParams::default()
-                    .limit(self.limits.items)
-                    .continue_token(token)
-            }
+            Some(token) => self.params = self.first_page().continue_token(token),
             None => self.done = true,
         }
         Ok(Some(Paged::Page(page)))
@@ -176,59 +198,73 @@ pub(crate) async fn fetch_page<T: serde::de::DeserializeOwned>(
     Ok(serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?)
 }
 
-/// An emulator and a client of it, for the tests of the list readers.
-#[cfg(test)]
-pub(crate) mod test_cluster {
-    use apiserver_emu::{EmuConfig, Emulator};
+/// Why a line of a stream could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("reading the stream")]
+    Read(#[source] std::io::Error),
+    #[error("a line longer than {limit} bytes; refusing to buffer it")]
+    TooLarge { limit: usize },
+}
 
-    pub(crate) struct TestCluster {
-        pub emu: Emulator,
-        pub client: kube::Client,
-        _dir: tempfile::TempDir,
-    }
-
-    pub(crate) async fn start(namespaces: &[&str]) -> TestCluster {
-        let emu = Emulator::start(EmuConfig {
-            tls: false,
-            token: None,
-            namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
-        })
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        emu.write_kubeconfig(&kubeconfig).unwrap();
-        let (client, _) = crate::kube_client::connect(&crate::kube_client::ClusterTarget {
-            kubeconfig: Some(kubeconfig),
-            context: None,
-        })
-        .await
-        .unwrap();
-        TestCluster {
-            emu,
-            client,
-            _dir: dir,
+/// The next line of `reader` into `line` (without its newline), at most `limit` bytes;
+/// false at the end of the stream.
+pub(crate) async fn next_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> Result<bool, LineError> {
+    line.clear();
+    loop {
+        let available = reader.fill_buf().await.map_err(LineError::Read)?;
+        if available.is_empty() {
+            return Ok(!line.is_empty());
         }
-    }
-
-    /// Create empty-spec NetworkPolicies `names` in `namespace`.
-    pub(crate) async fn create_policies(client: &kube::Client, namespace: &str, names: &[&str]) {
-        use k8s_openapi::api::networking::v1::NetworkPolicy;
-        let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(client.clone(), namespace);
-        for name in names {
-            let np: NetworkPolicy = serde_json::from_value(serde_json::json!({
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {}
-            }))
-            .unwrap();
-            api.create(&Default::default(), &np).await.unwrap();
+        let (taken, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        let content = if done { taken - 1 } else { taken };
+        if line.len() + content > limit {
+            return Err(LineError::TooLarge { limit });
+        }
+        line.extend_from_slice(&available[..content]);
+        reader.consume_unpin(taken);
+        if done {
+            return Ok(true);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_cluster::{create_policies, start};
     use super::*;
+    use netpol_testkit::cluster::{create_policies, start};
+
+    #[tokio::test]
+    async fn lines_are_split_across_reads_and_bounded() {
+        let text = b"{\"a\":1}\n\n{\"b\":2}".to_vec();
+        let mut reader = futures::io::BufReader::with_capacity(3, futures::io::Cursor::new(text));
+        let mut line = Vec::new();
+        assert!(next_line(&mut reader, &mut line, 64).await.unwrap());
+        assert_eq!(line, b"{\"a\":1}");
+        assert!(next_line(&mut reader, &mut line, 64).await.unwrap());
+        assert!(line.is_empty());
+        assert!(next_line(&mut reader, &mut line, 64).await.unwrap());
+        assert_eq!(line, b"{\"b\":2}", "a last line without a newline");
+        assert!(!next_line(&mut reader, &mut line, 64).await.unwrap());
+
+        let endless = futures::io::Cursor::new(vec![b'x'; 1000]);
+        let mut reader = futures::io::BufReader::new(endless);
+        assert!(matches!(
+            next_line(&mut reader, &mut line, 999).await,
+            Err(LineError::TooLarge { limit: 999 })
+        ));
+        let exact = futures::io::Cursor::new(vec![b'x'; 999]);
+        let mut reader = futures::io::BufReader::new(exact);
+        assert!(next_line(&mut reader, &mut line, 999).await.unwrap());
+        assert_eq!(line.len(), 999);
+    }
     use apiserver_emu::{FaultAction, FaultRule};
     use k8s_openapi::api::networking::v1::NetworkPolicy;
 
