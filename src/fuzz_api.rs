@@ -150,6 +150,42 @@ pub fn state_record(data: &[u8]) {
     let _ = StateRecord::from_data(&map);
 }
 
+/// Workloads YAML as `netpol-sync reach --workloads` reads it (src/reach/workloads.rs),
+/// then the map of what it holds under a default-deny with one allowed flow.
+pub fn reach_workloads(data: &[u8]) {
+    let limits = Limits::default();
+    let yaml_limits = YamlLimits {
+        max_documents: limits.max_documents_per_file,
+        max_depth: limits.max_yaml_depth,
+    };
+    let Ok(documents) = yaml::load_documents(data, yaml_limits) else {
+        return;
+    };
+    let mut workloads = crate::reach::workloads::Workloads::default();
+    for d in documents.iter().filter(|d| !d.value.is_null()) {
+        if workloads.add("w.yaml", d.index, &d.value).is_err() {
+            return;
+        }
+    }
+    // A map is quadratic in the workloads: a fuzz input is judged by its reading.
+    if workloads.pods.len() > 16 {
+        return;
+    }
+    let policy: netpol_policy::NetworkPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+                 "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": "http"}]}],
+                 "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}]}]}
+    }))
+    .expect("a fixed policy");
+    let Ok(evaluator) = netpol_reach::Evaluator::new([&policy]) else {
+        return;
+    };
+    if let Ok(model) = crate::reach::Model::new(&workloads, Vec::new()) {
+        let _ = crate::reach::map(&model, &evaluator);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +262,30 @@ FJSIx9w+CznxX/g7Nnxg8=
             known_hosts(data);
             watch_line(data);
             state_record(data);
+            reach_workloads(data);
+        }
+    }
+
+    /// The seeds of `reach_workloads` read as workloads and reach the map.
+    #[test]
+    fn the_reach_workloads_seeds_are_workloads() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/reach_workloads");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let docs = yaml::load_documents(
+                &bytes,
+                YamlLimits {
+                    max_documents: 100,
+                    max_depth: 32,
+                },
+            )
+            .unwrap();
+            let mut w = crate::reach::workloads::Workloads::default();
+            for d in docs.iter().filter(|d| !d.value.is_null()) {
+                w.add("seed", d.index, &d.value).unwrap();
+            }
+            assert!(!w.pods.is_empty());
+            reach_workloads(&bytes);
         }
     }
 }

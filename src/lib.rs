@@ -31,6 +31,7 @@ pub mod logging;
 pub mod marks;
 pub mod memory;
 pub mod plan;
+pub mod reach;
 pub mod reason;
 pub mod remote;
 pub mod state;

@@ -30,6 +30,70 @@ pub enum Command {
     Status(StatusArgs),
     /// The long-running daemon: poll (or webhook), verify, sync; leader election, metrics.
     Run(Box<super::run::RunArgs>),
+    /// Who can reach whom under a revision's (or a draft's) policies: the whole map, one
+    /// query and why, or what a revision opens and closes. Analysis only.
+    Reach(Box<ReachArgs>),
+}
+
+/// How `reach` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReachFormat {
+    #[default]
+    Text,
+    Json,
+    /// A pull-request comment: tables, and a mermaid picture of the paths.
+    Md,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReachArgs {
+    /// Repository of the revision whose policies are analysed (verified as `verify` does).
+    #[arg(
+        long,
+        required_unless_present = "policies",
+        conflicts_with = "policies"
+    )]
+    pub repo: Option<String>,
+    /// Revision to analyse.
+    #[arg(long, default_value = "HEAD", requires = "repo")]
+    pub rev: String,
+    /// The policies of plain files instead (a draft; nothing is verified).
+    #[arg(long, value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Kubernetes YAML with the workloads (Namespace, Pod, Deployment, StatefulSet,
+    /// DaemonSet, ReplicaSet, Job, CronJob): a file or a directory; repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub workloads: Vec<PathBuf>,
+    /// allowed_signers that decides the revision (with --repo).
+    #[arg(long, env = "NETPOL_SYNC_TRUST_ANCHOR", requires = "repo")]
+    pub trust_anchor: Option<PathBuf>,
+    /// Source of a query: NAMESPACE/WORKLOAD, NAMESPACE/label=value,… or an IP address.
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Destination of a query, as --from.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Port of the query (required with --from; the answer also lists every port allowed).
+    #[arg(long, requires = "from")]
+    pub port: Option<u16>,
+    /// Protocol of the query: TCP, UDP or SCTP.
+    #[arg(long, default_value = "TCP", requires = "from")]
+    pub protocol: String,
+    /// Compare with this earlier revision (verified: --rev must descend from it along
+    /// signed first-parent commits): the paths opened, closed and changed.
+    #[arg(long, value_name = "OLD_REV", requires = "repo", conflicts_with_all = ["from", "diff_policies"])]
+    pub diff: Option<String>,
+    /// Compare with the policies of these files (a draft).
+    #[arg(long, value_name = "PATH", conflicts_with = "from")]
+    pub diff_policies: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReachFormat::Text)]
+    pub output: ReachFormat,
+    #[command(flatten)]
+    pub clock: ClockArgs,
+    #[command(flatten)]
+    pub select: BundleSelectArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -6,6 +6,7 @@
 mod args;
 mod bundle;
 mod plan;
+mod reach;
 pub mod render;
 pub mod run;
 mod status;
@@ -43,13 +44,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sync(a) => sync::run(a, crate::engine::Mode::Sync),
         Command::Status(a) => status::run(a),
         Command::Run(a) => run::run(*a),
+        Command::Reach(a) => reach::run(*a),
     }
 }
 
 /// Whether a command reads only a local repository and connects to nothing: `verify`
 /// of a path needs no TLS, so libgit2 need not load CA certificates.
 fn offline_git(command: &Command) -> bool {
-    matches!(command, Command::Verify(a) if !crate::git::is_url(&a.repo.repo))
+    match command {
+        Command::Verify(a) => !crate::git::is_url(&a.repo.repo),
+        Command::Reach(a) => a.repo.as_deref().is_some_and(|r| !crate::git::is_url(r)),
+        _ => false,
+    }
 }
 
 /// Whether a command reads a git repository. libgit2's set-up reads the system CA bundle
@@ -57,6 +63,7 @@ fn offline_git(command: &Command) -> bool {
 fn uses_git(command: &Command) -> bool {
     match command {
         Command::Verify(_) | Command::Plan(_) | Command::Sync(_) | Command::Run(_) => true,
+        Command::Reach(a) => a.repo.is_some(),
         Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
     }
 }

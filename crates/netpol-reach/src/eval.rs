@@ -149,6 +149,20 @@ impl Evaluator {
         Ok(evaluator)
     }
 
+    /// Every `ipBlock` range and `except` range of the policies.
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = IpNet> + '_ {
+        self.policies
+            .iter()
+            .flat_map(|p| p.ingress.iter().flatten().chain(p.egress.iter().flatten()))
+            .flat_map(|r| r.peers.iter().flatten())
+            .flat_map(|peer| match peer {
+                Peer::Block { cidr, except } => std::iter::once(*cidr)
+                    .chain(except.iter().copied())
+                    .collect(),
+                Peer::Pods { .. } => Vec::new(),
+            })
+    }
+
     /// Decide the connection `from` → `to` on `protocol`/`port`.
     pub fn decide(
         &self,

@@ -22,11 +22,13 @@
 //!   IP is left to each network plugin by Kubernetes, so this evaluator never uses it.
 //! - Every namespace carries the label `kubernetes.io/metadata.name` with its name.
 
+mod addresses;
 mod eval;
 mod ports;
 mod selector;
 mod world;
 
+pub use addresses::{address_classes, AddressClass};
 pub use eval::{Decision, Direction, Evaluator, PolicyRef, RuleRef, Side};
 pub use ports::PortSet;
 pub use selector::Selector;

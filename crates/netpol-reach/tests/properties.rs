@@ -510,6 +510,19 @@ proptest! {
             let ip: IpAddr = a.parse().unwrap();
             ends.push((End::Ip(ip), Endpoint::Address(ip)));
         }
+        // An address gets the verdicts of its class's representative, both ways.
+        let classes = netpol_reach::address_classes(&[&eval]);
+        for a in ADDRESSES {
+            let ip: IpAddr = a.parse().unwrap();
+            let class: Vec<_> = classes.iter().filter(|c| c.cidrs.iter().any(|n| n.contains(&ip))).collect();
+            prop_assert_eq!(class.len(), 1, "{} in {:?}", a, classes);
+            let rep = Endpoint::Address(class[0].representative);
+            for pod in world.pods() {
+                let p = Endpoint::Pod(pod);
+                prop_assert_eq!(eval.allowed_ports(&world, p, Endpoint::Address(ip)), eval.allowed_ports(&world, p, rep));
+                prop_assert_eq!(eval.allowed_ports(&world, Endpoint::Address(ip), p), eval.allowed_ports(&world, rep, p));
+            }
+        }
         for &(nf, ef) in &ends {
             for &(nt, et) in &ends {
                 if matches!((nf, nt), (End::Ip(_), End::Ip(_))) {

@@ -1,0 +1,309 @@
+//! `netpol-sync reach`: build the model (policies of a verified revision or of files,
+//! workloads of YAML files), run the analysis the flags ask for, render it. Exit codes:
+//! 0 the analysis ran (a query: the connection is allowed), 1 a query's connection is
+//! denied, 2 an error (bad input, a revision that does not verify).
+
+use super::{ReachArgs, ReachFormat};
+use crate::engine::revision::{verify_and_load, RevisionRequest, Since};
+use crate::reach::{self, Connection, DiffReport, MapReport, Model, QueryEnd, QueryReport};
+use netpol_reach::{Evaluator, Protocol};
+use std::fmt::Write;
+use std::process::ExitCode;
+
+pub fn run(args: ReachArgs) -> ExitCode {
+    match analyse(&args) {
+        Ok((text, code)) => {
+            print!("{text}");
+            ExitCode::from(code)
+        }
+        Err(e) => {
+            eprintln!("ERROR  {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The policies to analyse and, with --diff / --diff-policies, those to compare with.
+type Policies = (
+    Vec<netpol_policy::NetworkPolicy>,
+    Option<Vec<netpol_policy::NetworkPolicy>>,
+);
+
+fn policies(args: &ReachArgs) -> Result<Policies, String> {
+    let limits = args.select.bundle_options().limits;
+    let old_files = (!args.diff_policies.is_empty())
+        .then(|| reach::policies_from_files(&args.diff_policies, &limits))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let Some(repo) = &args.repo else {
+        let new = reach::policies_from_files(&args.policies, &limits).map_err(|e| e.to_string())?;
+        return Ok((new, old_files));
+    };
+    let anchor = args
+        .trust_anchor
+        .clone()
+        .ok_or("--repo needs --trust-anchor: the revision is verified as `verify` verifies it")?;
+    let request = RevisionRequest {
+        repo: repo.into(),
+        rev: args.rev.clone(),
+        since: match &args.diff {
+            Some(old) => Since::Explicit(old.clone()),
+            None => Since::Anchor,
+        },
+        trust_anchor: anchor,
+        policy: crate::verify::SignaturePolicy::at(
+            args.clock.at.unwrap_or_else(std::time::SystemTime::now),
+        ),
+        bundles: args.select.bundle_options(),
+        missing_bundle_is_error: true,
+    };
+    let prepared = verify_and_load(&request).map_err(|refused| {
+        format!(
+            "the revision does not verify ({}): {}",
+            refused
+                .reason
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "error".into()),
+            refused.message
+        )
+    })?;
+    let new = reach::policies_of(&prepared.input.bundles);
+    let old = match (&args.diff, &prepared.input.previous) {
+        (Some(_), Some(previous)) => Some(reach::policies_of(
+            &crate::bundle::load_recorded_base(&previous.repo, &previous.base, &previous.options)
+                .map_err(|e| format!("the earlier revision's bundles do not load: {e}"))?,
+        )),
+        // --diff names the revision itself: nothing changes.
+        (Some(_), None) => Some(new.clone()),
+        (None, _) => old_files,
+    };
+    Ok((new, old))
+}
+
+fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
+    let limits = args.select.bundle_options().limits;
+    let (new, old) = policies(args)?;
+    let evaluator = Evaluator::new(&new).map_err(|e| e.to_string())?;
+    let workloads =
+        reach::workloads_from_files(&args.workloads, &limits).map_err(|e| e.to_string())?;
+    if let (Some(from), Some(to)) = (&args.from, &args.to) {
+        let from = QueryEnd::parse(from).map_err(|e| e.to_string())?;
+        let to = QueryEnd::parse(to).map_err(|e| e.to_string())?;
+        let protocol = Protocol::parse(&args.protocol.to_ascii_uppercase())
+            .ok_or_else(|| format!("--protocol {:?}: TCP, UDP or SCTP", args.protocol))?;
+        let extra: Vec<_> = [&from, &to]
+            .iter()
+            .filter_map(|e| e.synthetic_pod())
+            .collect();
+        let model = Model::new(&workloads, extra).map_err(|e| e.to_string())?;
+        let port = args
+            .port
+            .ok_or("a query needs --port N (its answer lists every port allowed too)")?;
+        let report = reach::query(&model, &evaluator, &from, &to, protocol, port)
+            .map_err(|e| e.to_string())?;
+        return Ok((
+            render_query(&report, args.output),
+            u8::from(!report.allowed),
+        ));
+    }
+    let model = Model::new(&workloads, Vec::new()).map_err(|e| e.to_string())?;
+    if let Some(old) = old {
+        let old = Evaluator::new(&old).map_err(|e| format!("the policies compared with: {e}"))?;
+        let report = reach::diff(&model, &old, &evaluator);
+        return Ok((render_diff(&report, args.output), 0));
+    }
+    let report = reach::map(&model, &evaluator);
+    Ok((render_map(&report, args.output), 0))
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string(v).expect("a report serialises: strings, numbers, lists")
+    )
+}
+
+fn render_query(r: &QueryReport, format: ReachFormat) -> String {
+    if format == ReachFormat::Json {
+        return json(r);
+    }
+    let mut s = String::new();
+    let verdict = if r.allowed { "ALLOWED" } else { "DENIED" };
+    let what = format!("{}/{}", r.protocol, r.port);
+    if format == ReachFormat::Md {
+        let _ = writeln!(s, "**{verdict}** `{}` → `{}` ({what})\n", r.from, r.to);
+    } else {
+        let _ = writeln!(s, "{verdict}  {} -> {}  {what}", r.from, r.to);
+    }
+    for (label, end, side) in [
+        ("egress ", &r.from, &r.egress),
+        ("ingress", &r.to, &r.ingress),
+    ] {
+        let why = if !side.applies {
+            "an address outside the cluster: no policy of its own".to_string()
+        } else if !side.isolated {
+            "not isolated: no policy selects it for this direction".to_string()
+        } else if side.allowed {
+            format!(
+                "isolated by {}; allowed by {}",
+                side.policies.join(", "),
+                side.rules.join(", ")
+            )
+        } else {
+            format!(
+                "isolated by {}; no rule allows it",
+                side.policies.join(", ")
+            )
+        };
+        if format == ReachFormat::Md {
+            let _ = writeln!(s, "- {} `{end}`: {why}", label.trim());
+        } else {
+            let _ = writeln!(s, "  {label} {end}: {why}");
+        }
+    }
+    if format == ReachFormat::Md {
+        let _ = writeln!(s, "- every port allowed: {}", r.allowed_ports);
+    } else {
+        let _ = writeln!(s, "  every port allowed: {}", r.allowed_ports);
+    }
+    s
+}
+
+fn mermaid(connections: &[(&str, &str, String)], nodes: &[String]) -> String {
+    let mut s = String::from("flowchart LR\n");
+    let id = |n: &str| nodes.iter().position(|x| x == n).unwrap_or(0);
+    for (i, n) in nodes.iter().enumerate() {
+        let _ = writeln!(s, "  n{i}[\"{}\"]", n.replace('"', "'"));
+    }
+    for (from, to, label) in connections {
+        let _ = writeln!(
+            s,
+            "  n{} -->|\"{}\"| n{}",
+            id(from),
+            label.replace('"', "'"),
+            id(to)
+        );
+    }
+    s
+}
+
+fn dot(connections: &[(&str, &str, String)]) -> String {
+    let mut s = String::from("digraph reach {\n  rankdir=LR;\n");
+    for (from, to, label) in connections {
+        let _ = writeln!(s, "  {:?} -> {:?} [label={:?}];", from, to, label);
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn edges(list: &[Connection]) -> Vec<(&str, &str, String)> {
+    list.iter()
+        .map(|c| (c.from.as_str(), c.to.as_str(), c.ports.clone()))
+        .collect()
+}
+
+fn render_map(r: &MapReport, format: ReachFormat) -> String {
+    let nodes: Vec<String> = r.workloads.iter().chain(&r.addresses).cloned().collect();
+    match format {
+        ReachFormat::Json => json(r),
+        ReachFormat::Dot => dot(&edges(&r.connections)),
+        ReachFormat::Mermaid => mermaid(&edges(&r.connections), &nodes),
+        ReachFormat::Md => {
+            let mut s = format!(
+                "### Reachability: {} workloads, {} address ranges, {} paths\n\n| from | to | ports |\n| --- | --- | --- |\n",
+                r.workloads.len(),
+                r.addresses.len(),
+                r.connections.len()
+            );
+            for c in &r.connections {
+                let _ = writeln!(s, "| `{}` | `{}` | {} |", c.from, c.to, c.ports);
+            }
+            let _ = write!(
+                s,
+                "\n```mermaid\n{}```\n",
+                mermaid(&edges(&r.connections), &nodes)
+            );
+            s
+        }
+        ReachFormat::Text => {
+            let mut s = format!(
+                "{} workloads, {} address ranges, {} paths allowed\n",
+                r.workloads.len(),
+                r.addresses.len(),
+                r.connections.len()
+            );
+            for c in &r.connections {
+                let _ = writeln!(s, "  {} -> {}  {}", c.from, c.to, c.ports);
+            }
+            s
+        }
+    }
+}
+
+fn render_diff(r: &DiffReport, format: ReachFormat) -> String {
+    let mut all: Vec<(&str, &str, String)> = Vec::new();
+    for c in &r.added {
+        all.push((&c.from, &c.to, format!("+ {}", c.ports)));
+    }
+    for c in &r.removed {
+        all.push((&c.from, &c.to, format!("- {}", c.ports)));
+    }
+    for c in &r.changed {
+        all.push((&c.from, &c.to, format!("{} → {}", c.before, c.after)));
+    }
+    let mut nodes: Vec<String> = all
+        .iter()
+        .flat_map(|(f, t, _)| [f.to_string(), t.to_string()])
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    match format {
+        ReachFormat::Json => json(r),
+        ReachFormat::Dot => dot(&all),
+        ReachFormat::Mermaid => mermaid(&all, &nodes),
+        ReachFormat::Md => {
+            let mut s = format!(
+                "### Reachability diff: {} opened, {} closed, {} changed\n\n",
+                r.added.len(),
+                r.removed.len(),
+                r.changed.len()
+            );
+            if !all.is_empty() {
+                s.push_str("| | from | to | ports |\n| --- | --- | --- | --- |\n");
+                for c in &r.added {
+                    let _ = writeln!(s, "| opened | `{}` | `{}` | {} |", c.from, c.to, c.ports);
+                }
+                for c in &r.removed {
+                    let _ = writeln!(s, "| closed | `{}` | `{}` | {} |", c.from, c.to, c.ports);
+                }
+                for c in &r.changed {
+                    let _ = writeln!(
+                        s,
+                        "| changed | `{}` | `{}` | {} → {} |",
+                        c.from, c.to, c.before, c.after
+                    );
+                }
+                let _ = write!(s, "\n```mermaid\n{}```\n", mermaid(&all, &nodes));
+            }
+            s
+        }
+        ReachFormat::Text => {
+            let mut s = format!(
+                "{} opened, {} closed, {} changed\n",
+                r.added.len(),
+                r.removed.len(),
+                r.changed.len()
+            );
+            for c in &r.added {
+                let _ = writeln!(s, "  + {} -> {}  {}", c.from, c.to, c.ports);
+            }
+            for c in &r.removed {
+                let _ = writeln!(s, "  - {} -> {}  {}", c.from, c.to, c.ports);
+            }
+            for c in &r.changed {
+                let _ = writeln!(s, "  ~ {} -> {}  {} => {}", c.from, c.to, c.before, c.after);
+            }
+            s
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! `netpol-sync reach`: who can reach whom under a revision's policies (or a draft's), over
+//! workloads read from Kubernetes YAML. Analysis only: nothing here writes to a cluster.
+//! The evaluator is `crates/netpol-reach` (docs/reachability.md); this module builds its
+//! inputs from the repository and files, and answers in typed reports that the command
+//! line renders.
+
+mod files;
+pub mod workloads;
+
+use crate::bundle::Limits;
+use netpol_reach::{
+    address_classes, AddressClass, Decision, Endpoint, Evaluator, Pod, PortSet, Protocol, World,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use workloads::Workloads;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReachError {
+    #[error("{file}: {message}")]
+    Input { file: String, message: String },
+    #[error(transparent)]
+    Model(#[from] netpol_reach::ReachError),
+    #[error("{0}")]
+    Query(String),
+}
+
+/// NetworkPolicies of plain files (a draft, unverified): every `networking.k8s.io/v1`
+/// NetworkPolicy document, decoded as strictly as a bundle's; other kinds are skipped.
+pub fn policies_from_files(
+    paths: &[PathBuf],
+    limits: &Limits,
+) -> Result<Vec<netpol_policy::NetworkPolicy>, ReachError> {
+    let mut out = Vec::new();
+    for (file, index, mut doc) in files::documents(paths, limits)? {
+        if doc.get("kind").and_then(|k| k.as_str()) != Some(netpol_policy::KIND) {
+            continue;
+        }
+        if let Some(meta) = doc.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            meta.entry("namespace")
+                .or_insert_with(|| serde_json::Value::String("default".into()));
+        }
+        let np = netpol_policy::decode_strict(doc).map_err(|errors| ReachError::Input {
+            file: file.clone(),
+            message: format!(
+                "document {index}: {}",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        })?;
+        out.push(np);
+    }
+    Ok(out)
+}
+
+/// The policies of a verified revision's bundles.
+pub fn policies_of(bundles: &crate::bundle::VerifiedBundles) -> Vec<netpol_policy::NetworkPolicy> {
+    bundles.policies().map(|p| p.object().decode()).collect()
+}
+
+/// Workloads and namespaces from Kubernetes YAML files.
+pub fn workloads_from_files(paths: &[PathBuf], limits: &Limits) -> Result<Workloads, ReachError> {
+    let mut w = Workloads::default();
+    for (file, index, doc) in files::documents(paths, limits)? {
+        w.add(&file, index, &doc)?;
+    }
+    Ok(w)
+}
+
+/// A name in the reports: a workload `namespace/name`, pods chosen by labels
+/// `namespace/k=v,…`, or an address class (its CIDR ranges).
+pub type NodeName = String;
+
+/// What the analyses run over.
+pub struct Model {
+    world: World,
+    names: BTreeMap<netpol_reach::PodId, NodeName>,
+}
+
+impl Model {
+    /// The workloads, plus the pods a query names by labels.
+    pub fn new(workloads: &Workloads, extra: Vec<Pod>) -> Result<Model, ReachError> {
+        let mut namespaces = workloads.namespaces.clone();
+        for p in &extra {
+            namespaces.entry(p.namespace.clone()).or_default();
+        }
+        let pods: Vec<Pod> = workloads.pods.iter().cloned().chain(extra).collect();
+        let world = World::new(namespaces, pods)?;
+        let names = world
+            .pods()
+            .map(|id| {
+                let p = world.pod(id);
+                (id, format!("{}/{}", p.namespace, p.name))
+            })
+            .collect();
+        Ok(Model { world, names })
+    }
+
+    fn workload_nodes(&self) -> Vec<(NodeName, Endpoint)> {
+        self.names
+            .iter()
+            .map(|(id, n)| (n.clone(), Endpoint::Pod(*id)))
+            .collect()
+    }
+}
+
+/// One end of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryEnd {
+    Workload {
+        namespace: String,
+        name: String,
+    },
+    Labels {
+        namespace: String,
+        labels: BTreeMap<String, String>,
+    },
+    Address(IpAddr),
+}
+
+impl QueryEnd {
+    /// `NS/NAME`, `NS/k=v,k2=v2` or an IP address.
+    pub fn parse(s: &str) -> Result<QueryEnd, ReachError> {
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(QueryEnd::Address(ip));
+        }
+        let Some((namespace, rest)) = s.split_once('/') else {
+            return Err(ReachError::Query(format!(
+                "{s:?} is neither NAMESPACE/WORKLOAD, NAMESPACE/label=value,… nor an IP address"
+            )));
+        };
+        if namespace.is_empty() || rest.is_empty() {
+            return Err(ReachError::Query(format!(
+                "{s:?} names no namespace or no pods"
+            )));
+        }
+        if !rest.contains('=') {
+            return Ok(QueryEnd::Workload {
+                namespace: namespace.into(),
+                name: rest.into(),
+            });
+        }
+        let mut labels = BTreeMap::new();
+        for pair in rest.split(',') {
+            let Some((k, v)) = pair.split_once('=') else {
+                return Err(ReachError::Query(format!(
+                    "{pair:?} in {s:?} is not label=value"
+                )));
+            };
+            if k.is_empty() || labels.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(ReachError::Query(format!(
+                    "{pair:?} in {s:?}: an empty or repeated label"
+                )));
+            }
+        }
+        Ok(QueryEnd::Labels {
+            namespace: namespace.into(),
+            labels,
+        })
+    }
+
+    fn label(&self) -> String {
+        match self {
+            QueryEnd::Workload { namespace, name } => format!("{namespace}/{name}"),
+            QueryEnd::Labels { namespace, labels } => {
+                let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{namespace}/{}", pairs.join(","))
+            }
+            QueryEnd::Address(ip) => ip.to_string(),
+        }
+    }
+
+    /// The pod a label query stands for (a synthetic pod with those labels).
+    pub fn synthetic_pod(&self) -> Option<Pod> {
+        match self {
+            QueryEnd::Labels { namespace, labels } => Some(Pod {
+                namespace: namespace.clone(),
+                name: self
+                    .label()
+                    .split_once('/')
+                    .map(|x| x.1.to_string())
+                    .unwrap_or_default(),
+                labels: labels.clone(),
+                ports: Vec::new(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn endpoint(&self, model: &Model) -> Result<Endpoint, ReachError> {
+        match self {
+            QueryEnd::Address(ip) => Ok(Endpoint::Address(*ip)),
+            QueryEnd::Workload { namespace, name } => model
+                .world
+                .find(namespace, name)
+                .map(Endpoint::Pod)
+                .ok_or_else(|| {
+                    ReachError::Query(format!(
+                        "no workload {namespace}/{name} in the workloads given (name pods by labels, NAMESPACE/app=web, to query without a workload)"
+                    ))
+                }),
+            QueryEnd::Labels { namespace, .. } => {
+                let name = self.label().split_once('/').map(|x| x.1.to_string()).unwrap_or_default();
+                model.world.find(namespace, &name).map(Endpoint::Pod).ok_or_else(|| {
+                    ReachError::Query(format!("internal: the pods {} are not in the model", self.label()))
+                })
+            }
+        }
+    }
+}
+
+/// One side of a query's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SideReport {
+    /// The end is a pod (an address has no policies of its own).
+    pub applies: bool,
+    pub isolated: bool,
+    pub allowed: bool,
+    /// The policies that isolate this end (`namespace/name`).
+    pub policies: Vec<String>,
+    /// The rules that let the connection through (`namespace/name ingress[0]`).
+    pub rules: Vec<String>,
+}
+
+/// A query's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryReport {
+    pub allowed: bool,
+    pub from: String,
+    pub to: String,
+    pub protocol: String,
+    pub port: u16,
+    pub egress: SideReport,
+    pub ingress: SideReport,
+    /// Every port the source may use towards the destination.
+    pub allowed_ports: String,
+}
+
+fn side_report(s: &netpol_reach::Side) -> SideReport {
+    SideReport {
+        applies: s.applies,
+        isolated: s.isolated,
+        allowed: s.allowed,
+        policies: s.isolating.iter().map(ToString::to_string).collect(),
+        rules: s.allowing.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Answer `from` → `to` on `protocol`/`port`.
+pub fn query(
+    model: &Model,
+    evaluator: &Evaluator,
+    from: &QueryEnd,
+    to: &QueryEnd,
+    protocol: Protocol,
+    port: u16,
+) -> Result<QueryReport, ReachError> {
+    if matches!((from, to), (QueryEnd::Address(_), QueryEnd::Address(_))) {
+        return Err(ReachError::Query(
+            "both ends are addresses outside the cluster: no NetworkPolicy applies".into(),
+        ));
+    }
+    let (f, t) = (from.endpoint(model)?, to.endpoint(model)?);
+    let d: Decision = evaluator.decide(&model.world, f, t, protocol, port);
+    Ok(QueryReport {
+        allowed: d.allowed,
+        from: from.label(),
+        to: to.label(),
+        protocol: protocol.as_str().into(),
+        port,
+        egress: side_report(&d.egress),
+        ingress: side_report(&d.ingress),
+        allowed_ports: evaluator.allowed_ports(&model.world, f, t).to_string(),
+    })
+}
+
+/// One allowed path of the map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    pub from: NodeName,
+    pub to: NodeName,
+    /// `all`, or `TCP 80,443; UDP 53`.
+    pub ports: String,
+}
+
+/// Who can reach whom: every pair of workloads, and workloads to and from each class of
+/// addresses the policies distinguish, with the ports allowed; pairs with none are left
+/// out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapReport {
+    pub workloads: Vec<NodeName>,
+    pub addresses: Vec<NodeName>,
+    pub connections: Vec<Connection>,
+}
+
+fn nodes(model: &Model, classes: &[AddressClass]) -> Vec<(NodeName, Endpoint, bool)> {
+    let mut out: Vec<(NodeName, Endpoint, bool)> = model
+        .workload_nodes()
+        .into_iter()
+        .map(|(n, e)| (n, e, false))
+        .collect();
+    out.extend(
+        classes
+            .iter()
+            .map(|c| (c.label(), Endpoint::Address(c.representative), true)),
+    );
+    out
+}
+
+fn ports_between(
+    model: &Model,
+    evaluator: &Evaluator,
+    all: &[(NodeName, Endpoint, bool)],
+) -> BTreeMap<(NodeName, NodeName), PortSet> {
+    let mut out = BTreeMap::new();
+    for (fname, f, f_addr) in all {
+        for (tname, t, t_addr) in all {
+            if *f_addr && *t_addr {
+                continue;
+            }
+            let ports = evaluator.allowed_ports(&model.world, *f, *t);
+            if !ports.is_empty() {
+                out.insert((fname.clone(), tname.clone()), ports);
+            }
+        }
+    }
+    out
+}
+
+pub fn map(model: &Model, evaluator: &Evaluator) -> MapReport {
+    let classes = address_classes(&[evaluator]);
+    let all = nodes(model, &classes);
+    MapReport {
+        workloads: model.names.values().cloned().collect(),
+        addresses: classes.iter().map(AddressClass::label).collect(),
+        connections: ports_between(model, evaluator, &all)
+            .into_iter()
+            .map(|((from, to), ports)| Connection {
+                from,
+                to,
+                ports: ports.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// A path whose ports differ between two revisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Changed {
+    pub from: NodeName,
+    pub to: NodeName,
+    pub before: String,
+    pub after: String,
+}
+
+/// What a revision opens and closes against another, over the same workloads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffReport {
+    /// Paths the new policies open that the old did not allow at all.
+    pub added: Vec<Connection>,
+    /// Paths the old policies allowed and the new allow on no port.
+    pub removed: Vec<Connection>,
+    /// Paths allowed by both, on different ports.
+    pub changed: Vec<Changed>,
+}
+
+pub fn diff(model: &Model, old: &Evaluator, new: &Evaluator) -> DiffReport {
+    let classes = address_classes(&[old, new]);
+    let all = nodes(model, &classes);
+    let before = ports_between(model, old, &all);
+    let after = ports_between(model, new, &all);
+    let mut report = DiffReport {
+        added: Vec::new(),
+        removed: Vec::new(),
+        changed: Vec::new(),
+    };
+    for ((from, to), now) in &after {
+        match before.get(&(from.clone(), to.clone())) {
+            None => report.added.push(Connection {
+                from: from.clone(),
+                to: to.clone(),
+                ports: now.to_string(),
+            }),
+            Some(was) if was != now => report.changed.push(Changed {
+                from: from.clone(),
+                to: to.clone(),
+                before: was.to_string(),
+                after: now.to_string(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for ((from, to), was) in &before {
+        if !after.contains_key(&(from.clone(), to.clone())) {
+            report.removed.push(Connection {
+                from: from.clone(),
+                to: to.clone(),
+                ports: was.to_string(),
+            });
+        }
+    }
+    report
+}
