@@ -202,21 +202,11 @@ impl Evaluator {
         peer: Endpoint,
         conn: &Conn<'_>,
     ) -> Side {
-        let p = world.pod(pod);
         let mut side = Side {
             applies: true,
             ..Side::default()
         };
-        for &i in self.by_namespace.get(&p.namespace).into_iter().flatten() {
-            let policy = &self.policies[i];
-            let rules = match direction {
-                Direction::Ingress => &policy.ingress,
-                Direction::Egress => &policy.egress,
-            };
-            let Some(rules) = rules else { continue };
-            if !policy.pod_selector.matches(&p.labels) {
-                continue;
-            }
+        for (policy, rules) in self.isolating(world, pod, direction) {
             side.isolating.push(policy.reference.clone());
             for (index, rule) in rules.iter().enumerate() {
                 if rule_matches(rule, &policy.reference.namespace, peer, conn) {
@@ -258,19 +248,9 @@ impl Evaluator {
         peer: Endpoint,
         destination: Endpoint,
     ) -> PortSet {
-        let p = world.pod(pod);
         let mut isolated = false;
         let mut allowed = PortSet::empty();
-        for &i in self.by_namespace.get(&p.namespace).into_iter().flatten() {
-            let policy = &self.policies[i];
-            let rules = match direction {
-                Direction::Ingress => &policy.ingress,
-                Direction::Egress => &policy.egress,
-            };
-            let Some(rules) = rules else { continue };
-            if !policy.pod_selector.matches(&p.labels) {
-                continue;
-            }
+        for (policy, rules) in self.isolating(world, pod, direction) {
             isolated = true;
             for rule in rules {
                 let peer_ok = match &rule.peers {
@@ -319,6 +299,33 @@ fn rule_ports(rule: &Rule, world: &World, destination: Endpoint) -> PortSet {
         set = set.union(&add);
     }
     set
+}
+
+impl Evaluator {
+    /// The policies that select `pod` for `direction`, with their rules for it.
+    fn isolating<'s>(
+        &'s self,
+        world: &'s World,
+        pod: crate::PodId,
+        direction: Direction,
+    ) -> impl Iterator<Item = (&'s CompiledPolicy, &'s [Rule])> + 's {
+        let p = world.pod(pod);
+        self.by_namespace
+            .get(&p.namespace)
+            .into_iter()
+            .flatten()
+            .filter_map(move |&i| {
+                let policy = &self.policies[i];
+                let rules = match direction {
+                    Direction::Ingress => policy.ingress.as_deref(),
+                    Direction::Egress => policy.egress.as_deref(),
+                }?;
+                policy
+                    .pod_selector
+                    .matches(&p.labels)
+                    .then_some((policy, rules))
+            })
+    }
 }
 
 fn open_side() -> Side {
