@@ -91,10 +91,12 @@ fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
         let to = QueryEnd::parse(to).map_err(|e| e.to_string())?;
         let protocol = Protocol::parse(&args.protocol.to_ascii_uppercase())
             .ok_or_else(|| format!("--protocol {:?}: TCP, UDP or SCTP", args.protocol))?;
-        let extra: Vec<_> = [&from, &to]
+        let mut extra: Vec<_> = [&from, &to]
             .iter()
             .filter_map(|e| e.synthetic_pod())
             .collect();
+        // Both ends may name the same pods (a connection within one set of labels).
+        extra.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
         let model = Model::new(&workloads, extra).map_err(|e| e.to_string())?;
         let port = args
             .port
