@@ -7,7 +7,6 @@
 //! this module gives no way to build a verified value.
 
 use crate::bundle::limits::Limits;
-use crate::bundle::yaml::YamlLimits;
 use crate::bundle::{manifest, policy, yaml};
 use crate::remote::KnownHosts;
 use crate::state::StateRecord;
@@ -79,12 +78,7 @@ pub fn bundle_manifest(data: &[u8]) {
 /// A policy file of a bundle governing `frontend`, `checkout` and `payments`: the YAML
 /// loader, then each document as a NetworkPolicy (as the bundle loader does).
 pub fn policy_file(data: &[u8]) {
-    let limits = Limits::default();
-    let yaml_limits = YamlLimits {
-        max_documents: limits.max_documents_per_file,
-        max_depth: limits.max_yaml_depth,
-    };
-    let Ok(documents) = yaml::load_documents(data, yaml_limits) else {
+    let Ok(documents) = yaml::load_documents(data, Limits::default().file_yaml()) else {
         return;
     };
     let namespaces: BTreeSet<String> = ["frontend", "checkout", "payments"]
@@ -153,12 +147,7 @@ pub fn state_record(data: &[u8]) {
 /// Workloads YAML as `netpol-sync reach --workloads` reads it (src/reach/workloads.rs),
 /// then the map of what it holds under a default-deny with one allowed flow.
 pub fn reach_workloads(data: &[u8]) {
-    let limits = Limits::default();
-    let yaml_limits = YamlLimits {
-        max_documents: limits.max_documents_per_file,
-        max_depth: limits.max_yaml_depth,
-    };
-    let Ok(documents) = yaml::load_documents(data, yaml_limits) else {
+    let Ok(documents) = yaml::load_documents(data, Limits::default().file_yaml()) else {
         return;
     };
     let mut workloads = crate::reach::workloads::Workloads::default();
@@ -272,14 +261,7 @@ FJSIx9w+CznxX/g7Nnxg8=
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/reach_workloads");
         for entry in std::fs::read_dir(dir).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            let docs = yaml::load_documents(
-                &bytes,
-                YamlLimits {
-                    max_documents: 100,
-                    max_depth: 32,
-                },
-            )
-            .unwrap();
+            let docs = yaml::load_documents(&bytes, Limits::default().file_yaml()).unwrap();
             let mut w = crate::reach::workloads::Workloads::default();
             for d in docs.iter().filter(|d| !d.value.is_null()) {
                 w.add("seed", d.index, &d.value).unwrap();

@@ -26,6 +26,15 @@ impl Limits {
     /// A NetworkPolicy nests about 9 levels deep; 32 leaves room without letting a
     /// document recurse far.
     pub const DEFAULT_MAX_YAML_DEPTH: usize = 32;
+
+    /// What the YAML loader may read of one policy file (or any multi-document file a
+    /// person points netpol-sync at) under these limits.
+    pub fn file_yaml(&self) -> crate::bundle::yaml::YamlLimits {
+        crate::bundle::yaml::YamlLimits {
+            max_documents: self.max_documents_per_file,
+            max_depth: self.max_yaml_depth,
+        }
+    }
 }
 
 impl Default for Limits {

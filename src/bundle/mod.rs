@@ -52,7 +52,7 @@ use manifest::Manifest;
 use signatures::{DetachedVerifier, RevisionSigners};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use yaml::{load_documents, YamlError, YamlLimits};
+use yaml::{load_documents, YamlError};
 
 /// Where bundles live in a revision.
 pub const BUNDLES_DIR: &str = "bundles";
@@ -478,10 +478,7 @@ fn load_content(
         )
         .in_file(path.to_string()));
     }
-    let yaml_limits = YamlLimits {
-        max_documents: limits.max_documents_per_file,
-        max_depth: limits.max_yaml_depth,
-    };
+    let yaml_limits = limits.file_yaml();
     let parse = |path: &str, bytes: &[u8]| -> Result<Vec<DesiredPolicy>, BundleError> {
         let documents = load_documents(bytes, yaml_limits).map_err(|e| {
             let reason = match e.error {

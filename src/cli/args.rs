@@ -91,6 +91,8 @@ pub struct ReachArgs {
     #[arg(long, value_enum, default_value_t = ReachFormat::Text)]
     pub output: ReachFormat,
     #[command(flatten)]
+    pub signers: SignerArgs,
+    #[command(flatten)]
     pub clock: ClockArgs,
     #[command(flatten)]
     pub select: BundleSelectArgs,
@@ -127,6 +129,14 @@ pub struct TrustArgs {
     /// allowed_signers file that decides the first revision ever applied.
     #[arg(long, env = "NETPOL_SYNC_TRUST_ANCHOR")]
     pub trust_anchor: PathBuf,
+    #[command(flatten)]
+    pub signers: SignerArgs,
+}
+
+/// How signatures are judged, beside the anchor (`reach` takes these without requiring
+/// an anchor, which it needs only for a revision).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SignerArgs {
     /// Accept hardware-key (sk-ssh-ed25519) signatures made without user presence.
     #[arg(long, env = "NETPOL_SYNC_ALLOW_NO_TOUCH")]
     pub allow_no_touch: bool,
@@ -155,23 +165,35 @@ pub struct ClockArgs {
 impl TrustArgs {
     /// The engine's trust settings, judged at `at` (or at each cycle's start).
     pub fn settings(&self, at: Option<std::time::SystemTime>) -> crate::engine::TrustSettings {
-        crate::engine::TrustSettings {
-            trust_anchor: self.trust_anchor.clone(),
-            require_user_presence: !self.allow_no_touch,
-            key_change_signatures: self.key_change_signatures,
-            at,
-        }
+        self.signers.settings(self.trust_anchor.clone(), at)
     }
 
     /// The same settings as flags of a `sync --once` child.
     pub fn to_args(&self) -> Vec<OsString> {
         let mut args = vec!["--trust-anchor".into(), self.trust_anchor.clone().into()];
-        if self.allow_no_touch {
+        if self.signers.allow_no_touch {
             args.push("--allow-no-touch".into());
         }
         args.push("--key-change-signatures".into());
-        args.push(self.key_change_signatures.to_string().into());
+        args.push(self.signers.key_change_signatures.to_string().into());
         args
+    }
+}
+
+impl SignerArgs {
+    /// The engine's trust settings with `trust_anchor`, judged at `at` (or at each
+    /// cycle's start).
+    pub fn settings(
+        &self,
+        trust_anchor: PathBuf,
+        at: Option<std::time::SystemTime>,
+    ) -> crate::engine::TrustSettings {
+        crate::engine::TrustSettings {
+            trust_anchor,
+            require_user_presence: !self.allow_no_touch,
+            key_change_signatures: self.key_change_signatures,
+            at,
+        }
     }
 }
 

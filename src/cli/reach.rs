@@ -4,7 +4,8 @@
 //! denied, 2 an error (bad input, a revision that does not verify).
 
 use super::{ReachArgs, ReachFormat};
-use crate::engine::revision::{verify_and_load, RevisionRequest, Since};
+use crate::engine::revision::{verify_and_load, Since};
+use crate::engine::{Context, Mode};
 use crate::reach::{self, Connection, DiffReport, MapReport, Model, QueryEnd, QueryReport};
 use netpol_reach::{Evaluator, Protocol};
 use std::fmt::Write;
@@ -43,20 +44,16 @@ fn policies(args: &ReachArgs) -> Result<Policies, String> {
         .trust_anchor
         .clone()
         .ok_or("--repo needs --trust-anchor: the revision is verified as `verify` verifies it")?;
-    let request = RevisionRequest {
-        repo: repo.into(),
-        rev: args.rev.clone(),
-        since: match &args.diff {
-            Some(old) => Since::Explicit(old.clone()),
-            None => Since::Anchor,
-        },
-        trust_anchor: anchor,
-        policy: crate::verify::SignaturePolicy::at(
-            args.clock.at.unwrap_or_else(std::time::SystemTime::now),
-        ),
+    let context = Context {
+        trust: args.signers.settings(anchor, args.clock.at),
         bundles: args.select.bundle_options(),
-        missing_bundle_is_error: true,
+        cluster: None,
     };
+    let since = match &args.diff {
+        Some(old) => Since::Explicit(old.clone()),
+        None => Since::Anchor,
+    };
+    let request = context.revision_request(repo.into(), args.rev.clone(), since, Mode::Verify);
     let prepared = verify_and_load(&request).map_err(|refused| {
         format!(
             "the revision does not verify ({}): {}",
@@ -171,19 +168,31 @@ fn render_query(r: &QueryReport, format: ReachFormat) -> String {
     s
 }
 
+/// `nodes` first, in order, then any end of a connection they do not name.
 fn mermaid(connections: &[(&str, &str, String)], nodes: &[String]) -> String {
+    let mut ids: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let names = nodes
+        .iter()
+        .map(String::as_str)
+        .chain(connections.iter().flat_map(|(f, t, _)| [*f, *t]));
+    for n in names {
+        if !ids.contains_key(n) {
+            ids.insert(n, order.len());
+            order.push(n);
+        }
+    }
     let mut s = String::from("flowchart LR\n");
-    let id = |n: &str| nodes.iter().position(|x| x == n).unwrap_or(0);
-    for (i, n) in nodes.iter().enumerate() {
+    for (i, n) in order.iter().enumerate() {
         let _ = writeln!(s, "  n{i}[\"{}\"]", n.replace('"', "'"));
     }
     for (from, to, label) in connections {
         let _ = writeln!(
             s,
             "  n{} -->|\"{}\"| n{}",
-            id(from),
+            ids[from],
             label.replace('"', "'"),
-            id(to)
+            ids[to]
         );
     }
     s

@@ -287,18 +287,11 @@ async fn daemon_config(args: &RunArgs) -> Result<DaemonConfig, RunError> {
 
 async fn run_async(args: RunArgs) -> Result<(), RunError> {
     let config = daemon_config(&args).await?;
-    let (signalled, mut on_signal) = shutdown::on_signals().map_err(|source| RunError::Io {
+    let daemon = Daemon::start(config).await?;
+    shutdown::on_signals(daemon.stopper()).map_err(|source| RunError::Io {
         what: "installing signal handlers".into(),
         source,
     })?;
-    drop(signalled);
-    let daemon = Daemon::start(config).await?;
-    let stop = daemon.stopper();
-    tokio::spawn(async move {
-        if on_signal.wait_for(|s| *s).await.is_ok() {
-            let _ = stop.send(true);
-        }
-    });
     daemon.wait().await;
     Ok(())
 }
@@ -392,7 +385,7 @@ mod tests {
         assert_eq!(sync.select.bundles, ["shop", "ops", "edge"]);
         assert_eq!(sync.select.max_files, 7);
         assert_eq!(sync.select.bundle_options().limits.max_yaml_depth, 9);
-        assert!(sync.trust.allow_no_touch && sync.apply.remove_foreign_finalizers);
+        assert!(sync.trust.signers.allow_no_touch && sync.apply.remove_foreign_finalizers);
         assert_eq!(sync.kube.context.as_deref(), Some("prod"));
     }
 

@@ -1,14 +1,14 @@
 //! SIGTERM (Kubernetes' stop signal) and SIGINT (a person's Ctrl-C) both start a clean
-//! shutdown: the returned channel turns `true` once, and every task watches it.
+//! shutdown: `stop` turns `true` once, and every task watches it.
 
 use tokio::sync::watch;
 
-pub fn on_signals() -> std::io::Result<(watch::Sender<bool>, watch::Receiver<bool>)> {
+/// Send `true` on `stop` at the first SIGTERM or SIGINT.
+pub fn on_signals(stop: watch::Sender<bool>) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let (tx, rx) = watch::channel(false);
-    let sender = tx.clone();
+    let sender = stop;
     tokio::spawn(async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: finishing the running cycle, then exiting"),
@@ -16,5 +16,5 @@ pub fn on_signals() -> std::io::Result<(watch::Sender<bool>, watch::Receiver<boo
         }
         let _ = sender.send(true);
     });
-    Ok((tx, rx))
+    Ok(())
 }

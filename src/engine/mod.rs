@@ -123,14 +123,14 @@ pub struct Context {
 }
 
 impl Context {
-    /// What `verify_and_load` is asked for one cycle. A selected bundle missing from the
+    /// What `verify_and_load` is asked for one cycle (or for `reach`, which reads a
+    /// verified revision without a cycle), judged now. A selected bundle missing from the
     /// revision is an error to `verify` (a usage error), a rejection to a cycle.
-    fn revision_request(
+    pub fn revision_request(
         &self,
         repo: PathBuf,
         rev: String,
         since: Since,
-        policy: SignaturePolicy,
         mode: Mode,
     ) -> RevisionRequest {
         RevisionRequest {
@@ -138,7 +138,7 @@ impl Context {
             rev,
             since,
             trust_anchor: self.trust.trust_anchor.clone(),
-            policy,
+            policy: self.trust.policy_now(),
             bundles: self.bundles.clone(),
             missing_bundle_is_error: mode == Mode::Verify,
         }
@@ -163,7 +163,6 @@ pub async fn run_cycle_reading(ctx: &Context, req: Request) -> (CycleResult, Opt
             )
         }
     };
-    let policy = ctx.trust.policy_now();
     let Some(cluster) = cluster else {
         let since = match req.since {
             SinceRequest::Anchor => Since::Anchor,
@@ -175,7 +174,7 @@ pub async fn run_cycle_reading(ctx: &Context, req: Request) -> (CycleResult, Opt
                 )
             }
         };
-        let request = ctx.revision_request(req.repo, req.rev, since, policy, req.mode);
+        let request = ctx.revision_request(req.repo, req.rev, since, req.mode);
         return (verify_offline(request).await, None);
     };
 
@@ -187,12 +186,11 @@ pub async fn run_cycle_reading(ctx: &Context, req: Request) -> (CycleResult, Opt
         Ok(l) => l,
         Err(e) => return (CycleResult::error(in_server(error_chain(&e))), None),
     };
-    let reused = req.reuse.clone();
-    let (since, revisions_read) = match (req.since, req.reuse) {
+    let (since, revisions_read) = match (req.since, &req.reuse) {
         (SinceRequest::Anchor, _) => (Since::Anchor, None),
         (SinceRequest::Explicit(rev), _) => (Since::Explicit(rev), None),
         (SinceRequest::Cluster { reset: false }, Some(read)) => (
-            since_from_revisions(loaded.as_ref(), read.revisions, false),
+            since_from_revisions(loaded.as_ref(), read.revisions.clone(), false),
             None,
         ),
         (SinceRequest::Cluster { reset }, _) => {
@@ -214,12 +212,12 @@ pub async fn run_cycle_reading(ctx: &Context, req: Request) -> (CycleResult, Opt
         loaded,
         options: cluster.apply.clone(),
         live_hashes: cluster.live_hashes.clone(),
-        live_reuse: match &reused {
+        live_reuse: match &req.reuse {
             Some(read) => LiveReuse::given(read.live.clone()),
             None => LiveReuse::default(),
         },
     };
-    let request = ctx.revision_request(req.repo, req.rev, since, policy, req.mode);
+    let request = ctx.revision_request(req.repo, req.rev, since, req.mode);
     // git2 and YAML parsing block: off the async workers.
     let prepared = match tokio::task::spawn_blocking(move || verify_and_load(&request)).await {
         Ok(Ok(p)) => p,
@@ -253,7 +251,7 @@ pub async fn run_cycle_reading(ctx: &Context, req: Request) -> (CycleResult, Opt
         .take_unchanged()
         .filter(|_| result.verdict == Verdict::Unchanged)
         .and_then(|live| {
-            let revisions = match reused {
+            let revisions = match req.reuse {
                 Some(read) => read.revisions,
                 None => revisions_read?,
             };

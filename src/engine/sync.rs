@@ -665,19 +665,20 @@ impl PlanSummary {
         }
     }
 
-    fn describe(&self, o: &mut CycleResult) {
-        o.revision = Some(self.revision.clone());
-        o.bundles = self.bundles.clone();
+    /// Move the summary into `o`: each path of a cycle describes its plan once.
+    fn describe(self, o: &mut CycleResult) {
+        o.revision = Some(self.revision);
+        o.bundles = self.bundles;
         o.counts = Some(self.counts);
         let d = &mut o.detail;
-        d.plan = Some(self.entries.clone());
-        d.drift = Some(self.drift.clone());
-        d.would_open = Some(self.would_open.clone());
-        d.governed = Some(self.governed.clone());
-        d.blockers = self.blockers.clone();
-        d.held = self.held.clone();
-        d.ignored = self.ignored.clone();
-        d.skipped_namespaces = self.skipped.clone();
+        d.plan = Some(self.entries);
+        d.drift = Some(self.drift);
+        d.would_open = Some(self.would_open);
+        d.governed = Some(self.governed);
+        d.blockers = self.blockers;
+        d.held = self.held;
+        d.ignored = self.ignored;
+        d.skipped_namespaces = self.skipped;
     }
 }
 

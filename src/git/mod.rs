@@ -323,4 +323,58 @@ mod tests {
             Err(GitError::NotARepository { .. })
         ));
     }
+
+    /// `keys/allowed_signers` looked up in raw trees, with the modes git writes: a regular
+    /// file in any of its `100xxx` forms is one (as libgit2 reads them); a symlink, a
+    /// submodule or a directory is not; a `keys` that is no directory hides nothing.
+    #[test]
+    fn a_file_is_found_by_its_mode_in_the_bytes_the_tree_check_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git2::Repository::init_bare(dir.path()).unwrap();
+        let odb = git.odb().unwrap();
+        let blob = odb.write(git2::ObjectType::Blob, b"k\n").unwrap();
+        let tree = |entries: &[(&str, &str, git2::Oid)]| {
+            let mut raw = Vec::new();
+            for (mode, name, id) in entries {
+                raw.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+                raw.extend_from_slice(id.as_bytes());
+            }
+            odb.write(git2::ObjectType::Tree, &raw).unwrap()
+        };
+        let repo = Repo {
+            inner: git2::Repository::open_bare(dir.path()).unwrap(),
+            _clone_dir: None,
+        };
+        let lookup = |mode: &str| {
+            let keys = tree(&[(mode, "allowed_signers", blob)]);
+            let root = tree(&[("40000", "keys", keys)]);
+            repo.tree_file(root, "keys/allowed_signers").unwrap()
+        };
+        assert_eq!(lookup("100644"), TreeFile::File(blob));
+        assert_eq!(lookup("100755"), TreeFile::File(blob));
+        assert_eq!(lookup("100664"), TreeFile::File(blob));
+        assert_eq!(lookup("120000"), TreeFile::NotAFile("mode 120000".into()));
+        assert_eq!(lookup("160000"), TreeFile::NotAFile("mode 160000".into()));
+        let sub = tree(&[("100644", "x", blob)]);
+        let keys = tree(&[("40000", "allowed_signers", sub)]);
+        let root = tree(&[("40000", "keys", keys)]);
+        assert_eq!(
+            repo.tree_file(root, "keys/allowed_signers").unwrap(),
+            TreeFile::NotAFile("mode 40000".into())
+        );
+        let root = tree(&[("100644", "keys", blob)]);
+        assert_eq!(
+            repo.tree_file(root, "keys/allowed_signers").unwrap(),
+            TreeFile::Missing
+        );
+        let root = tree(&[("40000", "other", keys)]);
+        assert_eq!(
+            repo.tree_file(root, "keys/allowed_signers").unwrap(),
+            TreeFile::Missing
+        );
+        // A root the check refuses (a duplicated name) is an error, never a pick.
+        let keys = tree(&[("100644", "allowed_signers", blob)]);
+        let root = tree(&[("40000", "keys", keys), ("40000", "keys", keys)]);
+        assert!(repo.tree_file(root, "keys/allowed_signers").is_err());
+    }
 }

@@ -3,7 +3,7 @@
 //! (file size, file count, total bytes) and the hazard-checked YAML loader.
 
 use super::ReachError;
-use crate::bundle::yaml::{load_documents, YamlLimits};
+use crate::bundle::yaml::load_documents;
 use crate::bundle::Limits;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,14 +29,7 @@ pub fn documents(
                 message: format!("the files hold more than {} bytes", limits.max_total_bytes),
             });
         }
-        let docs = load_documents(
-            &bytes,
-            YamlLimits {
-                max_documents: limits.max_documents_per_file,
-                max_depth: limits.max_yaml_depth,
-            },
-        )
-        .map_err(|e| ReachError::Input {
+        let docs = load_documents(&bytes, limits.file_yaml()).map_err(|e| ReachError::Input {
             file: shown.clone(),
             message: match e.document {
                 Some(d) => format!("document {d}: {}", e.error),
@@ -61,6 +54,8 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>, limits: &Limits) -> Result<(), R
     if meta.is_file() {
         out.push(path.to_path_buf());
     } else if meta.is_dir() {
+        // Below a directory, a symlink is never followed: a link back up would make the
+        // walk endless, and a draft's files are its own, not what it links to.
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(io)?
             .map(|e| e.map(|e| e.path()))
@@ -68,11 +63,12 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>, limits: &Limits) -> Result<(), R
             .map_err(io)?;
         entries.sort();
         for e in entries {
+            let kind = std::fs::symlink_metadata(&e).map_err(io)?.file_type();
             let is_yaml = e
                 .extension()
                 .and_then(|x| x.to_str())
                 .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"));
-            if e.is_dir() || is_yaml {
+            if kind.is_dir() || (kind.is_file() && is_yaml) {
                 collect(&e, out, limits)?;
             }
         }

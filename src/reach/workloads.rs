@@ -6,7 +6,7 @@
 use super::ReachError;
 use netpol_reach::{ContainerPort, Pod, Protocol};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Namespaces (with labels) and workloads, as read.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,8 @@ pub struct Workloads {
     pub pods: Vec<Pod>,
     /// Documents read but not used (another kind), as `file: kind name`.
     pub skipped: Vec<String>,
+    /// `namespace/name` of every workload so far.
+    names: BTreeSet<(String, String)>,
 }
 
 impl Workloads {
@@ -31,14 +33,14 @@ impl Workloads {
             .and_then(Value::as_str)
             .unwrap_or("");
         if kind == "List" {
-            for (i, item) in doc
+            // An item is named by the List's document in messages.
+            for item in doc
                 .get("items")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .enumerate()
             {
-                self.add(file, index * 10_000 + i, item)?;
+                self.add(file, index, item)?;
             }
             return Ok(());
         }
@@ -102,11 +104,7 @@ impl Workloads {
             }
         }
         self.namespaces.entry(namespace.clone()).or_default();
-        if self
-            .pods
-            .iter()
-            .any(|p| p.namespace == namespace && p.name == name)
-        {
+        if !self.names.insert((namespace.clone(), name.to_string())) {
             return Err(bad(format!("workload {namespace}/{name} is given twice")));
         }
         self.pods.push(Pod {

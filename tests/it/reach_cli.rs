@@ -380,3 +380,41 @@ fn bad_input_is_an_error_naming_it_never_an_answer() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// Below a directory, symlinks are not followed: a link back up does not make the walk
+/// endless, and a linked file is not read as the draft's own.
+#[test]
+fn symlinks_in_a_policies_directory_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let draft = dir.path().join("draft");
+    std::fs::create_dir(&draft).unwrap();
+    std::fs::write(
+        draft.join("deny.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: a}\nspec: {podSelector: {}}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&draft, draft.join("loop")).unwrap();
+    let outside = dir.path().join("outside.yaml");
+    std::fs::write(
+        &outside,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow, namespace: a}\nspec: {podSelector: {}, ingress: [{}]}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, draft.join("linked.yaml")).unwrap();
+    let (code, out, err) = run_netpol_sync(&[
+        "reach",
+        "--policies",
+        draft.to_str().unwrap(),
+        "--from",
+        "b/app=x",
+        "--to",
+        "a/app=y",
+        "--port",
+        "80",
+    ]);
+    assert_eq!(code, 1, "only deny.yaml is read: {out}{err}");
+    assert!(
+        out.contains("isolated by a/deny; no rule allows it"),
+        "{out}"
+    );
+}

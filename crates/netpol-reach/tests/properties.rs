@@ -37,6 +37,12 @@ const PORTS: [u16; 5] = [53, 80, 8000, 8080, 9090];
 
 // ---- the naive reference ----------------------------------------------------------
 
+/// A rule as (peers, ports), whichever the direction.
+type Rule = (
+    Option<Vec<NetworkPolicyPeer>>,
+    Option<Vec<NetworkPolicyPort>>,
+);
+
 #[derive(Debug, Clone)]
 struct NaiveWorld {
     ns_labels: BTreeMap<String, BTreeMap<String, String>>,
@@ -194,15 +200,17 @@ fn naive_allowed(
         Some(list) if list.is_empty() => true,
         Some(list) => list.iter().any(|p| naive_port(w, p, to, proto, port)),
     };
-    let mut egress_ok = true;
-    if let End::Pod(i) = from {
+    // Each side: the pod's own end, the peer at the other end, the direction's rules as
+    // (peers, ports) pairs.
+    let side = |end: End, peer: End, direction: &str| -> bool {
+        let End::Pod(i) = end else { return true };
         let mut isolated = false;
         let mut allowed = false;
         for np in policies {
             let ns = np.metadata.namespace.as_deref().unwrap();
             let spec = np.spec.clone().unwrap();
             if ns != w.pods[i].namespace
-                || !naive_types(&spec).contains(&"Egress".to_string())
+                || !naive_types(&spec).contains(&direction.to_string())
                 || !naive_selects(
                     &spec.pod_selector.clone().unwrap_or_default(),
                     &w.pods[i].labels,
@@ -211,50 +219,35 @@ fn naive_allowed(
                 continue;
             }
             isolated = true;
-            for rule in spec.egress.clone().unwrap_or_default() {
-                let peers_ok = match &rule.to {
-                    None => true,
-                    Some(to_list) if to_list.is_empty() => true,
-                    Some(to_list) => to_list.iter().any(|p| naive_peer(w, ns, p, to)),
-                };
-                if peers_ok && ports_ok(&rule.ports) {
-                    allowed = true;
-                }
-            }
-        }
-        egress_ok = !isolated || allowed;
-    }
-    let mut ingress_ok = true;
-    if let End::Pod(i) = to {
-        let mut isolated = false;
-        let mut allowed = false;
-        for np in policies {
-            let ns = np.metadata.namespace.as_deref().unwrap();
-            let spec = np.spec.clone().unwrap();
-            if ns != w.pods[i].namespace
-                || !naive_types(&spec).contains(&"Ingress".to_string())
-                || !naive_selects(
-                    &spec.pod_selector.clone().unwrap_or_default(),
-                    &w.pods[i].labels,
-                )
-            {
-                continue;
-            }
-            isolated = true;
-            for rule in spec.ingress.clone().unwrap_or_default() {
-                let peers_ok = match &rule.from {
+            let rules: Vec<Rule> = if direction == "Egress" {
+                spec.egress
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| (r.to, r.ports))
+                    .collect()
+            } else {
+                spec.ingress
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| (r.from, r.ports))
+                    .collect()
+            };
+            for (peers, ports) in rules {
+                let peers_ok = match &peers {
                     None => true,
                     Some(list) if list.is_empty() => true,
-                    Some(list) => list.iter().any(|p| naive_peer(w, ns, p, from)),
+                    Some(list) => list.iter().any(|p| naive_peer(w, ns, p, peer)),
                 };
-                if peers_ok && ports_ok(&rule.ports) {
+                if peers_ok && ports_ok(&ports) {
                     allowed = true;
                 }
             }
         }
-        ingress_ok = !isolated || allowed;
-    }
-    egress_ok && ingress_ok
+        !isolated || allowed
+    };
+    side(from, to, "Egress") && side(to, from, "Ingress")
 }
 
 // ---- generators ---------------------------------------------------------------------
