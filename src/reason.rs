@@ -65,6 +65,9 @@ pub enum ReasonCode {
     /// A git tree of the revision is malformed (a name with `/`, a duplicate or empty name):
     /// git fsck refuses it, and reading it would drop entries silently.
     MalformedTree,
+    /// The revision's policies break a `reachability:` assertion of a bundle: a path it
+    /// must allow is denied, or one it must deny is allowed.
+    ReachabilityViolated,
 }
 
 impl ReasonCode {
@@ -94,6 +97,7 @@ impl ReasonCode {
         ReasonCode::GovernsStateNamespace,
         ReasonCode::HeldByFinalizer,
         ReasonCode::MalformedTree,
+        ReasonCode::ReachabilityViolated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -123,6 +127,7 @@ impl ReasonCode {
             ReasonCode::GovernsStateNamespace => "governs-state-namespace",
             ReasonCode::HeldByFinalizer => "held-by-finalizer",
             ReasonCode::MalformedTree => "malformed-tree",
+            ReasonCode::ReachabilityViolated => "reachability-violated",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! same hazard-checked YAML loader as policy files, then decoded with unknown fields
 //! rejected.
 
+use super::assertions::{self, RawAssertion, ReachabilityAssertion};
 use super::digest::parse_sha256_hex;
 use super::limits::Limits;
 use super::path::BundlePath;
@@ -21,6 +22,8 @@ pub struct Manifest {
     pub allow_open: BTreeSet<String>,
     /// In manifest order (seal writes it sorted).
     pub files: Vec<FileEntry>,
+    /// Connectivity the revision must keep (docs/bundles.md, "Reachability assertions").
+    pub reachability: Vec<ReachabilityAssertion>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,8 @@ struct RawManifest {
     #[serde(default)]
     allow_open: Vec<String>,
     files: Vec<RawFileEntry>,
+    #[serde(default)]
+    reachability: Vec<RawAssertion>,
 }
 
 #[derive(Deserialize)]
@@ -170,6 +175,7 @@ fn check(raw: RawManifest, dir_name: &str, limits: &Limits) -> Result<Manifest, 
         namespaces,
         allow_open,
         files,
+        reachability: assertions::check(raw.reachability)?,
     })
 }
 

@@ -21,6 +21,7 @@
 //! [`policy`] (documents → validated, defaulted policies), [`select`] (selection and
 //! cross-bundle rules), [`seal`] (writing the `files:` list).
 
+pub mod assertions;
 pub mod cache;
 mod desired;
 pub mod digest;
@@ -86,6 +87,7 @@ pub struct VerifiedBundle {
     allow_open: BTreeSet<String>,
     policies: BundlePolicies,
     signers: Vec<SignerIdentity>,
+    reachability: Vec<assertions::ReachabilityAssertion>,
 }
 
 impl VerifiedBundle {
@@ -106,6 +108,10 @@ impl VerifiedBundle {
     }
     pub fn signers(&self) -> &[SignerIdentity] {
         &self.signers
+    }
+    /// The `reachability:` assertions of its signed bundle.yaml.
+    pub fn reachability(&self) -> &[assertions::ReachabilityAssertion] {
+        &self.reachability
     }
 }
 
@@ -289,6 +295,7 @@ impl TrustedManifest {
             allow_open: self.manifest.allow_open.clone(),
             policies,
             signers: self.signers.clone(),
+            reachability: self.manifest.reachability.clone(),
         }
     }
 }

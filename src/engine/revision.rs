@@ -150,6 +150,38 @@ pub struct Prepared {
 
 /// Verify the revision and load its bundles; any refusal comes back as the outcome to
 /// report (and record), never as a half-verified value.
+/// The revision's `reachability:` assertions, evaluated against its own policies before
+/// anything is planned (docs/bundles.md, "Reachability assertions"): a broken one refuses
+/// the revision, naming the first and how many more are broken.
+fn refuse_broken_assertions(
+    bundles: &crate::bundle::VerifiedBundles,
+) -> Result<(), Box<CycleResult>> {
+    let broken = crate::reach::assertions::violations(bundles)
+        .map_err(|e| Box::new(CycleResult::error(e.to_string())))?;
+    let Some(first) = broken.first() else {
+        return Ok(());
+    };
+    let mut message = first.message.clone();
+    if broken.len() > 1 {
+        let others: Vec<String> = broken[1..]
+            .iter()
+            .map(|v| format!("`{}` ({})", v.name, v.bundle))
+            .collect();
+        message.push_str(&format!("; also broken: {}", others.join(", ")));
+    }
+    let location = crate::reason::Location {
+        bundle: Some(first.bundle.clone()),
+        file: Some(crate::bundle::MANIFEST_FILE.to_string()),
+        field: Some(format!("reachability[{}]", first.index)),
+        ..Default::default()
+    };
+    Err(Box::new(CycleResult::rejected(
+        ReasonCode::ReachabilityViolated,
+        message,
+        location,
+    )))
+}
+
 pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<CycleResult>> {
     let error = |m: String| Box::new(CycleResult::error(m));
     let shown = req.repo.display();
@@ -231,6 +263,11 @@ pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<CycleResul
         Box::new(refused)
     })?;
     tracing::info!(?verified_in, loaded_in = ?(started.elapsed() - verified_in), "revision verified and bundles loaded");
+    refuse_broken_assertions(&bundles).map_err(|mut refused| {
+        refused.revision = Some(rev.commit_id().to_string());
+        refused.commits = commits.clone();
+        refused
+    })?;
     let signer = rev.head_signer().map(|c| RecordedSigner {
         principal: c.principal().to_string(),
         fingerprint: c.fingerprint().to_string(),

@@ -4,6 +4,7 @@
 //! inputs from the repository and files, and answers in typed reports that the command
 //! line renders.
 
+pub mod assertions;
 mod files;
 pub mod workloads;
 

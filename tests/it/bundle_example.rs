@@ -48,6 +48,12 @@ fn example_bundles_verify_with_the_example_keys() {
         .iter()
         .find(|b| b.name() == "shop")
         .expect("bundles/shop");
+    // Its reachability assertions are signed with it, and its own policies keep them.
+    assert_eq!(shop.reachability().len(), 6);
+    assert_eq!(
+        netpol_sync::reach::assertions::violations(&loaded).unwrap(),
+        Vec::new()
+    );
     let namespaces: Vec<_> = shop.namespaces().iter().map(String::as_str).collect();
     assert_eq!(namespaces, vec!["checkout", "frontend", "payments"]);
     for ns in &namespaces {

@@ -20,6 +20,7 @@ mod daemon_own_writes;
 mod daemon_quiet;
 mod deploy_manifests;
 mod malformed_trees;
+mod reach_assertions;
 mod reach_cli;
 mod real_admission;
 mod real_differential;

@@ -35,6 +35,7 @@ fn random_bundle(rng: &mut StdRng) -> BundleSpec {
         namespaces: NAMESPACES.iter().map(|s| s.to_string()).collect(),
         allow_open: Vec::new(),
         policies,
+        reachability: String::new(),
     }
 }
 

@@ -88,6 +88,38 @@ impl PortSet {
         out
     }
 
+    /// The ports of `self` that `other` does not have.
+    pub fn difference(&self, other: &PortSet) -> PortSet {
+        let mut out = PortSet::empty();
+        for (&p, mine) in &self.ranges {
+            let theirs = other.ranges(p);
+            for &(a, b) in mine {
+                // Walk `a..=b` past every range of `other` that overlaps it.
+                let mut next = u32::from(a);
+                for &(c, d) in theirs {
+                    if u32::from(d) < next || u32::from(c) > u32::from(b) {
+                        continue;
+                    }
+                    if u32::from(c) > next {
+                        out.add(p, next as u16, c - 1);
+                    }
+                    next = u32::from(d) + 1;
+                }
+                if next <= u32::from(b) {
+                    out.add(p, next as u16, b);
+                }
+            }
+        }
+        out
+    }
+
+    /// The lowest port of the set, TCP before UDP before SCTP.
+    pub fn first(&self) -> Option<(Protocol, u16)> {
+        PROTOCOLS
+            .into_iter()
+            .find_map(|p| self.ranges(p).first().map(|&(a, _)| (p, a)))
+    }
+
     pub fn contains(&self, protocol: Protocol, port: u16) -> bool {
         self.ranges
             .get(&protocol)
@@ -163,5 +195,54 @@ mod tests {
         assert!(PortSet::range(Protocol::Tcp, 0, 0).is_empty());
         assert!(a.contains(Protocol::Tcp, 90) && !a.contains(Protocol::Tcp, 91));
         assert_eq!(PortSet::all().intersect(&a), a);
+    }
+
+    #[test]
+    fn difference_leaves_exactly_the_ports_the_other_lacks() {
+        let a = PortSet::range(Protocol::Tcp, 1, 100).union(&PortSet::range(Protocol::Udp, 53, 53));
+        let b =
+            PortSet::range(Protocol::Tcp, 10, 20).union(&PortSet::range(Protocol::Tcp, 90, 200));
+        assert_eq!(a.difference(&b).to_string(), "TCP 1-9,21-89; UDP 53");
+        assert_eq!(a.difference(&a).to_string(), "none");
+        assert_eq!(a.difference(&PortSet::empty()), a);
+        assert_eq!(
+            PortSet::all()
+                .difference(&PortSet::all_of(Protocol::Tcp))
+                .to_string(),
+            "UDP all; SCTP all"
+        );
+        assert_eq!(
+            PortSet::range(Protocol::Tcp, 65535, 65535)
+                .difference(&b)
+                .first(),
+            Some((Protocol::Tcp, 65535))
+        );
+        // Against the definition, port by port, on a few shapes.
+        let shapes = [
+            a.clone(),
+            b.clone(),
+            PortSet::range(Protocol::Tcp, 15, 95),
+            PortSet::empty(),
+        ];
+        for x in &shapes {
+            for y in &shapes {
+                let d = x.difference(y);
+                for port in 1..=300u16 {
+                    assert_eq!(
+                        d.contains(Protocol::Tcp, port),
+                        x.contains(Protocol::Tcp, port) && !y.contains(Protocol::Tcp, port),
+                        "{x} - {y} at {port}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn first_is_the_lowest_port_of_the_first_protocol() {
+        assert_eq!(PortSet::empty().first(), None);
+        let s = PortSet::range(Protocol::Udp, 53, 53).union(&PortSet::range(Protocol::Sctp, 1, 9));
+        assert_eq!(s.first(), Some((Protocol::Udp, 53)));
+        assert_eq!(PortSet::all().first(), Some((Protocol::Tcp, 1)));
     }
 }

@@ -53,6 +53,10 @@ fn example_files() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// The peers of the example's `postgres-from-payments-api` ingress rule, which step 4
+/// widens.
+const POSTGRES_PEERS: &str = "    - from:\n        - podSelector:\n            matchExpressions:\n              - key: app\n                operator: In\n                values: [payments-api]\n";
+
 fn example_file(path: &str) -> String {
     example_files()
         .into_iter()
@@ -479,9 +483,38 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     );
     demo.repo.git(&["reset", "-q", "--hard", "HEAD~1"])?;
 
-    // 4. A signed change with its prune.
+    // 4. A signed revision that breaks a reachability assertion is refused.
     screen(
-        "4. A signed change with a prune",
+        "4. A signed revision that opens a forbidden path",
+        "alice, in a hurry, lets 10.0.0.0/8 reach the payments database for a backup job.\nThe commit and the bundle are signed, but the bundle asserts `database-closed-to-the-outside`:\nnetpol-sync refuses the revision and names the broken assertion and a witness connection.",
+    );
+    let widened = example_file("payments/payments-api.yaml").replace(
+        POSTGRES_PEERS,
+        &format!("{POSTGRES_PEERS}        - ipBlock:\n            cidr: 10.0.0.0/8\n"),
+    );
+    demo.repo
+        .write("bundles/shop/payments/payments-api.yaml", &widened)?;
+    demo.repo.seal_and_sign("alice")?;
+    demo.repo
+        .commit(Some("alice"), "payments: let the backup job reach postgres")?;
+    let before = (demo.policies(), demo.policy_changes());
+    let o = demo.sync().await;
+    println!("  {}", o.message);
+    let ok = o.verdict == Verdict::Rejected
+        && o.reason == Some(netpol_sync::reason::ReasonCode::ReachabilityViolated)
+        && o.message.contains("database-closed-to-the-outside")
+        && (demo.policies(), demo.policy_changes()) == before;
+    demo.record(
+        "forbidden path refused",
+        "rejected (reachability-violated), untouched",
+        &o,
+        ok,
+    );
+    demo.repo.git(&["reset", "-q", "--hard", "HEAD~1"])?;
+
+    // 5. A signed change with its prune.
+    screen(
+        "5. A signed change with a prune",
         "alice lets the web pods take HTTPS from the ingress and renames checkout's egress\npolicy; netpol-sync creates and updates first, and deletes the old name last.",
     );
     let web = example_file("frontend/web.yaml").replace("port: http\n", "port: https\n");
@@ -507,9 +540,9 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
             .any(|p| p.starts_with("checkout/checkout-api-to-payments "));
     demo.record("signed change + prune", "applied, +1 ~1 -1", &o, ok);
 
-    // 5. Key rotation.
+    // 6. Key rotation.
     screen(
-        "5. Key rotation",
+        "6. Key rotation",
         "alice adds bob's key to keys/allowed_signers (a commit alice signs), and it is enforced;\nbob then signs a change of his own (commit and bundle), trusted because alice's applied commit vouched for him.\nA key signs bundles only once a revision that adds it has been applied: never in the same revision.",
     );
     let bob = demo.repo.keygen("bob")?;
@@ -520,13 +553,15 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     let ok = o.verdict == Verdict::Unchanged;
     demo.record("key added", "unchanged (keys only), recorded", &o, ok);
     let before_bob = demo.policies();
-    let payments = example_file("payments/payments-api.yaml").replace("port: 8443", "port: 9443");
+    let payments =
+        example_file("payments/payments-api.yaml").replace("port: 443\n", "port: 9443\n");
     demo.repo
         .write("bundles/shop/payments/payments-api.yaml", &payments)?;
     demo.repo.seal_and_sign("bob")?;
-    let bobs = demo
-        .repo
-        .commit(Some("bob"), "payments-api takes 9443 (bob)")?;
+    let bobs = demo.repo.commit(
+        Some("bob"),
+        "payments-api reaches the card processor on 9443 (bob)",
+    )?;
     let o = demo.sync().await;
     let signer = o
         .commits
@@ -540,9 +575,9 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         && signer == "bob@example.com";
     demo.record("key rotation", "applied, signed by bob", &o, ok);
 
-    // 6. git revert as rollback.
+    // 7. git revert as rollback.
     screen(
-        "6. Rollback by git revert",
+        "7. Rollback by git revert",
         "bob's change misbehaves; on-call reverts it with a new signed commit (git revert -S).",
     );
     demo.repo
@@ -558,9 +593,9 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         ok,
     );
 
-    // 7. A force-push to an old revision is refused.
+    // 8. A force-push to an old revision is refused.
     screen(
-        "7. A force-push to an old revision",
+        "8. A force-push to an old revision",
         "Someone force-pushes main back to the very first commit (a signed, once-valid revision).\nnetpol-sync refuses: the new head must descend from the applied one.",
     );
     demo.repo.git(&["reset", "-q", "--hard", &first])?;
@@ -577,10 +612,10 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     );
 
     println!("\n━━ Summary ({:.1}s)", started.elapsed().as_secs_f64());
-    println!("  {:<26} {:<48} {:<28} ok", "step", "expected", "got");
+    println!("  {:<26} {:<48} {:<34} ok", "step", "expected", "got");
     for s in &demo.steps {
         println!(
-            "  {:<26} {:<48} {:<28} {}",
+            "  {:<26} {:<48} {:<34} {}",
             s.name,
             s.expected,
             s.got,
@@ -621,11 +656,18 @@ mod tests {
         );
         assert_eq!(
             example_file("payments/payments-api.yaml")
-                .matches("port: 8443")
+                .matches("port: 443\n")
+                .count(),
+            1
+        );
+        assert_eq!(
+            example_file("payments/payments-api.yaml")
+                .matches(POSTGRES_PEERS)
                 .count(),
             1
         );
         assert!(manifest_header().contains("namespaces: [frontend, checkout, payments]"));
+        assert!(manifest_header().contains("- name: database-closed-to-the-outside\n"));
         assert!(example_policy_count() >= NAMESPACES.len());
     }
 }

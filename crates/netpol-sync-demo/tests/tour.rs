@@ -28,12 +28,14 @@ fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
         .skip(2)
         .take_while(|l| !l.trim().is_empty())
         .collect();
-    assert_eq!(summary.len(), 8, "{text}");
+    assert_eq!(summary.len(), 9, "{text}");
     for row in &summary {
         assert!(row.trim_end().ends_with("yes"), "{row}");
     }
     for step in [
         "unsigned-commit",
+        "reachability-violated",
+        "`database-closed-to-the-outside`",
         "not-fast-forward",
         "debug-allow-all",
         "kubectl-create",

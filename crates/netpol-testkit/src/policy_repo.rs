@@ -22,6 +22,9 @@ pub struct BundleSpec {
     pub allow_open: Vec<String>,
     /// (namespace, name, port)
     pub policies: Vec<(String, String, u16)>,
+    /// The `reachability:` list of bundle.yaml as YAML lines (each starting `  - `), or
+    /// empty for none.
+    pub reachability: String,
 }
 
 impl BundleSpec {
@@ -30,6 +33,7 @@ impl BundleSpec {
             name: name.into(),
             namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
             allow_open: Vec::new(),
+            reachability: String::new(),
             policies: policies
                 .iter()
                 .map(|(n, p, port)| (n.to_string(), p.to_string(), *port))
@@ -110,13 +114,17 @@ impl PolicyRepo {
             ));
         }
         let list = |v: &[String]| format!("[{}]", v.join(", "));
-        let manifest = format!(
+        let mut manifest = format!(
             "apiVersion: netpol-sync/v1\nkind: Bundle\nname: {}\nnamespaces: {}\nallowOpen: {}\nfiles:{}\n{files}",
             spec.name,
             list(&spec.namespaces),
             list(&spec.allow_open),
             if files.is_empty() { " []" } else { "" }
         );
+        if !spec.reachability.is_empty() {
+            manifest.push_str("reachability:\n");
+            manifest.push_str(&spec.reachability);
+        }
         self.put(
             &format!("bundles/{}/bundle.yaml", spec.name),
             manifest.as_bytes(),
