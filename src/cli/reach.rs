@@ -6,8 +6,9 @@
 use super::{ReachArgs, ReachFormat};
 use crate::engine::revision::{verify_and_load, Since};
 use crate::engine::{Context, Mode};
-use crate::reach::{self, Connection, DiffReport, MapReport, Model, QueryEnd, QueryReport};
+use crate::reach::{self, Connection, DiffReport, MapReport, Model, QueryEnd, QueryReport, Scope};
 use netpol_reach::{Evaluator, Protocol};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::process::ExitCode;
 
@@ -30,14 +31,18 @@ type Policies = (
     Option<Vec<netpol_policy::NetworkPolicy>>,
 );
 
-fn policies(args: &ReachArgs) -> Result<Policies, String> {
+fn policies(args: &ReachArgs, scope: Scope<'_>) -> Result<Policies, String> {
     let limits = args.select.bundle_options().limits;
+    // The two sides of a diff share most documents: each is decoded once.
+    let cache = reach::PolicyDocuments::default();
     let old_files = (!args.diff_policies.is_empty())
-        .then(|| reach::policies_from_files(&args.diff_policies, &limits))
+        .then(|| reach::policies_from_files(&args.diff_policies, &limits, Scope::All, Some(&cache)))
         .transpose()
         .map_err(|e| e.to_string())?;
     let Some(repo) = &args.repo else {
-        let new = reach::policies_from_files(&args.policies, &limits).map_err(|e| e.to_string())?;
+        let reuse = old_files.is_some().then_some(&cache);
+        let new = reach::policies_from_files(&args.policies, &limits, scope, reuse)
+            .map_err(|e| e.to_string())?;
         return Ok((new, old_files));
     };
     let anchor = args
@@ -79,13 +84,30 @@ fn policies(args: &ReachArgs) -> Result<Policies, String> {
 
 fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
     let limits = args.select.bundle_options().limits;
-    let (new, old) = policies(args)?;
+    let query = match (&args.from, &args.to) {
+        (Some(from), Some(to)) => Some((
+            QueryEnd::parse(from).map_err(|e| e.to_string())?,
+            QueryEnd::parse(to).map_err(|e| e.to_string())?,
+        )),
+        _ => None,
+    };
+    // A query between two ends needs only the policies and workloads of their namespaces:
+    // the source's egress and the destination's ingress are decided there.
+    let query_namespaces: Option<BTreeSet<String>> = query.as_ref().map(|(from, to)| {
+        [from, to]
+            .iter()
+            .filter_map(|e| e.namespace().map(str::to_string))
+            .collect()
+    });
+    let scope = match &query_namespaces {
+        Some(namespaces) => Scope::Namespaces(namespaces),
+        None => Scope::All,
+    };
+    let (new, old) = policies(args, scope)?;
     let evaluator = Evaluator::new(&new).map_err(|e| e.to_string())?;
     let workloads =
-        reach::workloads_from_files(&args.workloads, &limits).map_err(|e| e.to_string())?;
-    if let (Some(from), Some(to)) = (&args.from, &args.to) {
-        let from = QueryEnd::parse(from).map_err(|e| e.to_string())?;
-        let to = QueryEnd::parse(to).map_err(|e| e.to_string())?;
+        reach::workloads_from_files(&args.workloads, &limits, scope).map_err(|e| e.to_string())?;
+    if let Some((from, to)) = query {
         let protocol = Protocol::parse(&args.protocol.to_ascii_uppercase())
             .ok_or_else(|| format!("--protocol {:?}: TCP, UDP or SCTP", args.protocol))?;
         let mut extra: Vec<_> = [&from, &to]

@@ -5,44 +5,267 @@
 use super::ReachError;
 use crate::bundle::yaml::load_documents;
 use crate::bundle::Limits;
+use sha2::Digest;
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Every document of the files at `paths`, each with the file it came from.
-pub fn documents(
+/// Which documents of the files a reader needs.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every document.
+    All,
+    /// Only those that may be in one of these namespaces: a document whose
+    /// `metadata.namespace` is plainly another one is not parsed (docs/reachability.md,
+    /// "What a query reads").
+    Namespaces(&'a BTreeSet<String>),
+}
+
+/// What earlier reads made of each document text (by SHA-256), so that a second set of
+/// files (the other side of a diff) parses only the documents that differ.
+pub struct DocumentCache<T>(std::sync::Mutex<std::collections::HashMap<[u8; 32], Vec<T>>>);
+
+impl<T> Default for DocumentCache<T> {
+    fn default() -> Self {
+        DocumentCache(Default::default())
+    }
+}
+
+/// One document's text, where it is.
+struct Chunk<'a> {
+    file: usize,
+    /// Its index among the documents of its file, as the whole-file loader counts them.
+    index: usize,
+    text: &'a [u8],
+}
+
+/// Every document of the files at `paths` (in scope), read and handed to `each` with the
+/// file it came from and its index in that file; `each` keeps what it returns. Documents
+/// are parsed on a few threads; the results keep file and document order.
+pub fn read<T: Send + Clone>(
     paths: &[PathBuf],
     limits: &Limits,
-) -> Result<Vec<(String, usize, serde_json::Value)>, ReachError> {
+    scope: Scope<'_>,
+    cache: Option<&DocumentCache<T>>,
+    each: impl Fn(&str, usize, serde_json::Value) -> Result<Option<T>, ReachError> + Sync,
+) -> Result<Vec<T>, ReachError> {
     let mut files = Vec::new();
     for p in paths {
         collect(p, &mut files, limits)?;
     }
     let mut total = 0u64;
-    let mut out = Vec::new();
-    for file in files {
-        let shown = file.display().to_string();
-        let bytes = read_bounded(&file, limits.max_file_bytes)?;
+    let mut contents = Vec::with_capacity(files.len());
+    for file in &files {
+        let bytes = read_bounded(file, limits.max_file_bytes)?;
         total += bytes.len() as u64;
         if total > limits.max_total_bytes {
             return Err(ReachError::Input {
-                file: shown,
+                file: file.display().to_string(),
                 message: format!("the files hold more than {} bytes", limits.max_total_bytes),
             });
         }
-        let docs = load_documents(&bytes, limits.file_yaml()).map_err(|e| ReachError::Input {
-            file: shown.clone(),
-            message: match e.document {
-                Some(d) => format!("document {d}: {}", e.error),
-                None => e.error.to_string(),
-            },
-        })?;
-        out.extend(
-            docs.into_iter()
-                .filter(|d| !d.value.is_null())
-                .map(|d| (shown.clone(), d.index, d.value)),
-        );
+        contents.push(bytes);
+    }
+    let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let mut chunks = Vec::new();
+    for (file, bytes) in contents.iter().enumerate() {
+        let split = split_documents(bytes);
+        let documents = split.last().map_or(0, |c| c.0 + 1);
+        if documents > limits.max_documents_per_file {
+            return Err(ReachError::Input {
+                file: shown[file].clone(),
+                message: format!("more than {} YAML documents", limits.max_documents_per_file),
+            });
+        }
+        for (index, text) in split {
+            let skip = match scope {
+                Scope::All => false,
+                Scope::Namespaces(wanted) => {
+                    namespace_hint(text).is_some_and(|ns| !wanted.contains(ns))
+                }
+            };
+            if !skip {
+                chunks.push(Chunk { file, index, text });
+            }
+        }
+    }
+    let parse = |chunk: &Chunk<'_>| -> Result<Vec<T>, ReachError> {
+        let key: Option<[u8; 32]> = cache.map(|_| sha2::Sha256::digest(chunk.text).into());
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            if let Some(known) = cache.0.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+                return Ok(known.clone());
+            }
+        }
+        let file = &shown[chunk.file];
+        let docs =
+            load_documents(chunk.text, limits.file_yaml()).map_err(|e| ReachError::Input {
+                file: file.clone(),
+                message: format!(
+                    "document {}: {}",
+                    chunk.index + e.document.unwrap_or(0),
+                    e.error
+                ),
+            })?;
+        let mut out = Vec::new();
+        for d in docs.into_iter().filter(|d| !d.value.is_null()) {
+            if let Some(t) = each(file, chunk.index + d.index, d.value)? {
+                out.push(t);
+            }
+        }
+        if let (Some(cache), Some(key)) = (cache, key) {
+            cache
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, out.clone());
+        }
+        Ok(out)
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let per_worker = chunks.len().div_ceil(workers.max(1)).max(1);
+    let results: Vec<Result<Vec<T>, ReachError>> = if workers <= 1 || chunks.len() < 64 {
+        chunks.iter().map(parse).collect()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .chunks(per_worker)
+                .map(|part| s.spawn(|| part.iter().map(parse).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
     }
     Ok(out)
+}
+
+/// A file's documents as (index, text), split at YAML's document markers: a line that
+/// starts with `---` followed by a space, a tab or its end. YAML forbids that line inside
+/// any scalar, so it always starts a document. A file with directives (`%`) or
+/// document-end markers (`...`) is left whole, for the YAML loader to split.
+fn split_documents(bytes: &[u8]) -> Vec<(usize, &[u8])> {
+    let is_marker = |line: &[u8], mark: &[u8]| {
+        line.starts_with(mark) && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+    };
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if line.first() == Some(&b'%') || is_marker(line, b"...") {
+            return vec![(0, bytes)];
+        }
+        if is_marker(line, b"---") {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    if starts.is_empty() {
+        return vec![(0, bytes)];
+    }
+    // The text before the first marker is a document only if it holds more than
+    // comments and blank lines, as the YAML loader counts documents.
+    let first_end = starts.first().copied().unwrap_or(bytes.len());
+    let leading = &bytes[..first_end];
+    let mut out = Vec::with_capacity(starts.len() + 1);
+    let leading_is_document = leading.split(|b| *b == b'\n').any(|line| {
+        let t = line.trim_ascii();
+        !t.is_empty() && !t.starts_with(b"#") && t != b"\xef\xbb\xbf"
+    });
+    if leading_is_document {
+        out.push((0, leading));
+    }
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(bytes.len());
+        out.push((out.len(), &bytes[start..end]));
+    }
+    out
+}
+
+/// The namespace a document is certainly in, read without parsing it: only from a plain
+/// block `metadata:` at the top level holding exactly one `namespace:` with a plain
+/// DNS-1123 value. Anything less plain (flow style, quotes, tags, anchors, tabs, a second
+/// `metadata`, a key that is not a plain word) gives `None`, and the document is parsed.
+pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut lines = text.lines().peekable();
+    if let Some(after_marker) = lines.peek().and_then(|l| l.strip_prefix("---")) {
+        if !after_marker.trim().is_empty() {
+            return None;
+        }
+        lines.next();
+    }
+    let mut metadata_seen = false;
+    let mut in_metadata = false;
+    let mut indent: Option<usize> = None;
+    let mut namespace: Option<&str> = None;
+    for line in lines {
+        if line.contains('\t') {
+            return None;
+        }
+        let content = line.trim_start_matches(' ');
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let depth = line.len() - content.len();
+        if depth == 0 {
+            let (key, rest) = content.split_once(':')?;
+            if !is_plain_key(key) {
+                return None;
+            }
+            in_metadata = key == "metadata";
+            if in_metadata {
+                if metadata_seen || !is_empty_or_comment(rest) {
+                    return None;
+                }
+                metadata_seen = true;
+            }
+            continue;
+        }
+        if !in_metadata {
+            continue;
+        }
+        if content.contains(['"', '\'', '&', '*', '!', '{', '[', '|', '>', '?', '@', '`']) {
+            return None;
+        }
+        let level = *indent.get_or_insert(depth);
+        if depth < level {
+            return None;
+        }
+        if depth > level {
+            continue;
+        }
+        let (key, rest) = content.split_once(':')?;
+        if !is_plain_key(key) {
+            return None;
+        }
+        if key == "namespace" {
+            let value = rest.split(" #").next().unwrap_or("").trim();
+            if namespace.is_some() || !crate::bundle::manifest::is_dns1123_label(value) {
+                return None;
+            }
+            namespace = Some(value);
+        }
+    }
+    namespace
+}
+
+fn is_plain_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+}
+
+fn is_empty_or_comment(rest: &str) -> bool {
+    let rest = rest.trim();
+    rest.is_empty() || rest.starts_with('#')
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>, limits: &Limits) -> Result<(), ReachError> {
@@ -98,4 +321,124 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReachError> {
         });
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> Vec<(usize, String)> {
+        split_documents(text.as_bytes())
+            .into_iter()
+            .map(|(i, t)| (i, String::from_utf8(t.to_vec()).unwrap()))
+            .collect()
+    }
+
+    /// The splitter's indexes are the whole-file loader's, document for document.
+    #[test]
+    fn documents_split_at_markers_with_the_loaders_indexes() {
+        let cases = [
+            "a: 1\n---\nb: 2\n",
+            "# only a comment\n---\na: 1\n--- \nb: 2\n",
+            "---\n---\na: 1\n",
+            "a: |\n  text\n---\nb: 2\n",
+            "x: 1\n----: 2\n",
+            "\u{feff}a: 1\n---\nb: 2\n",
+            "a: 1\r\n---\r\nb: 2\r\n",
+            "",
+            "# nothing\n",
+        ];
+        for text in cases {
+            let whole = load_documents(
+                text.as_bytes(),
+                crate::bundle::yaml::YamlLimits {
+                    max_documents: 100,
+                    max_depth: 32,
+                },
+            )
+            .unwrap();
+            let mut indexes = Vec::new();
+            for (index, chunk) in split_documents(text.as_bytes()) {
+                let docs = load_documents(
+                    chunk,
+                    crate::bundle::yaml::YamlLimits {
+                        max_documents: 100,
+                        max_depth: 32,
+                    },
+                )
+                .unwrap();
+                for d in docs {
+                    indexes.push((index + d.index, d.value));
+                }
+            }
+            let expected: Vec<_> = whole.into_iter().map(|d| (d.index, d.value)).collect();
+            assert_eq!(indexes, expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn directives_and_end_markers_leave_the_file_whole() {
+        assert_eq!(split("%YAML 1.2\n---\na: 1\n").len(), 1);
+        assert_eq!(split("a: 1\n...\nb: 2\n").len(), 1);
+        assert_eq!(split("a: 1\n---\nb: 2\n").len(), 2);
+    }
+
+    fn hint(text: &str) -> Option<&str> {
+        namespace_hint(text.as_bytes())
+    }
+
+    #[test]
+    fn a_plain_metadata_block_gives_its_namespace() {
+        let doc = "---\napiVersion: v1\nkind: NetworkPolicy\nmetadata:\n  name: a # the name\n  namespace: payments   # a comment\n  labels:\n    namespace: not-this\nspec:\n  podSelector: {}\n";
+        assert_eq!(hint(doc), Some("payments"));
+        assert_eq!(
+            hint("metadata:\n    namespace: shop\n    name: x\n"),
+            Some("shop")
+        );
+    }
+
+    /// Whatever could make the plain reading differ from the YAML parser's leaves the
+    /// document to the parser: no hint, never a wrong one.
+    #[test]
+    fn anything_less_plain_gives_no_hint() {
+        let hostile = [
+            // flow style, inline metadata, quotes, tags, anchors and aliases
+            "metadata: {namespace: a}\n",
+            "{metadata: {namespace: a}}\n",
+            "metadata:\n  namespace: \"a\"\n",
+            "metadata:\n  namespace: 'a'\n",
+            "metadata:\n  namespace: !!str a\n",
+            "metadata: &m\n  namespace: a\n",
+            "metadata:\n  namespace: *ns\n",
+            "metadata:\n  <<: *base\n  namespace: a\n",
+            // a quoted key, a complex key, a second metadata, a second namespace
+            "\"metadata\":\n  namespace: a\n",
+            "? metadata\n: {namespace: a}\n",
+            "metadata:\n  namespace: a\nmetadata:\n  namespace: b\n",
+            "metadata:\n  namespace: a\n  namespace: b\n",
+            // tabs, a value on the next line, block scalars, odd indentation
+            "metadata:\n\tnamespace: a\n",
+            "metadata:\n  namespace:\n    a\n",
+            "metadata:\n  name: |\n    x\n  namespace: a\n",
+            "metadata:\n    name: x\n  namespace: a\n",
+            // not a DNS-1123 label, or no namespace at all
+            "metadata:\n  namespace: Payments\n",
+            "metadata:\n  namespace: a b\n",
+            "metadata:\n  name: x\n",
+            "kind: Namespace\n",
+            "- metadata:\n    namespace: a\n",
+            "--- {metadata: {namespace: a}}\n",
+            "--- !NetworkPolicy\nmetadata:\n  namespace: a\n",
+        ];
+        for doc in hostile {
+            assert_eq!(hint(doc), None, "{doc:?}");
+        }
+    }
+
+    #[test]
+    fn non_utf8_and_empty_documents_give_no_hint() {
+        assert_eq!(namespace_hint(b"metadata:\n  namespace: \xff\n"), None);
+        assert_eq!(namespace_hint(b""), None);
+        assert_eq!(namespace_hint(b"---\n"), None);
+    }
 }

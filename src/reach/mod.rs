@@ -6,6 +6,10 @@
 
 pub mod assertions;
 mod files;
+pub use files::Scope;
+
+/// Policy documents already decoded, shared by the two sides of a diff.
+pub type PolicyDocuments = files::DocumentCache<netpol_policy::NetworkPolicy>;
 pub mod workloads;
 
 use crate::bundle::Limits;
@@ -29,34 +33,36 @@ pub enum ReachError {
 }
 
 /// NetworkPolicies of plain files (a draft, unverified): every `networking.k8s.io/v1`
-/// NetworkPolicy document, decoded as strictly as a bundle's; other kinds are skipped.
+/// NetworkPolicy document (in `scope`), decoded as strictly as a bundle's; other kinds are
+/// skipped.
 pub fn policies_from_files(
     paths: &[PathBuf],
     limits: &Limits,
+    scope: Scope<'_>,
+    cache: Option<&PolicyDocuments>,
 ) -> Result<Vec<netpol_policy::NetworkPolicy>, ReachError> {
-    let mut out = Vec::new();
-    for (file, index, mut doc) in files::documents(paths, limits)? {
+    files::read(paths, limits, scope, cache, |file, index, mut doc| {
         if doc.get("kind").and_then(|k| k.as_str()) != Some(netpol_policy::KIND) {
-            continue;
+            return Ok(None);
         }
         if let Some(meta) = doc.get_mut("metadata").and_then(|m| m.as_object_mut()) {
             meta.entry("namespace")
                 .or_insert_with(|| serde_json::Value::String("default".into()));
         }
-        let np = netpol_policy::decode_strict(doc).map_err(|errors| ReachError::Input {
-            file: file.clone(),
-            message: format!(
-                "document {index}: {}",
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        })?;
-        out.push(np);
-    }
-    Ok(out)
+        netpol_policy::decode_strict(doc)
+            .map(Some)
+            .map_err(|errors| ReachError::Input {
+                file: file.to_string(),
+                message: format!(
+                    "document {index}: {}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            })
+    })
 }
 
 /// The policies of a verified revision's bundles.
@@ -64,10 +70,17 @@ pub fn policies_of(bundles: &crate::bundle::VerifiedBundles) -> Vec<netpol_polic
     bundles.policies().map(|p| p.object().decode()).collect()
 }
 
-/// Workloads and namespaces from Kubernetes YAML files.
-pub fn workloads_from_files(paths: &[PathBuf], limits: &Limits) -> Result<Workloads, ReachError> {
+/// Workloads and namespaces from Kubernetes YAML files (the documents in `scope`).
+pub fn workloads_from_files(
+    paths: &[PathBuf],
+    limits: &Limits,
+    scope: Scope<'_>,
+) -> Result<Workloads, ReachError> {
+    let docs = files::read(paths, limits, scope, None, |file, index, doc| {
+        Ok(Some((file.to_string(), index, doc)))
+    })?;
     let mut w = Workloads::default();
-    for (file, index, doc) in files::documents(paths, limits)? {
+    for (file, index, doc) in docs {
         w.add(&file, index, &doc)?;
     }
     Ok(w)
@@ -100,13 +113,6 @@ impl Model {
             })
             .collect();
         Ok(Model { world, names })
-    }
-
-    fn workload_nodes(&self) -> Vec<(NodeName, Endpoint)> {
-        self.names
-            .iter()
-            .map(|(id, n)| (n.clone(), Endpoint::Pod(*id)))
-            .collect()
     }
 }
 
@@ -163,6 +169,16 @@ impl QueryEnd {
             namespace: namespace.into(),
             labels,
         })
+    }
+
+    /// The namespace of a pod end (`None` for an address).
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            QueryEnd::Workload { namespace, .. } | QueryEnd::Labels { namespace, .. } => {
+                Some(namespace)
+            }
+            QueryEnd::Address(_) => None,
+        }
     }
 
     fn label(&self) -> String {
@@ -299,47 +315,37 @@ pub struct MapReport {
     pub connections: Vec<Connection>,
 }
 
-fn nodes(model: &Model, classes: &[AddressClass]) -> Vec<(NodeName, Endpoint, bool)> {
-    let mut out: Vec<(NodeName, Endpoint, bool)> = model
-        .workload_nodes()
-        .into_iter()
-        .map(|(n, e)| (n, e, false))
-        .collect();
-    out.extend(
-        classes
-            .iter()
-            .map(|c| (c.label(), Endpoint::Address(c.representative), true)),
-    );
-    out
-}
-
+/// Every allowed path between the workloads and the address classes, by name, with its
+/// ports (the evaluator's matrix: each rule matched once, not each pair decided alone).
 fn ports_between(
     model: &Model,
     evaluator: &Evaluator,
-    all: &[(NodeName, Endpoint, bool)],
+    classes: &[AddressClass],
 ) -> BTreeMap<(NodeName, NodeName), PortSet> {
-    let mut out = BTreeMap::new();
-    for (fname, f, f_addr) in all {
-        for (tname, t, t_addr) in all {
-            if *f_addr && *t_addr {
-                continue;
-            }
-            let ports = evaluator.allowed_ports(&model.world, *f, *t);
-            if !ports.is_empty() {
-                out.insert((fname.clone(), tname.clone()), ports);
-            }
+    let addresses: Vec<IpAddr> = classes.iter().map(|c| c.representative).collect();
+    let labels: std::collections::HashMap<IpAddr, NodeName> = classes
+        .iter()
+        .map(|c| (c.representative, c.label()))
+        .collect();
+    let name = |e: Endpoint| -> NodeName {
+        match e {
+            Endpoint::Pod(id) => model.names.get(&id).cloned().unwrap_or_default(),
+            Endpoint::Address(ip) => labels.get(&ip).cloned().unwrap_or_default(),
         }
-    }
-    out
+    };
+    evaluator
+        .matrix(&model.world, &addresses)
+        .into_iter()
+        .map(|(f, t, ports)| ((name(f), name(t)), ports))
+        .collect()
 }
 
 pub fn map(model: &Model, evaluator: &Evaluator) -> MapReport {
     let classes = address_classes(&[evaluator]);
-    let all = nodes(model, &classes);
     MapReport {
         workloads: model.names.values().cloned().collect(),
         addresses: classes.iter().map(AddressClass::label).collect(),
-        connections: ports_between(model, evaluator, &all)
+        connections: ports_between(model, evaluator, &classes)
             .into_iter()
             .map(|((from, to), ports)| Connection {
                 from,
@@ -372,36 +378,47 @@ pub struct DiffReport {
 
 pub fn diff(model: &Model, old: &Evaluator, new: &Evaluator) -> DiffReport {
     let classes = address_classes(&[old, new]);
-    let all = nodes(model, &classes);
-    let before = ports_between(model, old, &all);
-    let after = ports_between(model, new, &all);
+    let addresses: Vec<IpAddr> = classes.iter().map(|c| c.representative).collect();
+    let labels: std::collections::HashMap<IpAddr, NodeName> = classes
+        .iter()
+        .map(|c| (c.representative, c.label()))
+        .collect();
+    let name = |e: Endpoint| -> NodeName {
+        match e {
+            Endpoint::Pod(id) => model.names.get(&id).cloned().unwrap_or_default(),
+            Endpoint::Address(ip) => labels.get(&ip).cloned().unwrap_or_default(),
+        }
+    };
+    let mut changes: Vec<(NodeName, NodeName, PortSet, PortSet)> = old
+        .matrix_changes(new, &model.world, &addresses)
+        .into_iter()
+        .map(|(f, t, was, now)| (name(f), name(t), was, now))
+        .collect();
+    changes.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let mut report = DiffReport {
         added: Vec::new(),
         removed: Vec::new(),
         changed: Vec::new(),
     };
-    for ((from, to), now) in &after {
-        match before.get(&(from.clone(), to.clone())) {
-            None => report.added.push(Connection {
-                from: from.clone(),
-                to: to.clone(),
+    for (from, to, was, now) in changes {
+        if was.is_empty() {
+            report.added.push(Connection {
+                from,
+                to,
                 ports: now.to_string(),
-            }),
-            Some(was) if was != now => report.changed.push(Changed {
-                from: from.clone(),
-                to: to.clone(),
+            });
+        } else if now.is_empty() {
+            report.removed.push(Connection {
+                from,
+                to,
+                ports: was.to_string(),
+            });
+        } else {
+            report.changed.push(Changed {
+                from,
+                to,
                 before: was.to_string(),
                 after: now.to_string(),
-            }),
-            Some(_) => {}
-        }
-    }
-    for ((from, to), was) in &before {
-        if !after.contains_key(&(from.clone(), to.clone())) {
-            report.removed.push(Connection {
-                from: from.clone(),
-                to: to.clone(),
-                ports: was.to_string(),
             });
         }
     }

@@ -418,3 +418,85 @@ fn symlinks_in_a_policies_directory_are_not_followed() {
         "{out}"
     );
 }
+
+/// A query reads only the documents of its ends' namespaces; whatever it skips, its
+/// answer is the map's for that pair, on every pair of the example and every port the
+/// map lists. A broken document elsewhere stops the map but not the query (documented in
+/// docs/reachability.md, "What a query reads").
+#[test]
+fn a_query_answers_what_the_map_says_and_reads_only_its_namespaces() {
+    let (code, out, err) = shop(&["--output", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let map: Value = serde_json::from_str(&out).unwrap();
+    let workloads: Vec<String> = map["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    assert!(workloads.len() >= 4, "{map}");
+    let listed = |from: &str, to: &str| {
+        map["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["from"] == from && c["to"] == to)
+            .map(|c| c["ports"].as_str().unwrap().to_string())
+    };
+    for from in &workloads {
+        for to in &workloads {
+            let (code, out, err) = shop(&[
+                "--from", from, "--to", to, "--port", "8443", "--output", "json",
+            ]);
+            assert!(code == 0 || code == 1, "{out}{err}");
+            let q: Value = serde_json::from_str(&out).unwrap();
+            let ports = q["allowed_ports"].as_str().unwrap();
+            assert_eq!(
+                listed(from, to).as_deref().unwrap_or("none"),
+                ports,
+                "{from} -> {to}"
+            );
+        }
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root("examples/shop-workloads.yaml"),
+        tmp.path().join("workloads.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("elsewhere.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: x\n  namespace: elsewhere\nspec:\n  podSelector: {}\n  bogus: 1\n",
+    )
+    .unwrap();
+    let policies = root("bundles/shop");
+    let elsewhere = tmp.path().join("elsewhere.yaml").display().to_string();
+    let workloads = tmp.path().join("workloads.yaml").display().to_string();
+    let base = [
+        "reach",
+        "--policies",
+        policies.as_str(),
+        "--policies",
+        elsewhere.as_str(),
+        "--workloads",
+        workloads.as_str(),
+    ];
+    let (code, out, err) = run_netpol_sync(&base);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("elsewhere.yaml") && err.contains("bogus"),
+        "{err}"
+    );
+    let mut query = base.to_vec();
+    query.extend([
+        "--from",
+        "frontend/web",
+        "--to",
+        "checkout/checkout-api",
+        "--port",
+        "8080",
+    ]);
+    let (code, out, err) = run_netpol_sync(&query);
+    assert_eq!(code, 0, "{out}{err}");
+}

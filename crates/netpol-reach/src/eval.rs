@@ -72,15 +72,15 @@ pub struct Decision {
     pub ingress: Side,
 }
 
-#[derive(Debug, Clone)]
-enum NamespaceScope {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NamespaceScope {
     /// The policy's own namespace (a peer with a podSelector alone).
     Own,
     Matching(Selector),
 }
 
-#[derive(Debug, Clone)]
-enum Peer {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Peer {
     Pods {
         namespaces: NamespaceScope,
         pods: Option<Selector>,
@@ -91,30 +91,30 @@ enum Peer {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum PortSpec {
     Any,
     Range(u16, u16),
     Named(String),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct PortMatch {
     protocol: Protocol,
     port: PortSpec,
 }
 
-#[derive(Debug, Clone)]
-struct Rule {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rule {
     /// `None`: every peer.
-    peers: Option<Vec<Peer>>,
+    pub(crate) peers: Option<Vec<Peer>>,
     /// `None`: every port.
     ports: Option<Vec<PortMatch>>,
 }
 
-#[derive(Debug, Clone)]
-struct CompiledPolicy {
-    reference: PolicyRef,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CompiledPolicy {
+    pub(crate) reference: PolicyRef,
     pod_selector: Selector,
     /// `Some` when the policy isolates the pods it selects for ingress.
     ingress: Option<Vec<Rule>>,
@@ -272,8 +272,18 @@ impl Evaluator {
     }
 }
 
+impl Rule {
+    /// Whether the rule's ports depend on the destination (a named port).
+    pub(crate) fn has_named_ports(&self) -> bool {
+        self.ports
+            .iter()
+            .flatten()
+            .any(|m| matches!(m.port, PortSpec::Named(_)))
+    }
+}
+
 /// The ports a rule allows towards `destination` (named ports resolve on it).
-fn rule_ports(rule: &Rule, world: &World, destination: Endpoint) -> PortSet {
+pub(crate) fn rule_ports(rule: &Rule, world: &World, destination: Endpoint) -> PortSet {
     let Some(ports) = &rule.ports else {
         return PortSet::all();
     };
@@ -303,7 +313,7 @@ fn rule_ports(rule: &Rule, world: &World, destination: Endpoint) -> PortSet {
 
 impl Evaluator {
     /// The policies that select `pod` for `direction`, with their rules for it.
-    fn isolating<'s>(
+    pub(crate) fn isolating<'s>(
         &'s self,
         world: &'s World,
         pod: crate::PodId,
@@ -357,7 +367,7 @@ fn rule_matches(rule: &Rule, policy_ns: &str, peer: Endpoint, conn: &Conn<'_>) -
     peer_ok && port_ok
 }
 
-fn peer_matches(peer: &Peer, policy_ns: &str, end: Endpoint, world: &World) -> bool {
+pub(crate) fn peer_matches(peer: &Peer, policy_ns: &str, end: Endpoint, world: &World) -> bool {
     match (peer, end) {
         (Peer::Pods { namespaces, pods }, Endpoint::Pod(id)) => {
             let pod = world.pod(id);

@@ -24,6 +24,7 @@
 
 mod addresses;
 mod eval;
+mod matrix;
 mod ports;
 mod selector;
 mod world;

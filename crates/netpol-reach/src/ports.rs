@@ -131,7 +131,7 @@ impl PortSet {
     }
 
     pub fn is_all(&self) -> bool {
-        self == &PortSet::all()
+        PROTOCOLS.iter().all(|p| self.ranges(*p) == [(1, u16::MAX)])
     }
 
     /// The ranges of `protocol`.

@@ -122,6 +122,20 @@ impl World {
         (0..self.pods.len()).map(PodId)
     }
 
+    /// How many pods the world has (their ids are `0..len`).
+    pub fn len(&self) -> usize {
+        self.pods.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pods.is_empty()
+    }
+
+    /// Every namespace with its labels, by name.
+    pub(crate) fn namespaces(&self) -> impl Iterator<Item = (&String, &BTreeMap<String, String>)> {
+        self.namespaces.iter()
+    }
+
     /// The labels of namespace `name` (`None`: not in the world).
     pub fn namespace_labels(&self, name: &str) -> Option<&BTreeMap<String, String>> {
         self.namespaces.get(name)

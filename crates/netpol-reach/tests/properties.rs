@@ -551,6 +551,82 @@ proptest! {
         }
     }
 
+    /// The whole matrix, computed rule by rule, is `allowed_ports` of every pair: the same
+    /// pairs (those with some port), the same ports, over pods and every address class.
+    #[test]
+    fn the_matrix_is_allowed_ports_of_every_pair(w in world(), nps in policies()) {
+        let world = World::new(
+            w.ns_labels.iter().map(|(n, l)| (n.clone(), l.clone())),
+            w.pods.clone(),
+        )
+        .unwrap();
+        let eval = Evaluator::new(&nps).unwrap();
+        let addresses: Vec<IpAddr> = netpol_reach::address_classes(&[&eval])
+            .iter()
+            .map(|c| c.representative)
+            .collect();
+        let ends: Vec<Endpoint> = world
+            .pods()
+            .map(Endpoint::Pod)
+            .chain(addresses.iter().map(|a| Endpoint::Address(*a)))
+            .collect();
+        let mut expected = Vec::new();
+        for &f in &ends {
+            for &t in &ends {
+                if matches!((f, t), (Endpoint::Address(_), Endpoint::Address(_))) {
+                    continue;
+                }
+                let ports = eval.allowed_ports(&world, f, t);
+                if !ports.is_empty() {
+                    expected.push((f, t, ports));
+                }
+            }
+        }
+        let got = eval.matrix(&world, &addresses);
+        prop_assert_eq!(got, expected, "policies: {}", serde_json::to_string(&nps).unwrap());
+    }
+
+    /// What changes between two sets of policies (a few changed, or all different) is
+    /// exactly the pairs whose `allowed_ports` differ, with both port sets.
+    #[test]
+    fn matrix_changes_are_the_pairs_whose_ports_differ(
+        w in world(),
+        before in policies(),
+        replacement in policies(),
+        keep in 0usize..6,
+    ) {
+        let world = World::new(
+            w.ns_labels.iter().map(|(n, l)| (n.clone(), l.clone())),
+            w.pods.clone(),
+        )
+        .unwrap();
+        // The policies after: the first `keep` of before, then the replacement's.
+        let after: Vec<NetworkPolicy> = before.iter().take(keep).cloned().chain(replacement).collect();
+        let (old, new) = (Evaluator::new(&before).unwrap(), Evaluator::new(&after).unwrap());
+        let addresses: Vec<IpAddr> = netpol_reach::address_classes(&[&old, &new])
+            .iter()
+            .map(|c| c.representative)
+            .collect();
+        let ends: Vec<Endpoint> = world
+            .pods()
+            .map(Endpoint::Pod)
+            .chain(addresses.iter().map(|a| Endpoint::Address(*a)))
+            .collect();
+        let mut expected = Vec::new();
+        for &f in &ends {
+            for &t in &ends {
+                if matches!((f, t), (Endpoint::Address(_), Endpoint::Address(_))) {
+                    continue;
+                }
+                let (a, b) = (old.allowed_ports(&world, f, t), new.allowed_ports(&world, f, t));
+                if a != b {
+                    expected.push((f, t, a, b));
+                }
+            }
+        }
+        prop_assert_eq!(old.matrix_changes(&new, &world, &addresses), expected);
+    }
+
     /// Whatever the policies, no input makes the evaluator panic: invalid ones are errors.
     #[test]
     fn arbitrary_selectors_and_ports_are_an_error_or_a_verdict(
