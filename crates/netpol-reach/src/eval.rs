@@ -73,14 +73,14 @@ pub struct Decision {
 }
 
 #[derive(Debug, Clone)]
-enum NamespaceScope {
+pub(crate) enum NamespaceScope {
     /// The policy's own namespace (a peer with a podSelector alone).
     Own,
     Matching(Selector),
 }
 
 #[derive(Debug, Clone)]
-enum Peer {
+pub(crate) enum Peer {
     Pods {
         namespaces: NamespaceScope,
         pods: Option<Selector>,
@@ -92,29 +92,29 @@ enum Peer {
 }
 
 #[derive(Debug, Clone)]
-enum PortSpec {
+pub(crate) enum PortSpec {
     Any,
     Range(u16, u16),
     Named(String),
 }
 
 #[derive(Debug, Clone)]
-struct PortMatch {
-    protocol: Protocol,
-    port: PortSpec,
+pub(crate) struct PortMatch {
+    pub(crate) protocol: Protocol,
+    pub(crate) port: PortSpec,
 }
 
 #[derive(Debug, Clone)]
-struct Rule {
+pub(crate) struct Rule {
     /// `None`: every peer.
-    peers: Option<Vec<Peer>>,
+    pub(crate) peers: Option<Vec<Peer>>,
     /// `None`: every port.
-    ports: Option<Vec<PortMatch>>,
+    pub(crate) ports: Option<Vec<PortMatch>>,
 }
 
 #[derive(Debug, Clone)]
-struct CompiledPolicy {
-    reference: PolicyRef,
+pub(crate) struct CompiledPolicy {
+    pub(crate) reference: PolicyRef,
     pod_selector: Selector,
     /// `Some` when the policy isolates the pods it selects for ingress.
     ingress: Option<Vec<Rule>>,
@@ -273,7 +273,7 @@ impl Evaluator {
 }
 
 /// The ports a rule allows towards `destination` (named ports resolve on it).
-fn rule_ports(rule: &Rule, world: &World, destination: Endpoint) -> PortSet {
+pub(crate) fn rule_ports(rule: &Rule, world: &World, destination: Endpoint) -> PortSet {
     let Some(ports) = &rule.ports else {
         return PortSet::all();
     };
@@ -303,7 +303,7 @@ fn rule_ports(rule: &Rule, world: &World, destination: Endpoint) -> PortSet {
 
 impl Evaluator {
     /// The policies that select `pod` for `direction`, with their rules for it.
-    fn isolating<'s>(
+    pub(crate) fn isolating<'s>(
         &'s self,
         world: &'s World,
         pod: crate::PodId,
