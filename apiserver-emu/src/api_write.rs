@@ -10,7 +10,7 @@ use crate::body::{self, BodyError, FieldValidation};
 use crate::query::dry_run_values;
 use crate::request::{ApiRequest, ApiResult, Reply};
 use crate::resources::{
-    ResourceKind, CONFIGMAPS, CORE_EVENTS, EVENTS_V1, LEASES, NAMESPACES, NETWORK_POLICIES,
+    ResourceKind, CONFIGMAPS, CORE_EVENTS, EVENTS_V1, LEASES, NAMESPACES, NETWORK_POLICIES, PODS,
 };
 use crate::server_fields::{self, SERVER_OWNED_META};
 use crate::state::{lock, Shared};
@@ -40,6 +40,7 @@ fn prune(kind: &ResourceKind, v: &Value) -> Result<(Value, Vec<String>), BodyErr
         k if k == LEASES => body::prune::<coordination::v1::Lease>(v, kind),
         k if k == CORE_EVENTS => body::prune::<core::v1::Event>(v, kind),
         k if k == EVENTS_V1 => body::prune::<events::v1::Event>(v, kind),
+        k if k == PODS => body::prune::<core::v1::Pod>(v, kind),
         _ => Ok((v.clone(), Vec::new())),
     }
 }

@@ -86,7 +86,7 @@ mod tests {
             .iter()
             .map(|r| r["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["namespaces", "configmaps", "events"]);
+        assert_eq!(names, ["namespaces", "configmaps", "events", "pods"]);
         let net = resource_list("networking.k8s.io", "v1");
         assert_eq!(net["resources"][0]["shortNames"][0], "netpol");
         assert_eq!(groups()["groups"].as_array().unwrap().len(), 3);

@@ -131,14 +131,30 @@ pub const EVENTS_V1: ResourceKind = ResourceKind {
     tracks_generation: false,
 };
 
+/// Pods are stored and read only (no kubelet or scheduler runs): `netpol-sync reach`
+/// reads their labels, container ports and owners (docs/reachability.md).
+pub const PODS: ResourceKind = ResourceKind {
+    plural: "pods",
+    singular: "pod",
+    kind: "Pod",
+    group: "",
+    version: "v1",
+    namespaced: true,
+    short_names: &["po"],
+    allow_create_on_update: false,
+    allow_unconditional_update: true,
+    tracks_generation: false,
+};
+
 /// Every served resource; the index into this table is the storage key.
-pub const ALL: [ResourceKind; 6] = [
+pub const ALL: [ResourceKind; 7] = [
     NAMESPACES,
     CONFIGMAPS,
     CORE_EVENTS,
     NETWORK_POLICIES,
     LEASES,
     EVENTS_V1,
+    PODS,
 ];
 
 /// The API groups (other than core) in discovery order.
@@ -190,6 +206,7 @@ mod tests {
     fn events_resolve_to_core_unless_qualified() {
         assert_eq!(lookup_by_name("events"), Some(CORE_EVENTS));
         assert_eq!(lookup_by_name("events.events.k8s.io"), Some(EVENTS_V1));
-        assert_eq!(lookup_by_name("pods"), None);
+        assert_eq!(lookup_by_name("pods"), Some(PODS));
+        assert_eq!(lookup_by_name("deployments"), None);
     }
 }

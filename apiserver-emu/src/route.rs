@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn unserved_paths() {
-        assert_eq!(parse("/api/v1/pods"), Route::UnknownResource);
+        assert_eq!(parse("/api/v1/services"), Route::UnknownResource);
         assert_eq!(parse("/api/v1/configmaps/x"), Route::UnknownResource);
         assert_eq!(
             parse("/api/v1/namespaces/a/configmaps/x/status"),

@@ -7,7 +7,7 @@ use netpol_policy::{go_quote, meta, FieldError};
 use serde_json::{json, Value};
 
 use crate::resources::{
-    ResourceKind, CONFIGMAPS, CORE_EVENTS, LEASES, NAMESPACES, NETWORK_POLICIES,
+    ResourceKind, CONFIGMAPS, CORE_EVENTS, LEASES, NAMESPACES, NETWORK_POLICIES, PODS,
 };
 use crate::status::Cause;
 
@@ -165,6 +165,145 @@ fn core_event_errors(object: &Value) -> Vec<Cause> {
     }
 }
 
+fn required(field: &str) -> Cause {
+    Cause {
+        reason: "FieldValueRequired".into(),
+        message: "Required value".into(),
+        field: field.into(),
+    }
+}
+
+/// IsValidPortName: an IANA service name, 1-15 of `a-z0-9-`, at least one letter, no
+/// hyphen at either end nor two in a row.
+fn port_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.bytes().any(|b| b.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+/// The part of ValidatePodSpec about the fields `netpol-sync reach` reads: containers
+/// (each named, with an image), and their ports (number, protocol, a name unique in
+/// the pod). The rest of a pod spec is stored as given.
+fn pod_errors(object: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let containers = object
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty());
+    if containers.is_none() {
+        causes.push(required("spec.containers"));
+    }
+    let mut port_names = std::collections::BTreeSet::new();
+    for list in ["containers", "initContainers"] {
+        let Some(items) = object
+            .pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
+        for (i, c) in items.iter().enumerate() {
+            let at = format!("spec.{list}[{i}]");
+            match c.get("name").and_then(Value::as_str) {
+                None | Some("") => causes.push(required(&format!("{at}.name"))),
+                Some(n) if !meta::name_is_dns_label(n, false).is_empty() => causes.push(invalid(
+                    &format!("{at}.name"),
+                    &go_quote(n),
+                    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+                )),
+                Some(_) => {}
+            }
+            if c.get("image")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .is_empty()
+            {
+                causes.push(required(&format!("{at}.image")));
+            }
+            for (j, p) in c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let at = format!("{at}.ports[{j}]");
+                let n = p.get("containerPort").and_then(Value::as_i64).unwrap_or(0);
+                if !(1..=65535).contains(&n) {
+                    causes.push(invalid(
+                        &format!("{at}.containerPort"),
+                        &n.to_string(),
+                        "must be between 1 and 65535, inclusive",
+                    ));
+                }
+                if let Some(proto) = p.get("protocol").and_then(Value::as_str) {
+                    if !matches!(proto, "TCP" | "UDP" | "SCTP") {
+                        causes.push(Cause {
+                            reason: "FieldValueNotSupported".into(),
+                            message: format!(
+                                "Unsupported value: {}: supported values: \"SCTP\", \"TCP\", \"UDP\"",
+                                go_quote(proto)
+                            ),
+                            field: format!("{at}.protocol"),
+                        });
+                    }
+                }
+                if let Some(name) = p.get("name").and_then(Value::as_str) {
+                    if !port_name_ok(name) {
+                        causes.push(invalid(
+                            &format!("{at}.name"),
+                            &go_quote(name),
+                            "must be no more than 15 characters, contain only lowercase alphanumeric characters or '-', contain at least one letter, and not begin or end with '-' nor contain '--'",
+                        ));
+                    } else if !port_names.insert(name.to_string()) {
+                        causes.push(Cause {
+                            reason: "FieldValueDuplicate".into(),
+                            message: format!("Duplicate value: {}", go_quote(name)),
+                            field: format!("{at}.name"),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    causes
+}
+
+/// What the pod strategy sets on create: a container port's protocol defaults to TCP,
+/// and the status is the server's (`Pending`: no scheduler or kubelet runs here), not
+/// the client's.
+fn default_pod(object: &mut Value) {
+    for list in ["containers", "initContainers"] {
+        let Some(items) = object
+            .pointer_mut(&format!("/spec/{list}"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for c in items {
+            for p in c
+                .get_mut("ports")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(p) = p.as_object_mut() {
+                    p.entry("protocol").or_insert_with(|| json!("TCP"));
+                }
+            }
+        }
+    }
+    if let Some(map) = object.as_object_mut() {
+        map.insert("status".into(), json!({"phase": "Pending"}));
+    }
+}
+
 fn netpol_decode(object: &Value) -> Result<netpol_policy::NetworkPolicy, Vec<Cause>> {
     netpol_decode_owned(object.clone())
 }
@@ -200,6 +339,9 @@ pub fn prepare_create(kind: &ResourceKind, object: &mut Value) -> Result<(), Vec
     if *kind == NAMESPACES {
         default_namespace(object);
     }
+    if *kind == PODS {
+        default_pod(object);
+    }
     Ok(())
 }
 
@@ -208,6 +350,7 @@ fn kind_errors(kind: &ResourceKind, object: &Value) -> Vec<Cause> {
         k if k == CONFIGMAPS => configmap_errors(object),
         k if k == LEASES => lease_errors(object),
         k if k == CORE_EVENTS => core_event_errors(object),
+        k if k == PODS => pod_errors(object),
         _ => Vec::new(),
     }
 }
@@ -273,6 +416,13 @@ pub fn prepare_update(
     if !causes.is_empty() {
         return Err(causes);
     }
+    if *kind == PODS {
+        // The status belongs to the kubelet (the status subresource): a PUT keeps it.
+        default_pod(object);
+        if let (Some(map), Some(status)) = (object.as_object_mut(), old.get("status")) {
+            map.insert("status".into(), status.clone());
+        }
+    }
     if *kind == NAMESPACES {
         // The status is owned by the namespace controller: a PUT does not change it.
         default_namespace(object);
@@ -313,6 +463,41 @@ mod tests {
         assert_eq!(
             causes[0].message,
             "Invalid value: 0: must be greater than 0"
+        );
+    }
+
+    #[test]
+    fn pods_need_containers_and_valid_ports_and_get_the_server_status() {
+        let mut ok = json!({"metadata": {"name": "p", "namespace": "n"},
+            "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80, "name": "http"}]}]},
+            "status": {"phase": "Succeeded"}});
+        prepare_create(&PODS, &mut ok).unwrap();
+        assert_eq!(ok["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
+        assert_eq!(ok["status"]["phase"], "Pending");
+        let mut none =
+            json!({"metadata": {"name": "p", "namespace": "n"}, "spec": {"containers": []}});
+        assert_eq!(
+            prepare_create(&PODS, &mut none).unwrap_err()[0].field,
+            "spec.containers"
+        );
+        let mut bad = json!({"metadata": {"name": "p", "namespace": "n"},
+            "spec": {"containers": [
+                {"name": "a", "image": "i", "ports": [{"containerPort": 0}, {"containerPort": 1, "protocol": "ICMP"}, {"containerPort": 2, "name": "web"}]},
+                {"name": "b", "ports": [{"containerPort": 3, "name": "web"}, {"containerPort": 4, "name": "-x"}]}]}});
+        let fields: Vec<String> = prepare_create(&PODS, &mut bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.containers[0].ports[0].containerPort",
+                "spec.containers[0].ports[1].protocol",
+                "spec.containers[1].image",
+                "spec.containers[1].ports[0].name",
+                "spec.containers[1].ports[1].name",
+            ]
         );
     }
 

@@ -66,10 +66,23 @@ pub struct ReachArgs {
     /// DaemonSet, ReplicaSet, Job, CronJob): a file or a directory; repeatable.
     #[arg(long, value_name = "PATH")]
     pub workloads: Vec<PathBuf>,
+    /// Read the workloads from the live cluster of this kubeconfig instead (its
+    /// namespaces and pods, grouped by owner; read only). Not with --workloads. Unlike
+    /// plan and sync, $KUBECONFIG is not read: the cluster is used only when named.
+    #[arg(long, value_name = "FILE", conflicts_with = "workloads")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use (with --kubeconfig).
+    #[arg(long, requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// For each workload, who can reach it and whom it can reach beyond the workloads
+    /// given: addresses, every pod of the cluster, pods by selector, or no isolation.
+    #[arg(long, conflicts_with_all = ["from", "diff", "diff_policies"])]
+    pub exposure: bool,
     /// allowed_signers that decides the revision (with --repo).
     #[arg(long, env = "NETPOL_SYNC_TRUST_ANCHOR", requires = "repo")]
     pub trust_anchor: Option<PathBuf>,
-    /// Source of a query: NAMESPACE/WORKLOAD, NAMESPACE/label=value,… or an IP address.
+    /// Source of a query: NAMESPACE/WORKLOAD, NAMESPACE/label=value,…, an IP address or a
+    /// CIDR range (allowed only when every address of it is).
     #[arg(long, requires = "to")]
     pub from: Option<String>,
     /// Destination of a query, as --from.

@@ -6,6 +6,8 @@
 use super::{ReachArgs, ReachFormat};
 use crate::engine::revision::{verify_and_load, Since};
 use crate::engine::{Context, Mode};
+use crate::kube_client::{connect, error_chain, ClusterTarget};
+use crate::reach::exposure::ExposureReport;
 use crate::reach::{self, Connection, DiffReport, MapReport, Model, QueryEnd, QueryReport, Scope};
 use netpol_reach::{Evaluator, Protocol};
 use std::collections::BTreeSet;
@@ -100,13 +102,29 @@ fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
             .collect()
     });
     let scope = match &query_namespaces {
-        Some(namespaces) => Scope::Namespaces(namespaces),
-        None => Scope::All,
+        Some(namespaces) if !args.exposure => Scope::Namespaces(namespaces),
+        _ => Scope::All,
     };
     let (new, old) = policies(args, scope)?;
     let evaluator = Evaluator::new(&new).map_err(|e| e.to_string())?;
-    let workloads =
-        reach::workloads_from_files(&args.workloads, &limits, scope).map_err(|e| e.to_string())?;
+    let workloads = match &args.kubeconfig {
+        Some(kubeconfig) => live_workloads(kubeconfig, args.context.as_deref())?,
+        None => reach::workloads_from_files(&args.workloads, &limits, scope)
+            .map_err(|e| e.to_string())?,
+    };
+    for w in &workloads.warnings {
+        eprintln!("WARNING  {w}");
+    }
+    if args.exposure {
+        if matches!(args.output, ReachFormat::Dot | ReachFormat::Mermaid) {
+            return Err(
+                "--exposure prints text, json or md: it lists peers, it draws no paths".into(),
+            );
+        }
+        let model = Model::new(&workloads, Vec::new()).map_err(|e| e.to_string())?;
+        let report = reach::exposure::exposure(&model, &evaluator);
+        return Ok((render_exposure(&report, args.output), 0));
+    }
     if let Some((from, to)) = query {
         let protocol = Protocol::parse(&args.protocol.to_ascii_uppercase())
             .ok_or_else(|| format!("--protocol {:?}: TCP, UDP or SCTP", args.protocol))?;
@@ -135,6 +153,32 @@ fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
     }
     let report = reach::map(&model, &evaluator);
     Ok((render_map(&report, args.output), 0))
+}
+
+/// The workloads of the cluster a kubeconfig names (docs/reachability.md, "Workloads
+/// from a live cluster"); pods that ended are counted on stderr.
+fn live_workloads(
+    kubeconfig: &std::path::Path,
+    context: Option<&str>,
+) -> Result<reach::workloads::Workloads, String> {
+    let target = ClusterTarget {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        context: context.map(str::to_string),
+    };
+    let rt = super::runtime().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let workloads = rt.block_on(async {
+        let (client, url) = connect(&target).await.map_err(|e| error_chain(&e))?;
+        reach::live::workloads_from_cluster(&client)
+            .await
+            .map_err(|e| format!("{e} (the API server at {url})"))
+    })?;
+    if !workloads.skipped.is_empty() {
+        eprintln!(
+            "NOTE  {} pods that ended (phase Succeeded or Failed) are left out",
+            workloads.skipped.len()
+        );
+    }
+    Ok(workloads)
 }
 
 fn json(v: &impl serde::Serialize) -> String {
@@ -186,6 +230,22 @@ fn render_query(r: &QueryReport, format: ReachFormat) -> String {
         let _ = writeln!(s, "- every port allowed: {}", r.allowed_ports);
     } else {
         let _ = writeln!(s, "  every port allowed: {}", r.allowed_ports);
+    }
+    for range in r.ranges.iter().flatten() {
+        let verdict = if range.allowed { "allowed" } else { "denied" };
+        if format == ReachFormat::Md {
+            let _ = writeln!(
+                s,
+                "- `{}`: {verdict} (ports: {})",
+                range.range, range.allowed_ports
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "  range {}: {verdict}  (ports: {})",
+                range.range, range.allowed_ports
+            );
+        }
     }
     s
 }
@@ -339,4 +399,59 @@ fn render_diff(r: &DiffReport, format: ReachFormat) -> String {
             s
         }
     }
+}
+
+fn render_exposure(r: &ExposureReport, format: ReachFormat) -> String {
+    let mut s = String::new();
+    match format {
+        ReachFormat::Json => return json(r),
+        ReachFormat::Md => {
+            let _ = writeln!(
+                s,
+                "### Exposure: {} workloads\n\n| workload | direction | peer | ports | rules |\n| --- | --- | --- | --- | --- |",
+                r.workloads.len()
+            );
+            for w in &r.workloads {
+                for (dir, list) in [("ingress", &w.ingress), ("egress", &w.egress)] {
+                    if list.is_empty() {
+                        let _ = writeln!(s, "| `{}` | {dir} | nothing | | |", w.workload);
+                    }
+                    for e in list {
+                        let _ = writeln!(
+                            s,
+                            "| `{}` | {dir} | {} | {} | {} |",
+                            w.workload,
+                            e.peer,
+                            e.ports,
+                            e.rules.join(", ")
+                        );
+                    }
+                }
+            }
+        }
+        // dot and mermaid are refused before the analysis runs.
+        ReachFormat::Text | ReachFormat::Dot | ReachFormat::Mermaid => {
+            let _ = writeln!(s, "{} workloads", r.workloads.len());
+            for w in &r.workloads {
+                let _ = writeln!(s, "  {}", w.workload);
+                for (dir, arrow, list) in [
+                    ("ingress", "from", &w.ingress),
+                    ("egress ", "to  ", &w.egress),
+                ] {
+                    if list.is_empty() {
+                        let _ = writeln!(s, "    {dir} {arrow} nothing");
+                    }
+                    for e in list {
+                        let rules = if e.rules.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", e.rules.join(", "))
+                        };
+                        let _ = writeln!(s, "    {dir} {arrow} {}  {}{rules}", e.peer, e.ports);
+                    }
+                }
+            }
+        }
+    }
+    s
 }

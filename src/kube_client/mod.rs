@@ -2,6 +2,7 @@
 //! colon-separated list merged in order), `--context`, `~/.kube/config`, and the in-cluster
 //! service account when running in a pod.
 
+pub mod pods;
 pub mod read;
 
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};

@@ -5,7 +5,9 @@
 //! line renders.
 
 pub mod assertions;
+pub mod exposure;
 mod files;
+pub mod live;
 pub use files::Scope;
 
 /// Policy documents already decoded, shared by the two sides of a diff.
@@ -13,6 +15,7 @@ pub type PolicyDocuments = files::DocumentCache<netpol_policy::NetworkPolicy>;
 pub mod workloads;
 
 use crate::bundle::Limits;
+use ipnet::IpNet;
 use netpol_reach::{
     address_classes, AddressClass, Decision, Endpoint, Evaluator, Pod, PortSet, Protocol, World,
 };
@@ -30,6 +33,9 @@ pub enum ReachError {
     Model(#[from] netpol_reach::ReachError),
     #[error("{0}")]
     Query(String),
+    /// The cluster could not be read (unreachable, refused, a page it would not serve).
+    #[error("reading the cluster: {0}")]
+    Cluster(String),
 }
 
 /// NetworkPolicies of plain files (a draft, unverified): every `networking.k8s.io/v1`
@@ -128,13 +134,26 @@ pub enum QueryEnd {
         labels: BTreeMap<String, String>,
     },
     Address(IpAddr),
+    /// Every address of a CIDR range (docs/reachability.md: allowed only when every
+    /// address of it is).
+    Range(IpNet),
 }
 
 impl QueryEnd {
-    /// `NS/NAME`, `NS/k=v,k2=v2` or an IP address.
+    /// `NS/NAME`, `NS/k=v,k2=v2`, an IP address or a CIDR range.
     pub fn parse(s: &str) -> Result<QueryEnd, ReachError> {
         if let Ok(ip) = s.parse::<IpAddr>() {
             return Ok(QueryEnd::Address(ip));
+        }
+        if let Ok(net) = s.parse::<IpNet>() {
+            // A namespace name has no dots, so `NS/NAME` never parses as a range.
+            if net.trunc() != net {
+                return Err(ReachError::Query(format!(
+                    "{s:?} has bits set past its prefix length: did you mean {}?",
+                    net.trunc()
+                )));
+            }
+            return Ok(QueryEnd::Range(net));
         }
         let Some((namespace, rest)) = s.split_once('/') else {
             return Err(ReachError::Query(format!(
@@ -177,7 +196,7 @@ impl QueryEnd {
             QueryEnd::Workload { namespace, .. } | QueryEnd::Labels { namespace, .. } => {
                 Some(namespace)
             }
-            QueryEnd::Address(_) => None,
+            QueryEnd::Address(_) | QueryEnd::Range(_) => None,
         }
     }
 
@@ -189,7 +208,12 @@ impl QueryEnd {
                 format!("{namespace}/{}", pairs.join(","))
             }
             QueryEnd::Address(ip) => ip.to_string(),
+            QueryEnd::Range(net) => net.to_string(),
         }
+    }
+
+    fn is_outside(&self) -> bool {
+        matches!(self, QueryEnd::Address(_) | QueryEnd::Range(_))
     }
 
     /// The pod a label query stands for (a synthetic pod with those labels).
@@ -212,6 +236,9 @@ impl QueryEnd {
     fn endpoint(&self, model: &Model) -> Result<Endpoint, ReachError> {
         match self {
             QueryEnd::Address(ip) => Ok(Endpoint::Address(*ip)),
+            QueryEnd::Range(net) => Err(ReachError::Query(format!(
+                "internal: the range {net} is decided class by class"
+            ))),
             QueryEnd::Workload { namespace, name } => model
                 .world
                 .find(namespace, name)
@@ -256,6 +283,20 @@ pub struct QueryReport {
     pub ingress: SideReport,
     /// Every port the source may use towards the destination.
     pub allowed_ports: String,
+    /// With a CIDR end: its sub-ranges the policies tell apart, each decided on its own.
+    /// The query is allowed only when every one is; `egress`/`ingress` are the first
+    /// denied sub-range's (or the first's), `allowed_ports` the ports every one allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<Vec<RangeReport>>,
+}
+
+/// One sub-range of a CIDR end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RangeReport {
+    /// The addresses of the CIDR in one class of the policies, as CIDR ranges.
+    pub range: String,
+    pub allowed: bool,
+    pub allowed_ports: String,
 }
 
 fn side_report(s: &netpol_reach::Side) -> SideReport {
@@ -277,10 +318,34 @@ pub fn query(
     protocol: Protocol,
     port: u16,
 ) -> Result<QueryReport, ReachError> {
-    if matches!((from, to), (QueryEnd::Address(_), QueryEnd::Address(_))) {
+    if from.is_outside() && to.is_outside() {
         return Err(ReachError::Query(
             "both ends are addresses outside the cluster: no NetworkPolicy applies".into(),
         ));
+    }
+    if let QueryEnd::Range(net) = from {
+        let t = to.endpoint(model)?;
+        return query_range(
+            model,
+            evaluator,
+            (from, to),
+            *net,
+            |a| (a, t),
+            protocol,
+            port,
+        );
+    }
+    if let QueryEnd::Range(net) = to {
+        let f = from.endpoint(model)?;
+        return query_range(
+            model,
+            evaluator,
+            (from, to),
+            *net,
+            |a| (f, a),
+            protocol,
+            port,
+        );
     }
     let (f, t) = (from.endpoint(model)?, to.endpoint(model)?);
     let d: Decision = evaluator.decide(&model.world, f, t, protocol, port);
@@ -293,6 +358,76 @@ pub fn query(
         egress: side_report(&d.egress),
         ingress: side_report(&d.ingress),
         allowed_ports: evaluator.allowed_ports(&model.world, f, t).to_string(),
+        ranges: None,
+    })
+}
+
+/// The addresses of `net` within `class`, as CIDR ranges (two CIDR ranges either nest or
+/// are disjoint).
+fn within(class: &AddressClass, net: IpNet) -> Vec<IpNet> {
+    class
+        .cidrs
+        .iter()
+        .filter_map(|c| {
+            if c.contains(&net) {
+                Some(net)
+            } else if net.contains(c) {
+                Some(*c)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// A query with a CIDR end: split along the classes of addresses the policies tell apart
+/// (every address of a class gets the same verdict), decide each class that meets the
+/// range by its representative.
+fn query_range(
+    model: &Model,
+    evaluator: &Evaluator,
+    (from, to): (&QueryEnd, &QueryEnd),
+    net: IpNet,
+    ends: impl Fn(Endpoint) -> (Endpoint, Endpoint),
+    protocol: Protocol,
+    port: u16,
+) -> Result<QueryReport, ReachError> {
+    let mut ranges = Vec::new();
+    let mut shown: Option<Decision> = None;
+    let mut every = PortSet::all();
+    for class in address_classes(&[evaluator]) {
+        let parts = within(&class, net);
+        if parts.is_empty() {
+            continue;
+        }
+        let (f, t) = ends(Endpoint::Address(class.representative));
+        let d = evaluator.decide(&model.world, f, t, protocol, port);
+        let ports = evaluator.allowed_ports(&model.world, f, t);
+        every = every.intersect(&ports);
+        ranges.push(RangeReport {
+            range: parts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            allowed: d.allowed,
+            allowed_ports: ports.to_string(),
+        });
+        if shown.as_ref().is_none_or(|s| s.allowed && !d.allowed) {
+            shown = Some(d);
+        }
+    }
+    let d = shown.ok_or_else(|| ReachError::Query(format!("internal: no class meets {net}")))?;
+    Ok(QueryReport {
+        allowed: ranges.iter().all(|r| r.allowed),
+        from: from.label(),
+        to: to.label(),
+        protocol: protocol.as_str().into(),
+        port,
+        egress: side_report(&d.egress),
+        ingress: side_report(&d.ingress),
+        allowed_ports: every.to_string(),
+        ranges: Some(ranges),
     })
 }
 

@@ -13,8 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Workloads {
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     pub pods: Vec<Pod>,
-    /// Documents read but not used (another kind), as `file: kind name`.
+    /// What was read but not used: documents of another kind (`file: kind name`), or pods
+    /// of a live cluster that ended (`pod ns/name: phase Succeeded`).
     pub skipped: Vec<String>,
+    /// What the reader could not take as given and how it was read instead (replicas
+    /// that disagree, an owner of an unknown kind): printed with every answer.
+    pub warnings: Vec<String>,
     /// `namespace/name` of every workload so far.
     names: BTreeSet<(String, String)>,
 }

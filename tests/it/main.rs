@@ -22,6 +22,8 @@ mod deploy_manifests;
 mod malformed_trees;
 mod reach_assertions;
 mod reach_cli;
+mod reach_exposure;
+mod reach_live;
 mod real_admission;
 mod real_differential;
 mod real_faults;

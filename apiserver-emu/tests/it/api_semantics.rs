@@ -469,7 +469,7 @@ fn bad_input_gets_the_apiserver_status_codes() {
         .as_str()
         .unwrap()
         .contains("resourceVersion should not be set on objects to be created"));
-    assert_eq!(get(&url, "/api/v1/pods").status, 404);
+    assert_eq!(get(&url, "/api/v1/services").status, 404);
     assert_eq!(get(&url, "/openapi/v2").status, 404);
     let patch = request(
         &url,

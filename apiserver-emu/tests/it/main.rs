@@ -10,3 +10,4 @@ mod kube_client;
 mod kubectl;
 mod networkpolicy_cases;
 mod networkpolicy_validation;
+mod pods;

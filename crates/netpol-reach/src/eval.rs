@@ -92,16 +92,16 @@ pub(crate) enum Peer {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum PortSpec {
+pub(crate) enum PortSpec {
     Any,
     Range(u16, u16),
     Named(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct PortMatch {
-    protocol: Protocol,
-    port: PortSpec,
+pub(crate) struct PortMatch {
+    pub(crate) protocol: Protocol,
+    pub(crate) port: PortSpec,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +109,7 @@ pub(crate) struct Rule {
     /// `None`: every peer.
     pub(crate) peers: Option<Vec<Peer>>,
     /// `None`: every port.
-    ports: Option<Vec<PortMatch>>,
+    pub(crate) ports: Option<Vec<PortMatch>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

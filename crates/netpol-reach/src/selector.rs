@@ -82,3 +82,32 @@ impl Selector {
         })
     }
 }
+
+/// As `kubectl get -l` takes it: `app=web,tier in (a,b),!debug`; the empty selector is
+/// `{}` (everything).
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.requirements.is_empty() {
+            return f.write_str("{}");
+        }
+        let parts: Vec<String> = self
+            .requirements
+            .iter()
+            .map(|r| match r {
+                Requirement::Equals(k, v) => format!("{k}={v}"),
+                Requirement::In(k, vs) => format!("{k} in ({})", vs.join(",")),
+                Requirement::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
+                Requirement::Exists(k) => k.clone(),
+                Requirement::DoesNotExist(k) => format!("!{k}"),
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl Selector {
+    /// Whether the selector matches every object.
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+}
