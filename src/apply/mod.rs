@@ -40,6 +40,10 @@ pub struct ApplyOptions {
     /// a finalizer is its controller's promise to do something before the object goes,
     /// and only the operator can decide to break it (docs/sync.md).
     pub remove_foreign_finalizers: bool,
+    /// Before writing, compute what the writes open and close between the cluster's
+    /// workloads (docs/reachability.md, "In plan, sync and run"). Not the applier's
+    /// concern: it travels with the write options to every engine a cycle runs in.
+    pub report_reachability: bool,
 }
 
 impl ApplyOptions {
@@ -59,6 +63,7 @@ impl Default for ApplyOptions {
             conflict_limit: 5,
             own_writes: None,
             remove_foreign_finalizers: false,
+            report_reachability: true,
         }
     }
 }

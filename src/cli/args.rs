@@ -346,6 +346,11 @@ pub struct ApplyArgs {
     /// that it goes. Without it such a policy fails every cycle (`held-by-finalizer`).
     #[arg(long, env = "NETPOL_SYNC_REMOVE_FOREIGN_FINALIZERS")]
     pub remove_foreign_finalizers: bool,
+    /// Do not compute what a revision's writes open and close between the cluster's
+    /// workloads (it lists every pod and NetworkPolicy of the cluster when there are
+    /// writes; docs/reachability.md).
+    #[arg(long, env = "NETPOL_SYNC_NO_REACHABILITY")]
+    pub no_reachability: bool,
 }
 
 impl ApplyArgs {
@@ -354,6 +359,7 @@ impl ApplyArgs {
         crate::apply::ApplyOptions {
             concurrency: self.max_in_flight,
             remove_foreign_finalizers: self.remove_foreign_finalizers,
+            report_reachability: !self.no_reachability,
             ..crate::apply::ApplyOptions::default()
         }
     }
@@ -366,6 +372,9 @@ impl ApplyArgs {
         ];
         if self.remove_foreign_finalizers {
             args.push("--remove-foreign-finalizers".into());
+        }
+        if self.no_reachability {
+            args.push("--no-reachability".into());
         }
         args
     }

@@ -211,5 +211,37 @@ pub fn detail(r: &CycleResult) -> String {
             "  ignored: {i} carries our label outside the governed namespaces but netpol-sync did not write it; left alone"
         );
     }
+    if let Some(change) = &d.reachability {
+        let _ = writeln!(s, "  reachability: {}", change.summary());
+        let paths = change.paths.as_ref();
+        let lines = paths.into_iter().flat_map(|p| {
+            p.added
+                .iter()
+                .map(|c| format!("+ {} → {}  {}", c.from, c.to, c.ports))
+                .chain(
+                    p.removed
+                        .iter()
+                        .map(|c| format!("- {} → {}  {}", c.from, c.to, c.ports)),
+                )
+                .chain(
+                    p.changed
+                        .iter()
+                        .map(|c| format!("~ {} → {}  {} ⇒ {}", c.from, c.to, c.before, c.after)),
+                )
+        });
+        let mut shown = 0;
+        let total = change.opened + change.closed + change.changed;
+        for line in lines.take(MAX_TEXT_WRITES) {
+            let _ = writeln!(s, "    {line}");
+            shown += 1;
+        }
+        if paths.is_some() && total > shown {
+            let _ = writeln!(
+                s,
+                "    … and {} more paths (--output json lists all)",
+                total - shown
+            );
+        }
+    }
     s
 }

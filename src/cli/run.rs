@@ -347,6 +347,7 @@ mod tests {
         "--max-in-flight",
         "3",
         "--remove-foreign-finalizers",
+        "--no-reachability",
     ];
 
     /// `--cycle-isolation process` hands the daemon's settings to a `sync --once` child

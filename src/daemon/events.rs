@@ -29,6 +29,8 @@ pub enum SyncEvent {
         created: usize,
         updated: usize,
         deleted: usize,
+        /// What the writes opened and closed (docs/reachability.md), when computed.
+        reachability: Option<String>,
     },
     Rejected {
         revision: Option<String>,
@@ -90,14 +92,19 @@ impl SyncEvent {
                 created,
                 updated,
                 deleted,
+                reachability,
             } => {
                 let bundles: Vec<String> =
                     bundles.iter().map(|(n, d)| format!("{n}={d}")).collect();
+                let paths = reachability
+                    .as_deref()
+                    .map(|r| format!("; paths {r}"))
+                    .unwrap_or_default();
                 (
                     "Applied",
                     "Normal",
                     format!(
-                        "revision {revision} applied (bundles {}): created {created}, updated {updated}, deleted {deleted}",
+                        "revision {revision} applied (bundles {}): created {created}, updated {updated}, deleted {deleted}{paths}",
                         bundles.join(", ")
                     ),
                 )
@@ -246,11 +253,15 @@ mod tests {
             created: 1,
             updated: 2,
             deleted: 3,
+            reachability: Some("+1 opened, -0 closed, ~0 changed over 4 workloads".into()),
         }
         .describe();
         assert_eq!((reason, kind), ("Applied", "Normal"));
         assert!(
-            msg.contains("abc123") && msg.contains("prod=sha256:ff") && msg.contains("deleted 3"),
+            msg.contains("abc123")
+                && msg.contains("prod=sha256:ff")
+                && msg.contains("deleted 3")
+                && msg.ends_with("; paths +1 opened, -0 closed, ~0 changed over 4 workloads"),
             "{msg}"
         );
 

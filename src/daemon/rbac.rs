@@ -55,6 +55,9 @@ pub const API_CALLS: &[(&str, &str, &str, Scope)] = &[
     ),
     // plan: which governed namespaces exist (and are not terminating).
     ("", "namespaces", "list", Scope::Cluster),
+    // reachability: what a cycle's writes open and close is computed over the cluster's
+    // pods, grouped into workloads (docs/reachability.md; `--no-reachability` skips it).
+    ("", "pods", "list", Scope::Cluster),
     // state: the state namespace must exist before the record is written.
     ("", "namespaces", "get", Scope::Cluster),
     // state: the record ConfigMap netpol-sync-state.

@@ -332,14 +332,17 @@ impl<E: SyncEngine> RunLoop<E> {
                     });
                     if outcome.verdict == Verdict::Applied {
                         let counts = outcome.counts.unwrap_or_default();
+                        let reachability =
+                            outcome.detail.reachability.as_ref().map(|r| r.summary());
                         tracing::info!(revision = %rev, created = counts.created, updated = counts.updated,
-                            deleted = counts.deleted, "revision applied");
+                            deleted = counts.deleted, reachability = reachability.as_deref(), "revision applied");
                         self.send_event(SyncEvent::Applied {
                             revision: rev.clone(),
                             bundles,
                             created: counts.created,
                             updated: counts.updated,
                             deleted: counts.deleted,
+                            reachability,
                         });
                     }
                 }

@@ -122,7 +122,10 @@ pub fn between(
                 after.insert(write.key.clone(), desired.object());
             }
             (Action::Create | Action::Update, None) => {
-                return Err(format!("the plan's write of {} carries no object", write.key))
+                return Err(format!(
+                    "the plan's write of {} carries no object",
+                    write.key
+                ))
             }
         }
     }

@@ -83,6 +83,10 @@ pub struct CycleDetail {
     /// Governed namespaces the revision would leave with no policy at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub would_open: Option<Vec<WouldOpen>>,
+    /// What the writes open and close between the cluster's workloads (when there are
+    /// writes, and `--no-reachability` is not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<super::reachability::ReachabilityChange>,
 }
 
 impl CycleDetail {

@@ -197,6 +197,10 @@ impl SyncContext<'_> {
             ),
         };
         describe(&mut outcome, &plan);
+        if self.options.report_reachability && !plan.is_empty() {
+            outcome.detail.reachability =
+                Some(super::reachability::of_plan(&self.client, &plan, true).await);
+        }
         outcome
     }
 
@@ -280,6 +284,10 @@ impl SyncContext<'_> {
             // small (a 10,000-object plan is not held twice).
             let writes = plan.writes().len();
             let skipped = with_skipped("", &plan);
+            if self.options.report_reachability {
+                snapshot.reachability =
+                    Some(super::reachability::of_plan(&self.client, &plan, false).await);
+            }
             let applier = Applier::new(self.client.clone(), self.options.clone());
             let started = Instant::now();
             let applied = applier.apply(plan).await;
@@ -625,6 +633,7 @@ struct PlanSummary {
     held: Vec<HeldPolicy>,
     ignored: Vec<crate::plan::ObjectKey>,
     skipped: Vec<crate::plan::SkippedNamespace>,
+    reachability: Option<super::reachability::ReachabilityChange>,
 }
 
 impl PlanSummary {
@@ -641,6 +650,7 @@ impl PlanSummary {
             held: plan.held().to_vec(),
             ignored: plan.foreign_labelled().to_vec(),
             skipped: plan.skipped_namespaces().to_vec(),
+            reachability: None,
         }
     }
 
@@ -679,6 +689,9 @@ impl PlanSummary {
         d.held = self.held;
         d.ignored = self.ignored;
         d.skipped_namespaces = self.skipped;
+        if self.reachability.is_some() {
+            d.reachability = self.reachability;
+        }
     }
 }
 

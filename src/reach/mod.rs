@@ -432,7 +432,7 @@ fn query_range(
 }
 
 /// One allowed path of the map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Connection {
     pub from: NodeName,
     pub to: NodeName,
@@ -492,7 +492,7 @@ pub fn map(model: &Model, evaluator: &Evaluator) -> MapReport {
 }
 
 /// A path whose ports differ between two revisions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Changed {
     pub from: NodeName,
     pub to: NodeName,
@@ -501,7 +501,7 @@ pub struct Changed {
 }
 
 /// What a revision opens and closes against another, over the same workloads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DiffReport {
     /// Paths the new policies open that the old did not allow at all.
     pub added: Vec<Connection>,

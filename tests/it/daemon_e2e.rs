@@ -308,7 +308,16 @@ fn daemon_scenario(isolation: &str) {
         metrics.contains("netpol_sync_drift_reverted_total{kind=\"deleted\"} 1"),
         "{metrics}"
     );
-    assert!(cluster.events().iter().any(|e| e["reason"] == "Applied"));
+    // Each applying cycle's Event says what its writes opened and closed.
+    assert!(
+        cluster.events().iter().any(|e| e["reason"] == "Applied"
+            && e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("; paths +")),
+        "{:#?}",
+        cluster.events()
+    );
 
     // The drift watch: a hand deletion with no webhook is put back at once, though the
     // interval is an hour.

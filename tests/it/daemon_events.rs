@@ -25,6 +25,7 @@ async fn applied_rejected_and_drift_events_land_on_the_state_object() {
             created: 2,
             updated: 1,
             deleted: 0,
+            reachability: Some("+1 opened, -0 closed, ~2 changed over 3 workloads".into()),
         },
         SyncEvent::Rejected {
             revision: Some("2222222".into()),

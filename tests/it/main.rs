@@ -24,6 +24,7 @@ mod reach_assertions;
 mod reach_cli;
 mod reach_exposure;
 mod reach_live;
+mod reach_plan;
 mod real_admission;
 mod real_differential;
 mod real_faults;

@@ -84,7 +84,12 @@ fn plan_lists_the_paths_a_revision_opens_and_sync_counts_them() {
     let r = reachability(&run);
     assert_eq!(
         (&r["opened"], &r["closed"], &r["changed"], &r["workloads"]),
-        (&Value::from(0), &Value::from(0), &Value::from(8), &Value::from(2)),
+        (
+            &Value::from(0),
+            &Value::from(0),
+            &Value::from(8),
+            &Value::from(2)
+        ),
         "{}",
         run.json
     );
@@ -99,7 +104,10 @@ fn plan_lists_the_paths_a_revision_opens_and_sync_counts_them() {
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
     let r = reachability(&run);
     assert_eq!(r["opened"], 4, "{r}");
-    assert_eq!((&r["closed"], &r["changed"]), (&Value::from(0), &Value::from(0)));
+    assert_eq!(
+        (&r["closed"], &r["changed"]),
+        (&Value::from(0), &Value::from(0))
+    );
     let added = r["paths"]["added"].as_array().unwrap();
     let ports_to = |to: &str| {
         added
@@ -129,12 +137,17 @@ fn plan_lists_the_paths_a_revision_opens_and_sync_counts_them() {
         &state_key,
     ]);
     assert!(
-        text.1.contains("reachability: +4 opened, -0 closed, ~0 changed over 2 workloads"),
+        text.1
+            .contains("reachability: +4 opened, -0 closed, ~0 changed over 2 workloads"),
         "{}{}",
         text.1,
         text.2
     );
-    assert!(text.1.contains("+ payments/db → frontend/web  TCP 1"), "{}", text.1);
+    assert!(
+        text.1.contains("+ payments/db → frontend/web  TCP 1"),
+        "{}",
+        text.1
+    );
 
     // Without it, nothing about pods is read or reported.
     let run = plan(&repo, &cluster, &["--no-reachability"]);
