@@ -115,6 +115,17 @@ fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
     for w in &workloads.warnings {
         eprintln!("WARNING  {w}");
     }
+    // A query reads its ends' namespaces only: a port another namespace's pods expose is
+    // not in view, so only the whole map and the diff warn.
+    if matches!(scope, Scope::All) && !workloads.pods.is_empty() {
+        let model = Model::new(&workloads, Vec::new()).map_err(|e| e.to_string())?;
+        for (rule, name, protocol) in model.unexposed_named_ports(&evaluator) {
+            eprintln!(
+                "WARNING  {rule} names port {name:?} ({}), which no workload exposes: it allows nothing there",
+                protocol.as_str()
+            );
+        }
+    }
     if args.exposure {
         if matches!(args.output, ReachFormat::Dot | ReachFormat::Mermaid) {
             return Err(

@@ -120,6 +120,14 @@ impl Model {
             .collect();
         Ok(Model { world, names })
     }
+
+    /// The named ports of `evaluator`'s rules that no workload of the model exposes.
+    pub fn unexposed_named_ports(
+        &self,
+        evaluator: &Evaluator,
+    ) -> Vec<(netpol_reach::RuleRef, String, Protocol)> {
+        evaluator.unexposed_named_ports(&self.world)
+    }
 }
 
 /// One end of a query.

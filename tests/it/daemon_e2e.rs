@@ -311,10 +311,7 @@ fn daemon_scenario(isolation: &str) {
     // Each applying cycle's Event says what its writes opened and closed.
     assert!(
         cluster.events().iter().any(|e| e["reason"] == "Applied"
-            && e["message"]
-                .as_str()
-                .unwrap_or("")
-                .contains("; paths +")),
+            && e["message"].as_str().unwrap_or("").contains("; paths +")),
         "{:#?}",
         cluster.events()
     );

@@ -500,3 +500,33 @@ fn a_query_answers_what_the_map_says_and_reads_only_its_namespaces() {
     let (code, out, err) = run_netpol_sync(&query);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// A named port no workload exposes allows nothing: the map says so on stderr, naming
+/// the rule, and still answers.
+#[test]
+fn a_named_port_no_workload_exposes_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("p.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: web-in\n  namespace: frontend\nspec:\n  podSelector: {}\n  ingress:\n  - ports:\n    - port: metrics\n",
+    )
+    .unwrap();
+    let workloads = root("examples/shop-workloads.yaml");
+    let policies = policy.display().to_string();
+    let (code, out, err) =
+        run_netpol_sync(&["reach", "--policies", &policies, "--workloads", &workloads]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(
+            "WARNING  frontend/web-in ingress[0] names port \"metrics\" (TCP), which no workload exposes"
+        ),
+        "{err}"
+    );
+    // The example's own named port (`http`, which web exposes) gives no warning.
+    let shop = root("bundles/shop");
+    let (code, out, err) =
+        run_netpol_sync(&["reach", "--policies", &shop, "--workloads", &workloads]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("WARNING"), "{err}");
+}

@@ -149,6 +149,43 @@ impl Evaluator {
         Ok(evaluator)
     }
 
+    /// Every named port of the policies' rules that no pod of `world` exposes with that
+    /// protocol, as `(rule, name, protocol)`: such a port allows nothing, which is rarely
+    /// what its author meant.
+    pub fn unexposed_named_ports(&self, world: &World) -> Vec<(RuleRef, String, Protocol)> {
+        let exposed: std::collections::HashSet<(&str, Protocol)> = world
+            .pods()
+            .flat_map(|id| world.pod(id).ports.iter())
+            .filter_map(|c| c.name.as_deref().map(|n| (n, c.protocol)))
+            .collect();
+        let mut out = Vec::new();
+        for policy in &self.policies {
+            for (direction, rules) in [
+                (Direction::Ingress, policy.ingress.as_deref()),
+                (Direction::Egress, policy.egress.as_deref()),
+            ] {
+                for (index, rule) in rules.into_iter().flatten().enumerate() {
+                    for m in rule.ports.iter().flatten() {
+                        if let PortSpec::Named(name) = &m.port {
+                            if !exposed.contains(&(name.as_str(), m.protocol)) {
+                                out.push((
+                                    RuleRef {
+                                        policy: policy.reference.clone(),
+                                        direction,
+                                        rule: index,
+                                    },
+                                    name.clone(),
+                                    m.protocol,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Every `ipBlock` range and `except` range of the policies.
     pub(crate) fn blocks(&self) -> impl Iterator<Item = IpNet> + '_ {
         self.policies
