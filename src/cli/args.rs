@@ -31,7 +31,8 @@ pub enum Command {
     /// The long-running daemon: poll (or webhook), verify, sync; leader election, metrics.
     Run(Box<super::run::RunArgs>),
     /// Who can reach whom under a revision's (or a draft's) policies: the whole map, one
-    /// query and why, or what a revision opens and closes. Analysis only.
+    /// query and why, each workload's exposure, or what a revision opens and closes.
+    /// Analysis only.
     Reach(Box<ReachArgs>),
 }
 

@@ -185,7 +185,7 @@ fn live_workloads(
     })?;
     if !workloads.skipped.is_empty() {
         eprintln!(
-            "NOTE  {} pods that ended (phase Succeeded or Failed) are left out",
+            "NOTE  left out: {} pods that ended (phase Succeeded or Failed)",
             workloads.skipped.len()
         );
     }

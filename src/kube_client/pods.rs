@@ -5,12 +5,26 @@
 //! A field of an unexpected type fails the read with the decoder's message; a missing
 //! field is absent here, and the caller decides what that means.
 
-use super::read::{ListPage, PageError, PageLimits, Pager, NAMESPACES_PATH};
+use super::read::{ListPage, PageError, PageLimits, Paged, Pager, NAMESPACES_PATH};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Every Pod, cluster-wide.
 pub(crate) const PODS_PATH: &str = "/api/v1/pods";
+
+/// Most objects one list may hold: twice the 150,000 pods of Kubernetes' largest tested
+/// cluster. A server paging on past it (a hostile or broken one) is refused rather than
+/// followed without end.
+const MAX_OBJECTS: usize = 300_000;
+
+/// Why a list could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Page(#[from] PageError),
+    #[error("the API server listed more than {limit} objects at {path}; refusing to hold them")]
+    TooMany { path: String, limit: usize },
+}
 
 /// A Namespace: its name and labels.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -116,25 +130,36 @@ impl<T: serde::de::DeserializeOwned> ListPage for List<T> {
 }
 
 /// Every Namespace, with its labels.
-pub async fn read_namespaces(client: &kube::Client) -> Result<Vec<ListedNamespace>, PageError> {
-    read_all(client, NAMESPACES_PATH, PageLimits::default()).await
+pub async fn read_namespaces(client: &kube::Client) -> Result<Vec<ListedNamespace>, ListError> {
+    read_all(client, NAMESPACES_PATH, PageLimits::default(), MAX_OBJECTS).await
 }
 
 /// Every Pod of every namespace.
-pub async fn read_pods(client: &kube::Client) -> Result<Vec<ListedPod>, PageError> {
-    read_all(client, PODS_PATH, PageLimits::default()).await
+pub async fn read_pods(client: &kube::Client) -> Result<Vec<ListedPod>, ListError> {
+    read_all(client, PODS_PATH, PageLimits::default(), MAX_OBJECTS).await
 }
 
 async fn read_all<T: serde::de::DeserializeOwned>(
     client: &kube::Client,
     path: &str,
     limits: PageLimits,
-) -> Result<Vec<T>, PageError> {
-    Pager::new(client, path, limits)
-        .fold(Vec::new(), Vec::clear, |all, page: List<T>| {
-            all.extend(page.items)
-        })
-        .await
+    max: usize,
+) -> Result<Vec<T>, ListError> {
+    let mut pages = Pager::new(client, path, limits);
+    let mut all = Vec::new();
+    while let Some(paged) = pages.next::<List<T>>().await? {
+        match paged {
+            Paged::Page(page) => all.extend(page.items),
+            Paged::Restarted => all.clear(),
+        }
+        if all.len() > max {
+            return Err(ListError::TooMany {
+                path: path.to_string(),
+                limit: max,
+            });
+        }
+    }
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -158,7 +183,7 @@ mod tests {
             items: 1,
             ..PageLimits::default()
         };
-        let pods: Vec<ListedPod> = read_all(&cluster.client, PODS_PATH, one).await.unwrap();
+        let pods: Vec<ListedPod> = read_all(&cluster.client, PODS_PATH, one, 10).await.unwrap();
         let names: Vec<&str> = pods
             .iter()
             .map(|p| p.metadata.name.as_deref().unwrap())
@@ -170,6 +195,14 @@ mod tests {
             .unwrap()[0];
         assert_eq!(port.container_port, Some(80));
         assert_eq!(port.protocol.as_deref(), Some("TCP"));
+        let err = read_all::<ListedPod>(&cluster.client, PODS_PATH, one, 2)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more than 2 objects at /api/v1/pods"),
+            "{err}"
+        );
         let namespaces = read_namespaces(&cluster.client).await.unwrap();
         let a = namespaces
             .iter()

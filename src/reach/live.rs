@@ -285,8 +285,15 @@ fn cronjob_of(job: &str) -> Option<&str> {
 
 type Variant = (BTreeMap<String, String>, Vec<ContainerPort>);
 
-/// The distinct (labels, ports) of one owner's replicas, in a stable order. The
-/// per-replica labels are dropped where the replicas do not all agree on them.
+/// A container port as an ordered key: number, protocol, name.
+type PortKey = (u16, Protocol, Option<String>);
+
+/// What tells replicas apart: their labels and their ports.
+type VariantKey = (BTreeMap<String, String>, Vec<PortKey>);
+
+/// The distinct (labels, ports) of one owner's replicas, in the order of their labels
+/// then ports. The per-replica labels are dropped where the replicas do not all agree on
+/// them.
 fn variants(replicas: Vec<Replica>) -> Vec<Variant> {
     let varying: BTreeSet<&str> = PER_REPLICA_LABELS
         .iter()
@@ -296,12 +303,7 @@ fn variants(replicas: Vec<Replica>) -> Vec<Variant> {
             replicas.iter().any(|r| r.labels.get(*k) != first)
         })
         .collect();
-    let mut out: Vec<Variant> = Vec::new();
-    let mut seen: BTreeSet<(
-        Vec<(String, String)>,
-        Vec<(u16, &'static str, Option<String>)>,
-    )> = BTreeSet::new();
-    let mut keyed = Vec::new();
+    let mut distinct: BTreeMap<VariantKey, Vec<ContainerPort>> = BTreeMap::new();
     for r in replicas {
         let labels: BTreeMap<String, String> = r
             .labels
@@ -311,20 +313,16 @@ fn variants(replicas: Vec<Replica>) -> Vec<Variant> {
         let mut ports = r.ports;
         ports.sort_by(|a, b| (a.port, a.protocol, &a.name).cmp(&(b.port, b.protocol, &b.name)));
         ports.dedup();
-        let key = (
-            labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            ports
-                .iter()
-                .map(|p| (p.port, p.protocol.as_str(), p.name.clone()))
-                .collect(),
-        );
-        if seen.insert(key.clone()) {
-            keyed.push((key, (labels, ports)));
-        }
+        let key: Vec<PortKey> = ports
+            .iter()
+            .map(|p| (p.port, p.protocol, p.name.clone()))
+            .collect();
+        distinct.entry((labels, key)).or_insert(ports);
     }
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    out.extend(keyed.into_iter().map(|(_, v)| v));
-    out
+    distinct
+        .into_iter()
+        .map(|((labels, _), ports)| (labels, ports))
+        .collect()
 }
 
 #[cfg(test)]

@@ -567,3 +567,41 @@ pub fn diff(model: &Model, old: &Evaluator, new: &Evaluator) -> DiffReport {
     }
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cidr_end_parses_and_meets_the_classes_it_overlaps() {
+        let net: IpNet = "10.0.0.0/8".parse().unwrap();
+        assert_eq!(QueryEnd::parse("10.0.0.0/8").unwrap(), QueryEnd::Range(net));
+        assert!(QueryEnd::parse("10.0.0.1/8")
+            .unwrap_err()
+            .to_string()
+            .contains("did you mean 10.0.0.0/8?"));
+        assert_eq!(
+            QueryEnd::parse("shop/web").unwrap(),
+            QueryEnd::Workload {
+                namespace: "shop".into(),
+                name: "web".into()
+            }
+        );
+        let np: netpol_policy::NetworkPolicy = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "a"},
+            "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]}]}
+        }))
+        .unwrap();
+        let e = Evaluator::new([&np]).unwrap();
+        let classes = address_classes(&[&e]);
+        let parts: Vec<Vec<IpNet>> = classes.iter().map(|c| within(c, net)).collect();
+        // 10/8 meets the class outside 10.0/16 (as its CIDRs) and the class 10.0/16 itself.
+        assert!(
+            parts.contains(&vec!["10.0.0.0/16".parse().unwrap()]),
+            "{parts:?}"
+        );
+        let outside: usize = parts.iter().filter(|p| p.len() > 1).map(Vec::len).sum();
+        assert_eq!(outside, 8, "10.1/16 … 10.128/9: {parts:?}");
+        assert!(parts.iter().any(Vec::is_empty), "IPv6 does not meet it");
+    }
+}
