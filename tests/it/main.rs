@@ -21,6 +21,7 @@ mod daemon_quiet;
 mod deploy_manifests;
 mod malformed_trees;
 mod reach_cli;
+mod reach_npguard;
 mod real_admission;
 mod real_differential;
 mod real_faults;
