@@ -53,3 +53,8 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 bash "$(dirname "$0")/kube-build.sh" >/dev/null
+
+# np-guard's netpol-analyzer, the independent analyser `cargo test` checks `netpol-sync
+# reach` against (tests/it/reach_npguard.rs), from the module pinned in tests/npguard/.
+# Cached under target/npguard/: about a minute on 2 cores cold.
+bash "$(dirname "$0")/npguard-build.sh" >/dev/null

@@ -25,6 +25,7 @@ mod reach_cli;
 mod reach_exposure;
 mod reach_live;
 mod reach_plan;
+mod reach_npguard;
 mod real_admission;
 mod real_differential;
 mod real_faults;
