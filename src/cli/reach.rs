@@ -8,16 +8,26 @@ use crate::engine::revision::{verify_and_load, Since};
 use crate::engine::{Context, Mode};
 use crate::kube_client::{connect, error_chain, ClusterTarget};
 use crate::reach::exposure::ExposureReport;
-use crate::reach::{self, Connection, DiffReport, MapReport, Model, QueryEnd, QueryReport, Scope};
+use crate::reach::{self, DiffReport, MapReport, Model, QueryEnd, QueryReport, Scope};
 use netpol_reach::{Evaluator, Protocol};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::process::ExitCode;
 
 pub fn run(args: ReachArgs) -> ExitCode {
+    use std::io::Write as _;
     match analyse(&args) {
-        Ok((text, code)) => {
-            print!("{text}");
+        Ok((output, code)) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let written = match output {
+                Output::Text(text) => out.write_all(text.as_bytes()),
+                Output::Map(report) => write_map(&report, args.output, &mut out),
+            };
+            if let Err(e) = written.and_then(|()| out.flush()) {
+                eprintln!("ERROR  writing the report: {e}");
+                return ExitCode::from(2);
+            }
             ExitCode::from(code)
         }
         Err(e) => {
@@ -25,6 +35,13 @@ pub fn run(args: ReachArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// What an analysis prints: a whole map is written as it is rendered, not held as text
+/// (a map over thousands of workloads is hundreds of megabytes of JSON).
+enum Output {
+    Text(String),
+    Map(MapReport),
 }
 
 /// The policies to analyse and, with --diff / --diff-policies, those to compare with.
@@ -84,7 +101,7 @@ fn policies(args: &ReachArgs, scope: Scope<'_>) -> Result<Policies, String> {
     Ok((new, old))
 }
 
-fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
+fn analyse(args: &ReachArgs) -> Result<(Output, u8), String> {
     let limits = args.select.bundle_options().limits;
     let query = match (&args.from, &args.to) {
         (Some(from), Some(to)) => Some((
@@ -134,7 +151,7 @@ fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
         }
         let model = Model::new(&workloads, Vec::new()).map_err(|e| e.to_string())?;
         let report = reach::exposure::exposure(&model, &evaluator);
-        return Ok((render_exposure(&report, args.output), 0));
+        return Ok((Output::Text(render_exposure(&report, args.output)), 0));
     }
     if let Some((from, to)) = query {
         let protocol = Protocol::parse(&args.protocol.to_ascii_uppercase())
@@ -152,7 +169,7 @@ fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
         let report = reach::query(&model, &evaluator, &from, &to, protocol, port)
             .map_err(|e| e.to_string())?;
         return Ok((
-            render_query(&report, args.output),
+            Output::Text(render_query(&report, args.output)),
             u8::from(!report.allowed),
         ));
     }
@@ -160,10 +177,9 @@ fn analyse(args: &ReachArgs) -> Result<(String, u8), String> {
     if let Some(old) = old {
         let old = Evaluator::new(&old).map_err(|e| format!("the policies compared with: {e}"))?;
         let report = reach::diff(&model, &old, &evaluator);
-        return Ok((render_diff(&report, args.output), 0));
+        return Ok((Output::Text(render_diff(&report, args.output)), 0));
     }
-    let report = reach::map(&model, &evaluator);
-    Ok((render_map(&report, args.output), 0))
+    Ok((Output::Map(reach::map(&model, &evaluator)), 0))
 }
 
 /// The workloads of the cluster a kubeconfig names (docs/reachability.md, "Workloads
@@ -300,46 +316,49 @@ fn dot(connections: &[(&str, &str, String)]) -> String {
     s
 }
 
-fn edges(list: &[Connection]) -> Vec<(&str, &str, String)> {
-    list.iter()
-        .map(|c| (c.from.as_str(), c.to.as_str(), c.ports.clone()))
-        .collect()
-}
-
-fn render_map(r: &MapReport, format: ReachFormat) -> String {
-    let nodes: Vec<String> = r.workloads.iter().chain(&r.addresses).cloned().collect();
+fn write_map(
+    r: &MapReport,
+    format: ReachFormat,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let edges = || -> Vec<(&str, &str, String)> {
+        r.connections()
+            .map(|(f, t, p)| (f, t, p.to_string()))
+            .collect()
+    };
+    let nodes = || -> Vec<String> { r.workloads.iter().chain(&r.addresses).cloned().collect() };
     match format {
-        ReachFormat::Json => json(r),
-        ReachFormat::Dot => dot(&edges(&r.connections)),
-        ReachFormat::Mermaid => mermaid(&edges(&r.connections), &nodes),
+        ReachFormat::Json => {
+            serde_json::to_writer(&mut *out, r)?;
+            writeln!(out)
+        }
+        ReachFormat::Dot => out.write_all(dot(&edges()).as_bytes()),
+        ReachFormat::Mermaid => out.write_all(mermaid(&edges(), &nodes()).as_bytes()),
         ReachFormat::Md => {
-            let mut s = format!(
-                "### Reachability: {} workloads, {} address ranges, {} paths\n\n| from | to | ports |\n| --- | --- | --- |\n",
+            writeln!(
+                out,
+                "### Reachability: {} workloads, {} address ranges, {} paths\n\n| from | to | ports |\n| --- | --- | --- |",
                 r.workloads.len(),
                 r.addresses.len(),
-                r.connections.len()
-            );
-            for c in &r.connections {
-                let _ = writeln!(s, "| `{}` | `{}` | {} |", c.from, c.to, c.ports);
+                r.len()
+            )?;
+            for (from, to, ports) in r.connections() {
+                writeln!(out, "| `{from}` | `{to}` | {ports} |")?;
             }
-            let _ = write!(
-                s,
-                "\n```mermaid\n{}```\n",
-                mermaid(&edges(&r.connections), &nodes)
-            );
-            s
+            write!(out, "\n```mermaid\n{}```\n", mermaid(&edges(), &nodes()))
         }
         ReachFormat::Text => {
-            let mut s = format!(
-                "{} workloads, {} address ranges, {} paths allowed\n",
+            writeln!(
+                out,
+                "{} workloads, {} address ranges, {} paths allowed",
                 r.workloads.len(),
                 r.addresses.len(),
-                r.connections.len()
-            );
-            for c in &r.connections {
-                let _ = writeln!(s, "  {} -> {}  {}", c.from, c.to, c.ports);
+                r.len()
+            )?;
+            for (from, to, ports) in r.connections() {
+                writeln!(out, "  {from} -> {to}  {ports}")?;
             }
-            s
+            Ok(())
         }
     }
 }

@@ -109,7 +109,9 @@ impl Model {
         for p in &extra {
             namespaces.entry(p.namespace.clone()).or_default();
         }
-        let pods: Vec<Pod> = workloads.pods.iter().cloned().chain(extra).collect();
+        // Pods by name, so that everything listed by pod id (the map) is in name order.
+        let mut pods: Vec<Pod> = workloads.pods.iter().cloned().chain(extra).collect();
+        pods.sort_by_cached_key(|p| format!("{}/{}", p.namespace, p.name));
         let world = World::new(namespaces, pods)?;
         let names = world
             .pods()
@@ -450,52 +452,85 @@ pub struct Connection {
 
 /// Who can reach whom: every pair of workloads, and workloads to and from each class of
 /// addresses the policies distinguish, with the ports allowed; pairs with none are left
-/// out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// out. Held compactly (a map over thousands of workloads has millions of paths but few
+/// distinct port sets): ends and port sets by index, names rendered once each. It
+/// serialises as `workloads`, `addresses` and `connections` of `from`, `to`, `ports`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapReport {
     pub workloads: Vec<NodeName>,
     pub addresses: Vec<NodeName>,
-    pub connections: Vec<Connection>,
+    /// The names of the matrix's ends: the workloads, then the addresses.
+    ends: Vec<NodeName>,
+    /// Each distinct port set, rendered (`all`, `TCP 80,443; UDP 53`).
+    ports: Vec<String>,
+    /// (from, to, ports) by index: sources in end order, then destinations.
+    paths: Vec<(u32, u32, u32)>,
 }
 
-/// Every allowed path between the workloads and the address classes, by name, with its
-/// ports (the evaluator's matrix: each rule matched once, not each pair decided alone).
-fn ports_between(
-    model: &Model,
-    evaluator: &Evaluator,
-    classes: &[AddressClass],
-) -> BTreeMap<(NodeName, NodeName), PortSet> {
-    let addresses: Vec<IpAddr> = classes.iter().map(|c| c.representative).collect();
-    let labels: std::collections::HashMap<IpAddr, NodeName> = classes
-        .iter()
-        .map(|c| (c.representative, c.label()))
-        .collect();
-    let name = |e: Endpoint| -> NodeName {
-        match e {
-            Endpoint::Pod(id) => model.names.get(&id).cloned().unwrap_or_default(),
-            Endpoint::Address(ip) => labels.get(&ip).cloned().unwrap_or_default(),
+impl MapReport {
+    /// How many paths are allowed.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// Every allowed path as (from, to, ports), workloads (by name) before addresses.
+    pub fn connections(&self) -> impl Iterator<Item = (&str, &str, &str)> + '_ {
+        self.paths.iter().map(|&(f, t, p)| {
+            (
+                self.ends[f as usize].as_str(),
+                self.ends[t as usize].as_str(),
+                self.ports[p as usize].as_str(),
+            )
+        })
+    }
+}
+
+impl Serialize for MapReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        #[derive(Serialize)]
+        struct Path<'a> {
+            from: &'a str,
+            to: &'a str,
+            ports: &'a str,
         }
-    };
-    evaluator
-        .matrix(&model.world, &addresses)
-        .into_iter()
-        .map(|(f, t, ports)| ((name(f), name(t)), ports))
-        .collect()
+        struct Paths<'a>(&'a MapReport);
+        impl Serialize for Paths<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.connections().map(|(from, to, ports)| Path {
+                    from,
+                    to,
+                    ports,
+                }))
+            }
+        }
+        let mut st = serializer.serialize_struct("MapReport", 3)?;
+        st.serialize_field("workloads", &self.workloads)?;
+        st.serialize_field("addresses", &self.addresses)?;
+        st.serialize_field("connections", &Paths(self))?;
+        st.end()
+    }
 }
 
 pub fn map(model: &Model, evaluator: &Evaluator) -> MapReport {
     let classes = address_classes(&[evaluator]);
+    let addresses: Vec<IpAddr> = classes.iter().map(|c| c.representative).collect();
+    let matrix = evaluator.matrix(&model.world, &addresses);
+    let workloads: Vec<NodeName> = model.names.values().cloned().collect();
+    let address_names: Vec<NodeName> = classes.iter().map(AddressClass::label).collect();
+    // The matrix's ends are the world's pods by id (the model's names, in id order), then
+    // the addresses in the order given.
+    let ends = workloads.iter().chain(&address_names).cloned().collect();
     MapReport {
-        workloads: model.names.values().cloned().collect(),
-        addresses: classes.iter().map(AddressClass::label).collect(),
-        connections: ports_between(model, evaluator, &classes)
-            .into_iter()
-            .map(|((from, to), ports)| Connection {
-                from,
-                to,
-                ports: ports.to_string(),
-            })
-            .collect(),
+        ends,
+        ports: matrix.port_sets().iter().map(ToString::to_string).collect(),
+        paths: matrix.entries().to_vec(),
+        workloads,
+        addresses: address_names,
     }
 }
 

@@ -33,6 +33,7 @@ mod world;
 pub use addresses::{address_classes, AddressClass};
 pub use eval::{Decision, Direction, Evaluator, PolicyRef, RuleRef, Side};
 pub use exposure::{ExposedTo, Exposure, NamespaceScopeText};
+pub use matrix::{Change, Matrix};
 pub use ports::PortSet;
 pub use selector::Selector;
 pub use world::{ContainerPort, Endpoint, Pod, PodId, Protocol, World, NAMESPACE_NAME_LABEL};

@@ -23,8 +23,137 @@ struct Targets {
 }
 
 /// One end's side for a direction: `None` when no policy isolates it (everything
-/// allowed), otherwise the ports allowed with each end at the other side.
-type SidePorts = Option<BTreeMap<u32, PortSet>>;
+/// allowed), otherwise the ports allowed (an interned set) with each end at the other side.
+type SidePorts = Option<BTreeMap<u32, u32>>;
+
+/// The interned empty set.
+const NONE: u32 = 0;
+/// The interned set of every port.
+const ALL: u32 = 1;
+
+/// Port sets stored once each, by id: a map over thousands of workloads has millions of
+/// pairs but a handful of distinct sets, so pairs carry ids and unions and
+/// intersections are computed once per pair of ids.
+struct Interner {
+    sets: Vec<PortSet>,
+    ids: HashMap<PortSet, u32>,
+    unions: HashMap<(u32, u32), u32>,
+    intersections: HashMap<(u32, u32), u32>,
+}
+
+impl Interner {
+    fn new() -> Interner {
+        let mut i = Interner {
+            sets: Vec::new(),
+            ids: HashMap::new(),
+            unions: HashMap::new(),
+            intersections: HashMap::new(),
+        };
+        i.id(PortSet::empty());
+        i.id(PortSet::all());
+        i
+    }
+
+    fn id(&mut self, set: PortSet) -> u32 {
+        if let Some(id) = self.ids.get(&set) {
+            return *id;
+        }
+        let id = self.sets.len() as u32;
+        self.sets.push(set.clone());
+        self.ids.insert(set, id);
+        id
+    }
+
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        if a == b || b == NONE || a == ALL {
+            return a;
+        }
+        if a == NONE || b == ALL {
+            return b;
+        }
+        let key = (a.min(b), a.max(b));
+        if let Some(id) = self.unions.get(&key) {
+            return *id;
+        }
+        let set = self.sets[a as usize].union(&self.sets[b as usize]);
+        let id = self.id(set);
+        self.unions.insert(key, id);
+        id
+    }
+
+    fn intersect(&mut self, a: u32, b: u32) -> u32 {
+        if a == b || b == ALL {
+            return a;
+        }
+        if a == ALL {
+            return b;
+        }
+        if a == NONE || b == NONE {
+            return NONE;
+        }
+        let key = (a.min(b), a.max(b));
+        if let Some(id) = self.intersections.get(&key) {
+            return *id;
+        }
+        let set = self.sets[a as usize].intersect(&self.sets[b as usize]);
+        let id = self.id(set);
+        self.intersections.insert(key, id);
+        id
+    }
+}
+
+/// Every allowed connection of a world, compactly: ends by index (the world's pods by id,
+/// then the addresses in the order given), port sets by id.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    pods: usize,
+    addresses: Vec<IpAddr>,
+    /// (source, destination, port set), sources in end order, then destinations.
+    entries: Vec<(u32, u32, u32)>,
+    port_sets: Vec<PortSet>,
+}
+
+impl Matrix {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// (source, destination, port set id), ends and sets as [`Matrix::endpoint`] and
+    /// [`Matrix::port_sets`] name them.
+    pub fn entries(&self) -> &[(u32, u32, u32)] {
+        &self.entries
+    }
+
+    /// The distinct port sets, by id.
+    pub fn port_sets(&self) -> &[PortSet] {
+        &self.port_sets
+    }
+
+    /// The end an index stands for.
+    pub fn endpoint(&self, end: u32) -> Endpoint {
+        let end = end as usize;
+        if end < self.pods {
+            Endpoint::Pod(PodId(end))
+        } else {
+            Endpoint::Address(self.addresses[end - self.pods])
+        }
+    }
+
+    /// Every entry as ends and ports.
+    pub fn iter(&self) -> impl Iterator<Item = (Endpoint, Endpoint, &PortSet)> + '_ {
+        self.entries.iter().map(|&(f, t, p)| {
+            (
+                self.endpoint(f),
+                self.endpoint(t),
+                &self.port_sets[p as usize],
+            )
+        })
+    }
+}
 
 struct Builder<'a> {
     evaluator: &'a Evaluator,
@@ -34,6 +163,7 @@ struct Builder<'a> {
     namespaces: Vec<(&'a String, &'a BTreeMap<String, String>)>,
     namespace_matches: HashMap<&'a Selector, Rc<Vec<usize>>>,
     targets: HashMap<*const Rule, Rc<Targets>>,
+    ports: Interner,
 }
 
 impl<'a> Builder<'a> {
@@ -135,31 +265,40 @@ impl<'a> Builder<'a> {
         let world = self.world;
         let me = Endpoint::Pod(PodId(pod as usize));
         let mut isolated = false;
-        let mut allowed: BTreeMap<u32, PortSet> = BTreeMap::new();
+        let mut allowed: BTreeMap<u32, u32> = BTreeMap::new();
         for (policy, rules) in evaluator.isolating(world, PodId(pod as usize), direction) {
             isolated = true;
             for rule in rules {
                 let targets = self.rule_targets(rule, &policy.reference.namespace);
-                let named = rule.has_named_ports();
-                let fixed = (!named).then(|| rule_ports(rule, world, me));
+                let fixed = (!rule.has_named_ports()).then(|| {
+                    let set = rule_ports(rule, world, me);
+                    self.ports.id(set)
+                });
                 let ends: Box<dyn Iterator<Item = u32>> = if targets.all {
                     Box::new(0..self.ends() as u32)
                 } else {
                     Box::new(targets.ends.iter().copied())
                 };
                 for end in ends {
-                    let ports = match (&fixed, direction) {
-                        (Some(p), _) => p.clone(),
-                        (None, Direction::Egress) => rule_ports(rule, world, self.endpoint(end)),
-                        (None, Direction::Ingress) => rule_ports(rule, world, me),
+                    let ports = match (fixed, direction) {
+                        (Some(id), _) => id,
+                        (None, Direction::Egress) => {
+                            let set = rule_ports(rule, world, self.endpoint(end));
+                            self.ports.id(set)
+                        }
+                        (None, Direction::Ingress) => {
+                            let set = rule_ports(rule, world, me);
+                            self.ports.id(set)
+                        }
                     };
-                    if ports.is_empty() {
+                    if ports == NONE {
                         continue;
                     }
-                    allowed
-                        .entry(end)
-                        .and_modify(|p| *p = p.union(&ports))
-                        .or_insert(ports);
+                    let merged = match allowed.get(&end) {
+                        Some(&was) => self.ports.union(was, ports),
+                        None => ports,
+                    };
+                    allowed.insert(end, merged);
                 }
             }
         }
@@ -172,11 +311,7 @@ impl Evaluator {
     /// outside the cluster; two addresses are never paired), with its ports: exactly the
     /// pairs for which [`Evaluator::allowed_ports`] is not empty, pods first (by id), then
     /// addresses in the order given, sources before destinations.
-    pub fn matrix(
-        &self,
-        world: &World,
-        addresses: &[IpAddr],
-    ) -> Vec<(Endpoint, Endpoint, PortSet)> {
+    pub fn matrix(&self, world: &World, addresses: &[IpAddr]) -> Matrix {
         let mut pods_by_namespace: HashMap<&str, Vec<u32>> = HashMap::new();
         for id in world.pods() {
             pods_by_namespace
@@ -192,13 +327,13 @@ impl Evaluator {
             namespaces: world.namespaces().collect(),
             namespace_matches: HashMap::new(),
             targets: HashMap::new(),
+            ports: Interner::new(),
         };
         let pods = world.len() as u32;
         let egress: Vec<SidePorts> = (0..pods).map(|p| b.side(p, Direction::Egress)).collect();
         let ingress: Vec<SidePorts> = (0..pods).map(|p| b.side(p, Direction::Ingress)).collect();
-        let all = PortSet::all();
         let ends = b.ends() as u32;
-        let mut out = Vec::new();
+        let mut entries = Vec::new();
         for from in 0..ends {
             let from_pod = from < pods;
             let out_side = if from_pod {
@@ -206,9 +341,9 @@ impl Evaluator {
             } else {
                 None
             };
-            let candidates: Box<dyn Iterator<Item = (u32, &PortSet)>> = match out_side {
-                Some(map) => Box::new(map.iter().map(|(t, p)| (*t, p))),
-                None => Box::new((0..ends).map(|t| (t, &all))),
+            let candidates: Box<dyn Iterator<Item = (u32, u32)>> = match out_side {
+                Some(map) => Box::new(map.iter().map(|(t, p)| (*t, *p))),
+                None => Box::new((0..ends).map(|t| (t, ALL))),
             };
             for (to, out_ports) in candidates {
                 let to_pod = to < pods;
@@ -216,25 +351,24 @@ impl Evaluator {
                     continue;
                 }
                 let in_ports = match to_pod.then(|| ingress[to as usize].as_ref()).flatten() {
-                    None => &all,
+                    None => ALL,
                     Some(map) => match map.get(&from) {
-                        Some(p) => p,
+                        Some(p) => *p,
                         None => continue,
                     },
                 };
-                let ports = if out_ports.is_all() {
-                    in_ports.clone()
-                } else if in_ports.is_all() {
-                    out_ports.clone()
-                } else {
-                    out_ports.intersect(in_ports)
-                };
-                if !ports.is_empty() {
-                    out.push((b.endpoint(from), b.endpoint(to), ports));
+                let ports = b.ports.intersect(out_ports, in_ports);
+                if ports != NONE {
+                    entries.push((from, to, ports));
                 }
             }
         }
-        out
+        Matrix {
+            pods: pods as usize,
+            addresses: addresses.to_vec(),
+            entries,
+            port_sets: b.ports.sets,
+        }
     }
 }
 
@@ -284,8 +418,8 @@ impl Evaluator {
                 Endpoint::Address(a) => index.get(a).copied().unwrap_or(usize::MAX),
             };
             return whole_changes(
-                self.matrix(world, addresses),
-                after.matrix(world, addresses),
+                &self.matrix(world, addresses),
+                &after.matrix(world, addresses),
                 key,
             );
         }
@@ -314,19 +448,15 @@ impl Evaluator {
 }
 
 /// The differing pairs of two whole matrices (both in the matrix's order).
-fn whole_changes(
-    before: Vec<(Endpoint, Endpoint, PortSet)>,
-    after: Vec<(Endpoint, Endpoint, PortSet)>,
-    key: impl Fn(&Endpoint) -> usize,
-) -> Vec<Change> {
+fn whole_changes(before: &Matrix, after: &Matrix, key: impl Fn(&Endpoint) -> usize) -> Vec<Change> {
     let mut all: BTreeMap<_, (Endpoint, Endpoint, PortSet, PortSet)> = BTreeMap::new();
-    for (f, t, p) in before {
-        all.insert((key(&f), key(&t)), (f, t, p, PortSet::empty()));
+    for (f, t, p) in before.iter() {
+        all.insert((key(&f), key(&t)), (f, t, p.clone(), PortSet::empty()));
     }
-    for (f, t, p) in after {
+    for (f, t, p) in after.iter() {
         all.entry((key(&f), key(&t)))
             .and_modify(|e| e.3 = p.clone())
-            .or_insert((f, t, PortSet::empty(), p));
+            .or_insert_with(|| (f, t, PortSet::empty(), p.clone()));
     }
     all.into_values().filter(|(_, _, a, b)| a != b).collect()
 }

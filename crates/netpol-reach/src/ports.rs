@@ -8,7 +8,7 @@ const PROTOCOLS: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
 
 /// Per protocol, the ports in the set, as sorted, disjoint, non-adjacent inclusive
 /// ranges within 1–65535.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PortSet {
     ranges: BTreeMap<Protocol, Vec<(u16, u16)>>,
 }

@@ -582,7 +582,11 @@ proptest! {
                 }
             }
         }
-        let got = eval.matrix(&world, &addresses);
+        let got: Vec<(Endpoint, Endpoint, netpol_reach::PortSet)> = eval
+            .matrix(&world, &addresses)
+            .iter()
+            .map(|(f, t, p)| (f, t, p.clone()))
+            .collect();
         prop_assert_eq!(got, expected, "policies: {}", serde_json::to_string(&nps).unwrap());
     }
 
