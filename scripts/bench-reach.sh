@@ -11,6 +11,10 @@
 # on 443 (the shape of docs/performance.md's first reach figures); a tenth of them also
 # allow egress to a /24 of that /16 except a /28, so there are address classes to tell apart.
 #
+# For each size it also times a diff after one policy's port changed (ours: `reach
+# --diff-policies`, theirs: `netpolicy diff`) and one query between two workloads, loading
+# included (ours only: netpolicy evaluate names pods, not workloads).
+#
 # Usage: scripts/bench-reach.sh [SIZE...]   (default 100/10/50 1000/50/200 10000/500/2000)
 # NPGUARD_TIMEOUT (300 s) bounds each netpolicy run; a run past it is reported as such.
 set -euo pipefail
@@ -105,7 +109,10 @@ measure() {
   local rc=0
   /usr/bin/time -v -o "$WORK/$name.time" timeout "$limit" "$@" > "$out" 2> "$WORK/$name.err" || rc=$?
   if [ "$rc" = 124 ]; then echo "did not finish in $limit s"; return; fi
-  if [ "$rc" != 0 ]; then echo "failed (exit $rc): $(tail -1 "$WORK/$name.err")"; return; fi
+  # A query exits 1 for "denied": ALLOW_RC=1 counts that as an answer.
+  if [ "$rc" != 0 ] && [ "$rc" != "${ALLOW_RC:-0}" ]; then
+    echo "failed (exit $rc): $(tail -1 "$WORK/$name.err")"; return
+  fi
   local wall rss
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.2f", s }' "$WORK/$name.time")
   rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/$name.time")
@@ -128,11 +135,22 @@ for size in "${sizes[@]}"; do
   if tpaths=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/theirs.json" 2>/dev/null); then
     theirs="$theirs ($tpaths entries)"
   fi
-  rows+=("| $np / $nn / $nw | $ours | $theirs |")
+  # The same input with one policy's ingress port changed.
+  changed="$WORK/changed-$np-$nn-$nw"
+  cp -r "$dir" "$changed"
+  sed -i '0,/- port: 8000$/s//- port: 8999/' "$changed/ns0-policies.yaml"
+  ours_diff=$(measure ours_diff "$WORK/ours-diff.json" 3600 "$NPS" reach --policies "$changed" \
+    --diff-policies "$dir" --workloads "$dir" --output json)
+  theirs_diff=$(measure theirs_diff "$WORK/theirs-diff.txt" "$timeout_s" "$NPG" diff --dir1 "$dir" \
+    --dir2 "$changed" -o csv -q)
+  ours_query=$(ALLOW_RC=1 measure ours_query "$WORK/ours-query.txt" 3600 "$NPS" reach --policies "$dir" \
+    --workloads "$dir" --from ns0/w0 --to "ns$((1 % nn))/w$((1 % nw))" --port 8000 --output json)
+  rows+=("| $np / $nn / $nw | $ours | $theirs | $ours_diff | $theirs_diff | $ours_query |")
   echo "   netpol-sync reach: $ours; netpolicy list: $theirs" >&2
+  echo "   diff: $ours_diff; netpolicy diff: $theirs_diff; query: $ours_query" >&2
 done
 
 version=$(basename "$(dirname "$NPG")")
-echo "| policies / namespaces / workloads | netpol-sync reach (map, JSON) | netpol-analyzer ${version%-*} list (JSON) |"
-echo "| --- | --- | --- |"
+echo "| policies / namespaces / workloads | netpol-sync reach (map, JSON) | netpol-analyzer ${version%-*} list (JSON) | reach --diff-policies (one policy changed) | netpolicy diff | reach query (loading included) |"
+echo "| --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"

@@ -144,6 +144,12 @@ pub fn state_record(data: &[u8]) {
     let _ = StateRecord::from_data(&map);
 }
 
+/// A draft's file as `netpol-sync reach` splits it into documents and reads namespaces
+/// without parsing (src/reach/files.rs): both must agree with the YAML parser.
+pub fn reach_documents(data: &[u8]) {
+    crate::reach::check_split_and_hints(data);
+}
+
 /// Workloads YAML as `netpol-sync reach --workloads` reads it (src/reach/workloads.rs),
 /// then the map of what it holds under a default-deny with one allowed flow.
 pub fn reach_workloads(data: &[u8]) {

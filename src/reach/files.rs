@@ -206,6 +206,11 @@ pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
     let mut indent: Option<usize> = None;
     let mut namespace: Option<&str> = None;
     for line in lines {
+        // Outside the metadata block only the top-level keys matter (a second
+        // `metadata`, a key that is not plain): an indented line there is skipped unread.
+        if !in_metadata && line.starts_with(' ') {
+            continue;
+        }
         if line.contains('\t') {
             return None;
         }
@@ -254,6 +259,47 @@ pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
         }
     }
     namespace
+}
+
+/// The claims a reader of drafts leans on, checked on any bytes (the `reach_documents` fuzz
+/// target and the tests below): when the whole file parses, its split documents parse to
+/// the same documents with the same indexes, and a namespace read without parsing is the
+/// `metadata.namespace` the YAML parser finds.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn check_split_and_hints(data: &[u8]) {
+    let limits = crate::bundle::yaml::YamlLimits {
+        max_documents: 64,
+        max_depth: 32,
+    };
+    let Ok(whole) = load_documents(data, limits) else {
+        return;
+    };
+    let mut split = Vec::new();
+    for (index, chunk) in split_documents(data) {
+        let docs = load_documents(chunk, limits).unwrap_or_else(|e| {
+            panic!("document {index} does not parse alone ({e:?}) though the whole file does")
+        });
+        if let Some(ns) = namespace_hint(chunk) {
+            let found = docs
+                .first()
+                .and_then(|d| d.value.get("metadata"))
+                .and_then(|m| m.get("namespace"))
+                .and_then(|n| n.as_str());
+            assert_eq!(
+                found,
+                Some(ns),
+                "document {index}: the hint is not the parser's"
+            );
+        }
+        split.extend(docs.into_iter().map(|d| (index + d.index, d.value)));
+    }
+    let whole: Vec<_> = whole
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(|d| (d.index, d.value))
+        .collect();
+    split.retain(|(_, v)| !v.is_null());
+    assert_eq!(split, whole, "the split documents are not the file's");
 }
 
 fn is_plain_key(key: &str) -> bool {
@@ -433,6 +479,17 @@ mod tests {
         for doc in hostile {
             assert_eq!(hint(doc), None, "{doc:?}");
         }
+    }
+
+    #[test]
+    fn the_split_and_the_hints_agree_with_the_parser_on_the_fuzz_seeds() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/reach_documents");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            check_split_and_hints(&std::fs::read(entry.unwrap().path()).unwrap());
+            seen += 1;
+        }
+        assert!(seen >= 3, "{seen} seeds");
     }
 
     #[test]

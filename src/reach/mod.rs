@@ -8,6 +8,8 @@ pub mod assertions;
 pub mod exposure;
 mod files;
 pub mod live;
+#[cfg(feature = "fuzzing")]
+pub use files::check_split_and_hints;
 pub use files::Scope;
 
 /// Policy documents already decoded, shared by the two sides of a diff.
