@@ -28,6 +28,9 @@ pub enum Command {
     Sync(ClusterRunArgs),
     /// What revision the cluster enforces, who signed it, the last failure.
     Status(StatusArgs),
+    /// Evidence that the live cluster is the enforced signed revision: each live policy
+    /// with the bundle, file and signed content it comes from, and whatever is not.
+    Audit(Box<AuditArgs>),
     /// The long-running daemon: poll (or webhook), verify, sync; leader election, metrics.
     Run(Box<super::run::RunArgs>),
     /// Who can reach whom under a revision's (or a draft's) policies: the whole map, one
@@ -421,6 +424,36 @@ pub struct ClusterRunArgs {
     pub report_own_writes: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AuditFormat {
+    #[default]
+    Text,
+    Json,
+    /// For a compliance record or a ticket: a summary and one table per namespace.
+    Md,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Repository holding the enforced revision: a local path or a URL.
+    #[arg(long, env = "NETPOL_SYNC_REPO")]
+    pub repo: String,
+    /// Verify the enforced revision's chain from this earlier applied revision (a full
+    /// commit id). Default: the revision alone, against the trust anchor.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub clock: ClockArgs,
+    #[command(flatten)]
+    pub select: BundleSelectArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub output: AuditFormat,
 }
 
 #[derive(Debug, Clone, Args)]

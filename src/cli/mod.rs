@@ -4,6 +4,7 @@
 //! ([`render`]).
 
 mod args;
+mod audit;
 mod bundle;
 mod plan;
 mod reach;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(a) => status::run(a),
         Command::Run(a) => run::run(*a),
         Command::Reach(a) => reach::run(*a),
+        Command::Audit(a) => audit::run(*a),
     }
 }
 
@@ -62,7 +64,11 @@ fn offline_git(command: &Command) -> bool {
 /// (about 50 ms), which a command that never touches git should not pay.
 fn uses_git(command: &Command) -> bool {
     match command {
-        Command::Verify(_) | Command::Plan(_) | Command::Sync(_) | Command::Run(_) => true,
+        Command::Verify(_)
+        | Command::Plan(_)
+        | Command::Sync(_)
+        | Command::Run(_)
+        | Command::Audit(_) => true,
         Command::Reach(a) => a.repo.is_some(),
         Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
     }

@@ -10,6 +10,7 @@
 //! - [`sync`]: plan, guard, dry run, apply-then-prune, restore on failure, record.
 //! - [`result`]: what the cycle found.
 
+pub mod audit;
 pub mod reachability;
 pub mod result;
 pub mod revision;

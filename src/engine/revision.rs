@@ -148,8 +148,6 @@ pub struct Prepared {
     pub base: Base,
 }
 
-/// Verify the revision and load its bundles; any refusal comes back as the outcome to
-/// report (and record), never as a half-verified value.
 /// The revision's `reachability:` assertions, evaluated against its own policies before
 /// anything is planned (docs/bundles.md, "Reachability assertions"): a broken one refuses
 /// the revision, naming the first and how many more are broken.
@@ -182,6 +180,8 @@ fn refuse_broken_assertions(
     )))
 }
 
+/// Verify the revision and load its bundles; any refusal comes back as the outcome to
+/// report (and record), never as a half-verified value.
 pub fn verify_and_load(req: &RevisionRequest) -> Result<Prepared, Box<CycleResult>> {
     let error = |m: String| Box::new(CycleResult::error(m));
     let shown = req.repo.display();

@@ -6,6 +6,7 @@ mod remote_servers;
 mod support;
 mod sync_support;
 
+mod audit_cli;
 mod bundle_example;
 mod bundle_seal_cli;
 mod bundle_signatures;

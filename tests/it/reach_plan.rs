@@ -121,32 +121,18 @@ fn plan_lists_the_paths_a_revision_opens_and_sync_counts_them() {
     assert_eq!(ports_to("::/0").as_deref(), Some("all"), "{r}");
 
     // The text says it too, one path a line.
-    let repo_path = repo.path().display().to_string();
-    let anchor = repo.anchor.display().to_string();
-    let kubeconfig = cluster.kubeconfig.display().to_string();
-    let state_key = cluster.state_key.display().to_string();
-    let text = crate::support::run_netpol_sync(&[
-        "plan",
-        "--repo",
-        &repo_path,
-        "--trust-anchor",
-        &anchor,
-        "--kubeconfig",
-        &kubeconfig,
-        "--state-key",
-        &state_key,
-    ]);
+    let text = plan_text(&repo, &cluster, &[]);
     assert!(
-        text.1
+        text.stdout
             .contains("reachability: +4 opened, -0 closed, ~0 changed over 2 workloads"),
         "{}{}",
-        text.1,
-        text.2
+        text.stdout,
+        text.stderr
     );
     assert!(
-        text.1.contains("+ payments/db → frontend/web  TCP 1"),
+        text.stdout.contains("+ payments/db → frontend/web  TCP 1"),
         "{}",
-        text.1
+        text.stdout
     );
 
     // Without it, nothing about pods is read or reported.

@@ -474,6 +474,25 @@ fn world() -> impl Strategy<Value = NaiveWorld> {
     })
 }
 
+/// Every ordered pair of the world's pods and `addresses`, in the matrix's order (pods
+/// first, then addresses; sources before destinations), two addresses never paired.
+fn every_pair(world: &World, addresses: &[IpAddr]) -> Vec<(Endpoint, Endpoint)> {
+    let ends: Vec<Endpoint> = world
+        .pods()
+        .map(Endpoint::Pod)
+        .chain(addresses.iter().map(|a| Endpoint::Address(*a)))
+        .collect();
+    let mut out = Vec::new();
+    for &f in &ends {
+        for &t in &ends {
+            if !matches!((f, t), (Endpoint::Address(_), Endpoint::Address(_))) {
+                out.push((f, t));
+            }
+        }
+    }
+    out
+}
+
 fn policies() -> impl Strategy<Value = Vec<NetworkPolicy>> {
     (0usize..5).prop_flat_map(|n| (0..n).map(policy).collect::<Vec<_>>())
 }
@@ -565,21 +584,11 @@ proptest! {
             .iter()
             .map(|c| c.representative)
             .collect();
-        let ends: Vec<Endpoint> = world
-            .pods()
-            .map(Endpoint::Pod)
-            .chain(addresses.iter().map(|a| Endpoint::Address(*a)))
-            .collect();
         let mut expected = Vec::new();
-        for &f in &ends {
-            for &t in &ends {
-                if matches!((f, t), (Endpoint::Address(_), Endpoint::Address(_))) {
-                    continue;
-                }
-                let ports = eval.allowed_ports(&world, f, t);
-                if !ports.is_empty() {
-                    expected.push((f, t, ports));
-                }
+        for (f, t) in every_pair(&world, &addresses) {
+            let ports = eval.allowed_ports(&world, f, t);
+            if !ports.is_empty() {
+                expected.push((f, t, ports));
             }
         }
         let got: Vec<(Endpoint, Endpoint, netpol_reach::PortSet)> = eval
@@ -611,21 +620,11 @@ proptest! {
             .iter()
             .map(|c| c.representative)
             .collect();
-        let ends: Vec<Endpoint> = world
-            .pods()
-            .map(Endpoint::Pod)
-            .chain(addresses.iter().map(|a| Endpoint::Address(*a)))
-            .collect();
         let mut expected = Vec::new();
-        for &f in &ends {
-            for &t in &ends {
-                if matches!((f, t), (Endpoint::Address(_), Endpoint::Address(_))) {
-                    continue;
-                }
-                let (a, b) = (old.allowed_ports(&world, f, t), new.allowed_ports(&world, f, t));
-                if a != b {
-                    expected.push((f, t, a, b));
-                }
+        for (f, t) in every_pair(&world, &addresses) {
+            let (a, b) = (old.allowed_ports(&world, f, t), new.allowed_ports(&world, f, t));
+            if a != b {
+                expected.push((f, t, a, b));
             }
         }
         prop_assert_eq!(old.matrix_changes(&new, &world, &addresses), expected);

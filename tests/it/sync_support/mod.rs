@@ -393,11 +393,13 @@ impl Cluster {
 /// The result of one `netpol-sync` run.
 pub struct Run {
     pub code: i32,
+    /// stdout as JSON (`Null` when it is not JSON).
     pub json: Value,
+    pub stdout: String,
     pub stderr: String,
 }
 
-pub fn netpol_sync(args: &[&str]) -> Run {
+pub fn netpol_sync<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     let out = Command::new(support::netpol_sync_bin())
         .env("NETPOL_SYNC_STATE_KEY", support::state_key())
         .args(args)
@@ -409,6 +411,7 @@ pub fn netpol_sync(args: &[&str]) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         json,
+        stdout,
         stderr: String::from_utf8_lossy(&out.stderr).to_string(),
     }
 }
@@ -436,28 +439,37 @@ pub fn plan(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
 }
 
 fn cluster_command(command: &str, repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
-    let repo_path = repo.path().display().to_string();
-    let anchor = repo.anchor.display().to_string();
-    let kubeconfig = cluster.kubeconfig.display().to_string();
-    let state_key = cluster.state_key.display().to_string();
-    let mut args = vec![command];
-    if command == "sync" {
-        args.push("--once");
-    }
-    args.extend([
-        "--repo",
-        &repo_path,
-        "--trust-anchor",
-        &anchor,
-        "--kubeconfig",
-        &kubeconfig,
-        "--state-key",
-        &state_key,
-        "--output",
-        "json",
-    ]);
+    let mut args = vec!["--output", "json"];
     args.extend(extra);
-    netpol_sync(&args)
+    netpol_sync(&cluster_args(command, repo, cluster, &args))
+}
+
+/// `plan` as a person reads it: the text output, with `extra` appended.
+pub fn plan_text(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
+    netpol_sync(&cluster_args("plan", repo, cluster, extra))
+}
+
+fn cluster_args(
+    command: &str,
+    repo: &PolicyRepo,
+    cluster: &Cluster,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![command.into()];
+    if command == "sync" {
+        args.push("--once".into());
+    }
+    for (flag, value) in [
+        ("--repo", repo.path()),
+        ("--trust-anchor", repo.anchor.as_path()),
+        ("--kubeconfig", cluster.kubeconfig.as_path()),
+        ("--state-key", cluster.state_key.as_path()),
+    ] {
+        args.push(flag.into());
+        args.push(value.display().to_string());
+    }
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 /// The desired (namespace/name → content hash) of bundle specs, computed independently of
