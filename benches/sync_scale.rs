@@ -73,6 +73,10 @@ fn state_key(kubeconfig: &Path) -> std::path::PathBuf {
 }
 
 fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
+    run_sync_with(repo, anchor, kubeconfig, &[])
+}
+
+fn run_sync_with(repo: &Path, anchor: &Path, kubeconfig: &Path, extra: &[&str]) -> Measured {
     let bin = env!("CARGO_BIN_EXE_netpol-sync");
     let start = Instant::now();
     let out = Command::new("/usr/bin/time")
@@ -86,6 +90,7 @@ fn run_sync(repo: &Path, anchor: &Path, kubeconfig: &Path) -> Measured {
         .arg(kubeconfig)
         .arg("--state-key")
         .arg(state_key(kubeconfig))
+        .args(extra)
         .env_remove("KUBECONFIG")
         .env("RUST_LOG", "netpol_sync=info")
         .output()
@@ -313,6 +318,24 @@ fn main() {
     let (kubectl_slow, kubectl_slow_ok) = kubectl_create(&kubeconfig, &docs);
     let kubectl_slow_live = emu.list_objects("networkpolicies").len();
 
+    // --immutable-objects beside the ordinary mode, alternately into an emptied emulator:
+    // the first sync, then a one-policy change (one create, one delete, the state record).
+    let mut firsts = Vec::new();
+    for immutable in [false, true, false, true] {
+        emu.reset();
+        let extra: &[&str] = if immutable {
+            &["--immutable-objects"]
+        } else {
+            &[]
+        };
+        firsts.push((immutable, run_sync_with(&repo, &anchor, &kubeconfig, extra)));
+    }
+    std::fs::write(&changed, policy("ns-007", "policy-00007", 7778)).unwrap();
+    seal_sign_commit(&git_repo, &key, "one policy changes again");
+    let from = emu.requests().len();
+    let one_immutable = run_sync_with(&repo, &anchor, &kubeconfig, &["--immutable-objects"]);
+    let one_immutable_writes = writes_since(&emu, from);
+
     println!("\nnetpol-sync scale benchmark: {POLICIES} policies across {NAMESPACES} namespaces, apiserver-emu on loopback");
     println!(
         "  {:<34} {:>10} {:>12} {:>22}",
@@ -342,6 +365,26 @@ fn main() {
         warm_writes.1
     );
     println!("  live policies after first sync: {live}");
+    for (immutable, m) in &firsts {
+        println!(
+            "  first sync, {:<24} {:>8.3} s {:>8.1} MiB  exit {}",
+            if *immutable {
+                "--immutable-objects:"
+            } else {
+                "ordinary (alternate run):"
+            },
+            m.wall.as_secs_f64(),
+            m.max_rss_kib as f64 / 1024.0,
+            m.exit
+        );
+    }
+    println!(
+        "  one-policy change, --immutable-objects: {:>8.3} s, writes {}/{} (policy/other), exit {}",
+        one_immutable.wall.as_secs_f64(),
+        one_immutable_writes.0,
+        one_immutable_writes.1,
+        one_immutable.exit
+    );
     println!(
         "  kubectl create -f (same objects):  {:>8.3} s  ({} live, exit ok: {kubectl_ok})",
         kubectl.as_secs_f64(),

@@ -18,6 +18,9 @@ pub const REVISION_ANNOTATION: &str = "netpol-sync.io/revision";
 pub const BUNDLE_ANNOTATION: &str = "netpol-sync.io/bundle";
 /// `sha256:…` of that bundle's bundle.yaml.
 pub const BUNDLE_DIGEST_ANNOTATION: &str = "netpol-sync.io/bundle-digest";
+/// With `--immutable-objects`: the label carrying the policy's own name on its object
+/// `<name>-<hash>` (docs/sync.md, "Immutable objects").
+pub const POLICY_LABEL: &str = "netpol-sync.io/policy";
 /// The field manager of netpol-sync's writes (managedFields, drift attribution).
 pub const FIELD_MANAGER: &str = "netpol-sync";
 /// The label selector of every object netpol-sync manages.

@@ -44,9 +44,22 @@ pub struct ApplyOptions {
     /// workloads (docs/reachability.md, "In plan, sync and run"). Not the applier's
     /// concern: it travels with the write options to every engine a cycle runs in.
     pub report_reachability: bool,
+    /// `--immutable-objects`: each policy is an object `<name>-<hash>` that is only ever
+    /// created and deleted (docs/sync.md, "Immutable objects"). It decides the plan's
+    /// names; it travels with the write options to every engine a cycle runs in.
+    pub immutable_objects: bool,
 }
 
 impl ApplyOptions {
+    /// How the plan names objects under these options.
+    pub fn naming(&self) -> crate::plan::naming::Naming {
+        if self.immutable_objects {
+            crate::plan::naming::Naming::Immutable
+        } else {
+            crate::plan::naming::Naming::Plain
+        }
+    }
+
     /// Writes in flight at once unless `--max-in-flight` says otherwise. A write's round
     /// trip is mostly waiting, so more in flight means fewer idle waits; 64 takes most of
     /// the gain (docs/performance.md) and stays well under kube-apiserver's default of
@@ -64,6 +77,7 @@ impl Default for ApplyOptions {
             own_writes: None,
             remove_foreign_finalizers: false,
             report_reachability: true,
+            immutable_objects: false,
         }
     }
 }

@@ -170,6 +170,20 @@ fn load_document(
     }
     netpol_policy::apply_defaults(&mut object);
     let name = object.metadata.name.clone().unwrap_or_default();
+    // Every revision must work in both modes (docs/sync.md, "Immutable objects"): the
+    // name leaves room for `-<hash>` within Kubernetes' 253 characters.
+    if name.len() > crate::plan::naming::MAX_POLICY_NAME {
+        return Err(invalid(
+            ctx,
+            document,
+            "metadata.name",
+            format!(
+                "metadata.name is {} characters: at most {} leave room for the `-<hash>` suffix of --immutable-objects",
+                name.len(),
+                crate::plan::naming::MAX_POLICY_NAME
+            ),
+        ));
+    }
     let content_hash = netpol_policy::content_hash(&object, ANNOTATION_PREFIX);
     Ok(DesiredPolicy {
         bundle: ctx.bundle.to_string(),
@@ -475,6 +489,19 @@ mod tests {
                 .is_some_and(|f| f.starts_with("spec.podSelector.matchLabels")),
             "{f:?}"
         );
+    }
+
+    #[test]
+    fn a_name_with_no_room_for_the_immutable_suffix_is_invalid() {
+        let longest = "a".repeat(crate::plan::naming::MAX_POLICY_NAME);
+        assert!(load(&DENY.replace("name: default-deny", &format!("name: {longest}"))).is_ok());
+        let e =
+            load(&DENY.replace("name: default-deny", &format!("name: {longest}b"))).unwrap_err();
+        assert_eq!(
+            (e.reason, e.location.field.as_deref()),
+            (ReasonCode::InvalidPolicy, Some("metadata.name"))
+        );
+        assert!(e.message.contains("at most 242"), "{}", e.message);
     }
 
     #[test]

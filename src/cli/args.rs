@@ -355,6 +355,11 @@ pub struct ApplyArgs {
     /// writes; docs/reachability.md).
     #[arg(long, env = "NETPOL_SYNC_NO_REACHABILITY")]
     pub no_reachability: bool,
+    /// Write each policy as an object `<name>-<hash>` that is only ever created and
+    /// deleted, never updated: a changed policy is a new object, the old one pruned
+    /// (docs/sync.md, "Immutable objects"). Switching either way is one ordinary cycle.
+    #[arg(long, env = "NETPOL_SYNC_IMMUTABLE_OBJECTS")]
+    pub immutable_objects: bool,
 }
 
 impl ApplyArgs {
@@ -364,6 +369,7 @@ impl ApplyArgs {
             concurrency: self.max_in_flight,
             remove_foreign_finalizers: self.remove_foreign_finalizers,
             report_reachability: !self.no_reachability,
+            immutable_objects: self.immutable_objects,
             ..crate::apply::ApplyOptions::default()
         }
     }
@@ -379,6 +385,9 @@ impl ApplyArgs {
         }
         if self.no_reachability {
             args.push("--no-reachability".into());
+        }
+        if self.immutable_objects {
+            args.push("--immutable-objects".into());
         }
         args
     }
@@ -452,6 +461,9 @@ pub struct AuditArgs {
     pub select: BundleSelectArgs,
     #[command(flatten)]
     pub kube: KubeArgs,
+    /// The deployment writes immutable objects `<name>-<hash>` (as `sync`'s flag).
+    #[arg(long, env = "NETPOL_SYNC_IMMUTABLE_OBJECTS")]
+    pub immutable_objects: bool,
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub output: AuditFormat,
 }

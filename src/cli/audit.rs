@@ -72,6 +72,11 @@ pub fn run(args: AuditArgs) -> ExitCode {
         &enforced,
         prepared.input.signer.clone(),
         committed_at,
+        if args.immutable_objects {
+            crate::plan::naming::Naming::Immutable
+        } else {
+            crate::plan::naming::Naming::Plain
+        },
     );
     print!(
         "{}",
@@ -175,9 +180,14 @@ fn text(r: &AuditReport) -> String {
                 .as_deref()
                 .or(p.live_hash.as_deref())
                 .unwrap_or("");
+            let policy = p
+                .policy
+                .as_deref()
+                .map(|n| format!(" (policy {n})"))
+                .unwrap_or_default();
             let _ = writeln!(
                 s,
-                "  {:<9} {}{source}  {hash}{by}",
+                "  {:<9} {}{policy}{source}  {hash}{by}",
                 status_word(p.status),
                 p.name
             );

@@ -129,7 +129,12 @@ pub fn detail(r: &CycleResult) -> String {
             .as_deref()
             .map(|b| format!("  (bundle {b})"))
             .unwrap_or_default();
-        let _ = writeln!(s, "  {sign} {}/{}{bundle}", w.namespace, w.name);
+        let policy = w
+            .policy
+            .as_deref()
+            .map(|p| format!(" (policy {p})"))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {sign} {}/{}{policy}{bundle}", w.namespace, w.name);
     }
     if writes.len() > MAX_TEXT_WRITES {
         let _ = writeln!(

@@ -348,6 +348,7 @@ mod tests {
         "3",
         "--remove-foreign-finalizers",
         "--no-reachability",
+        "--immutable-objects",
     ];
 
     /// `--cycle-isolation process` hands the daemon's settings to a `sync --once` child

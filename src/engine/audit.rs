@@ -6,7 +6,8 @@
 
 use crate::bundle::{BundleSummary, VerifiedBundles};
 use crate::plan::live::{read_live, LiveSet};
-use crate::plan::ObjectKey;
+use crate::plan::naming::Naming;
+use crate::plan::{expected_object, ObjectKey};
 use crate::state::{RecordedSigner, StateStore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,7 +32,11 @@ pub enum AuditStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyAudit {
+    /// The live object's name.
     pub name: String,
+    /// With `--immutable-objects`: the policy's own name (`name` is `<policy>-<hash>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     pub status: AuditStatus,
     /// Where the signed content comes from (`None` for an unsigned object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +143,7 @@ pub fn compare(
     enforced: &Enforced,
     signer: Option<RecordedSigner>,
     committed_at: Option<String>,
+    naming: Naming,
 ) -> AuditReport {
     let governed = bundles.governed_namespaces();
     let summaries: BTreeMap<&str, BundleSummary> = bundles
@@ -149,15 +155,17 @@ pub fn compare(
         governed.iter().map(|ns| (ns.clone(), Vec::new())).collect();
     let mut desired_keys = std::collections::BTreeSet::new();
     for d in bundles.policies() {
+        // With --immutable-objects the name alone says which content the object holds.
+        let (name, signed_hash) = expected_object(d, naming);
         let key = ObjectKey {
             namespace: d.namespace().to_string(),
-            name: d.name().to_string(),
+            name,
         };
         let found = live.get(&key);
         let status = match found {
             None => AuditStatus::Missing,
             Some(l)
-                if l.content_hash == d.content_hash()
+                if l.content_hash == signed_hash
                     && l.managed
                     && l.bundle.as_deref() == Some(d.bundle()) =>
             {
@@ -170,12 +178,13 @@ pub fn compare(
             .or_default()
             .push(PolicyAudit {
                 name: key.name.clone(),
+                policy: (key.name != d.name()).then(|| d.name().to_string()),
                 status,
                 bundle: Some(d.bundle().to_string()),
                 bundle_digest: summaries.get(d.bundle()).map(|s| s.digest.clone()),
                 file: Some(d.file().to_string()),
                 document: Some(d.document()),
-                signed_hash: Some(d.content_hash().to_string()),
+                signed_hash: Some(signed_hash),
                 live_hash: found.map(|l| l.content_hash.clone()),
                 field_manager: found
                     .filter(|_| status != AuditStatus::Signed)
@@ -192,6 +201,7 @@ pub fn compare(
             .or_default()
             .push(PolicyAudit {
                 name: l.key.name.clone(),
+                policy: None,
                 status: AuditStatus::Unsigned,
                 bundle: None,
                 bundle_digest: None,

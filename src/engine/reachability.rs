@@ -113,7 +113,7 @@ pub fn between(
     let before: BTreeMap<ObjectKey, NetworkPolicy> =
         live.into_iter().map(|np| (key(&np), np)).collect();
     let mut after = before.clone();
-    for write in plan.writes() {
+    for write in plan.all_writes() {
         match (write.action, &write.desired) {
             (Action::Delete, _) => {
                 after.remove(&write.key);

@@ -136,7 +136,12 @@ impl SyncContext<'_> {
             ),
         };
         let listed = started.elapsed();
-        let plan = Plan::compute(bundles, &live, self.inventory().as_ref());
+        let plan = Plan::compute(
+            bundles,
+            &live,
+            self.inventory().as_ref(),
+            self.options.naming(),
+        );
         tracing::info!(live = live.len(), reused, ?listed, planned = ?(started.elapsed() - listed), "live set read and plan computed");
         Ok((plan, live))
     }
@@ -290,7 +295,17 @@ impl SyncContext<'_> {
             }
             let applier = Applier::new(self.client.clone(), self.options.clone());
             let started = Instant::now();
-            let applied = applier.apply(plan).await;
+            // With --immutable-objects, an edited object's signed content is created
+            // again once its delete (with the prunes) is done: the same name.
+            let mut plan = plan;
+            let recreate = plan.take_recreate();
+            let applied = match (applier.apply(plan).await, recreate) {
+                (Ok(mut report), Some(again)) => applier.apply(again).await.map(|more| {
+                    report.written += more.written;
+                    report
+                }),
+                (applied, _) => applied,
+            };
             tracing::info!(writes, took = ?started.elapsed(), "dry-run and apply");
             match applied {
                 Ok(report) => {

@@ -5,6 +5,7 @@
 mod drift;
 mod guard;
 pub mod live;
+pub mod naming;
 mod render;
 
 pub use drift::{Drift, DriftKind};
@@ -14,8 +15,8 @@ pub use render::{Counts, PlanEntry};
 
 use crate::bundle::{BundleSummary, DesiredPolicy, PolicyJson, VerifiedBundles};
 use crate::marks::{
-    BUNDLE_ANNOTATION, BUNDLE_DIGEST_ANNOTATION, CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE, REVISION_ANNOTATION,
+    ANNOTATION_PREFIX, BUNDLE_ANNOTATION, BUNDLE_DIGEST_ANNOTATION, CONTENT_HASH_ANNOTATION,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, POLICY_LABEL, REVISION_ANNOTATION,
 };
 use netpol_policy::NetworkPolicy;
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,8 @@ pub struct DesiredObject {
     digest: std::sync::Arc<str>,
     pub content_hash: String,
     pub bundle: String,
+    /// With `--immutable-objects`: the policy's own name, labelled on its object.
+    pub policy: Option<String>,
 }
 
 impl DesiredObject {
@@ -81,7 +84,19 @@ impl DesiredObject {
             digest: digest.clone(),
             content_hash: d.content_hash().to_string(),
             bundle: d.bundle().to_string(),
+            policy: None,
         }
+    }
+
+    /// The same policy as an immutable object: named `<name>-<hash>`, labelled with its
+    /// own name, and compared by the hash of the object as written (its name and label
+    /// are part of what the live object's hash covers).
+    fn immutable(mut self) -> DesiredObject {
+        let policy = std::mem::take(&mut self.name);
+        self.name = naming::immutable_name(&policy, &self.content_hash);
+        self.policy = Some(policy);
+        self.content_hash = netpol_policy::content_hash(&self.object(), ANNOTATION_PREFIX);
+        self
     }
 
     /// The object to send: the verified policy with our label and annotations.
@@ -90,9 +105,11 @@ impl DesiredObject {
         let meta = &mut object.metadata;
         meta.namespace = Some(self.namespace.clone());
         meta.name = Some(self.name.clone());
-        meta.labels
-            .get_or_insert_with(Default::default)
-            .insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+        let labels = meta.labels.get_or_insert_with(Default::default);
+        labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+        if let Some(policy) = &self.policy {
+            labels.insert(POLICY_LABEL.into(), policy.clone());
+        }
         let annotations = meta.annotations.get_or_insert_with(Default::default);
         annotations.insert(REVISION_ANNOTATION.into(), self.revision.to_string());
         annotations.insert(BUNDLE_ANNOTATION.into(), self.bundle.clone());
@@ -113,16 +130,41 @@ impl DesiredObject {
     }
 }
 
+/// The object a verified policy is written as under `naming`: its name, and the content
+/// hash a live object of that name must have (what `audit` compares with).
+pub fn expected_object(d: &DesiredPolicy, naming: naming::Naming) -> (String, String) {
+    match naming {
+        naming::Naming::Plain => (d.name().to_string(), d.content_hash().to_string()),
+        naming::Naming::Immutable => {
+            // Revision and digest are annotations, which the content hash leaves out.
+            let none: std::sync::Arc<str> = "".into();
+            let object = DesiredObject::from_desired(d, &none, &none).immutable();
+            (object.name, object.content_hash)
+        }
+    }
+}
+
 /// A desired policy as the diff sees it, borrowed from the verified bundles.
 struct Wanted<'a> {
     policy: &'a DesiredPolicy,
     digest: &'a std::sync::Arc<str>,
+    /// With `--immutable-objects`: its object, built up front, since the object's own
+    /// hash (which covers its name and label) is what the live one is compared with.
+    immutable: Option<DesiredObject>,
 }
 
 impl Wanted<'_> {
+    /// The hash the live object must have.
+    fn hash(&self) -> &str {
+        match &self.immutable {
+            Some(object) => &object.content_hash,
+            None => self.policy.content_hash(),
+        }
+    }
+
     /// [`DesiredObject::matches`] without building the object.
     fn matches(&self, live: &LivePolicy) -> bool {
-        let hash = self.policy.content_hash();
+        let hash = self.hash();
         live.content_hash == hash
             && live.managed
             && live.written_hash.as_deref() == Some(hash)
@@ -130,7 +172,10 @@ impl Wanted<'_> {
     }
 
     fn object(&self, revision: &std::sync::Arc<str>) -> DesiredObject {
-        DesiredObject::from_desired(self.policy, revision, self.digest)
+        match &self.immutable {
+            Some(object) => object.clone(),
+            None => DesiredObject::from_desired(self.policy, revision, self.digest),
+        }
     }
 }
 
@@ -297,6 +342,10 @@ pub struct Plan {
     held: Vec<HeldPolicy>,
     foreign_labelled: Vec<ObjectKey>,
     skipped_namespaces: Vec<SkippedNamespace>,
+    /// With `--immutable-objects`: objects whose live content was edited. They are
+    /// deleted with the prunes and created again once gone: an object is never updated,
+    /// and its name must hold its content.
+    recreate: Vec<PlannedWrite>,
 }
 
 impl Plan {
@@ -310,6 +359,7 @@ impl Plan {
         bundles: &VerifiedBundles,
         live: &LiveSet,
         previously_applied: Option<&BTreeSet<ObjectKey>>,
+        naming: naming::Naming,
     ) -> Plan {
         let views: Vec<BundleView<'_>> = bundles
             .bundles()
@@ -327,7 +377,7 @@ impl Plan {
                 policies: b.policies().iter().collect(),
             })
             .collect();
-        Plan::from_views(bundles.revision(), &views, live, previously_applied)
+        Plan::from_views(bundles.revision(), &views, live, previously_applied, naming)
     }
 
     /// The pure core, over borrowed bundle contents. Private to `plan` so that outside
@@ -337,6 +387,7 @@ impl Plan {
         views: &[BundleView<'_>],
         live: &LiveSet,
         previously_applied: Option<&BTreeSet<ObjectKey>>,
+        naming: naming::Naming,
     ) -> Plan {
         let revision: std::sync::Arc<str> = revision_id.to_string().into();
         let governed: BTreeSet<String> = views
@@ -365,15 +416,21 @@ impl Plan {
                     *skipped_policies.entry(ns.as_str()).or_insert(0) += 1;
                     continue;
                 }
+                let immutable = (naming == naming::Naming::Immutable)
+                    .then(|| DesiredObject::from_desired(d, &revision, &b.digest).immutable());
                 let key = ObjectKey {
                     namespace: d.namespace().to_string(),
-                    name: d.name().to_string(),
+                    name: match &immutable {
+                        Some(object) => object.name.clone(),
+                        None => d.name().to_string(),
+                    },
                 };
                 desired.insert(
                     key,
                     Wanted {
                         policy: d,
                         digest: &b.digest,
+                        immutable,
                     },
                 );
             }
@@ -408,11 +465,12 @@ impl Plan {
             blockers: Vec::new(),
             inventory: desired
                 .iter()
-                .map(|(k, d)| (k.clone(), d.policy.content_hash().to_string()))
+                .map(|(k, d)| (k.clone(), d.hash().to_string()))
                 .collect(),
             held: Vec::new(),
             foreign_labelled: Vec::new(),
             skipped_namespaces,
+            recreate: Vec::new(),
         };
         let skipped: BTreeSet<&str> = skip.keys().map(String::as_str).collect();
         plan.diff(&revision, &desired, live, previously_applied, &skipped);
@@ -446,8 +504,25 @@ impl Plan {
                 // written again, and `blockers` refuses that while finalizers hold it.
                 Some(have) if want.matches(have) && !have.terminating => self.unchanged += 1,
                 Some(have) => {
-                    if let Some(d) = drift::classify_changed(have, want.policy.content_hash()) {
+                    if let Some(d) = drift::classify_changed(have, want.hash()) {
                         self.drift.push(d);
+                    }
+                    if want.immutable.is_some() {
+                        // Never updated: the edited object goes with the prunes, and its
+                        // signed content is created again under its name once it is gone.
+                        self.writes.push(PlannedWrite {
+                            action: Action::Delete,
+                            key: key.clone(),
+                            desired: None,
+                            live: Some(version(have)),
+                        });
+                        self.recreate.push(PlannedWrite {
+                            action: Action::Create,
+                            key: key.clone(),
+                            desired: Some(want.object(revision)),
+                            live: None,
+                        });
+                        continue;
                     }
                     self.writes.push(PlannedWrite {
                         action: Action::Update,
@@ -511,6 +586,11 @@ impl Plan {
     pub fn writes(&self) -> &[PlannedWrite] {
         &self.writes
     }
+    /// Every write in the order made: [`Plan::writes`], then (with
+    /// `--immutable-objects`) the creates of edited objects after their deletes.
+    pub fn all_writes(&self) -> impl Iterator<Item = &PlannedWrite> {
+        self.writes.iter().chain(&self.recreate)
+    }
     pub fn drift(&self) -> &[Drift] {
         &self.drift
     }
@@ -549,13 +629,42 @@ impl Plan {
         self.writes.is_empty()
     }
     pub fn counts(&self) -> Counts {
-        let count = |a: Action| self.writes.iter().filter(|w| w.action == a).count();
+        let count = |a: Action| {
+            self.writes
+                .iter()
+                .chain(&self.recreate)
+                .filter(|w| w.action == a)
+                .count()
+        };
         Counts {
             created: count(Action::Create),
             updated: count(Action::Update),
             deleted: count(Action::Delete),
             unchanged: self.unchanged,
         }
+    }
+
+    /// With `--immutable-objects`: the creates of edited objects, to make once this plan's
+    /// deletes are done, as a plan of their own (the same revision and bundles).
+    pub fn take_recreate(&mut self) -> Option<Plan> {
+        if self.recreate.is_empty() {
+            return None;
+        }
+        Some(Plan {
+            revision: self.revision,
+            bundles: self.bundles.clone(),
+            governed: self.governed.clone(),
+            writes: std::mem::take(&mut self.recreate),
+            unchanged: 0,
+            would_open: Vec::new(),
+            drift: Vec::new(),
+            blockers: Vec::new(),
+            inventory: self.inventory.clone(),
+            held: Vec::new(),
+            foreign_labelled: Vec::new(),
+            skipped_namespaces: Vec::new(),
+            recreate: Vec::new(),
+        })
     }
 
     pub(crate) fn into_writes(self) -> Vec<PlannedWrite> {

@@ -16,6 +16,10 @@ pub struct PlanEntry {
     /// For a create or update: the policy's content hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// With `--immutable-objects`, for a create: the policy's own name (`name` is its
+    /// object's, `<policy>-<hash>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// Writes by kind, and policies already as the revision says.
@@ -29,15 +33,19 @@ pub struct Counts {
 
 impl Plan {
     /// The planned writes, in the order they are made.
+    /// The planned writes, in the order they are made (with `--immutable-objects`, the
+    /// creates of edited objects last, after their deletes).
     pub fn entries(&self) -> Vec<PlanEntry> {
         self.writes
             .iter()
+            .chain(&self.recreate)
             .map(|w| PlanEntry {
                 action: w.action,
                 namespace: w.key.namespace.clone(),
                 name: w.key.name.clone(),
                 bundle: w.desired.as_ref().map(|d| d.bundle.clone()),
                 content_hash: w.desired.as_ref().map(|d| d.content_hash.clone()),
+                policy: w.desired.as_ref().and_then(|d| d.policy.clone()),
             })
             .collect()
     }

@@ -75,7 +75,7 @@ pub(crate) fn plan_for(
             policies: f.policies.iter().collect(),
         })
         .collect();
-    Plan::from_views(rev, &views, live, inventory)
+    Plan::from_views(rev, &views, live, inventory, super::naming::Naming::Plain)
 }
 
 /// What the API server would hold after netpol-sync wrote `plan`'s creates and updates.

@@ -21,22 +21,38 @@ fn shop() -> BundleSpec {
 }
 
 fn audit(repo: &PolicyRepo, cluster: &Cluster, state_key: &str, output: &str) -> Run {
+    audit_with(repo, cluster, state_key, output, &[])
+}
+
+fn audit_with(
+    repo: &PolicyRepo,
+    cluster: &Cluster,
+    state_key: &str,
+    output: &str,
+    extra: &[&str],
+) -> Run {
     let repo_path = repo.path().display().to_string();
     let anchor = repo.anchor.display().to_string();
     let kubeconfig = cluster.kubeconfig.display().to_string();
-    netpol_sync(&[
-        "audit",
-        "--repo",
-        &repo_path,
-        "--trust-anchor",
-        &anchor,
-        "--kubeconfig",
-        &kubeconfig,
-        "--state-key",
-        state_key,
-        "--output",
-        output,
-    ])
+    netpol_sync(
+        &[
+            "audit",
+            "--repo",
+            &repo_path,
+            "--trust-anchor",
+            &anchor,
+            "--kubeconfig",
+            &kubeconfig,
+            "--state-key",
+            state_key,
+            "--output",
+            output,
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
+    )
 }
 
 fn entry<'a>(report: &'a Value, namespace: &str, name: &str) -> &'a Value {
@@ -213,5 +229,67 @@ fn no_evidence_without_an_authenticated_record() {
         run.stderr.contains("does not authenticate"),
         "{}",
         run.stderr
+    );
+}
+
+/// With `--immutable-objects` each object's name says which content it must hold: the
+/// audit matches `<policy>-<hash>` objects, and one edited in place differs.
+#[test]
+fn audit_of_immutable_objects_matches_them_by_their_names() {
+    let cluster = Cluster::start(&["frontend", "payments"]);
+    let repo = PolicyRepo::new();
+    repo.revision(&[shop()], "shop");
+    let run = sync(&repo, &cluster, &["--immutable-objects"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
+    let key = cluster.state_key.display().to_string();
+    let immutable = ["--immutable-objects"];
+
+    let run = audit_with(&repo, &cluster, &key, "json", &immutable);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let expected = expected_immutable(&[shop()]);
+    let web = expected
+        .keys()
+        .find(|k| k.name.starts_with("web-"))
+        .unwrap()
+        .clone();
+    let entry_web = entry(&run.json, "frontend", &web.name);
+    assert_eq!(entry_web["status"], "signed");
+    assert_eq!(entry_web["policy"], "web");
+    assert_eq!(
+        entry_web["signedHash"].as_str(),
+        expected.get(&web).map(String::as_str)
+    );
+
+    // Without the flag the same cluster is not the revision's plain names.
+    let run = audit(&repo, &cluster, &key, "json");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.json["counts"]["missing"], 3, "{}", run.json);
+    assert_eq!(run.json["counts"]["unsigned"], 3, "{}", run.json);
+
+    let out = cluster.kubectl(
+        &[
+            "patch",
+            "networkpolicy",
+            "-n",
+            "frontend",
+            &web.name,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"ingress":[{}]}}"#,
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = audit_with(&repo, &cluster, &key, "text", &immutable);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("DIFFERS   {} (policy web)", web.name)),
+        "{}",
+        run.stdout
     );
 }

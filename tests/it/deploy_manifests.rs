@@ -18,11 +18,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn deploy_dir() -> PathBuf {
+pub(crate) fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
 }
 
-fn documents(text: &str) -> Vec<Value> {
+pub(crate) fn documents(text: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(text)
         .map(|doc| Value::deserialize(doc).expect("valid YAML"))
         .filter(|v| !v.is_null())
@@ -40,7 +40,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(doc: &Value, origin: &str) -> T {
     typed
 }
 
-fn check_document(doc: &Value, origin: &str) {
+pub(crate) fn check_document(doc: &Value, origin: &str) {
     let kind = doc["kind"]
         .as_str()
         .unwrap_or_else(|| panic!("{origin}: no kind"));

@@ -193,11 +193,38 @@ struct Demo {
     kubeconfig: PathBuf,
     client: kube::Client,
     steps: Vec<Step>,
+    /// Every sync runs with `--immutable-objects`.
+    immutable: bool,
 }
 
 impl Demo {
+    /// The counts of a cycle that creates `creates` policies, changes `updates` and
+    /// prunes `deletes`: in the immutable mode a changed policy is a create and a delete.
+    fn counts_are(
+        &self,
+        c: netpol_sync::plan::Counts,
+        creates: usize,
+        updates: usize,
+        deletes: usize,
+    ) -> bool {
+        if self.immutable {
+            c.created == creates + updates && c.updated == 0 && c.deleted == deletes + updates
+        } else {
+            c.created == creates && c.updated == updates && c.deleted == deletes
+        }
+    }
+
+    /// The same counts as the summary shows them.
+    fn expected(&self, creates: usize, updates: usize, deletes: usize) -> String {
+        if self.immutable {
+            format!("+{} ~0 -{}", creates + updates, deletes + updates)
+        } else {
+            format!("+{creates} ~{updates} -{deletes}")
+        }
+    }
+
     async fn sync(&self) -> CycleResult {
-        let argv = [
+        let mut argv: Vec<String> = [
             "netpol-sync",
             "sync",
             "--once",
@@ -214,7 +241,11 @@ impl Demo {
                 .display()
                 .to_string(),
         ]
-        .map(String::from);
+        .map(String::from)
+        .to_vec();
+        if self.immutable {
+            argv.push("--immutable-objects".into());
+        }
         match Cli::try_parse_from(argv) {
             Ok(Cli {
                 command: CliCommand::Sync(args),
@@ -311,6 +342,10 @@ struct DemoArgs {
     /// Keep the emulator running at the end and print `export KUBECONFIG=…`.
     #[arg(long)]
     hold: bool,
+    /// Run every step with `sync --immutable-objects`: policies are objects
+    /// `<name>-<hash>`, only ever created and deleted.
+    #[arg(long)]
+    immutable_objects: bool,
 }
 
 // As the product binary: YAML parsing and object building are allocation-bound.
@@ -333,7 +368,7 @@ fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match rt.block_on(tour(args.hold)) {
+    match rt.block_on(tour(args.hold, args.immutable_objects)) {
         Ok(true) => ExitCode::from(0),
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -343,7 +378,7 @@ fn run(args: DemoArgs) -> ExitCode {
     }
 }
 
-async fn tour(hold: bool) -> Result<bool, DemoError> {
+async fn tour(hold: bool, immutable: bool) -> Result<bool, DemoError> {
     let started = Instant::now();
     let work = tempfile::Builder::new()
         .prefix("netpol-sync-demo-")
@@ -383,6 +418,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         kubeconfig,
         client,
         steps: Vec::new(),
+        immutable,
     };
 
     screen(
@@ -532,13 +568,13 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
     )?;
     let o = demo.sync().await;
     let ok = o.verdict == Verdict::Applied
-        && o.counts
-            .is_some_and(|c| c.created == 1 && c.updated == 1 && c.deleted == 1)
-        && !demo
-            .policies()
-            .iter()
-            .any(|p| p.starts_with("checkout/checkout-api-to-payments "));
-    demo.record("signed change + prune", "applied, +1 ~1 -1", &o, ok);
+        && o.counts.is_some_and(|c| demo.counts_are(c, 1, 1, 1))
+        && !demo.policies().iter().any(|p| {
+            p.starts_with("checkout/checkout-api-to-payments ")
+                || p.starts_with("checkout/checkout-api-to-payments-")
+        });
+    let expected = format!("applied, {}", demo.expected(1, 1, 1));
+    demo.record("signed change + prune", &expected, &o, ok);
 
     // 6. Key rotation.
     screen(
@@ -571,7 +607,7 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         .unwrap_or_default();
     println!("  head signed by {signer}");
     let ok = o.verdict == Verdict::Applied
-        && o.counts.is_some_and(|c| c.updated == 1)
+        && o.counts.is_some_and(|c| demo.counts_are(c, 0, 1, 0))
         && signer == "bob@example.com";
     demo.record("key rotation", "applied, signed by bob", &o, ok);
 
@@ -584,14 +620,10 @@ async fn tour(hold: bool) -> Result<bool, DemoError> {
         .git_signed("bob", &["revert", "--no-edit", "-S", "HEAD"])?;
     let o = demo.sync().await;
     let ok = o.verdict == Verdict::Applied
-        && o.counts.is_some_and(|c| c.updated == 1)
+        && o.counts.is_some_and(|c| demo.counts_are(c, 0, 1, 0))
         && demo.policies() == before_bob;
-    demo.record(
-        "git revert rollback",
-        "applied, ~1, back to before bob's change",
-        &o,
-        ok,
-    );
+    let expected = format!("applied, {}, back to before bob's", demo.expected(0, 1, 0));
+    demo.record("git revert rollback", &expected, &o, ok);
 
     // 8. A force-push to an old revision is refused.
     screen(

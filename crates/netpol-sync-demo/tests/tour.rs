@@ -10,13 +10,14 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_netpol-sync-demo")
 }
 
-#[test]
-fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
+/// The tour's output when every step behaved: exit 0, nine summary rows all `yes`.
+fn tour(args: &[&str]) -> String {
     let out = Command::new(bin())
+        .args(args)
         .env_remove("KUBECONFIG")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
         "{text}\n{}",
@@ -32,6 +33,12 @@ fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
     for row in &summary {
         assert!(row.trim_end().ends_with("yes"), "{row}");
     }
+    text
+}
+
+#[test]
+fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
+    let text = tour(&[]);
     for step in [
         "unsigned-commit",
         "reachability-violated",
@@ -43,6 +50,13 @@ fn demo_runs_every_step_and_ends_with_an_all_yes_summary() {
     ] {
         assert!(text.contains(step), "missing {step:?} in\n{text}");
     }
+}
+
+/// The same tour with `--immutable-objects`: each change is a create and a delete.
+#[test]
+fn demo_with_immutable_objects_runs_every_step() {
+    let text = tour(&["--immutable-objects"]);
+    assert!(text.contains("applied, +2 ~0 -2"), "{text}");
 }
 
 #[test]

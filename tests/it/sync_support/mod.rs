@@ -429,7 +429,12 @@ pub fn sync(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
     let from = cluster.history_len();
     let run = cluster_command("sync", repo, cluster, extra);
     if let Some(bundles) = known {
-        assert_invariant(cluster, from, &start, &expected_hashes(&bundles));
+        let new = if extra.contains(&"--immutable-objects") {
+            expected_immutable(&bundles)
+        } else {
+            expected_hashes(&bundles)
+        };
+        assert_invariant(cluster, from, &start, &new);
     }
     run
 }
@@ -486,6 +491,36 @@ pub fn expected_hashes(bundles: &[BundleSpec]) -> BTreeMap<ObjectKey, String> {
                 ObjectKey {
                     namespace: ns.clone(),
                     name: name.clone(),
+                },
+                netpol_policy::content_hash(&np, ANNOTATION_PREFIX),
+            );
+        }
+    }
+    out
+}
+
+/// [`expected_hashes`] for `--immutable-objects`, computed as independently: each policy
+/// as the object `<name>-<first 10 hex of its content hash>` labelled
+/// `netpol-sync.io/policy: <name>` (docs/sync.md, "Immutable objects").
+pub fn expected_immutable(bundles: &[BundleSpec]) -> BTreeMap<ObjectKey, String> {
+    let mut out = BTreeMap::new();
+    for b in bundles {
+        for (ns, name, port) in &b.policies {
+            let value: Value = serde_yaml::from_str(&policy_yaml(ns, name, *port)).unwrap();
+            let mut np = netpol_policy::decode_strict(value).unwrap();
+            netpol_policy::apply_defaults(&mut np);
+            let own = netpol_policy::content_hash(&np, ANNOTATION_PREFIX);
+            let hex = own.strip_prefix("sha256:").unwrap();
+            let object_name = format!("{name}-{}", &hex[..10]);
+            np.metadata.name = Some(object_name.clone());
+            np.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert("netpol-sync.io/policy".into(), name.clone());
+            out.insert(
+                ObjectKey {
+                    namespace: ns.clone(),
+                    name: object_name,
                 },
                 netpol_policy::content_hash(&np, ANNOTATION_PREFIX),
             );
