@@ -108,42 +108,9 @@ fn audit_names_each_policys_signed_source_and_every_hand_change() {
     );
 
     // Three hand changes: a policy made, one deleted, one edited.
-    let out = cluster.kubectl(
-        &["create", "-f", "-"],
-        Some("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: debug-open\n  namespace: payments\nspec:\n  podSelector: {}\n  ingress: [{}]\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = cluster.kubectl(
-        &["delete", "networkpolicy", "-n", "frontend", "default-deny"],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = cluster.kubectl(
-        &[
-            "patch",
-            "networkpolicy",
-            "-n",
-            "payments",
-            "api",
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"ingress":[{}]}}"#,
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster.hand_create(&debug_open("payments"));
+    cluster.hand_delete("frontend", "default-deny");
+    cluster.hand_open_ingress("payments", "api");
 
     let run = audit(&repo, &cluster, &key, "json");
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
@@ -266,24 +233,7 @@ fn audit_of_immutable_objects_matches_them_by_their_names() {
     assert_eq!(run.json["counts"]["missing"], 3, "{}", run.json);
     assert_eq!(run.json["counts"]["unsigned"], 3, "{}", run.json);
 
-    let out = cluster.kubectl(
-        &[
-            "patch",
-            "networkpolicy",
-            "-n",
-            "frontend",
-            &web.name,
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"ingress":[{}]}}"#,
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster.hand_open_ingress("frontend", &web.name);
     let run = audit_with(&repo, &cluster, &key, "text", &immutable);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(

@@ -115,48 +115,9 @@ fn drift_is_reverted_by_creates_and_deletes_and_an_edited_object_is_replaced() {
     };
 
     // A hand-made policy, a hand-deleted object, an object edited in place.
-    let out = cluster.kubectl(
-        &["create", "-f", "-"],
-        Some("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: debug-open\n  namespace: payments\nspec:\n  podSelector: {}\n  ingress: [{}]\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = cluster.kubectl(
-        &[
-            "delete",
-            "networkpolicy",
-            "-n",
-            "frontend",
-            &name_of("default-deny"),
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = cluster.kubectl(
-        &[
-            "patch",
-            "networkpolicy",
-            "-n",
-            "payments",
-            &name_of("api"),
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"ingress":[{}]}}"#,
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster.hand_create(&debug_open("payments"));
+    cluster.hand_delete("frontend", &name_of("default-deny"));
+    cluster.hand_open_ingress("payments", &name_of("api"));
 
     // The edited object is replaced under its own name, so it is briefly absent: the
     // per-change invariant (each change lands on the start or the new version) does not

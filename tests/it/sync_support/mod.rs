@@ -388,6 +388,55 @@ impl Cluster {
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
     }
+
+    /// A person's `kubectl create -f -` of `yaml` (field manager `kubectl-create`).
+    pub fn hand_create(&self, yaml: &str) {
+        let out = self.kubectl(&["create", "-f", "-"], Some(yaml));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A person's `kubectl delete networkpolicy`.
+    pub fn hand_delete(&self, namespace: &str, name: &str) {
+        let out = self.kubectl(&["delete", "networkpolicy", "-n", namespace, name], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A person's merge patch of a policy (field manager `kubectl-patch`): its ingress
+    /// opened to everything.
+    pub fn hand_open_ingress(&self, namespace: &str, name: &str) {
+        let out = self.kubectl(
+            &[
+                "patch",
+                "networkpolicy",
+                "-n",
+                namespace,
+                name,
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"ingress":[{}]}}"#,
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A hand-made policy in `namespace` letting everything in: what an on-call person makes
+/// to debug.
+pub fn debug_open(namespace: &str) -> String {
+    format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: debug-open\n  namespace: {namespace}\nspec:\n  podSelector: {{}}\n  ingress: [{{}}]\n")
 }
 
 /// The result of one `netpol-sync` run.
@@ -484,19 +533,25 @@ pub fn expected_hashes(bundles: &[BundleSpec]) -> BTreeMap<ObjectKey, String> {
     let mut out = BTreeMap::new();
     for b in bundles {
         for (ns, name, port) in &b.policies {
-            let value: Value = serde_yaml::from_str(&policy_yaml(ns, name, *port)).unwrap();
-            let mut np = netpol_policy::decode_strict(value).unwrap();
-            netpol_policy::apply_defaults(&mut np);
             out.insert(
                 ObjectKey {
                     namespace: ns.clone(),
                     name: name.clone(),
                 },
-                netpol_policy::content_hash(&np, ANNOTATION_PREFIX),
+                netpol_policy::content_hash(&stored_policy(ns, name, *port), ANNOTATION_PREFIX),
             );
         }
     }
     out
+}
+
+/// A spec's policy as the API server stores it: decoded and defaulted by the shared policy
+/// crate.
+fn stored_policy(ns: &str, name: &str, port: u16) -> netpol_policy::NetworkPolicy {
+    let value: Value = serde_yaml::from_str(&policy_yaml(ns, name, port)).unwrap();
+    let mut np = netpol_policy::decode_strict(value).unwrap();
+    netpol_policy::apply_defaults(&mut np);
+    np
 }
 
 /// [`expected_hashes`] for `--immutable-objects`, computed as independently: each policy
@@ -506,9 +561,7 @@ pub fn expected_immutable(bundles: &[BundleSpec]) -> BTreeMap<ObjectKey, String>
     let mut out = BTreeMap::new();
     for b in bundles {
         for (ns, name, port) in &b.policies {
-            let value: Value = serde_yaml::from_str(&policy_yaml(ns, name, *port)).unwrap();
-            let mut np = netpol_policy::decode_strict(value).unwrap();
-            netpol_policy::apply_defaults(&mut np);
+            let mut np = stored_policy(ns, name, *port);
             let own = netpol_policy::content_hash(&np, ANNOTATION_PREFIX);
             let hex = own.strip_prefix("sha256:").unwrap();
             let object_name = format!("{name}-{}", &hex[..10]);
