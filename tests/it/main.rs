@@ -15,6 +15,7 @@ mod cluster_attacks;
 mod daemon_e2e;
 mod daemon_events;
 mod daemon_flags;
+mod daemon_immutable;
 mod daemon_leader;
 mod daemon_loop;
 mod daemon_own_writes;
