@@ -155,6 +155,9 @@ fn split_documents(bytes: &[u8]) -> Vec<(usize, &[u8])> {
     let is_marker = |line: &[u8], mark: &[u8]| {
         line.starts_with(mark) && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
     };
+    if has_other_line_breaks(bytes) {
+        return vec![(0, bytes)];
+    }
     let mut starts = Vec::new();
     let mut at = 0;
     for line in bytes.split_inclusive(|b| *b == b'\n') {
@@ -193,6 +196,9 @@ fn split_documents(bytes: &[u8]) -> Vec<(usize, &[u8])> {
 /// DNS-1123 value. Anything less plain (flow style, quotes, tags, anchors, tabs, a second
 /// `metadata`, a key that is not a plain word) gives `None`, and the document is parsed.
 pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
+    if has_other_line_breaks(text) {
+        return None;
+    }
     let text = std::str::from_utf8(text).ok()?;
     let mut lines = text.lines().peekable();
     if let Some(after_marker) = lines.peek().and_then(|l| l.strip_prefix("---")) {
@@ -252,7 +258,14 @@ pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
         }
         if key == "namespace" {
             let value = rest.split(" #").next().unwrap_or("").trim();
-            if namespace.is_some() || !crate::bundle::manifest::is_dns1123_label(value) {
+            // Only a value YAML reads as a string: one starting with a digit may be a
+            // number (`8`, `0x1f`, `1e5`), and `true`, `false`, `null` are not strings.
+            let plainly_a_string = value.starts_with(|c: char| c.is_ascii_lowercase())
+                && !matches!(value, "true" | "false" | "null");
+            if namespace.is_some()
+                || !plainly_a_string
+                || !crate::bundle::manifest::is_dns1123_label(value)
+            {
                 return None;
             }
             namespace = Some(value);
@@ -300,6 +313,19 @@ pub fn check_split_and_hints(data: &[u8]) {
         .collect();
     split.retain(|(_, v)| !v.is_null());
     assert_eq!(split, whole, "the split documents are not the file's");
+}
+
+/// Line breaks the YAML parser knows besides `\n` and `\r\n`: a lone `\r`, NEL, LS and PS
+/// (libyaml reads YAML 1.1's). Lines here are split at `\n` only, so a file holding one
+/// is left to the parser whole.
+fn has_other_line_breaks(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, b)| {
+        (*b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+            || (*b == 0xc2 && bytes.get(i + 1) == Some(&0x85))
+            || (*b == 0xe2
+                && bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)))
+    })
 }
 
 fn is_plain_key(key: &str) -> bool {
@@ -427,6 +453,37 @@ mod tests {
         assert_eq!(split("%YAML 1.2\n---\na: 1\n").len(), 1);
         assert_eq!(split("a: 1\n...\nb: 2\n").len(), 1);
         assert_eq!(split("a: 1\n---\nb: 2\n").len(), 2);
+    }
+
+    /// A lone `\r` (and NEL, LS, PS) breaks a line for the YAML parser: `# c\r x` is a
+    /// comment and then a document. Found by the `reach_documents` fuzz target.
+    #[test]
+    fn other_line_breaks_leave_the_file_whole_and_give_no_hint() {
+        for text in [
+            "# c\r x\n---\na: 1\n",
+            "a: 1\r---\rb: 2\n---\nc: 3\n",
+            "# c\u{85} x\n---\na: 1\n",
+            "# c\u{2028} x\n---\na: 1\n",
+        ] {
+            assert_eq!(split(text).len(), 1, "{text:?}");
+            check_split_and_hints(text.as_bytes());
+        }
+        assert_eq!(hint("metadata:\r  namespace: a\r"), None);
+    }
+
+    /// A value YAML reads as a number, a boolean or null is no namespace name: no hint.
+    /// Found by the `reach_documents` fuzz target (`namespace: 8`).
+    #[test]
+    fn values_yaml_reads_as_other_than_a_string_give_no_hint() {
+        for value in [
+            "8", "0x1f", "1e5", "0o17", "true", "false", "null", "123-abc",
+        ] {
+            let doc = format!("metadata:\n  namespace: {value}\n");
+            assert_eq!(hint(&doc), None, "{value}");
+            check_split_and_hints(doc.as_bytes());
+        }
+        assert_eq!(hint("metadata:\n  namespace: a8\n"), Some("a8"));
+        assert_eq!(hint("metadata:\r\n  namespace: a\r\n"), Some("a"));
     }
 
     fn hint(text: &str) -> Option<&str> {
