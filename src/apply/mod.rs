@@ -136,7 +136,19 @@ impl Applier {
     /// removal that fails (in its dry run or for real) leaves that policy held and
     /// reported, with why: it never rejects or rolls back the revision, whose writes are
     /// all done by then.
-    pub async fn apply(&self, plan: Plan) -> Result<ApplyReport, ApplyError> {
+    pub async fn apply(&self, mut plan: Plan) -> Result<ApplyReport, ApplyError> {
+        // With --immutable-objects an edited object's signed content is created again once
+        // its delete (with the prunes) is done: the same name (docs/sync.md).
+        let recreate = plan.take_recreate();
+        let mut report = self.apply_phases(plan).await?;
+        if let Some(again) = recreate {
+            report.written += self.apply_phases(again).await?.written;
+        }
+        Ok(report)
+    }
+
+    /// Dry-run every write, then make them, creates and updates before deletes.
+    async fn apply_phases(&self, plan: Plan) -> Result<ApplyReport, ApplyError> {
         let (writes, held) = plan.into_writes_and_held();
         let all: Vec<&PlannedWrite> = writes.iter().collect();
         self.phase(&all, true).await.map_err(ApplyError::DryRun)?;
@@ -204,8 +216,13 @@ impl Applier {
 
     /// The real writes, in the documented order (docs/sync.md), without a dry-run (used to put back a revision
     /// that already applied once).
-    pub async fn apply_without_dry_run(&self, plan: Plan) -> Result<ApplyReport, ApplyError> {
-        self.apply_checked(&plan.into_writes()).await
+    pub async fn apply_without_dry_run(&self, mut plan: Plan) -> Result<ApplyReport, ApplyError> {
+        let recreate = plan.take_recreate();
+        let mut report = self.apply_checked(&plan.into_writes()).await?;
+        if let Some(again) = recreate {
+            report.written += self.apply_checked(&again.into_writes()).await?.written;
+        }
+        Ok(report)
     }
 
     async fn apply_checked(&self, writes: &[PlannedWrite]) -> Result<ApplyReport, ApplyError> {

@@ -42,8 +42,13 @@ pub fn run(args: AuditArgs) -> ExitCode {
         Some(rev) => Since::Explicit(rev.clone()),
         None => Since::Anchor,
     };
+    // Opened (for a URL: cloned) once, for the verification and the commit's time.
+    let repo = match crate::git::Repo::open(&args.repo) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot open repository {}: {e}", args.repo)),
+    };
     let request = context.revision_request(
-        args.repo.clone().into(),
+        repo.git2().path().to_path_buf(),
         enforced.revision.clone(),
         since,
         Mode::Verify,
@@ -65,7 +70,7 @@ pub fn run(args: AuditArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(format!("{e} (API server {url})")),
     };
-    let committed_at = commit_time(&args.repo, bundles.revision());
+    let committed_at = commit_time(&repo, bundles.revision());
     let report = audit::compare(
         bundles,
         &live,
@@ -98,8 +103,7 @@ fn fail(message: String) -> ExitCode {
 }
 
 /// When the revision's commit was made (its committer time), RFC 3339.
-fn commit_time(repo: &str, oid: git2::Oid) -> Option<String> {
-    let repo = crate::git::Repo::open(repo).ok()?;
+fn commit_time(repo: &crate::git::Repo, oid: git2::Oid) -> Option<String> {
     let seconds = repo.git2().find_commit(oid).ok()?.time().seconds();
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(seconds).ok()?);
     Some(humantime::format_rfc3339_seconds(at).to_string())

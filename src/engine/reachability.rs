@@ -56,7 +56,7 @@ impl ReachabilityChange {
 /// keeps the paths themselves, not only their counts.
 pub async fn of_plan(client: &kube::Client, plan: &Plan, keep_paths: bool) -> ReachabilityChange {
     let started = std::time::Instant::now();
-    let live = match live_policies(client).await {
+    let live = match crate::kube_client::pods::read_network_policies(client).await {
         Ok(live) => live,
         Err(e) => return ReachabilityChange::failed(format!("listing NetworkPolicies: {e}")),
     };
@@ -83,21 +83,6 @@ pub async fn of_plan(client: &kube::Client, plan: &Plan, keep_paths: bool) -> Re
         "reachability: what this revision's writes open and close"
     );
     change
-}
-
-/// Every NetworkPolicy of the cluster, in pages.
-async fn live_policies(client: &kube::Client) -> Result<Vec<NetworkPolicy>, kube::Error> {
-    let api: kube::Api<NetworkPolicy> = kube::Api::all(client.clone());
-    let mut out = Vec::new();
-    let mut params = kube::api::ListParams::default().limit(500);
-    loop {
-        let page = api.list(&params).await?;
-        out.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(out),
-        }
-    }
 }
 
 /// The change from `live` to `live` with `plan`'s writes made, over `workloads`.

@@ -295,17 +295,7 @@ impl SyncContext<'_> {
             }
             let applier = Applier::new(self.client.clone(), self.options.clone());
             let started = Instant::now();
-            // With --immutable-objects, an edited object's signed content is created
-            // again once its delete (with the prunes) is done: the same name.
-            let mut plan = plan;
-            let recreate = plan.take_recreate();
-            let applied = match (applier.apply(plan).await, recreate) {
-                (Ok(mut report), Some(again)) => applier.apply(again).await.map(|more| {
-                    report.written += more.written;
-                    report
-                }),
-                (applied, _) => applied,
-            };
+            let applied = applier.apply(plan).await;
             tracing::info!(writes, took = ?started.elapsed(), "dry-run and apply");
             match applied {
                 Ok(report) => {

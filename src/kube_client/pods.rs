@@ -5,7 +5,9 @@
 //! A field of an unexpected type fails the read with the decoder's message; a missing
 //! field is absent here, and the caller decides what that means.
 
-use super::read::{ListPage, PageError, PageLimits, Paged, Pager, NAMESPACES_PATH};
+use super::read::{
+    ListPage, PageError, PageLimits, Paged, Pager, NAMESPACES_PATH, NETWORK_POLICIES_PATH,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -132,6 +134,20 @@ impl<T: serde::de::DeserializeOwned> ListPage for List<T> {
 /// Every Namespace, with its labels.
 pub async fn read_namespaces(client: &kube::Client) -> Result<Vec<ListedNamespace>, ListError> {
     read_all(client, NAMESPACES_PATH, PageLimits::default(), MAX_OBJECTS).await
+}
+
+/// Every NetworkPolicy of every namespace, whole (what a cycle's reachability report
+/// evaluates; the sync engine's own live read keeps only hashes).
+pub async fn read_network_policies(
+    client: &kube::Client,
+) -> Result<Vec<k8s_openapi::api::networking::v1::NetworkPolicy>, ListError> {
+    read_all(
+        client,
+        NETWORK_POLICIES_PATH,
+        PageLimits::default(),
+        MAX_OBJECTS,
+    )
+    .await
 }
 
 /// Every Pod of every namespace.

@@ -646,7 +646,7 @@ impl Plan {
 
     /// With `--immutable-objects`: the creates of edited objects, to make once this plan's
     /// deletes are done, as a plan of their own (the same revision and bundles).
-    pub fn take_recreate(&mut self) -> Option<Plan> {
+    pub(crate) fn take_recreate(&mut self) -> Option<Plan> {
         if self.recreate.is_empty() {
             return None;
         }

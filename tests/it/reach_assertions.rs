@@ -32,20 +32,6 @@ const ASSERTIONS: &str = "  - name: web-never-reaches-db
     ports: [{protocol: TCP, port: 8443}]
 ";
 
-fn verify(repo: &PolicyRepo) -> Run {
-    let path = repo.path().display().to_string();
-    let anchor = repo.anchor.display().to_string();
-    netpol_sync(&[
-        "verify",
-        "--repo",
-        &path,
-        "--trust-anchor",
-        &anchor,
-        "--output",
-        "json",
-    ])
-}
-
 #[test]
 fn a_revision_that_opens_a_forbidden_path_is_refused_everywhere_and_the_cluster_is_untouched() {
     let cluster = Cluster::start(&["frontend", "payments"]);

@@ -185,17 +185,7 @@ fn a_name_with_no_room_for_the_suffix_is_refused_at_verify() {
         )],
         "a long name",
     );
-    let path = repo.path().display().to_string();
-    let anchor = repo.anchor.display().to_string();
-    let run = netpol_sync(&[
-        "verify",
-        "--repo",
-        &path,
-        "--trust-anchor",
-        &anchor,
-        "--output",
-        "json",
-    ]);
+    let run = verify(&repo);
     assert_eq!(run.code, 1, "{}\n{}", run.json, run.stderr);
     assert_eq!(run.json["reason"], "invalid-policy", "{}", run.json);
     assert_eq!(run.json["location"]["field"], "metadata.name");

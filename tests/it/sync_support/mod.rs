@@ -488,6 +488,21 @@ pub fn sync(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
     run
 }
 
+/// `verify --output json` of `repo`'s HEAD against its anchor.
+pub fn verify(repo: &PolicyRepo) -> Run {
+    let path = repo.path().display().to_string();
+    let anchor = repo.anchor.display().to_string();
+    netpol_sync(&[
+        "verify",
+        "--repo",
+        &path,
+        "--trust-anchor",
+        &anchor,
+        "--output",
+        "json",
+    ])
+}
+
 pub fn plan(repo: &PolicyRepo, cluster: &Cluster, extra: &[&str]) -> Run {
     cluster_command("plan", repo, cluster, extra)
 }
