@@ -11,7 +11,7 @@
 # on 443 (the shape of docs/performance.md's first reach figures); a tenth of them also
 # allow egress to a /24 of that /16 except a /28, so there are address classes to tell apart.
 #
-# For each size it also times a diff after one policy's port changed (ours: `reach
+# For each size it also times a diff after one policy's egress port changed (ours: `reach
 # --diff-policies`, theirs: `netpolicy diff`) and one query between two workloads, loading
 # included (ours only: netpolicy evaluate names pods, not workloads).
 #
@@ -135,12 +135,16 @@ for size in "${sizes[@]}"; do
   if tpaths=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/theirs.json" 2>/dev/null); then
     theirs="$theirs ($tpaths entries)"
   fi
-  # The same input with one policy's ingress port changed.
+  # The same input with one policy's egress port changed (443 to 444 for p0's /16), which
+  # changes what ns0's `web` workload may send to that /16.
   changed="$WORK/changed-$np-$nn-$nw"
   cp -r "$dir" "$changed"
-  sed -i '0,/- port: 8000$/s//- port: 8999/' "$changed/ns0-policies.yaml"
+  sed -i '0,/- port: 443$/s//- port: 444/' "$changed/ns0-policies.yaml"
   ours_diff=$(measure ours_diff "$WORK/ours-diff.json" 3600 "$NPS" reach --policies "$changed" \
     --diff-policies "$dir" --workloads "$dir" --output json)
+  if rows=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(d[k]) for k in ("added","removed","changed")))' "$WORK/ours-diff.json" 2>/dev/null); then
+    ours_diff="$ours_diff ($rows rows)"
+  fi
   theirs_diff=$(measure theirs_diff "$WORK/theirs-diff.txt" "$timeout_s" "$NPG" diff --dir1 "$dir" \
     --dir2 "$changed" -o csv -q)
   ours_query=$(ALLOW_RC=1 measure ours_query "$WORK/ours-query.txt" 3600 "$NPS" reach --policies "$dir" \

@@ -122,26 +122,34 @@ fn analyse(args: &ReachArgs) -> Result<(Output, u8), String> {
         Some(namespaces) if !args.exposure => Scope::Namespaces(namespaces),
         _ => Scope::All,
     };
+    let workloads = || -> Result<reach::workloads::Workloads, String> {
+        let workloads = match &args.kubeconfig {
+            Some(kubeconfig) => live_workloads(kubeconfig, args.context.as_deref())?,
+            None => reach::workloads_from_files(&args.workloads, &limits, scope)
+                .map_err(|e| e.to_string())?,
+        };
+        for w in &workloads.warnings {
+            eprintln!("WARNING  {w}");
+        }
+        Ok(workloads)
+    };
+    if args.repo.is_none() && !args.diff_policies.is_empty() {
+        // Two sets of files: only what can change is parsed (docs/reachability.md).
+        let model = Model::new(&workloads()?, Vec::new()).map_err(|e| e.to_string())?;
+        let (report, read) =
+            reach::diff_files(&model, &args.policies, &args.diff_policies, &limits)
+                .map_err(|e| e.to_string())?;
+        warn_unexposed_named_ports(&model, &read)?;
+        return Ok((Output::Text(render_diff(&report, args.output)), 0));
+    }
     let (new, old) = policies(args, scope)?;
     let evaluator = Evaluator::new(&new).map_err(|e| e.to_string())?;
-    let workloads = match &args.kubeconfig {
-        Some(kubeconfig) => live_workloads(kubeconfig, args.context.as_deref())?,
-        None => reach::workloads_from_files(&args.workloads, &limits, scope)
-            .map_err(|e| e.to_string())?,
-    };
-    for w in &workloads.warnings {
-        eprintln!("WARNING  {w}");
-    }
+    let workloads = workloads()?;
     // A query reads its ends' namespaces only: a port another namespace's pods expose is
     // not in view, so only the whole map and the diff warn.
-    if matches!(scope, Scope::All) && !workloads.pods.is_empty() {
+    if matches!(scope, Scope::All) {
         let model = Model::new(&workloads, Vec::new()).map_err(|e| e.to_string())?;
-        for (rule, name, protocol) in model.unexposed_named_ports(&evaluator) {
-            eprintln!(
-                "WARNING  {rule} names port {name:?} ({}), which no workload exposes: it allows nothing there",
-                protocol.as_str()
-            );
-        }
+        warn_unexposed_named_ports(&model, &new)?;
     }
     if args.exposure {
         if matches!(args.output, ReachFormat::Dot | ReachFormat::Mermaid) {
@@ -180,6 +188,25 @@ fn analyse(args: &ReachArgs) -> Result<(Output, u8), String> {
         return Ok((Output::Text(render_diff(&report, args.output)), 0));
     }
     Ok((Output::Map(reach::map(&model, &evaluator)), 0))
+}
+
+/// A warning for each named port of `policies`' rules that no workload of `model` exposes
+/// (none when there are no workloads: nothing is exposed then).
+fn warn_unexposed_named_ports(
+    model: &Model,
+    policies: &[netpol_policy::NetworkPolicy],
+) -> Result<(), String> {
+    if model.is_empty() {
+        return Ok(());
+    }
+    let evaluator = Evaluator::new(policies).map_err(|e| e.to_string())?;
+    for (rule, name, protocol) in model.unexposed_named_ports(&evaluator) {
+        eprintln!(
+            "WARNING  {rule} names port {name:?} ({}), which no workload exposes: it allows nothing there",
+            protocol.as_str()
+        );
+    }
+    Ok(())
 }
 
 /// The workloads of the cluster a kubeconfig names (docs/reachability.md, "Workloads

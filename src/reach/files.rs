@@ -32,119 +32,190 @@ impl<T> Default for DocumentCache<T> {
 }
 
 /// One document's text, where it is.
-struct Chunk<'a> {
+pub struct Chunk<'a> {
     file: usize,
     /// Its index among the documents of its file, as the whole-file loader counts them.
     index: usize,
     text: &'a [u8],
 }
 
-/// Every document of the files at `paths` (in scope), read and handed to `each` with the
-/// file it came from and its index in that file; `each` keeps what it returns. Documents
-/// are parsed on a few threads; the results keep file and document order.
+impl<'a> Chunk<'a> {
+    pub fn text(&self) -> &'a [u8] {
+        self.text
+    }
+}
+
+/// The files at some paths, read whole under the limits.
+pub struct Files {
+    shown: Vec<String>,
+    contents: Vec<Vec<u8>>,
+}
+
+impl Files {
+    /// Every `.yaml`/`.yml`/`.json` file at `paths`, in name order, within the limits on
+    /// their count and bytes.
+    pub fn read(paths: &[PathBuf], limits: &Limits) -> Result<Files, ReachError> {
+        let mut files = Vec::new();
+        for p in paths {
+            collect(p, &mut files, limits)?;
+        }
+        let mut total = 0u64;
+        let mut contents = Vec::with_capacity(files.len());
+        for file in &files {
+            let bytes = read_bounded(file, limits.max_file_bytes)?;
+            total += bytes.len() as u64;
+            if total > limits.max_total_bytes {
+                return Err(ReachError::Input {
+                    file: file.display().to_string(),
+                    message: format!("the files hold more than {} bytes", limits.max_total_bytes),
+                });
+            }
+            contents.push(bytes);
+        }
+        let shown = files.iter().map(|f| f.display().to_string()).collect();
+        Ok(Files { shown, contents })
+    }
+
+    /// The documents of the files in scope and of one of `kinds`: a document whose
+    /// `metadata.namespace` or top-level `kind` is plainly another one is left out unparsed
+    /// (docs/reachability.md, "What a query reads"). Each reader ignores every other kind
+    /// anyway, and a `kind` YAML reads as no string (`true`, `null`) too.
+    pub fn chunks(
+        &self,
+        limits: &Limits,
+        scope: Scope<'_>,
+        kinds: &[&str],
+    ) -> Result<Vec<Chunk<'_>>, ReachError> {
+        let mut chunks = Vec::new();
+        for (file, bytes) in self.contents.iter().enumerate() {
+            let split = split_documents(bytes);
+            let documents = split.last().map_or(0, |c| c.0 + 1);
+            if documents > limits.max_documents_per_file {
+                return Err(ReachError::Input {
+                    file: self.shown[file].clone(),
+                    message: format!("more than {} YAML documents", limits.max_documents_per_file),
+                });
+            }
+            for (index, text) in split {
+                let other_namespace = match scope {
+                    Scope::All => false,
+                    Scope::Namespaces(wanted) => {
+                        namespace_hint(text).is_some_and(|ns| !wanted.contains(ns))
+                    }
+                };
+                let other_kind = kind_hint(text).is_some_and(|k| !kinds.contains(&k));
+                if !other_namespace && !other_kind {
+                    chunks.push(Chunk { file, index, text });
+                }
+            }
+        }
+        Ok(chunks)
+    }
+
+    /// The documents `chunks` (of these files) parsed and handed to `each` with the file
+    /// they came from and their index in it; `each` keeps what it returns. Documents are
+    /// parsed on a few threads; the results keep the chunks' order.
+    pub fn parse<T: Send + Clone>(
+        &self,
+        chunks: &[Chunk<'_>],
+        limits: &Limits,
+        cache: Option<&DocumentCache<T>>,
+        each: impl Fn(&str, usize, serde_json::Value) -> Result<Option<T>, ReachError> + Sync,
+    ) -> Result<Vec<T>, ReachError> {
+        let refs: Vec<&Chunk<'_>> = chunks.iter().collect();
+        self.parse_with(&refs, limits, cache, each)
+    }
+
+    /// [`Files::parse`] of some of the chunks, with no cache.
+    pub fn parse_refs<T: Send + Clone>(
+        &self,
+        chunks: &[&Chunk<'_>],
+        limits: &Limits,
+        each: impl Fn(&str, usize, serde_json::Value) -> Result<Option<T>, ReachError> + Sync,
+    ) -> Result<Vec<T>, ReachError> {
+        self.parse_with(chunks, limits, None, each)
+    }
+
+    fn parse_with<T: Send + Clone>(
+        &self,
+        chunks: &[&Chunk<'_>],
+        limits: &Limits,
+        cache: Option<&DocumentCache<T>>,
+        each: impl Fn(&str, usize, serde_json::Value) -> Result<Option<T>, ReachError> + Sync,
+    ) -> Result<Vec<T>, ReachError> {
+        let shown = &self.shown;
+        let parse = |chunk: &&Chunk<'_>| -> Result<Vec<T>, ReachError> {
+            let key: Option<[u8; 32]> = cache.map(|_| sha2::Sha256::digest(chunk.text).into());
+            if let (Some(cache), Some(key)) = (cache, &key) {
+                if let Some(known) = cache.0.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+                    return Ok(known.clone());
+                }
+            }
+            let file = &shown[chunk.file];
+            let docs =
+                load_documents(chunk.text, limits.file_yaml()).map_err(|e| ReachError::Input {
+                    file: file.clone(),
+                    message: format!(
+                        "document {}: {}",
+                        chunk.index + e.document.unwrap_or(0),
+                        e.error
+                    ),
+                })?;
+            let mut out = Vec::new();
+            for d in docs.into_iter().filter(|d| !d.value.is_null()) {
+                if let Some(t) = each(file, chunk.index + d.index, d.value)? {
+                    out.push(t);
+                }
+            }
+            if let (Some(cache), Some(key)) = (cache, key) {
+                cache
+                    .0
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, out.clone());
+            }
+            Ok(out)
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let per_worker = chunks.len().div_ceil(workers.max(1)).max(1);
+        let results: Vec<Result<Vec<T>, ReachError>> = if workers <= 1 || chunks.len() < 64 {
+            chunks.iter().map(parse).collect()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = chunks
+                    .chunks(per_worker)
+                    .map(|part| s.spawn(|| part.iter().map(parse).collect::<Vec<_>>()))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            })
+        };
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+}
+
+/// Every document of the files at `paths` (in scope, of one of `kinds`), read and handed
+/// to `each` with the file it came from and its index in that file ([`Files::parse`]).
 pub fn read<T: Send + Clone>(
     paths: &[PathBuf],
     limits: &Limits,
     scope: Scope<'_>,
+    kinds: &[&str],
     cache: Option<&DocumentCache<T>>,
     each: impl Fn(&str, usize, serde_json::Value) -> Result<Option<T>, ReachError> + Sync,
 ) -> Result<Vec<T>, ReachError> {
-    let mut files = Vec::new();
-    for p in paths {
-        collect(p, &mut files, limits)?;
-    }
-    let mut total = 0u64;
-    let mut contents = Vec::with_capacity(files.len());
-    for file in &files {
-        let bytes = read_bounded(file, limits.max_file_bytes)?;
-        total += bytes.len() as u64;
-        if total > limits.max_total_bytes {
-            return Err(ReachError::Input {
-                file: file.display().to_string(),
-                message: format!("the files hold more than {} bytes", limits.max_total_bytes),
-            });
-        }
-        contents.push(bytes);
-    }
-    let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    let mut chunks = Vec::new();
-    for (file, bytes) in contents.iter().enumerate() {
-        let split = split_documents(bytes);
-        let documents = split.last().map_or(0, |c| c.0 + 1);
-        if documents > limits.max_documents_per_file {
-            return Err(ReachError::Input {
-                file: shown[file].clone(),
-                message: format!("more than {} YAML documents", limits.max_documents_per_file),
-            });
-        }
-        for (index, text) in split {
-            let skip = match scope {
-                Scope::All => false,
-                Scope::Namespaces(wanted) => {
-                    namespace_hint(text).is_some_and(|ns| !wanted.contains(ns))
-                }
-            };
-            if !skip {
-                chunks.push(Chunk { file, index, text });
-            }
-        }
-    }
-    let parse = |chunk: &Chunk<'_>| -> Result<Vec<T>, ReachError> {
-        let key: Option<[u8; 32]> = cache.map(|_| sha2::Sha256::digest(chunk.text).into());
-        if let (Some(cache), Some(key)) = (cache, &key) {
-            if let Some(known) = cache.0.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
-                return Ok(known.clone());
-            }
-        }
-        let file = &shown[chunk.file];
-        let docs =
-            load_documents(chunk.text, limits.file_yaml()).map_err(|e| ReachError::Input {
-                file: file.clone(),
-                message: format!(
-                    "document {}: {}",
-                    chunk.index + e.document.unwrap_or(0),
-                    e.error
-                ),
-            })?;
-        let mut out = Vec::new();
-        for d in docs.into_iter().filter(|d| !d.value.is_null()) {
-            if let Some(t) = each(file, chunk.index + d.index, d.value)? {
-                out.push(t);
-            }
-        }
-        if let (Some(cache), Some(key)) = (cache, key) {
-            cache
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, out.clone());
-        }
-        Ok(out)
-    };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let per_worker = chunks.len().div_ceil(workers.max(1)).max(1);
-    let results: Vec<Result<Vec<T>, ReachError>> = if workers <= 1 || chunks.len() < 64 {
-        chunks.iter().map(parse).collect()
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .chunks(per_worker)
-                .map(|part| s.spawn(|| part.iter().map(parse).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
-    };
-    let mut out = Vec::new();
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+    let files = Files::read(paths, limits)?;
+    let chunks = files.chunks(limits, scope, kinds)?;
+    files.parse(&chunks, limits, cache, each)
 }
 
 /// A file's documents as (index, text), split at YAML's document markers: a line that
@@ -191,26 +262,63 @@ fn split_documents(bytes: &[u8]) -> Vec<(usize, &[u8])> {
     out
 }
 
-/// The namespace a document is certainly in, read without parsing it: only from a plain
-/// block `metadata:` at the top level holding exactly one `namespace:` with a plain
-/// DNS-1123 value. Anything less plain (flow style, quotes, tags, anchors, tabs, a second
-/// `metadata`, a key that is not a plain word) gives `None`, and the document is parsed.
-pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
+/// The lines of a document whose structure shows line by line, or `None`. YAML lets a
+/// quoted scalar or a flow collection run over several lines, down to column 0 even when
+/// it starts in a nested value (`  x: "a` then `metadata:` then `  namespace: b"` is one
+/// string), so a line is taken as it looks only when no quote starts on it and every `[`
+/// and `{` on it is closed on it. A line break YAML knows besides `\n` and `\r\n` (a lone
+/// CR, NEL, LS, PS) would split lines elsewhere, so its document has no lines here
+/// either. A leading `---` marker line is left out.
+fn plain_lines(text: &[u8]) -> Option<Vec<&str>> {
     if has_other_line_breaks(text) {
         return None;
     }
     let text = std::str::from_utf8(text).ok()?;
-    let mut lines = text.lines().peekable();
-    if let Some(after_marker) = lines.peek().and_then(|l| l.strip_prefix("---")) {
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(after_marker) = lines.first().and_then(|l| l.strip_prefix("---")) {
         if !after_marker.trim().is_empty() {
             return None;
         }
-        lines.next();
+        lines.remove(0);
     }
+    lines.iter().all(|l| stands_alone(l)).then_some(lines)
+}
+
+/// No quote, and every flow collection closed, on this line before its comment.
+fn stands_alone(line: &str) -> bool {
+    let content = match line.trim_start().strip_prefix('#') {
+        Some(_) => return true,
+        None => line.split(" #").next().unwrap_or(""),
+    };
+    let mut open = 0i32;
+    for c in content.chars() {
+        match c {
+            '"' | '\'' => return false,
+            '[' | '{' => open += 1,
+            ']' | '}' => {
+                open -= 1;
+                if open < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    open == 0
+}
+
+/// The namespace a document is certainly in, read without parsing it: only from a plain
+/// block `metadata:` at the top level holding exactly one `namespace:` with a plain
+/// DNS-1123 value, in a document of [`plain_lines`]. Anything less plain (flow style,
+/// quotes, tags, anchors, tabs, a second `metadata`, a key that is not a plain word) gives
+/// `None`, and the document is parsed.
+pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
+    let lines = plain_lines(text)?;
     let mut metadata_seen = false;
     let mut in_metadata = false;
     let mut indent: Option<usize> = None;
     let mut namespace: Option<&str> = None;
+    let mut after_namespace = false;
     for line in lines {
         // Outside the metadata block only the top-level keys matter (a second
         // `metadata`, a key that is not plain): an indented line there is skipped unread.
@@ -250,14 +358,21 @@ pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
             return None;
         }
         if depth > level {
+            // More indented after the namespace: its value goes on (`other` then `  x`
+            // is `other x`).
+            if after_namespace {
+                return None;
+            }
             continue;
         }
+        after_namespace = false;
         let (key, rest) = content.split_once(':')?;
         if !is_plain_key(key) {
             return None;
         }
         if key == "namespace" {
-            let value = rest.split(" #").next().unwrap_or("").trim();
+            after_namespace = true;
+            let value = plain_value(rest)?;
             // Only a value YAML reads as a string: one starting with a digit may be a
             // number (`8`, `0x1f`, `1e5`), and `true`, `false`, `null` are not strings.
             let plainly_a_string = value.starts_with(|c: char| c.is_ascii_lowercase())
@@ -272,6 +387,55 @@ pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
         }
     }
     namespace
+}
+
+/// The top-level `kind` of a document, read without parsing it: a document of
+/// [`plain_lines`] whose top-level lines are all plain `key:` lines (or comments), with
+/// exactly one `kind:` holding one word of ASCII letters and digits that starts with a
+/// letter. The word may still be one YAML reads as no string (`true`, `Null`): that is no
+/// kind a reader takes, as the word is no kind it takes. Anything else gives `None`.
+pub(crate) fn kind_hint(text: &[u8]) -> Option<&str> {
+    let lines = plain_lines(text)?;
+    let mut kind: Option<&str> = None;
+    let mut after_kind = false;
+    for line in lines {
+        let content = line.trim();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if line.starts_with(' ') {
+            // Indented after `kind: word`: the word goes on (`Deploy` then `  ment`).
+            if after_kind {
+                return None;
+            }
+            continue;
+        }
+        after_kind = false;
+        if content.contains(['\t', '&', '*', '!', '|', '>', '?', '@', '`']) {
+            return None;
+        }
+        let (key, rest) = content.split_once(':')?;
+        if !is_plain_key(key) {
+            return None;
+        }
+        if key == "kind" {
+            let value = plain_value(rest)?;
+            let word = value.starts_with(|c: char| c.is_ascii_alphabetic())
+                && value.bytes().all(|b| b.is_ascii_alphanumeric());
+            if kind.is_some() || !word {
+                return None;
+            }
+            kind = Some(value);
+            after_kind = true;
+        }
+    }
+    kind
+}
+
+/// The value after `key:`: a space then the value (and maybe a comment), or `None`.
+fn plain_value(rest: &str) -> Option<&str> {
+    let value = rest.split(" #").next().unwrap_or("");
+    value.starts_with(' ').then(|| value.trim())
 }
 
 /// The claims a reader of drafts leans on, checked on any bytes (the `reach_documents` fuzz
@@ -303,6 +467,18 @@ pub fn check_split_and_hints(data: &[u8]) {
                 Some(ns),
                 "document {index}: the hint is not the parser's"
             );
+        }
+        if let Some(kind) = kind_hint(chunk) {
+            match docs.first().and_then(|d| d.value.get("kind")) {
+                Some(serde_json::Value::String(found)) => assert_eq!(
+                    found, kind,
+                    "document {index}: the kind hint is not the parser's"
+                ),
+                found => assert!(
+                    found.is_some() && !super::reads_kind(kind),
+                    "document {index}: the kind hint {kind:?} is the parser's {found:?}"
+                ),
+            }
         }
         split.extend(docs.into_iter().map(|d| (index + d.index, d.value)));
     }
@@ -535,6 +711,69 @@ mod tests {
         ];
         for doc in hostile {
             assert_eq!(hint(doc), None, "{doc:?}");
+        }
+    }
+
+    /// A quoted scalar or a flow collection that starts in a nested value may run on over
+    /// top-level lines: what looks like `metadata:` or `kind:` there is inside a string.
+    #[test]
+    fn a_scalar_or_collection_running_over_lines_gives_no_hint() {
+        let swallowed = [
+            "kind: NetworkPolicy\nspec:\n  x: \"a\nmetadata:\n  namespace: other\nc: d\"\n",
+            "kind: NetworkPolicy\nspec:\n  x: 'a\nmetadata:\n  namespace: other'\n",
+            "kind: NetworkPolicy\nspec:\n  x: [a,\nmetadata: {namespace: other}]\n",
+            "spec:\n  x: \"a\nkind: Pod\"\nkind: NetworkPolicy\n",
+            "spec:\n  x: {a: b,\nkind: Pod}\n",
+        ];
+        for doc in swallowed {
+            assert_eq!(hint(doc), None, "{doc:?}");
+            assert_eq!(kind_hint(doc.as_bytes()), None, "{doc:?}");
+            check_split_and_hints(doc.as_bytes());
+        }
+        // What the parser makes of the first: no metadata at all.
+        let docs = load_documents(swallowed[0].as_bytes(), Limits::default().file_yaml()).unwrap();
+        assert_eq!(docs[0].value.get("metadata"), None);
+        // A quote in a comment, and a flow collection closed on its line, leave it plain.
+        let plain = "kind: NetworkPolicy # the team's\nmetadata:\n  namespace: a\nspec: {podSelector: {}}\n";
+        assert_eq!(hint(plain), Some("a"));
+        assert_eq!(kind_hint(plain.as_bytes()), Some("NetworkPolicy"));
+    }
+
+    #[test]
+    fn a_plain_top_level_kind_is_read_and_anything_less_plain_is_not() {
+        fn kind(t: &str) -> Option<&str> {
+            kind_hint(t.as_bytes())
+        }
+        assert_eq!(
+            kind("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n"),
+            Some("Pod")
+        );
+        assert_eq!(kind("---\nkind: Deployment # app\n"), Some("Deployment"));
+        // YAML reads these as no string: no reader takes such a document either.
+        assert_eq!(kind("kind: true\n"), Some("true"));
+        let hostile = [
+            "kind: Deploy\n  ment\n",
+            "kind: 'Pod'\n",
+            "kind: \"Pod\"\n",
+            "kind: !!str Pod\n",
+            "kind: &k Pod\n",
+            "kind: *k\n",
+            "kind: Pod\nkind: Namespace\n",
+            "kind:Pod\n",
+            "kind:\n  Pod\n",
+            "kind: Net-Policy\n",
+            "kind: 8\n",
+            "{kind: Pod}\n",
+            "- kind: Pod\n",
+            "? kind\n: Pod\n",
+            "\"kind\": Pod\n",
+            "kind: Pod\r\u{85}metadata: x\n",
+            "--- |\nkind: Pod\n",
+            "metadata:\n  name: x\n",
+        ];
+        for doc in hostile {
+            assert_eq!(kind(doc), None, "{doc:?}");
+            check_split_and_hints(doc.as_bytes());
         }
     }
 

@@ -8,9 +8,17 @@ pub mod assertions;
 pub mod exposure;
 mod files;
 pub mod live;
+mod narrow;
 #[cfg(feature = "fuzzing")]
 pub use files::check_split_and_hints;
 pub use files::Scope;
+pub use narrow::diff_files;
+
+/// Whether a reader of files takes documents of this kind (any other is never parsed).
+#[cfg(any(test, feature = "fuzzing"))]
+fn reads_kind(kind: &str) -> bool {
+    kind == netpol_policy::KIND || workloads::KINDS.contains(&kind)
+}
 
 /// Policy documents already decoded, shared by the two sides of a diff.
 pub type PolicyDocuments = files::DocumentCache<netpol_policy::NetworkPolicy>;
@@ -49,28 +57,39 @@ pub fn policies_from_files(
     scope: Scope<'_>,
     cache: Option<&PolicyDocuments>,
 ) -> Result<Vec<netpol_policy::NetworkPolicy>, ReachError> {
-    files::read(paths, limits, scope, cache, |file, index, mut doc| {
-        if doc.get("kind").and_then(|k| k.as_str()) != Some(netpol_policy::KIND) {
-            return Ok(None);
-        }
-        if let Some(meta) = doc.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            meta.entry("namespace")
-                .or_insert_with(|| serde_json::Value::String("default".into()));
-        }
-        netpol_policy::decode_strict(doc)
-            .map(Some)
-            .map_err(|errors| ReachError::Input {
-                file: file.to_string(),
-                message: format!(
-                    "document {index}: {}",
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            })
-    })
+    files::read(paths, limits, scope, &POLICY_KINDS, cache, decode_policy)
+}
+
+/// The kinds a reader of policies takes.
+const POLICY_KINDS: [&str; 1] = [netpol_policy::KIND];
+
+/// One document of a policy file: a NetworkPolicy decoded strictly (its namespace
+/// `default` when it names none), or `None` for another kind.
+fn decode_policy(
+    file: &str,
+    index: usize,
+    mut doc: serde_json::Value,
+) -> Result<Option<netpol_policy::NetworkPolicy>, ReachError> {
+    if doc.get("kind").and_then(|k| k.as_str()) != Some(netpol_policy::KIND) {
+        return Ok(None);
+    }
+    if let Some(meta) = doc.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.entry("namespace")
+            .or_insert_with(|| serde_json::Value::String("default".into()));
+    }
+    netpol_policy::decode_strict(doc)
+        .map(Some)
+        .map_err(|errors| ReachError::Input {
+            file: file.to_string(),
+            message: format!(
+                "document {index}: {}",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        })
 }
 
 /// The policies of a verified revision's bundles.
@@ -84,9 +103,14 @@ pub fn workloads_from_files(
     limits: &Limits,
     scope: Scope<'_>,
 ) -> Result<Workloads, ReachError> {
-    let docs = files::read(paths, limits, scope, None, |file, index, doc| {
-        Ok(Some((file.to_string(), index, doc)))
-    })?;
+    let docs = files::read(
+        paths,
+        limits,
+        scope,
+        workloads::KINDS,
+        None,
+        |file, index, doc| Ok(Some((file.to_string(), index, doc))),
+    )?;
     let mut w = Workloads::default();
     for (file, index, doc) in docs {
         w.add(&file, index, &doc)?;
@@ -123,6 +147,11 @@ impl Model {
             })
             .collect();
         Ok(Model { world, names })
+    }
+
+    /// Whether the model has no pods at all.
+    pub fn is_empty(&self) -> bool {
+        self.world.len() == 0
     }
 
     /// The named ports of `evaluator`'s rules that no workload of the model exposes.
@@ -556,25 +585,50 @@ pub struct DiffReport {
     pub changed: Vec<Changed>,
 }
 
+/// What `new` opens and closes against `old` over the model's workloads. The addresses a
+/// workload gains or loses the same ports to (or from) are one row, their ranges merged:
+/// how finely the rules of other workloads split the addresses does not show (and a diff
+/// that reads only some namespaces' policies, `diff_files`, says exactly the same).
 pub fn diff(model: &Model, old: &Evaluator, new: &Evaluator) -> DiffReport {
     let classes = address_classes(&[old, new]);
     let addresses: Vec<IpAddr> = classes.iter().map(|c| c.representative).collect();
-    let labels: std::collections::HashMap<IpAddr, NodeName> = classes
-        .iter()
-        .map(|c| (c.representative, c.label()))
-        .collect();
-    let name = |e: Endpoint| -> NodeName {
-        match e {
-            Endpoint::Pod(id) => model.names.get(&id).cloned().unwrap_or_default(),
-            Endpoint::Address(ip) => labels.get(&ip).cloned().unwrap_or_default(),
+    let class_of: std::collections::HashMap<IpAddr, &AddressClass> =
+        classes.iter().map(|c| (c.representative, c)).collect();
+    let pod = |id: netpol_reach::PodId| model.names.get(&id).cloned().unwrap_or_default();
+    // A pod end, the address end's side (to it: true), and the ports before and after.
+    type Key = (NodeName, bool, String, String);
+    let mut to_addresses: BTreeMap<Key, (PortSet, PortSet, Vec<&AddressClass>)> = BTreeMap::new();
+    let mut changes: Vec<(NodeName, NodeName, PortSet, PortSet)> = Vec::new();
+    for (from, to, was, now) in old.matrix_changes(new, &model.world, &addresses) {
+        let (pod_end, towards, address) = match (from, to) {
+            (Endpoint::Pod(f), Endpoint::Pod(t)) => {
+                changes.push((pod(f), pod(t), was, now));
+                continue;
+            }
+            (Endpoint::Pod(f), Endpoint::Address(a)) => (f, true, a),
+            (Endpoint::Address(a), Endpoint::Pod(t)) => (t, false, a),
+            (Endpoint::Address(_), Endpoint::Address(_)) => continue,
+        };
+        let key = (pod(pod_end), towards, was.to_string(), now.to_string());
+        to_addresses
+            .entry(key)
+            .or_insert_with(|| (was, now, Vec::new()))
+            .2
+            .extend(class_of.get(&address));
+    }
+    for ((pod, towards, _, _), (was, now, classes)) in to_addresses {
+        for merged in netpol_reach::address_union(&classes) {
+            let (from, to) = if towards {
+                (pod.clone(), merged.label())
+            } else {
+                (merged.label(), pod.clone())
+            };
+            changes.push((from, to, was.clone(), now.clone()));
         }
-    };
-    let mut changes: Vec<(NodeName, NodeName, PortSet, PortSet)> = old
-        .matrix_changes(new, &model.world, &addresses)
-        .into_iter()
-        .map(|(f, t, was, now)| (name(f), name(t), was, now))
-        .collect();
-    changes.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    }
+    changes.sort_by_cached_key(|(from, to, was, now)| {
+        (from.clone(), to.clone(), was.to_string(), now.to_string())
+    });
     let mut report = DiffReport {
         added: Vec::new(),
         removed: Vec::new(),

@@ -8,6 +8,19 @@ use netpol_reach::{ContainerPort, Pod, Protocol};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The kinds read: a List's items are read as documents.
+pub const KINDS: &[&str] = &[
+    "Namespace",
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "List",
+];
+
 /// Namespaces (with labels) and workloads, as read.
 #[derive(Debug, Clone, Default)]
 pub struct Workloads {

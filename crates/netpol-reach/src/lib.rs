@@ -30,7 +30,7 @@ mod ports;
 mod selector;
 mod world;
 
-pub use addresses::{address_classes, AddressClass};
+pub use addresses::{address_classes, union as address_union, AddressClass};
 pub use eval::{Decision, Direction, Evaluator, PolicyRef, RuleRef, Side};
 pub use exposure::{ExposedTo, Exposure, NamespaceScopeText};
 pub use matrix::{Change, Matrix};
