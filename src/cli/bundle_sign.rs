@@ -70,7 +70,7 @@ pub fn run(args: SignArgs) -> ExitCode {
     }
     println!(
         "  next: git add {} && git commit -S",
-        signed.signature.display()
+        super::shell::shell_word(&args.dir)
     );
     ExitCode::from(0)
 }
