@@ -14,8 +14,8 @@
 //!   render what the engine answers.
 //!
 //! Beside them: [`reason`] (the stable reason codes), [`marks`] (what netpol-sync writes
-//! on the objects it owns), [`kube_client`] (cluster access and bounded reads) and
-//! [`remote`] (fetching the repository).
+//! on the objects it owns), [`kube_client`] (cluster access and bounded reads),
+//! [`remote`] (fetching the repository) and [`init`] (scaffolding a policy repository).
 
 pub mod apply;
 pub mod bundle;
@@ -26,6 +26,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod git;
+pub mod init;
 pub mod kube_client;
 pub mod logging;
 pub mod marks;

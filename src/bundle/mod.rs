@@ -19,7 +19,7 @@
 //! Files: [`manifest`] (bundle.yaml), [`path`] (manifest paths), [`digest`], [`limits`],
 //! [`tree`] (reading the commit's tree), [`yaml`] (hazard-checked YAML), [`signatures`],
 //! [`policy`] (documents → validated, defaulted policies), [`select`] (selection and
-//! cross-bundle rules), [`seal`] (writing the `files:` list).
+//! cross-bundle rules), [`seal`] (writing the `files:` list), [`sign`] (`bundle sign`).
 
 pub mod assertions;
 pub mod cache;
@@ -33,6 +33,7 @@ mod pipeline;
 pub mod policy;
 pub mod seal;
 pub mod select;
+pub mod sign;
 mod signatures;
 pub mod tree;
 pub mod yaml;

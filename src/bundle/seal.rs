@@ -7,6 +7,10 @@
 //!
 //! Seal refuses to write a manifest that `verify` would reject: symlinks, non-UTF-8 or
 //! non-YAML file names, or a bundle.yaml whose other fields break the manifest rules.
+//!
+//! [`plan`] computes the sealed bundle.yaml without writing it; [`seal`] writes it, and
+//! [`check`] says what the current one gets wrong (`bundle seal --check`, and `bundle
+//! sign`, which refuses to sign a stale manifest: docs/bundles.md).
 
 use super::digest::sha256_hex;
 use super::limits::Limits;
@@ -14,6 +18,7 @@ use super::manifest;
 use super::path::{BundlePath, PathError};
 use super::yaml::{load_documents, YamlLimits};
 use super::{BundleDigest, MANIFEST_FILE, SIGNATURES_DIR};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +67,33 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SealError + '_ {
     }
 }
 
-pub fn seal(dir: &Path, limits: &Limits) -> Result<SealReport, SealError> {
+/// What a seal of a bundle directory would write, computed without writing anything:
+/// `bundle seal` writes [`SealPlan::sealed`], `bundle seal --check` and `bundle sign`
+/// compare it with [`SealPlan::current`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealPlan {
+    pub manifest: PathBuf,
+    /// bundle.yaml's bytes as read.
+    pub current: Vec<u8>,
+    /// bundle.yaml as a seal writes it: `current` with the `files:` block rewritten.
+    pub sealed: String,
+    pub files: Vec<SealedFile>,
+    /// The digest of `sealed`.
+    pub digest: BundleDigest,
+}
+
+impl SealPlan {
+    /// True when bundle.yaml already says exactly what a seal would write.
+    pub fn is_fresh(&self) -> bool {
+        self.sealed.as_bytes() == self.current.as_slice()
+    }
+}
+
+/// Compute the sealed bundle.yaml of `dir`; refuses, as [`seal`] does, what `verify`
+/// would reject.
+pub fn plan(dir: &Path, limits: &Limits) -> Result<SealPlan, SealError> {
     let manifest_path = dir.join(MANIFEST_FILE);
-    let old = match std::fs::read(&manifest_path) {
+    let current = match std::fs::read(&manifest_path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(SealError::NoManifest(dir.to_path_buf()))
@@ -72,21 +101,123 @@ pub fn seal(dir: &Path, limits: &Limits) -> Result<SealReport, SealError> {
         Err(e) => return Err(io(&manifest_path)(e)),
     };
     let old_text =
-        String::from_utf8(old.clone()).map_err(|_| SealError::Manifest("not UTF-8".into()))?;
+        std::str::from_utf8(&current).map_err(|_| SealError::Manifest("not UTF-8".into()))?;
     let files = scan(dir, limits)?;
-    let new_text = rewrite_files_block(&old_text, &files);
+    let sealed = rewrite_files_block(old_text, &files);
     let dir_name = bundle_name(dir)?;
-    check_rewrite(&old_text, &new_text, &dir_name, &files, limits)?;
-    let changed = new_text.as_bytes() != old.as_slice();
+    check_rewrite(old_text, &sealed, &dir_name, &files, limits)?;
+    Ok(SealPlan {
+        digest: BundleDigest::of_manifest(sealed.as_bytes()),
+        manifest: manifest_path,
+        current,
+        sealed,
+        files,
+    })
+}
+
+pub fn seal(dir: &Path, limits: &Limits) -> Result<SealReport, SealError> {
+    let plan = plan(dir, limits)?;
+    let changed = !plan.is_fresh();
     if changed {
-        write_atomically(&manifest_path, new_text.as_bytes())?;
+        write_atomically(&plan.manifest, plan.sealed.as_bytes())?;
     }
     Ok(SealReport {
-        digest: BundleDigest::of_manifest(new_text.as_bytes()),
-        manifest: manifest_path,
-        files,
+        digest: plan.digest,
+        manifest: plan.manifest,
+        files: plan.files,
         changed,
     })
+}
+
+/// How bundle.yaml's `files:` list differs from what a seal would write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealCheck {
+    pub plan: SealPlan,
+    /// Files in the directory that bundle.yaml does not list.
+    pub added: Vec<String>,
+    /// Files bundle.yaml lists that are not in the directory.
+    pub removed: Vec<String>,
+    /// Files listed with another size or SHA-256 than they have.
+    pub changed: Vec<String>,
+}
+
+impl SealCheck {
+    pub fn is_fresh(&self) -> bool {
+        self.plan.is_fresh()
+    }
+
+    /// Stale, yet every file is listed with its digest: the `files:` block is not
+    /// written as a seal writes it (hand-edited order, spelling or comments).
+    pub fn only_spelling_differs(&self) -> bool {
+        !self.is_fresh()
+            && self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+    }
+}
+
+/// [`plan`], and which files the current `files:` list gets wrong. Writes nothing.
+pub fn check(dir: &Path, limits: &Limits) -> Result<SealCheck, SealError> {
+    let plan = plan(dir, limits)?;
+    let listed = listed_files(&plan.current, limits);
+    let on_disk: BTreeMap<&str, &SealedFile> =
+        plan.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for (path, file) in &on_disk {
+        match listed.get(*path) {
+            None => added.push(path.to_string()),
+            Some((sha256, size)) => {
+                if sha256.as_deref() != Some(file.sha256.as_str()) || *size != Some(file.size) {
+                    changed.push(path.to_string());
+                }
+            }
+        }
+    }
+    let removed = listed
+        .keys()
+        .filter(|p| !on_disk.contains_key(p.as_str()))
+        .cloned()
+        .collect();
+    Ok(SealCheck {
+        plan,
+        added,
+        removed,
+        changed,
+    })
+}
+
+/// The `files:` entries of a bundle.yaml as written, read leniently (an entry missing a
+/// field still names its path), since a stale list is what is being diagnosed. [`plan`]
+/// has already checked that the document parses.
+fn listed_files(
+    manifest: &[u8],
+    limits: &Limits,
+) -> BTreeMap<String, (Option<String>, Option<u64>)> {
+    let yaml_limits = YamlLimits {
+        max_documents: 2,
+        max_depth: limits.max_yaml_depth,
+    };
+    let mut out = BTreeMap::new();
+    let Ok(docs) = load_documents(manifest, yaml_limits) else {
+        return out;
+    };
+    let entries = docs
+        .iter()
+        .filter_map(|d| d.value.get("files"))
+        .filter_map(serde_json::Value::as_array)
+        .flatten();
+    for entry in entries {
+        if let Some(path) = entry.get("path").and_then(serde_json::Value::as_str) {
+            let sha256 = entry
+                .get("sha256")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string);
+            let size = entry.get("size").and_then(serde_json::Value::as_u64);
+            out.insert(path.to_string(), (sha256, size));
+        }
+    }
+    out
 }
 
 fn bundle_name(dir: &Path) -> Result<String, SealError> {
@@ -472,5 +603,63 @@ mod tests {
             ),
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn check_of_a_fresh_seal_finds_nothing_and_writes_nothing() {
+        let (_t, dir) = bundle_dir(HEAD, &[("a.yaml", "a: 1\n")]);
+        seal(&dir, &Limits::default()).unwrap();
+        let before = read(&dir);
+        let c = check(&dir, &Limits::default()).unwrap();
+        assert!(c.is_fresh());
+        assert!(c.added.is_empty() && c.removed.is_empty() && c.changed.is_empty());
+        assert_eq!(read(&dir), before);
+    }
+
+    #[test]
+    fn check_names_added_removed_and_changed_files() {
+        let (_t, dir) = bundle_dir(
+            HEAD,
+            &[
+                ("keep.yaml", "k: 1\n"),
+                ("edit.yaml", "e: 1\n"),
+                ("gone.yaml", "g: 1\n"),
+            ],
+        );
+        seal(&dir, &Limits::default()).unwrap();
+        let sealed = read(&dir);
+        std::fs::write(dir.join("edit.yaml"), "e: 2\n").unwrap();
+        std::fs::remove_file(dir.join("gone.yaml")).unwrap();
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/new.yaml"), "n: 1\n").unwrap();
+        let c = check(&dir, &Limits::default()).unwrap();
+        assert!(!c.is_fresh());
+        assert_eq!(c.added, vec!["sub/new.yaml"]);
+        assert_eq!(c.removed, vec!["gone.yaml"]);
+        assert_eq!(c.changed, vec!["edit.yaml"]);
+        assert_eq!(read(&dir), sealed);
+    }
+
+    #[test]
+    fn check_of_a_reordered_files_block_is_stale_with_no_file_named() {
+        let (_t, dir) = bundle_dir(HEAD, &[("a.yaml", "a: 1\n"), ("b.yaml", "b: 1\n")]);
+        seal(&dir, &Limits::default()).unwrap();
+        let text = read(&dir);
+        let block = text.find("files:\n").unwrap() + "files:\n".len();
+        let entries: Vec<&str> = text[block..].split_inclusive("    size: 5\n").collect();
+        let swapped = format!("{}{}{}", &text[..block], entries[1], entries[0]);
+        std::fs::write(dir.join("bundle.yaml"), &swapped).unwrap();
+        let c = check(&dir, &Limits::default()).unwrap();
+        assert!(c.only_spelling_differs(), "{swapped}");
+    }
+
+    #[test]
+    fn plan_of_an_unsealable_bundle_is_the_seal_error() {
+        let bad = HEAD.replace("name: prod", "name: staging");
+        let (_t, dir) = bundle_dir(&bad, &[]);
+        assert!(matches!(
+            check(&dir, &Limits::default()),
+            Err(SealError::Manifest(_))
+        ));
     }
 }

@@ -37,6 +37,9 @@ pub enum Command {
     /// query and why, each workload's exposure, or what a revision opens and closes.
     /// Analysis only.
     Reach(Box<ReachArgs>),
+    /// Scaffold a policy repository: keys/allowed_signers and one sealed bundle with
+    /// default-deny and DNS policies for each namespace.
+    Init(super::init::InitArgs),
 }
 
 /// How `reach` prints.
@@ -480,10 +483,16 @@ pub struct StatusArgs {
 pub enum BundleCommand {
     /// Write the `files:` list of DIR/bundle.yaml from the files in DIR.
     Seal(SealArgs),
+    /// Sign DIR/bundle.yaml with ssh-keygen into DIR/signatures/NAME.sig.
+    Sign(super::bundle_sign::SignArgs),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct SealArgs {
     /// The bundle directory (holding bundle.yaml).
     pub dir: PathBuf,
+    /// Write nothing: exit 0 when the `files:` list is what a seal would write, 1 when
+    /// it is stale (naming the files added, removed or changed).
+    #[arg(long)]
+    pub check: bool,
 }

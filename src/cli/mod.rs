@@ -6,10 +6,13 @@
 mod args;
 mod audit;
 mod bundle;
+mod bundle_sign;
+mod init;
 mod plan;
 mod reach;
 pub mod render;
 pub mod run;
+mod shell;
 mod status;
 mod sync;
 mod verify;
@@ -47,6 +50,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(a) => run::run(*a),
         Command::Reach(a) => reach::run(*a),
         Command::Audit(a) => audit::run(*a),
+        Command::Bundle(BundleCommand::Sign(a)) => bundle_sign::run(a),
+        Command::Init(a) => init::run(a),
     }
 }
 
@@ -71,6 +76,7 @@ fn uses_git(command: &Command) -> bool {
         | Command::Audit(_) => true,
         Command::Reach(a) => a.repo.is_some(),
         Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
+        Command::Bundle(BundleCommand::Sign(_)) | Command::Init(_) => false,
     }
 }
 

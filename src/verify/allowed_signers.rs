@@ -85,6 +85,18 @@ impl SignerIdentity {
     }
 }
 
+/// One allowed_signers line holding a given key ([`AllowedSigners::lines_for_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// The principal patterns as written (comma-separated).
+    pub principals: String,
+    /// `Ok` when the line lets the key sign in the namespace asked at the time asked;
+    /// otherwise why not (namespaces=, valid-after, valid-before).
+    pub allows: Result<(), String>,
+}
+
 impl AllowedSigners {
     /// Parse a whole file. `source_name` names it in every error (`keys/allowed_signers`,
     /// the trust anchor's path).
@@ -143,6 +155,22 @@ impl AllowedSigners {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The lines that list `key` (cert-authority lines aside), in file order, each with
+    /// whether it lets the key sign in `namespace` at `at` (and why not). For `bundle
+    /// sign`, which must name the signer and refuse a key verify would not count before
+    /// it signs anything; verification itself is [`AllowedSigners::verify_detached`].
+    pub fn lines_for_key(&self, key: &PublicKey, namespace: &str, at: SystemTime) -> Vec<KeyLine> {
+        self.entries
+            .iter()
+            .filter(|e| !e.cert_authority && e.key.blob() == key.blob())
+            .map(|e| KeyLine {
+                line: e.line,
+                principals: e.principals.clone(),
+                allows: e.allows(namespace, None, at),
+            })
+            .collect()
     }
 
     /// Verify an armored SSHSIG over `message` in `namespace` against these keys, the way
@@ -664,6 +692,39 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.reason(), ReasonCode::BadSignature);
         assert!(err.message.contains("user presence"), "{}", err.message);
+    }
+
+    #[test]
+    fn lines_for_key_lists_each_line_of_the_key_and_what_it_allows() {
+        let alice = TestSigner::ed25519(1);
+        let bob = TestSigner::ed25519(2);
+        let file = format!(
+            "{}{}{}",
+            line_for(&alice, "alice-git", "namespaces=\"git\""),
+            line_for(&bob, "bob", ""),
+            line_for(
+                &alice,
+                "alice@example.com",
+                "namespaces=\"git,netpol-sync-bundle\""
+            )
+        );
+        let signers = AllowedSigners::parse("f", file.as_bytes()).unwrap();
+        let key = PublicKey::from_blob(&alice.public_blob()).unwrap();
+        let at = UNIX_EPOCH + Duration::from_secs(JAN_2026);
+        let lines = signers.lines_for_key(&key, "netpol-sync-bundle", at);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            (lines[0].line, lines[0].principals.as_str()),
+            (1, "alice-git")
+        );
+        assert!(lines[0].allows.as_ref().unwrap_err().contains("namespace"));
+        assert_eq!(
+            (lines[1].line, lines[1].principals.as_str()),
+            (3, "alice@example.com")
+        );
+        assert_eq!(lines[1].allows, Ok(()));
+        let unknown = PublicKey::from_blob(&TestSigner::ed25519(3).public_blob()).unwrap();
+        assert!(signers.lines_for_key(&unknown, "git", at).is_empty());
     }
 
     #[test]

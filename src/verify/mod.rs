@@ -9,10 +9,11 @@ mod chain;
 pub(crate) mod commit;
 mod error;
 mod key;
+mod key_file;
 pub(crate) mod sshsig;
 mod wire;
 
-pub use allowed_signers::{AllowedSigners, SignerIdentity};
+pub use allowed_signers::{AllowedSigners, KeyLine, SignerIdentity};
 pub use chain::{
     verify_revision, CommitSummary, RecordedBase, SignaturePolicy, VerifiedCommit,
     VerifiedRevision, GIT_NAMESPACE, KEYS_PATH, KEY_CHANGE_NAMESPACE, KEY_SIGNATURES_DIR,
@@ -20,6 +21,9 @@ pub use chain::{
 };
 pub use error::{ErrorClass, VerifyError};
 pub use key::{KeyKind, PublicKey};
+pub use key_file::{
+    is_private_key, parse_public_key, read_public_key_file, KeyFileError, MAX_KEY_FILE_BYTES,
+};
 
 /// The SSHSIG namespace of bundle signatures (`ssh-keygen -Y sign -n netpol-sync-bundle`).
 pub const BUNDLE_NAMESPACE: &str = "netpol-sync-bundle";

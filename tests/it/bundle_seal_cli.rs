@@ -37,7 +37,8 @@ fn seal_writes_then_reports_unchanged() {
     );
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
-        stdout.contains("rewritten") && stdout.contains("ssh-keygen -Y sign -n netpol-sync-bundle"),
+        stdout.contains("rewritten")
+            && stdout.contains(&format!("netpol-sync bundle sign {} --key", dir.display())),
         "{stdout}"
     );
     let text = std::fs::read_to_string(dir.join("bundle.yaml")).unwrap();

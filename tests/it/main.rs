@@ -8,7 +8,9 @@ mod sync_support;
 
 mod audit_cli;
 mod bundle_example;
+mod bundle_seal_check_cli;
 mod bundle_seal_cli;
+mod bundle_sign_cli;
 mod bundle_signatures;
 mod bundle_verify_cli;
 mod cluster_attacks;
@@ -22,6 +24,7 @@ mod daemon_own_writes;
 mod daemon_quiet;
 mod deploy_immutable;
 mod deploy_manifests;
+mod init_cli;
 mod malformed_trees;
 mod reach_assertions;
 mod reach_cli;
