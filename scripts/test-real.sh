@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 export NETPOL_SYNC_TEST_APISERVER=real
 exec cargo test --test it -- sync_flows:: sync_bad_input:: sync_crash:: sync_random:: \
   trust_attacks:: cluster_attacks:: daemon_e2e:: daemon_quiet:: reach_live:: reach_plan:: \
-  reach_assertions:: audit_cli:: sync_immutable:: daemon_immutable:: "$@"
+  reach_assertions:: audit_cli:: sync_immutable:: daemon_immutable:: import_cli:: "$@"

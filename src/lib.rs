@@ -26,6 +26,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod git;
+pub mod import;
 pub mod init;
 pub mod kube_client;
 pub mod logging;

@@ -40,6 +40,9 @@ pub enum Command {
     /// Scaffold a policy repository: keys/allowed_signers and one sealed bundle with
     /// default-deny and DNS policies for each namespace.
     Init(super::init::InitArgs),
+    /// Bring a cluster's existing NetworkPolicies of some namespaces into a new bundle,
+    /// sealed (never writes to the cluster).
+    Import(Box<super::import::ImportArgs>),
 }
 
 /// How `reach` prints.

@@ -7,6 +7,7 @@ mod args;
 mod audit;
 mod bundle;
 mod bundle_sign;
+mod import;
 mod init;
 mod plan;
 mod reach;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(a) => audit::run(*a),
         Command::Bundle(BundleCommand::Sign(a)) => bundle_sign::run(a),
         Command::Init(a) => init::run(a),
+        Command::Import(a) => import::run(*a),
     }
 }
 
@@ -76,7 +78,7 @@ fn uses_git(command: &Command) -> bool {
         | Command::Audit(_) => true,
         Command::Reach(a) => a.repo.is_some(),
         Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
-        Command::Bundle(BundleCommand::Sign(_)) | Command::Init(_) => false,
+        Command::Bundle(BundleCommand::Sign(_)) | Command::Init(_) | Command::Import(_) => false,
     }
 }
 

@@ -121,6 +121,7 @@ pub fn detail(r: &CycleResult) -> String {
     for w in writes.iter().take(MAX_TEXT_WRITES) {
         let sign = match w.action {
             Action::Create => "+ create",
+            Action::Update if w.adopt => "~ adopt ",
             Action::Update => "~ update",
             Action::Delete => "- delete",
         };

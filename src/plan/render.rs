@@ -20,6 +20,11 @@ pub struct PlanEntry {
     /// object's, `<policy>-<hash>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// For an update: the live object already holds the signed content, and only
+    /// netpol-sync's label and annotations are written (a hand-made or imported policy
+    /// is adopted; docs/sync.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
 }
 
 /// Writes by kind, and policies already as the revision says.
@@ -46,6 +51,8 @@ impl Plan {
                 bundle: w.desired.as_ref().map(|d| d.bundle.clone()),
                 content_hash: w.desired.as_ref().map(|d| d.content_hash.clone()),
                 policy: w.desired.as_ref().and_then(|d| d.policy.clone()),
+                adopt: w.action == Action::Update
+                    && matches!((&w.desired, &w.live), (Some(d), Some(l)) if d.content_hash == l.content_hash),
             })
             .collect()
     }

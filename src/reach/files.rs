@@ -103,7 +103,8 @@ impl Files {
                         namespace_hint(text).is_some_and(|ns| !wanted.contains(ns))
                     }
                 };
-                let other_kind = kind_hint(text).is_some_and(|k| !kinds.contains(&k));
+                let other_kind =
+                    !other_namespace && kind_hint(text).is_some_and(|k| !kinds.contains(&k));
                 if !other_namespace && !other_kind {
                     chunks.push(Chunk { file, index, text });
                 }
@@ -262,58 +263,69 @@ fn split_documents(bytes: &[u8]) -> Vec<(usize, &[u8])> {
     out
 }
 
-/// The lines of a document whose structure shows line by line, or `None`. YAML lets a
-/// quoted scalar or a flow collection run over several lines, down to column 0 even when
-/// it starts in a nested value (`  x: "a` then `metadata:` then `  namespace: b"` is one
-/// string), so a line is taken as it looks only when no quote starts on it and every `[`
-/// and `{` on it is closed on it. A line break YAML knows besides `\n` and `\r\n` (a lone
-/// CR, NEL, LS, PS) would split lines elsewhere, so its document has no lines here
-/// either. A leading `---` marker line is left out.
-fn plain_lines(text: &[u8]) -> Option<Vec<&str>> {
-    if has_other_line_breaks(text) {
-        return None;
-    }
-    let text = std::str::from_utf8(text).ok()?;
-    let mut lines: Vec<&str> = text.lines().collect();
-    if let Some(after_marker) = lines.first().and_then(|l| l.strip_prefix("---")) {
-        if !after_marker.trim().is_empty() {
-            return None;
-        }
-        lines.remove(0);
-    }
-    lines.iter().all(|l| stands_alone(l)).then_some(lines)
-}
-
-/// No quote, and every flow collection closed, on this line before its comment.
-fn stands_alone(line: &str) -> bool {
-    let content = match line.trim_start().strip_prefix('#') {
-        Some(_) => return true,
-        None => line.split(" #").next().unwrap_or(""),
-    };
+/// The text of a document whose structure shows line by line (without a leading `---`
+/// marker line), or `None`. YAML lets a quoted scalar or a flow collection run over
+/// several lines, down to column 0 even when it starts in a nested value (`  x: "a` then
+/// `metadata:` then `  namespace: b"` is one string), so a document is taken as it looks
+/// only when no quote starts on any line and every `[` and `{` is closed on its line
+/// (comments aside). A line break YAML knows besides `\n` and `\r\n` (a lone CR, NEL, LS,
+/// PS) would split lines elsewhere, so such a document is not plain either. One pass over
+/// the bytes, as it runs on every document a reader is given.
+fn plain_text(text: &[u8]) -> Option<&str> {
     let mut open = 0i32;
-    for c in content.chars() {
-        match c {
-            '"' | '\'' => return false,
-            '[' | '{' => open += 1,
-            ']' | '}' => {
+    let mut in_comment = false;
+    let mut after_blank = true;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'\n' => {
+                if open != 0 {
+                    return None;
+                }
+                in_comment = false;
+                after_blank = true;
+                continue;
+            }
+            b'\r' if text.get(i + 1) != Some(&b'\n') => return None,
+            0xc2 if text.get(i + 1) == Some(&0x85) => return None,
+            0xe2 if text.get(i + 1) == Some(&0x80)
+                && matches!(text.get(i + 2), Some(0xa8 | 0xa9)) =>
+            {
+                return None
+            }
+            _ if in_comment => {}
+            b'#' if after_blank => in_comment = true,
+            b'"' | b'\'' => return None,
+            b'[' | b'{' => open += 1,
+            b']' | b'}' => {
                 open -= 1;
                 if open < 0 {
-                    return false;
+                    return None;
                 }
             }
             _ => {}
         }
+        after_blank = b == b' ';
     }
-    open == 0
+    if open != 0 {
+        return None;
+    }
+    let text = std::str::from_utf8(text).ok()?;
+    match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with("---") => {
+            first[3..].trim().is_empty().then_some(rest)
+        }
+        None if text.starts_with("---") => text[3..].trim().is_empty().then_some(""),
+        _ => Some(text),
+    }
 }
 
 /// The namespace a document is certainly in, read without parsing it: only from a plain
 /// block `metadata:` at the top level holding exactly one `namespace:` with a plain
-/// DNS-1123 value, in a document of [`plain_lines`]. Anything less plain (flow style,
+/// DNS-1123 value, in a document of [`plain_text`]. Anything less plain (flow style,
 /// quotes, tags, anchors, tabs, a second `metadata`, a key that is not a plain word) gives
 /// `None`, and the document is parsed.
 pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
-    let lines = plain_lines(text)?;
+    let lines = plain_text(text)?.lines();
     let mut metadata_seen = false;
     let mut in_metadata = false;
     let mut indent: Option<usize> = None;
@@ -390,12 +402,12 @@ pub(crate) fn namespace_hint(text: &[u8]) -> Option<&str> {
 }
 
 /// The top-level `kind` of a document, read without parsing it: a document of
-/// [`plain_lines`] whose top-level lines are all plain `key:` lines (or comments), with
+/// [`plain_text`] whose top-level lines are all plain `key:` lines (or comments), with
 /// exactly one `kind:` holding one word of ASCII letters and digits that starts with a
 /// letter. The word may still be one YAML reads as no string (`true`, `Null`): that is no
 /// kind a reader takes, as the word is no kind it takes. Anything else gives `None`.
 pub(crate) fn kind_hint(text: &[u8]) -> Option<&str> {
-    let lines = plain_lines(text)?;
+    let lines = plain_text(text)?.lines();
     let mut kind: Option<&str> = None;
     let mut after_kind = false;
     for line in lines {

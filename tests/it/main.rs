@@ -24,6 +24,7 @@ mod daemon_own_writes;
 mod daemon_quiet;
 mod deploy_immutable;
 mod deploy_manifests;
+mod import_cli;
 mod init_cli;
 mod malformed_trees;
 mod reach_assertions;
