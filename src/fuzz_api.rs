@@ -181,6 +181,34 @@ pub fn reach_workloads(data: &[u8]) {
     }
 }
 
+/// A policy file as `netpol-sync check`'s lint reads its text (src/lint/): the field
+/// locator on a few paths of the first documents, and the `# netpol-sync:` comment
+/// directives. Text that is not UTF-8 is read up to its first bad byte.
+pub fn lint_locate(data: &[u8]) {
+    use crate::lint::locate::{document_start, locate, PathSegment as S};
+    let text = match std::str::from_utf8(data) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&data[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    for document in 0..3 {
+        let _ = document_start(text, document);
+        let _ = locate(text, document, &[S::Key("spec"), S::Key("policyTypes")]);
+        let _ = locate(
+            text,
+            document,
+            &[
+                S::Key("spec"),
+                S::Key("ingress"),
+                S::Index(1),
+                S::Key("from"),
+                S::Index(0),
+            ],
+        );
+        let _ = locate(text, document, &[S::Key("namespaces"), S::Index(0)]);
+    }
+    let _ = crate::lint::silence::parse_directives(text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +267,20 @@ FJSIx9w+CznxX/g7Nnxg8=
         );
     }
 
+    /// The seeds of `lint_locate` reach the locator's walk and the directive parser.
+    #[test]
+    fn the_lint_locate_seeds_hold_fields_and_directives() {
+        use crate::lint::locate::{locate, PathSegment as S};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/lint_locate");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let text = std::str::from_utf8(&bytes).unwrap();
+            assert!(locate(text, 0, &[S::Key("kind")]).is_some());
+            assert!(!crate::lint::silence::parse_directives(text).is_empty());
+            lint_locate(&bytes);
+        }
+    }
+
     #[test]
     fn every_entry_point_takes_garbage() {
         for data in [
@@ -258,6 +300,7 @@ FJSIx9w+CznxX/g7Nnxg8=
             watch_line(data);
             state_record(data);
             reach_workloads(data);
+            lint_locate(data);
         }
     }
 

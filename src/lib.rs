@@ -29,6 +29,7 @@ pub mod git;
 pub mod import;
 pub mod init;
 pub mod kube_client;
+pub mod lint;
 pub mod logging;
 pub mod marks;
 pub mod memory;
