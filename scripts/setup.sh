@@ -58,3 +58,7 @@ bash "$(dirname "$0")/kube-build.sh" >/dev/null
 # reach` against (tests/it/reach_npguard.rs), from the module pinned in tests/npguard/.
 # Cached under target/npguard/: about a minute on 2 cores cold.
 bash "$(dirname "$0")/npguard-build.sh" >/dev/null
+
+# The published SARIF 2.1.0 schema that `check --output sarif` is validated against
+# (tests/it/check_cli.rs), from a pinned Maven Central artifact; cached under target/sarif/.
+bash "$(dirname "$0")/sarif-schema.sh" >/dev/null

@@ -19,6 +19,7 @@
 
 pub mod apply;
 pub mod bundle;
+pub mod check;
 pub mod cli;
 pub mod daemon;
 pub mod engine;

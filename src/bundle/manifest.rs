@@ -24,6 +24,9 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// Connectivity the revision must keep (docs/bundles.md, "Reachability assertions").
     pub reachability: Vec<ReachabilityAssertion>,
+    /// Lint rules `check` does not report for this bundle (`lint: {ignore: [...]}`).
+    /// Only their spelling is checked here: `check` names an id no rule has.
+    pub lint_ignore: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +48,21 @@ struct RawManifest {
     files: Vec<RawFileEntry>,
     #[serde(default)]
     reachability: Vec<RawAssertion>,
+    #[serde(default)]
+    lint: RawLint,
 }
+
+/// `lint:` of bundle.yaml: the rules `netpol-sync check` does not report for this bundle
+/// (docs/lint.md). Signed with the rest, so silencing a rule is reviewed like a policy.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLint {
+    #[serde(default)]
+    ignore: Vec<String>,
+}
+
+/// At most this many rules silenced per bundle.
+pub const MAX_LINT_IGNORES: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +86,11 @@ pub fn is_dns1123_label(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b.first().is_some_and(|c| *c != b'-')
         && b.last().is_some_and(|c| *c != b'-')
+}
+
+/// A lint rule id as docs/lint.md spells them.
+fn is_rule_id(s: &str) -> bool {
+    is_dns1123_label(s)
 }
 
 /// Parse the exact bytes of `bundles/<dir_name>/bundle.yaml`.
@@ -170,12 +192,31 @@ fn check(raw: RawManifest, dir_name: &str, limits: &Limits) -> Result<Manifest, 
             size: f.size,
         });
     }
+    if raw.lint.ignore.len() > MAX_LINT_IGNORES {
+        return Err(BundleError::new(
+            ReasonCode::LimitExceeded,
+            format!("lint.ignore lists more than {MAX_LINT_IGNORES} rules"),
+        )
+        .in_file(MANIFEST_FILE)
+        .at_field("lint.ignore"));
+    }
+    let mut lint_ignore = BTreeSet::new();
+    for (i, id) in raw.lint.ignore.into_iter().enumerate() {
+        if !is_rule_id(&id) {
+            return Err(invalid(format!(
+                "lint.ignore[{i}] {id:?} is not a rule id (lowercase letters, digits and `-`, at most 63)"
+            ))
+            .at_field(format!("lint.ignore[{i}]")));
+        }
+        lint_ignore.insert(id);
+    }
     Ok(Manifest {
         name: raw.name,
         namespaces,
         allow_open,
         files,
         reachability: assertions::check(raw.reachability)?,
+        lint_ignore,
     })
 }
 
@@ -231,6 +272,43 @@ mod tests {
         assert_eq!(m.files.len(), 1);
         assert_eq!(m.files[0].path.as_str(), "payments/deny.yaml");
         assert_eq!(m.files[0].size, 12);
+    }
+
+    #[test]
+    fn lint_ignore_is_a_set_of_rule_ids_within_a_limit() {
+        let m = parse_str(&format!(
+            "{}lint:\n  ignore: [allow-all-ingress, redundant-rule, allow-all-ingress]\n",
+            manifest("  []\n")
+        ))
+        .unwrap();
+        assert_eq!(
+            m.lint_ignore.iter().collect::<Vec<_>>(),
+            ["allow-all-ingress", "redundant-rule"]
+        );
+        assert!(parse_str(&manifest("  []\n"))
+            .unwrap()
+            .lint_ignore
+            .is_empty());
+        assert_eq!(
+            reason_and_field(&format!(
+                "{}lint:\n  ignore: [ok, Not_A_Rule]\n",
+                manifest("  []\n")
+            )),
+            (ReasonCode::ManifestInvalid, Some("lint.ignore[1]".into()))
+        );
+        assert_eq!(
+            reason_and_field(&format!("{}lint:\n  silence: [x]\n", manifest("  []\n"))).0,
+            ReasonCode::ManifestInvalid
+        );
+        let many: Vec<String> = (0..=MAX_LINT_IGNORES).map(|i| format!("r{i}")).collect();
+        assert_eq!(
+            reason_and_field(&format!(
+                "{}lint:\n  ignore: [{}]\n",
+                manifest("  []\n"),
+                many.join(", ")
+            )),
+            (ReasonCode::LimitExceeded, Some("lint.ignore".into()))
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod seal;
 pub mod select;
 pub mod sign;
 mod signatures;
+pub use signatures::BUNDLE_SIGNATURE_NAMESPACE;
 pub mod tree;
 pub mod yaml;
 

@@ -43,6 +43,9 @@ pub enum Command {
     /// Bring a cluster's existing NetworkPolicies of some namespaces into a new bundle,
     /// sealed (never writes to the cluster).
     Import(Box<super::import::ImportArgs>),
+    /// The pull-request gate: validate, lint and report on signatures and reachability,
+    /// with no cluster and no trust anchor.
+    Check(Box<super::check::CheckArgs>),
 }
 
 /// How `reach` prints.

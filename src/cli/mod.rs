@@ -7,6 +7,7 @@ mod args;
 mod audit;
 mod bundle;
 mod bundle_sign;
+mod check;
 mod import;
 mod init;
 mod plan;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bundle(BundleCommand::Sign(a)) => bundle_sign::run(a),
         Command::Init(a) => init::run(a),
         Command::Import(a) => import::run(*a),
+        Command::Check(a) => check::run(*a),
     }
 }
 
@@ -63,6 +65,7 @@ fn offline_git(command: &Command) -> bool {
     match command {
         Command::Verify(a) => !crate::git::is_url(&a.repo.repo),
         Command::Reach(a) => a.repo.as_deref().is_some_and(|r| !crate::git::is_url(r)),
+        Command::Check(a) => a.base.is_some(),
         _ => false,
     }
 }
@@ -79,6 +82,7 @@ fn uses_git(command: &Command) -> bool {
         Command::Reach(a) => a.repo.is_some(),
         Command::Bundle(BundleCommand::Seal(_)) | Command::Status(_) => false,
         Command::Bundle(BundleCommand::Sign(_)) | Command::Init(_) | Command::Import(_) => false,
+        Command::Check(a) => a.base.is_some(),
     }
 }
 

@@ -39,14 +39,36 @@ pub fn violations(bundles: &VerifiedBundles) -> Result<Vec<Violation>, Assertion
         return Ok(Vec::new());
     }
     let policies = super::policies_of(bundles);
-    let evaluator = Evaluator::new(&policies).map_err(|e| AssertionError(e.to_string()))?;
+    violations_of(
+        &policies,
+        bundles
+            .bundles()
+            .iter()
+            .map(|b| (b.name(), b.reachability())),
+    )
+}
+
+/// [`violations`] of assertions and policies as given: `check` evaluates a working tree
+/// that is not verified (docs/check.md).
+pub fn violations_of<'a>(
+    policies: &[netpol_policy::NetworkPolicy],
+    assertions: impl IntoIterator<Item = (&'a str, &'a [ReachabilityAssertion])>,
+) -> Result<Vec<Violation>, AssertionError> {
+    let assertions: Vec<(&str, &[ReachabilityAssertion])> = assertions
+        .into_iter()
+        .filter(|(_, a)| !a.is_empty())
+        .collect();
+    if assertions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let evaluator = Evaluator::new(policies).map_err(|e| AssertionError(e.to_string()))?;
     let classes = address_classes(&[&evaluator]);
     let mut out = Vec::new();
-    for bundle in bundles.bundles() {
-        for (index, assertion) in bundle.reachability().iter().enumerate() {
+    for (bundle, list) in assertions {
+        for (index, assertion) in list.iter().enumerate() {
             if let Some(message) = evaluate(&evaluator, &classes, assertion)? {
                 out.push(Violation {
-                    bundle: bundle.name().to_string(),
+                    bundle: bundle.to_string(),
                     index,
                     name: assertion.name.clone(),
                     message,

@@ -173,6 +173,17 @@ impl AllowedSigners {
             .collect()
     }
 
+    /// The principals (as written, comma-separated patterns) and key fingerprint of every
+    /// line that lets its key sign in `namespace` at `at`, in file order: who may sign a
+    /// bundle or a commit, as `check` tells a pull request's author (docs/check.md).
+    pub fn signers_for(&self, namespace: &str, at: SystemTime) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .filter(|e| !e.cert_authority && e.allows(namespace, None, at).is_ok())
+            .map(|e| (e.principals.clone(), e.key.fingerprint()))
+            .collect()
+    }
+
     /// Verify an armored SSHSIG over `message` in `namespace` against these keys, the way
     /// `git verify-commit` does for SSH (ssh-keygen `-Y find-principals` then `-Y verify`):
     /// any line holding the signing key whose `namespaces=` and validity window allow it

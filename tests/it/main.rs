@@ -13,6 +13,8 @@ mod bundle_seal_cli;
 mod bundle_sign_cli;
 mod bundle_signatures;
 mod bundle_verify_cli;
+mod check_cli;
+mod ci_recipes;
 mod cluster_attacks;
 mod daemon_e2e;
 mod daemon_events;
