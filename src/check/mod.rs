@@ -51,6 +51,8 @@ pub struct CheckOptions {
     pub limits: Limits,
     /// The clock for keys' validity windows.
     pub at: Option<SystemTime>,
+    /// Advanced by one per policy file read (the command line draws it on a terminal).
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 /// Where a bundle stands.
@@ -120,7 +122,12 @@ pub fn check(root: &Path, options: &CheckOptions) -> Result<CheckReport, CheckEr
         .transpose()?;
 
     let mut findings = Vec::new();
-    let tree = tree::read(root, &options.limits, &mut findings);
+    let progress = options
+        .progress
+        .clone()
+        .unwrap_or_else(indicatif::ProgressBar::hidden);
+    let tree = tree::read(root, &options.limits, &progress, &mut findings);
+    progress.finish_and_clear();
     // Trust comes from before the change: with a base, its keys judge; else the tree's.
     let signers: Option<&AllowedSigners> = match &base {
         Some(b) => b.allowed_signers.as_ref(),

@@ -57,7 +57,12 @@ pub struct Tree {
     pub allowed_signers: Option<AllowedSigners>,
 }
 
-pub fn read(root: &Path, limits: &Limits, out: &mut Vec<Finding>) -> Tree {
+pub fn read(
+    root: &Path,
+    limits: &Limits,
+    progress: &indicatif::ProgressBar,
+    out: &mut Vec<Finding>,
+) -> Tree {
     let allowed_signers = read_allowed_signers(root, limits, out);
     let bundles_dir = root.join(BUNDLES_DIR);
     let mut names: Vec<String> = match std::fs::read_dir(&bundles_dir) {
@@ -82,7 +87,7 @@ pub fn read(root: &Path, limits: &Limits, out: &mut Vec<Finding>) -> Tree {
     }
     let bundles = names
         .into_iter()
-        .map(|name| read_bundle(&bundles_dir.join(&name), name, limits, out))
+        .map(|name| read_bundle(&bundles_dir.join(&name), name, limits, progress, out))
         .collect();
     Tree {
         bundles,
@@ -122,7 +127,13 @@ fn read_allowed_signers(
     }
 }
 
-fn read_bundle(dir: &Path, name: String, limits: &Limits, out: &mut Vec<Finding>) -> TreeBundle {
+fn read_bundle(
+    dir: &Path,
+    name: String,
+    limits: &Limits,
+    progress: &indicatif::ProgressBar,
+    out: &mut Vec<Finding>,
+) -> TreeBundle {
     let manifest_file = format!("{BUNDLES_DIR}/{name}/{MANIFEST_FILE}");
     let mut bundle = TreeBundle {
         name: name.clone(),
@@ -199,7 +210,9 @@ fn read_bundle(dir: &Path, name: String, limits: &Limits, out: &mut Vec<Finding>
     let namespaces = bundle.manifest.as_ref().map(|m| m.namespaces.clone());
     let mut files = Vec::new();
     collect_policy_files(dir, dir, &mut files, limits);
+    progress.inc_length(files.len() as u64);
     for relative in files {
+        progress.inc(1);
         let file = format!("{BUNDLES_DIR}/{name}/{relative}");
         let bytes = match read_bounded(&dir.join(&relative), limits.max_file_bytes) {
             Ok(b) => b,

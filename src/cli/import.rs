@@ -58,12 +58,15 @@ pub fn run(args: ImportArgs) -> ExitCode {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
     };
+    let show = super::progress::shown(false);
     let read: Result<(ClusterPolicies, String), String> = rt.block_on(async {
         let (client, url) = connect(&target).await.map_err(|e| error_chain(&e))?;
+        let spinner = super::progress::spinner(format!("reading NetworkPolicies from {url}"), show);
         let policies = import::read(&client, &namespaces)
             .await
-            .map_err(|e| format!("{e} (the API server at {url})"))?;
-        Ok((policies, url))
+            .map_err(|e| format!("{e} (the API server at {url})"));
+        spinner.finish_and_clear();
+        Ok((policies?, url))
     });
     let (cluster, url) = match read {
         Ok(r) => r,

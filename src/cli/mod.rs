@@ -11,6 +11,7 @@ mod check;
 mod import;
 mod init;
 mod plan;
+mod progress;
 mod reach;
 pub mod render;
 pub mod run;

@@ -102,6 +102,55 @@ impl Step {
 }
 
 pub(crate) fn lookup(text: &str, document: usize, path: &[PathSegment<'_>]) -> Lookup {
+    let mut found = None;
+    let end = walk(text, document, |steps, step, reported, _| {
+        let depth = steps.len() + usize::from(step.is_some());
+        let on_path = depth <= path.len()
+            && steps.iter().zip(path).all(|(s, p)| s.is(p))
+            && step.is_none_or(|s| s.is(&path[depth - 1]));
+        if on_path && depth == path.len() {
+            found = Some(reported);
+            return true;
+        }
+        false
+    });
+    match (found, end) {
+        (Some((line, column)), _) => Lookup::Found(line, column),
+        (None, end) => end,
+    }
+}
+
+/// The scalar items of the sequence at `path` in the `document`-th document, each with its
+/// 1-based line and column, in one reading of the text (a bundle.yaml listing hundreds of
+/// namespaces is read once, not once per namespace). `None` when the document cannot be
+/// read to its end.
+pub(crate) fn sequence_items(
+    text: &str,
+    document: usize,
+    path: &[PathSegment<'_>],
+) -> Option<Vec<(String, usize, usize)>> {
+    let mut items = Vec::new();
+    let end = walk(text, document, |steps, step, reported, event| {
+        if let (Some(Step::Index(_)), Event::Scalar(value, ..)) = (step, event) {
+            if steps.len() == path.len() && steps.iter().zip(path).all(|(s, p)| s.is(p)) {
+                items.push((value.to_string(), reported.0, reported.1));
+            }
+        }
+        false
+    });
+    (end == Lookup::Absent).then_some(items)
+}
+
+/// Walk the nodes of the `document`-th document of `text`, handing `visit` the steps to
+/// the node's parent collection, the node's own step (`None` for the root), the position a
+/// path to it reports and its event, until `visit` returns true (then `Found(0, 0)`, which
+/// callers do not read), the document ends (`Absent`) or the text cannot be read
+/// (`Unreadable`).
+fn walk(
+    text: &str,
+    document: usize,
+    mut visit: impl FnMut(&[Step], Option<&Step>, (usize, usize), &Event<'_>) -> bool,
+) -> Lookup {
     // Comments are not needed here, and not buffering them removes the parser's bound
     // on consecutive comments from what the locator can read.
     let options = granit_parser::options! { emit_comments: false };
@@ -180,12 +229,8 @@ pub(crate) fn lookup(text: &str, document: usize, path: &[PathSegment<'_>]) -> L
                 (Some(Step::Index(index)), at)
             }
         };
-        let depth = steps.len() + usize::from(step.is_some());
-        let on_path = depth <= path.len()
-            && steps.iter().zip(path).all(|(s, p)| s.is(p))
-            && step.as_ref().is_none_or(|s| s.is(&path[depth - 1]));
-        if on_path && depth == path.len() {
-            return Lookup::Found(reported.0, reported.1);
+        if visit(&steps, step.as_ref(), reported, &event) {
+            return Lookup::Found(0, 0);
         }
         if opens {
             if let Some(step) = step {

@@ -276,6 +276,13 @@ pub struct LintInput<'a> {
 /// Every finding of every rule that nothing silences, sorted by file, line and rule
 /// (then column and message), so the output is the same on every run.
 pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
+    model::forget_manifest_items();
+    let findings = run_rules(input);
+    model::forget_manifest_items();
+    findings
+}
+
+fn run_rules(input: &LintInput<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     findings.extend(isolation::default_deny(input));
     findings.extend(isolation::policy_types(input));

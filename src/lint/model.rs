@@ -3,7 +3,7 @@
 
 use super::locate::{self, PathSegment};
 use super::{LintInput, LintPolicy, Location};
-use crate::bundle::{yaml, Limits, BUNDLES_DIR, MANIFEST_FILE};
+use crate::bundle::{BUNDLES_DIR, MANIFEST_FILE};
 use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -379,8 +379,24 @@ pub(crate) fn manifest_fallback(bundle: &str) -> Location {
     }
 }
 
+/// A bundle.yaml list's items and their positions, by (text address, text length, key):
+/// filled during one [`super::lint`] run, which holds the manifest texts borrowed and
+/// unchanged throughout, so an address names one text; emptied when the run starts and
+/// ends.
+type ItemCache = std::collections::HashMap<(usize, usize, String), Option<Vec<(String, usize, usize)>>>;
+
+thread_local! {
+    static MANIFEST_ITEMS: std::cell::RefCell<ItemCache> = Default::default();
+}
+
+/// Forget the positions kept by [`manifest_item_location`] (at the start and end of a run).
+pub(crate) fn forget_manifest_items() {
+    MANIFEST_ITEMS.with(|c| c.borrow_mut().clear());
+}
+
 /// The line of the entry `value` of the list at `key` (a dotted path of keys) in a
-/// bundle.yaml, else of the key, else `None`.
+/// bundle.yaml, else of the key, else `None`. The list's items are read in one pass per
+/// run, since a run asks this once per governed namespace.
 pub(crate) fn manifest_item_location(
     file: &str,
     text: &str,
@@ -388,24 +404,17 @@ pub(crate) fn manifest_item_location(
     value: &str,
 ) -> Option<Location> {
     let keys: Vec<PathSegment<'_>> = key.split('.').map(PathSegment::Key).collect();
-    let index = yaml::load_documents(text.as_bytes(), Limits::default().file_yaml())
-        .ok()
-        .and_then(|docs| docs.into_iter().next())
-        .and_then(|d| {
-            let mut v = &d.value;
-            for k in key.split('.') {
-                v = v.get(k)?;
-            }
-            v.as_array()?
-                .iter()
-                .position(|item| item.as_str() == Some(value))
-        });
-    let mut path = keys.clone();
-    if let Some(i) = index {
-        path.push(PathSegment::Index(i));
-    }
-    let (line, column) =
-        locate::locate(text, 0, &path).or_else(|| locate::locate(text, 0, &keys))?;
+    let found = MANIFEST_ITEMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let items = cache
+            .entry((text.as_ptr() as usize, text.len(), key.to_string()))
+            .or_insert_with(|| locate::sequence_items(text, 0, &keys));
+        items
+            .as_ref()
+            .and_then(|items| items.iter().find(|(v, _, _)| v == value))
+            .map(|(_, line, column)| (*line, *column))
+    });
+    let (line, column) = found.or_else(|| locate::locate(text, 0, &keys))?;
     Some(Location {
         file: file.to_string(),
         line,

@@ -364,3 +364,45 @@ fn escape_stray_bracket(v: &mut Value) -> usize {
         _ => 0,
     }
 }
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let repo = PolicyRepo::new();
+    let policies: Vec<(String, String, u16)> = (0..300)
+        .map(|i| ("a".to_string(), format!("p{i}"), 1000 + i as u16))
+        .collect();
+    let refs: Vec<(&str, &str, u16)> = policies
+        .iter()
+        .map(|(n, p, port)| (n.as_str(), p.as_str(), *port))
+        .collect();
+    repo.revision(&[BundleSpec::new("big", &["a"], &refs)], "big");
+    let bin = crate::support::netpol_sync_bin();
+    // `script` gives the command a terminal and copies what it draws there.
+    let on_terminal = |extra: &str| {
+        let out = Command::new("script")
+            .args(["-qfec"])
+            .arg(format!(
+                "{} check {} {extra} > /dev/null",
+                bin.display(),
+                repo.path().display()
+            ))
+            .arg("/dev/null")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        on_terminal("").contains("checking policy files"),
+        "a person at a terminal sees progress"
+    );
+    assert!(
+        !on_terminal("--output json").contains("checking policy files"),
+        "JSON output draws nothing"
+    );
+    let piped = check(repo.path(), &[]);
+    assert!(
+        !piped.stderr.contains("checking policy files"),
+        "no terminal, no progress: {}",
+        piped.stderr
+    );
+}
