@@ -54,7 +54,10 @@ pub struct CheckArgs {
 /// Exit 0 when no finding reaches `--fail-on`, 1 when one does, 2 when the check could
 /// not run (PATH not a directory, a base that does not resolve, unreadable workloads).
 pub fn run(args: CheckArgs) -> ExitCode {
-    let show = super::progress::shown(matches!(args.output, CheckFormat::Json | CheckFormat::Sarif));
+    let show = super::progress::shown(matches!(
+        args.output,
+        CheckFormat::Json | CheckFormat::Sarif
+    ));
     let options = CheckOptions {
         base: args.base.clone(),
         workloads: args.workloads.clone(),

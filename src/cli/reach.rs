@@ -142,9 +142,25 @@ fn analyse(args: &ReachArgs) -> Result<(Output, u8), String> {
         warn_unexposed_named_ports(&model, &read)?;
         return Ok((Output::Text(render_diff(&report, args.output)), 0));
     }
-    let (new, old) = policies(args, scope)?;
+    // One directory given to both: its files are read once.
+    let same_files = args.repo.is_none()
+        && args.kubeconfig.is_none()
+        && args.diff_policies.is_empty()
+        && !args.policies.is_empty()
+        && args.policies == args.workloads;
+    let (new, old, workloads) = if same_files {
+        let (policies, workloads) =
+            reach::policies_and_workloads_from_files(&args.policies, &limits, scope)
+                .map_err(|e| e.to_string())?;
+        for w in &workloads.warnings {
+            eprintln!("WARNING  {w}");
+        }
+        (policies, None, workloads)
+    } else {
+        let (new, old) = policies(args, scope)?;
+        (new, old, workloads()?)
+    };
     let evaluator = Evaluator::new(&new).map_err(|e| e.to_string())?;
-    let workloads = workloads()?;
     // A query reads its ends' namespaces only: a port another namespace's pods expose is
     // not in view, so only the whole map and the diff warn.
     if matches!(scope, Scope::All) {

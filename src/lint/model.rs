@@ -383,7 +383,8 @@ pub(crate) fn manifest_fallback(bundle: &str) -> Location {
 /// filled during one [`super::lint`] run, which holds the manifest texts borrowed and
 /// unchanged throughout, so an address names one text; emptied when the run starts and
 /// ends.
-type ItemCache = std::collections::HashMap<(usize, usize, String), Option<Vec<(String, usize, usize)>>>;
+type ItemCache =
+    std::collections::HashMap<(usize, usize, String), Option<Vec<(String, usize, usize)>>>;
 
 thread_local! {
     static MANIFEST_ITEMS: std::cell::RefCell<ItemCache> = Default::default();

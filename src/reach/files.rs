@@ -86,7 +86,20 @@ impl Files {
         scope: Scope<'_>,
         kinds: &[&str],
     ) -> Result<Vec<Chunk<'_>>, ReachError> {
-        let mut chunks = Vec::new();
+        let mut split = self.chunks_for(limits, scope, &[kinds])?;
+        Ok(split.pop().unwrap_or_default())
+    }
+
+    /// [`Files::chunks`] for several readers at once, each with its kinds: every file is
+    /// split, and every document's hints read, once (one directory given to both
+    /// `--policies` and `--workloads`).
+    pub fn chunks_for(
+        &self,
+        limits: &Limits,
+        scope: Scope<'_>,
+        readers: &[&[&str]],
+    ) -> Result<Vec<Vec<Chunk<'_>>>, ReachError> {
+        let mut out: Vec<Vec<Chunk<'_>>> = readers.iter().map(|_| Vec::new()).collect();
         for (file, bytes) in self.contents.iter().enumerate() {
             let split = split_documents(bytes);
             let documents = split.last().map_or(0, |c| c.0 + 1);
@@ -103,14 +116,18 @@ impl Files {
                         namespace_hint(text).is_some_and(|ns| !wanted.contains(ns))
                     }
                 };
-                let other_kind =
-                    !other_namespace && kind_hint(text).is_some_and(|k| !kinds.contains(&k));
-                if !other_namespace && !other_kind {
-                    chunks.push(Chunk { file, index, text });
+                if other_namespace {
+                    continue;
+                }
+                let kind = kind_hint(text);
+                for (reader, kinds) in readers.iter().enumerate() {
+                    if kind.is_none_or(|k| kinds.contains(&k)) {
+                        out[reader].push(Chunk { file, index, text });
+                    }
                 }
             }
         }
-        Ok(chunks)
+        Ok(out)
     }
 
     /// The documents `chunks` (of these files) parsed and handed to `each` with the file

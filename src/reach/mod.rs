@@ -103,14 +103,47 @@ pub fn workloads_from_files(
     limits: &Limits,
     scope: Scope<'_>,
 ) -> Result<Workloads, ReachError> {
-    let docs = files::read(
-        paths,
+    let files = files::Files::read(paths, limits)?;
+    workloads_of(&files, limits, scope)
+}
+
+/// Policies and workloads from the same files (`--policies DIR --workloads DIR`): the
+/// files are read once, and each reader parses only its own kinds.
+pub fn policies_and_workloads_from_files(
+    paths: &[PathBuf],
+    limits: &Limits,
+    scope: Scope<'_>,
+) -> Result<(Vec<netpol_policy::NetworkPolicy>, Workloads), ReachError> {
+    let files = files::Files::read(paths, limits)?;
+    let mut split = files.chunks_for(limits, scope, &[&POLICY_KINDS, workloads::KINDS])?;
+    let (workload_chunks, policy_chunks) = (split.pop(), split.pop());
+    let policies = files.parse(
+        &policy_chunks.unwrap_or_default(),
         limits,
-        scope,
-        workloads::KINDS,
         None,
-        |file, index, doc| Ok(Some((file.to_string(), index, doc))),
+        decode_policy,
     )?;
+    let workloads = workloads_in(&files, &workload_chunks.unwrap_or_default(), limits)?;
+    Ok((policies, workloads))
+}
+
+fn workloads_of(
+    files: &files::Files,
+    limits: &Limits,
+    scope: Scope<'_>,
+) -> Result<Workloads, ReachError> {
+    let chunks = files.chunks(limits, scope, workloads::KINDS)?;
+    workloads_in(files, &chunks, limits)
+}
+
+fn workloads_in(
+    files: &files::Files,
+    chunks: &[files::Chunk<'_>],
+    limits: &Limits,
+) -> Result<Workloads, ReachError> {
+    let docs = files.parse(chunks, limits, None, |file, index, doc| {
+        Ok(Some((file.to_string(), index, doc)))
+    })?;
     let mut w = Workloads::default();
     for (file, index, doc) in docs {
         w.add(&file, index, &doc)?;

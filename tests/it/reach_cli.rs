@@ -530,3 +530,61 @@ fn a_named_port_no_workload_exposes_is_a_warning() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("WARNING"), "{err}");
 }
+
+/// One directory given to both `--policies` and `--workloads` is read once and split by
+/// kind: the answers are those of the same documents given apart.
+#[test]
+fn one_directory_for_policies_and_workloads_answers_as_two() {
+    let tmp = tempfile::tempdir().unwrap();
+    let both = tmp.path().join("both");
+    std::fs::create_dir(&both).unwrap();
+    // `<dir>-<file>` keeps the documents in the order the bundle's paths give them.
+    for dir in ["checkout", "frontend", "payments"] {
+        for entry in std::fs::read_dir(root(&format!("bundles/shop/{dir}"))).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            std::fs::copy(&path, both.join(format!("{dir}-{name}"))).unwrap();
+        }
+    }
+    std::fs::copy(
+        root("examples/shop-workloads.yaml"),
+        both.join("workloads.yaml"),
+    )
+    .unwrap();
+    let both = both.to_str().unwrap();
+    for extra in [
+        vec!["--output", "json"],
+        vec![
+            "--from",
+            "frontend/web",
+            "--to",
+            "payments/postgres",
+            "--port",
+            "5432",
+            "--output",
+            "json",
+        ],
+        vec![
+            "--from",
+            "frontend/web",
+            "--to",
+            "checkout/checkout-api",
+            "--port",
+            "8080",
+            "--output",
+            "json",
+        ],
+    ] {
+        let (apart_code, apart, err) = shop(&extra);
+        assert!(apart_code <= 1, "{err}");
+        let mut args = vec!["reach", "--policies", both, "--workloads", both];
+        args.extend_from_slice(&extra);
+        let (code, together, err) = run_netpol_sync(&args);
+        assert_eq!(code, apart_code, "{err}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&together).unwrap(),
+            serde_json::from_str::<Value>(&apart).unwrap(),
+            "{extra:?}"
+        );
+    }
+}
