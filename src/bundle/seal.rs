@@ -417,13 +417,16 @@ fn check_rewrite(
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
+    replace_file(path, bytes).map_err(io(path))
+}
+
+/// Write `bytes` to `path` by a rename of a temporary file beside it, so a reader never
+/// sees half a file and a failure leaves the old one (bundle.yaml, a signature).
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(io(path))?;
-    tmp.persist(path).map_err(|e| SealError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

@@ -468,14 +468,7 @@ fn ssh_keygen(args: &[&OsStr], shown: String) -> Result<Vec<u8>, SignError> {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SignError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    tmp.persist(path).map_err(|e| SignError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+    seal::replace_file(path, bytes).map_err(io(path))
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use crate::check::{self, sarif, CheckOptions, CheckReport};
 use crate::lint::{Finding, Severity};
-use crate::reach::DiffReport;
 use clap::{Args, ValueEnum};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -154,30 +153,14 @@ fn text(r: &CheckReport) -> String {
         );
     }
     match (&r.reachability, &r.reachability_note) {
-        (Some(d), _) => s.push_str(&diff_text(d)),
+        (Some(d), _) => {
+            s.push_str("reachability: ");
+            s.push_str(&super::reach::diff_text(d));
+        }
         (None, Some(note)) => {
             let _ = writeln!(s, "reachability diff: {note}");
         }
         (None, None) => {}
-    }
-    s
-}
-
-fn diff_text(d: &DiffReport) -> String {
-    let mut s = format!(
-        "reachability: {} opened, {} closed, {} changed\n",
-        d.added.len(),
-        d.removed.len(),
-        d.changed.len()
-    );
-    for c in &d.added {
-        let _ = writeln!(s, "  + {} -> {}  {}", c.from, c.to, c.ports);
-    }
-    for c in &d.removed {
-        let _ = writeln!(s, "  - {} -> {}  {}", c.from, c.to, c.ports);
-    }
-    for c in &d.changed {
-        let _ = writeln!(s, "  ~ {} -> {}  {} => {}", c.from, c.to, c.before, c.after);
     }
     s
 }

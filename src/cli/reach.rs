@@ -453,25 +453,28 @@ fn render_diff(r: &DiffReport, format: ReachFormat) -> String {
             }
             s
         }
-        ReachFormat::Text => {
-            let mut s = format!(
-                "{} opened, {} closed, {} changed\n",
-                r.added.len(),
-                r.removed.len(),
-                r.changed.len()
-            );
-            for c in &r.added {
-                let _ = writeln!(s, "  + {} -> {}  {}", c.from, c.to, c.ports);
-            }
-            for c in &r.removed {
-                let _ = writeln!(s, "  - {} -> {}  {}", c.from, c.to, c.ports);
-            }
-            for c in &r.changed {
-                let _ = writeln!(s, "  ~ {} -> {}  {} => {}", c.from, c.to, c.before, c.after);
-            }
-            s
-        }
+        ReachFormat::Text => diff_text(r),
     }
+}
+
+/// A diff as text: its counts, then a line per path (`+` opened, `-` closed, `~` changed).
+pub(super) fn diff_text(r: &DiffReport) -> String {
+    let mut s = format!(
+        "{} opened, {} closed, {} changed\n",
+        r.added.len(),
+        r.removed.len(),
+        r.changed.len()
+    );
+    for c in &r.added {
+        let _ = writeln!(s, "  + {} -> {}  {}", c.from, c.to, c.ports);
+    }
+    for c in &r.removed {
+        let _ = writeln!(s, "  - {} -> {}  {}", c.from, c.to, c.ports);
+    }
+    for c in &r.changed {
+        let _ = writeln!(s, "  ~ {} -> {}  {} => {}", c.from, c.to, c.before, c.after);
+    }
+    s
 }
 
 fn render_exposure(r: &ExposureReport, format: ReachFormat) -> String {
