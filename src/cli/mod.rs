@@ -8,6 +8,7 @@ mod audit;
 mod bundle;
 mod bundle_sign;
 mod check;
+mod closed_stdout;
 mod import;
 mod init;
 mod plan;
@@ -37,6 +38,7 @@ pub async fn sync_cycle(args: ClusterRunArgs) -> crate::engine::CycleResult {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    closed_stdout::exit_quietly_when_stdout_closes();
     // Before any thread exists: see `git::set_up_before_threads`.
     if offline_git(&cli.command) {
         crate::git::set_up_before_threads_offline();

@@ -25,6 +25,9 @@ pub fn run(args: ReachArgs) -> ExitCode {
                 Output::Map(report) => write_map(&report, args.output, &mut out),
             };
             if let Err(e) = written.and_then(|()| out.flush()) {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return super::closed_stdout::exit_status();
+                }
                 eprintln!("ERROR  writing the report: {e}");
                 return ExitCode::from(2);
             }

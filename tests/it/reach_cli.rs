@@ -588,3 +588,31 @@ fn one_directory_for_policies_and_workloads_answers_as_two() {
         );
     }
 }
+
+/// `netpol-sync reach … | head`: the reader goes away, and the command ends quietly with
+/// the status a process SIGPIPE killed would have (141), not a panic or an error: for
+/// the streamed map and for a report printed whole (`check`).
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let shop_map = vec![
+        "reach".to_string(),
+        "--policies".into(),
+        root("bundles/shop"),
+        "--workloads".into(),
+        root("examples/shop-workloads.yaml"),
+    ];
+    let check = vec!["check".to_string(), root("")];
+    for args in [shop_map, check] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(crate::support::netpol_sync_bin())
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.trim().is_empty(), "{args:?}: {stderr}");
+    }
+}
