@@ -191,12 +191,18 @@ pub fn namespace_outside_governed(input: &LintInput<'_>) -> Vec<Finding> {
                     };
                     let mut path = peer_path(&r, i).to_vec();
                     path.push(S::Key("namespaceSelector"));
+                    // Named on purpose, or a selector that may grow with the cluster.
+                    let advice = if pinned_names(sel).is_some() {
+                        "the other side of those connections is decided by policies netpol-sync does not hold".to_string()
+                    } else {
+                        format!("pin it with `{NAMESPACE_NAME_LABEL}` to the namespaces meant")
+                    };
                     out.push(Finding::new(
                         &NAMESPACE_SELECTOR_OUTSIDE_GOVERNED,
                         Some(p.bundle),
                         policy_location(p, &path),
                         format!(
-                            "{} {}[{}].{}[{i}].namespaceSelector {what}, whose policies no selected bundle governs; pin it with `{NAMESPACE_NAME_LABEL}` to the namespaces meant",
+                            "{} {}[{}].{}[{i}].namespaceSelector {what}, whose policies no selected bundle governs; {advice}",
                             shown(p),
                             dir.key(),
                             r.index,
@@ -442,6 +448,14 @@ spec:
             .unwrap();
         assert_eq!(i.severity, Severity::Info);
         assert!(i.message.contains("`monitoring`"), "{}", i.message);
+        // A selector that names its namespaces is not told to pin them; one that may
+        // grow with the cluster is.
+        assert!(!i.message.contains("pin it"), "{}", i.message);
+        let grows = f
+            .iter()
+            .find(|f| f.rule == "namespace-selector-outside-governed")
+            .unwrap();
+        assert!(grows.message.contains("pin it with"), "{}", grows.message);
     }
 
     #[test]
