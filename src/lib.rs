@@ -18,6 +18,7 @@
 //! [`remote`] (fetching the repository) and [`init`] (scaffolding a policy repository).
 
 pub mod apply;
+pub mod bounded;
 pub mod bundle;
 pub mod check;
 pub mod cli;

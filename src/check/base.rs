@@ -42,6 +42,14 @@ pub fn read(root: &Path, rev: &str, limits: &Limits) -> Result<Base, String> {
         .and_then(|bytes| AllowedSigners::parse(KEYS_PATH, &bytes).ok());
     let mut manifests = BTreeMap::new();
     let mut policies = Vec::new();
+    // All the base's bundle files together, within the limit verify reads.
+    let mut total = 0u64;
+    let over = || {
+        format!(
+            "the base's bundles hold more than {} bytes",
+            limits.max_total_bytes
+        )
+    };
     if let Some(bundles) =
         at(BUNDLES_DIR).and_then(|e| e.to_object(&repo).ok()?.peel_to_tree().ok())
     {
@@ -57,6 +65,10 @@ pub fn read(root: &Path, rev: &str, limits: &Limits) -> Result<Base, String> {
                 continue;
             };
             if let Some(bytes) = dir.get_name(MANIFEST_FILE).and_then(|e| blob(&e)) {
+                total += bytes.len() as u64;
+                if total > limits.max_total_bytes {
+                    return Err(over());
+                }
                 manifests.insert(name.clone(), bytes);
             }
             let mut files = 0usize;
@@ -83,6 +95,11 @@ pub fn read(root: &Path, rev: &str, limits: &Limits) -> Result<Base, String> {
                     return git2::TreeWalkResult::Abort;
                 }
                 if let Some(bytes) = blob(entry) {
+                    total += bytes.len() as u64;
+                    if total > limits.max_total_bytes {
+                        walk_err = Some(over());
+                        return git2::TreeWalkResult::Abort;
+                    }
                     policies.extend(decode(&bytes, limits));
                 }
                 git2::TreeWalkResult::Ok

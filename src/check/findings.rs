@@ -41,6 +41,11 @@ pub const CHECK_RULES: &[CheckRule] = &[
         summary: "A policy document is not a NetworkPolicy the API server and the bundle accept.",
     },
     CheckRule {
+        id: "limit-exceeded",
+        severity: Severity::Error,
+        summary: "The bundles' files hold more bytes than verify reads: the revision would be refused.",
+    },
+    CheckRule {
         id: "signature-needed",
         severity: Severity::Warning,
         summary: "Fewer trusted keys signed the current bundle.yaml than required: sign it before merging.",

@@ -279,3 +279,103 @@ fn principals(lines: Vec<(String, String)>) -> Vec<String> {
         .filter(|p| seen.insert(p.clone()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: NAME, namespace: a}\nspec: {podSelector: {}}\n";
+
+    /// A repository of one bundle with `n` policy files, committed, and the limits given.
+    fn repo(n: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundles/b/a");
+        std::fs::create_dir_all(&bundle).unwrap();
+        for i in 0..n {
+            std::fs::write(
+                bundle.join(format!("p{i}.yaml")),
+                POLICY.replace("NAME", &format!("p{i}")),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dir.path().join("bundles/b/bundle.yaml"),
+            "apiVersion: netpol-sync/v1\nkind: Bundle\nname: b\nnamespaces: [a]\nfiles: []\n",
+        )
+        .unwrap();
+        let git = git2::Repository::init(dir.path()).unwrap();
+        let mut index = git.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+        let who = git2::Signature::now("t", "t@example.com").unwrap();
+        git.commit(Some("HEAD"), &who, &who, "base", &tree, &[])
+            .unwrap();
+        dir
+    }
+
+    fn rules(report: &CheckReport, rule: &str) -> Vec<Finding> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.rule == rule)
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn an_oversized_policy_file_is_a_finding_and_the_others_are_read() {
+        let dir = repo(3);
+        std::fs::write(dir.path().join("bundles/b/a/p1.yaml"), "x".repeat(2048)).unwrap();
+        let options = CheckOptions {
+            limits: Limits {
+                max_file_bytes: 1024,
+                ..Limits::default()
+            },
+            ..CheckOptions::default()
+        };
+        let report = check(dir.path(), &options).unwrap();
+        let too_big = rules(&report, "policy-invalid");
+        assert_eq!(too_big.len(), 1, "{:?}", report.findings);
+        assert_eq!(too_big[0].location.file, "bundles/b/a/p1.yaml");
+        assert!(
+            too_big[0].message.contains("more than 1024 bytes"),
+            "{}",
+            too_big[0].message
+        );
+        assert_eq!(report.policies, 2);
+    }
+
+    #[test]
+    fn files_past_the_total_limit_are_not_read_and_that_is_an_error() {
+        let dir = repo(20);
+        let total = |limit| CheckOptions {
+            limits: Limits {
+                max_total_bytes: limit,
+                ..Limits::default()
+            },
+            ..CheckOptions::default()
+        };
+        // bundle.yaml and a few policies fit; the rest do not.
+        let report = check(dir.path(), &total(600)).unwrap();
+        let over = rules(&report, "limit-exceeded");
+        assert_eq!(over.len(), 1, "{:?}", report.findings);
+        assert_eq!(over[0].severity, Severity::Error);
+        assert!(
+            report.policies < 20 && report.policies > 0,
+            "{}",
+            report.policies
+        );
+        let everything = check(dir.path(), &CheckOptions::default()).unwrap();
+        assert!(rules(&everything, "limit-exceeded").is_empty());
+        assert_eq!(everything.policies, 20);
+        // The base revision is held to the same total.
+        let with_base = CheckOptions {
+            base: Some("HEAD".into()),
+            ..total(600)
+        };
+        let e = check(dir.path(), &with_base).unwrap_err();
+        assert!(e.to_string().contains("more than 600 bytes"), "{e}");
+    }
+}

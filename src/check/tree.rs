@@ -13,8 +13,7 @@ use crate::lint::{Finding, Severity};
 use crate::verify::{AllowedSigners, SignaturePolicy, KEYS_PATH};
 use netpol_policy::NetworkPolicy;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 /// Signature files read per bundle, at most.
@@ -85,9 +84,22 @@ pub fn read(
             ),
         ));
     }
+    let mut budget = Budget {
+        left: limits.max_total_bytes,
+        exceeded: false,
+    };
     let bundles = names
         .into_iter()
-        .map(|name| read_bundle(&bundles_dir.join(&name), name, limits, progress, out))
+        .map(|name| {
+            read_bundle(
+                &bundles_dir.join(&name),
+                name,
+                limits,
+                progress,
+                &mut budget,
+                out,
+            )
+        })
         .collect();
     Tree {
         bundles,
@@ -101,7 +113,7 @@ fn read_allowed_signers(
     out: &mut Vec<Finding>,
 ) -> Option<AllowedSigners> {
     let path = root.join(KEYS_PATH);
-    let bytes = match read_bounded(&path, limits.max_file_bytes) {
+    let bytes = match crate::bounded::read_file(&path, limits.max_file_bytes) {
         Ok(b) => b,
         Err(e) => {
             out.push(findings::finding(
@@ -127,11 +139,44 @@ fn read_allowed_signers(
     }
 }
 
+/// What is left of `max_total_bytes` for the bundles' files, as `verify` counts it: once
+/// spent, no more files are read, and one `limit-exceeded` finding says so.
+struct Budget {
+    left: u64,
+    exceeded: bool,
+}
+
+impl Budget {
+    /// Whether `bytes` (of `file`) fit; the first that does not is a finding.
+    fn charge(&mut self, bytes: usize, file: &str, max: u64, out: &mut Vec<Finding>) -> bool {
+        if self.exceeded {
+            return false;
+        }
+        match self.left.checked_sub(bytes as u64) {
+            Some(left) => {
+                self.left = left;
+                true
+            }
+            None => {
+                self.exceeded = true;
+                out.push(findings::finding(
+                    "limit-exceeded",
+                    Severity::Error,
+                    format!("the bundles hold more than {max} bytes; this file and those after it are not read"),
+                    at(file, 1),
+                ));
+                false
+            }
+        }
+    }
+}
+
 fn read_bundle(
     dir: &Path,
     name: String,
     limits: &Limits,
     progress: &indicatif::ProgressBar,
+    budget: &mut Budget,
     out: &mut Vec<Finding>,
 ) -> TreeBundle {
     let manifest_file = format!("{BUNDLES_DIR}/{name}/{MANIFEST_FILE}");
@@ -144,7 +189,8 @@ fn read_bundle(
         policies: Vec::new(),
         signatures: Vec::new(),
     };
-    match read_bounded(&dir.join(MANIFEST_FILE), limits.max_file_bytes) {
+    match crate::bounded::read_file(&dir.join(MANIFEST_FILE), limits.max_file_bytes) {
+        Ok(bytes) if !budget.charge(bytes.len(), &manifest_file, limits.max_total_bytes, out) => {}
         Ok(bytes) => {
             bundle.manifest_text = String::from_utf8_lossy(&bytes).into_owned();
             match manifest::parse(&bytes, &name, limits) {
@@ -214,7 +260,7 @@ fn read_bundle(
     for relative in files {
         progress.inc(1);
         let file = format!("{BUNDLES_DIR}/{name}/{relative}");
-        let bytes = match read_bounded(&dir.join(&relative), limits.max_file_bytes) {
+        let bytes = match crate::bounded::read_file(&dir.join(&relative), limits.max_file_bytes) {
             Ok(b) => b,
             Err(e) => {
                 out.push(findings::finding(
@@ -226,6 +272,9 @@ fn read_bundle(
                 continue;
             }
         };
+        if !budget.charge(bytes.len(), &file, limits.max_total_bytes, out) {
+            break;
+        }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let line_of = |document: usize| crate::lint::document_start(&text, document).0;
         match load_documents(&bytes, limits.file_yaml()) {
@@ -353,7 +402,7 @@ fn read_signatures(dir: &Path, bundle: &str, out: &mut Vec<Finding>) -> Vec<(Str
     names
         .into_iter()
         .filter_map(|n| {
-            read_bounded(&dir.join(&n), MAX_SIGNATURE_BYTES)
+            crate::bounded::read_file(&dir.join(&n), MAX_SIGNATURE_BYTES)
                 .ok()
                 .map(|b| (n, b))
         })
@@ -391,19 +440,6 @@ fn collect_policy_files(root: &Path, dir: &Path, out: &mut Vec<String>, limits: 
         }
     }
     out.sort();
-}
-
-fn read_bounded(path: &PathBuf, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(std::io::Error::other(format!(
-            "{} is more than {limit} bytes",
-            path.display()
-        )));
-    }
-    Ok(bytes)
 }
 
 /// The line of `field`'s top-level key in `text` (`files`, `lint.ignore[1]` → `lint:`), or 1.

@@ -175,18 +175,16 @@ fn remote_config(args: &RunArgs) -> Result<RemoteConfig, RunError> {
 }
 
 fn read_limited(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, RunError> {
-    let io = |source| RunError::Io {
-        what: format!("reading {}", path.display()),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > limit as u64 {
-        return Err(RunError::Config(format!(
-            "{} is over {limit} bytes",
-            path.display()
-        )));
-    }
-    std::fs::read(path).map_err(io)
+    crate::bounded::read_file(path, limit as u64).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::FileTooLarge {
+            RunError::Config(format!("{} is over {limit} bytes", path.display()))
+        } else {
+            RunError::Io {
+                what: format!("reading {}", path.display()),
+                source,
+            }
+        }
+    })
 }
 
 /// The flags every cycle's `sync --once` child gets: the same groups this command took.

@@ -7,7 +7,6 @@ use crate::bundle::yaml::load_documents;
 use crate::bundle::Limits;
 use sha2::Digest;
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Which documents of the files a reader needs.
@@ -583,21 +582,14 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>, limits: &Limits) -> Result<(), R
 }
 
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReachError> {
-    let shown = path.display().to_string();
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
-        .map_err(|e| ReachError::Input {
-            file: shown.clone(),
-            message: e.to_string(),
-        })?;
-    if bytes.len() as u64 > limit {
-        return Err(ReachError::Input {
-            file: shown,
-            message: format!("larger than {limit} bytes"),
-        });
-    }
-    Ok(bytes)
+    crate::bounded::read_file(path, limit).map_err(|e| ReachError::Input {
+        file: path.display().to_string(),
+        message: if e.kind() == std::io::ErrorKind::FileTooLarge {
+            format!("larger than {limit} bytes")
+        } else {
+            e.to_string()
+        },
+    })
 }
 
 #[cfg(test)]
